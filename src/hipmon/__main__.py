@@ -1,0 +1,3 @@
+from hipmon.cli import main
+
+raise SystemExit(main())

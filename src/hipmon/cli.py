@@ -1,0 +1,68 @@
+"""The ``hipmon`` command: one subcommand per module in ``hipmon.commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``. Command modules keep their top-level imports light (heavy
+imports go inside ``run``) so that ``hipmon --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hipmon import __version__
+
+#: Command names (DESIGN.md section 4, fixed) -> module in hipmon.commands.
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "live": "live",
+    "replay": "replay",
+    "record": "record",
+    "scan": "scan",
+    "import": "import_",
+    "export": "export",
+    "info": "info",
+    "analyze": "analyze",
+    "simulate": "simulate",
+    "decode": "decode",
+    "profiles": "profiles",
+}
+
+
+class CommandError(Exception):
+    """A user-facing failure: the message is printed as ``hipmon CMD: message``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hipmon",
+        description="Hip stability monitor: pelvic drop and dynamic knee valgus "
+        "from IMUs on the pelvis and both thighs.",
+    )
+    parser.add_argument("--version", action="version", version=f"hipmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"hipmon.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except CommandError as exc:
+        print(f"hipmon {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"hipmon {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,161 @@
+"""Quaternion and rotation-matrix helpers, vectorised over a leading time axis.
+
+Quaternions are unit, scalar first ``[w, x, y, z]``, shape (4,) or (N, 4).
+``q_a_b`` (orientation of frame a relative to frame b) maps vectors in a to b:
+``rotate(q_a_b, v_a) == v_b`` and ``matrix(q_a_b) @ v_a == v_b``.
+Composition: ``q_a_c = multiply(q_b_c, q_a_b)``.
+Rotations about axes follow the right-hand rule (positive = counter-clockwise
+looking down the axis towards the origin).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    """Unit quaternion(s) (N, 4) or (4,)."""
+    q = np.asarray(q, dtype=float)
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def conjugate(q: np.ndarray) -> np.ndarray:
+    """Inverse of unit quaternion(s): ``q_b_a`` from ``q_a_b``."""
+    q = np.asarray(q, dtype=float)
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hamilton product ``p ⊗ q`` (broadcasts over leading axes)."""
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    pw, px, py, pz = np.moveaxis(p, -1, 0)
+    qw, qx, qy, qz = np.moveaxis(q, -1, 0)
+    return np.stack(
+        [
+            pw * qw - px * qx - py * qy - pz * qz,
+            pw * qx + px * qw + py * qz - pz * qy,
+            pw * qy - px * qz + py * qw + pz * qx,
+            pw * qz + px * qy - py * qx + pz * qw,
+        ],
+        axis=-1,
+    )
+
+
+def from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray | float) -> np.ndarray:
+    """Quaternion(s) for a rotation of ``angle_rad`` about ``axis`` (3,) or (N, 3)."""
+    axis = np.asarray(axis, dtype=float)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    half = 0.5 * np.asarray(angle_rad, dtype=float)
+    return np.concatenate([np.cos(half)[..., None], np.sin(half)[..., None] * axis], axis=-1)
+
+
+def from_rotvec(rotvec: np.ndarray) -> np.ndarray:
+    """Quaternion(s) from rotation vector(s) (…, 3) in radians (safe at zero)."""
+    rotvec = np.asarray(rotvec, dtype=float)
+    angle = np.linalg.norm(rotvec, axis=-1)
+    half = 0.5 * angle
+    # sin(half)/angle with its limit 0.5 at angle -> 0
+    k = np.where(angle > 1e-12, np.sin(half) / np.where(angle > 1e-12, angle, 1.0), 0.5 - angle**2 / 48.0)
+    return np.concatenate([np.cos(half)[..., None], k[..., None] * rotvec], axis=-1)
+
+
+def to_rotvec(q: np.ndarray) -> np.ndarray:
+    """Rotation vector(s) (…, 3) in radians, angle in [0, π]."""
+    q = normalize(q)
+    q = np.where(q[..., :1] < 0, -q, q)
+    v = q[..., 1:]
+    s = np.linalg.norm(v, axis=-1)
+    angle = 2.0 * np.arctan2(s, q[..., 0])
+    k = np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0)
+    return k[..., None] * v
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vector(s) ``v`` (…, 3) by quaternion(s) ``q`` (…, 4)."""
+    q = np.asarray(q, dtype=float)
+    v = np.asarray(v, dtype=float)
+    w = q[..., :1]
+    u = q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix/matrices (…, 3, 3) of unit quaternion(s) (…, 4)."""
+    q = np.asarray(q, dtype=float)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
+        ],
+        axis=-2,
+    )
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """Unit quaternion(s) (…, 4) with w >= 0 from rotation matrix/matrices (…, 3, 3)."""
+    m = np.asarray(m, dtype=float)
+    shape = m.shape[:-2]
+    m = m.reshape(-1, 3, 3)
+    tr = np.trace(m, axis1=1, axis2=2)
+    cand = np.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=1)
+    best = np.argmax(cand, axis=1)
+    q = np.empty((m.shape[0], 4))
+    for i in range(4):
+        sel = best == i
+        if not np.any(sel):
+            continue
+        r = m[sel]
+        if i == 0:
+            s = 2.0 * np.sqrt(1.0 + tr[sel])
+            q[sel] = np.stack(
+                [0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s, (r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 1, 0] - r[:, 0, 1]) / s],
+                axis=1,
+            )
+        elif i == 1:
+            s = 2.0 * np.sqrt(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2])
+            q[sel] = np.stack(
+                [(r[:, 2, 1] - r[:, 1, 2]) / s, 0.25 * s, (r[:, 0, 1] + r[:, 1, 0]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s],
+                axis=1,
+            )
+        elif i == 2:
+            s = 2.0 * np.sqrt(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2])
+            q[sel] = np.stack(
+                [(r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 0, 1] + r[:, 1, 0]) / s, 0.25 * s, (r[:, 1, 2] + r[:, 2, 1]) / s],
+                axis=1,
+            )
+        else:
+            s = 2.0 * np.sqrt(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1])
+            q[sel] = np.stack(
+                [(r[:, 1, 0] - r[:, 0, 1]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s, (r[:, 1, 2] + r[:, 2, 1]) / s, 0.25 * s],
+                axis=1,
+            )
+    q = np.where(q[:, :1] < 0, -q, q)
+    return normalize(q).reshape(*shape, 4)
+
+
+def angle_between_deg(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Smallest rotation angle (degrees) taking orientation p to q, (…,)."""
+    d = np.abs(np.sum(normalize(p) * normalize(q), axis=-1))
+    return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
+
+
+def integrate_gyr(q0: np.ndarray, gyr_body: np.ndarray, dt_s: np.ndarray | float) -> np.ndarray:
+    """Strapdown integration of body-frame angular rate (N, 3) rad/s.
+
+    Returns orientations (N + 1, 4) ``q_body_ref`` starting at ``q0``; sample i
+    rotates by ``gyr_body[i] * dt_s[i]`` (rate held over the step).
+    """
+    gyr_body = np.asarray(gyr_body, dtype=float)
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), gyr_body.shape[:1])
+    steps = from_rotvec(gyr_body * dt[:, None])
+    out = np.empty((gyr_body.shape[0] + 1, 4))
+    out[0] = normalize(q0)
+    q = out[0]
+    for i in range(gyr_body.shape[0]):
+        q = multiply(q, steps[i])
+        out[i + 1] = q
+    return normalize(out)

@@ -1,0 +1,282 @@
+"""Per-event hip metrics and per-session summaries.
+
+Per event (a stance, landing, repetition or hold of one side, or of both legs):
+
+- peak contralateral pelvic drop (CPD): ``max`` over the event window of
+  ``hipmon.kinematics.contralateral_pelvic_drop_deg(obliquity, side)``;
+- peak hip adduction and peak hip internal rotation of the stance side;
+- peak valgus composite: ``max(adduction + internal rotation)`` (DESIGN
+  section 2: knee valgus at the hip is adduction combined with internal
+  rotation, so the composite is taken sample by sample, not as a sum of peaks);
+- when each peak happens (session time, s, and percent of the event window).
+
+For a two-legged event (``side == "both"``, e.g. a drop vertical jump landing)
+the per-side peaks are kept in ``extra`` (``peak_hip_adduction_left_deg``, ...)
+and the main fields hold the worse side; pelvic drop is then the larger drop of
+either side of the pelvis, ``max |obliquity|``.
+
+Per session: count, mean and SD of each peak per side and kind, the left-right
+asymmetry (left minus right, degrees: percentage symmetry indices are not used
+because the angles pass through zero), and the trend over time (least-squares
+slope in degrees per minute with its 95 % confidence interval) as the fatigue
+indicator.
+
+Everything is in degrees and seconds; arrays have time on the first axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from hipmon.kinematics import contralateral_pelvic_drop_deg
+from hipmon.types import ANGLE_COLUMNS, SIDES, Event
+
+#: The per-event peak fields of ``Event`` that summaries and alerts use.
+PEAK_FIELDS: tuple[str, ...] = (
+    "peak_pelvic_drop_deg",
+    "peak_hip_adduction_deg",
+    "peak_hip_internal_rotation_deg",
+)
+#: Extra per-event metric (in ``Event.extra``): peak of adduction + internal rotation.
+VALGUS_FIELD = "peak_valgus_composite_deg"
+
+_OBLIQUITY = ANGLE_COLUMNS.index("pelvis_obliquity_deg")
+
+
+def angle_index(name: str, side: str) -> int:
+    """Column of ``ANGLE_COLUMNS`` for a hip angle (``flexion``, ``adduction``, ``internal_rotation``) of ``side``."""
+    return ANGLE_COLUMNS.index(f"hip_{name}_{side}_deg")
+
+
+def side_key(field: str, side: str) -> str:
+    """Name of the per-side value of ``field`` in ``Event.extra`` of a two-legged event.
+
+    ``side_key("peak_hip_adduction_deg", "left") == "peak_hip_adduction_left_deg"``.
+    """
+    return field[: -len("_deg")] + f"_{side}_deg"
+
+
+def window_mask(time_s: np.ndarray, start_s: float, end_s: float, valid: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask (N,) of samples with ``start_s <= t <= end_s`` (and ``valid`` where given)."""
+    t = np.asarray(time_s, dtype=float)
+    mask = (t >= start_s) & (t <= end_s)
+    if valid is not None:
+        mask &= np.asarray(valid, dtype=bool)
+    return mask
+
+
+def peak_and_time(time_s: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Maximum of ``values`` (N,) within ``mask`` (N,) and its time (s); (nan, nan) when empty or all-NaN."""
+    v = np.where(mask, np.asarray(values, dtype=float), np.nan)
+    if not np.any(np.isfinite(v)):
+        return float("nan"), float("nan")
+    i = int(np.nanargmax(v))
+    return float(v[i]), float(np.asarray(time_s)[i])
+
+
+def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.ndarray) -> dict[str, float]:
+    """Peaks and their times for a stance on ``side`` (degrees, s)."""
+    add = angles_deg[:, angle_index("adduction", side)]
+    ir = angles_deg[:, angle_index("internal_rotation", side)]
+    cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
+    out: dict[str, float] = {}
+    out["peak_pelvic_drop_deg"], out["t_peak_drop_s"] = peak_and_time(time_s, cpd, mask)
+    out["peak_hip_adduction_deg"], out["t_peak_adduction_s"] = peak_and_time(time_s, add, mask)
+    out["peak_hip_internal_rotation_deg"], out["t_peak_ir_s"] = peak_and_time(time_s, ir, mask)
+    out[VALGUS_FIELD], out["t_peak_valgus_s"] = peak_and_time(time_s, add + ir, mask)
+    return out
+
+
+def event_peaks(
+    time_s: np.ndarray,
+    angles_deg: np.ndarray,
+    side: str,
+    start_s: float,
+    end_s: float,
+    valid: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Per-event peaks of an event window.
+
+    Parameters: ``time_s`` (N,) s; ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS``
+    order; ``side`` "left", "right" or "both"; the window ``[start_s, end_s]``;
+    ``valid`` (N,) bool or None (invalid samples are ignored).
+
+    Returns a flat dict: ``peak_pelvic_drop_deg``, ``peak_hip_adduction_deg``,
+    ``peak_hip_internal_rotation_deg``, ``peak_valgus_composite_deg`` (deg),
+    ``t_peak_drop_s``, ``t_peak_adduction_s``, ``t_peak_ir_s``,
+    ``t_peak_valgus_s`` (session time, s), ``pct_peak_drop``,
+    ``pct_peak_adduction``, ``pct_peak_ir`` (percent of the window), and
+    ``valid_fraction`` (share of window samples that were valid). For
+    ``side == "both"`` also the per-side values with ``_left``/``_right``
+    inserted before ``_deg`` and ``worse_side`` (0 left, 1 right, by valgus
+    composite). NaN where the window holds no valid sample.
+    """
+    angles_deg = np.asarray(angles_deg, dtype=float)
+    time_s = np.asarray(time_s, dtype=float)
+    in_window = window_mask(time_s, start_s, end_s)
+    mask = window_mask(time_s, start_s, end_s, valid)
+    if side in SIDES:
+        out = _side_peaks(time_s, angles_deg, side, mask)
+    elif side == "both":
+        per = {s: _side_peaks(time_s, angles_deg, s, mask) for s in SIDES}
+        worse = max(SIDES, key=lambda s: np.nan_to_num(per[s][VALGUS_FIELD], nan=-np.inf))
+        out = dict(per[worse])
+        # Pelvic drop of a two-legged event: whichever side of the pelvis drops more.
+        drop = {s: per[s]["peak_pelvic_drop_deg"] for s in SIDES}
+        drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
+        out["peak_pelvic_drop_deg"] = drop[drop_side]
+        out["t_peak_drop_s"] = per[drop_side]["t_peak_drop_s"]
+        for s in SIDES:
+            for key in (*PEAK_FIELDS, VALGUS_FIELD):
+                out[side_key(key, s)] = per[s][key]
+        out["worse_side"] = float(SIDES.index(worse))
+    else:
+        raise ValueError(f"side must be left, right or both, not {side!r}")
+    duration = end_s - start_s
+    for key, tkey in (("pct_peak_drop", "t_peak_drop_s"), ("pct_peak_adduction", "t_peak_adduction_s"), ("pct_peak_ir", "t_peak_ir_s")):
+        out[key] = 100.0 * (out[tkey] - start_s) / duration if duration > 0 else float("nan")
+    n_window = int(np.count_nonzero(in_window))
+    out["valid_fraction"] = float(np.count_nonzero(mask)) / n_window if n_window else 0.0
+    return out
+
+
+def fill_event_metrics(event: Event, time_s: np.ndarray, angles_deg: np.ndarray, valid: np.ndarray | None = None) -> Event:
+    """Set the peak fields of ``event`` (in place) from the angle traces; returns the event."""
+    peaks = event_peaks(time_s, angles_deg, event.side, event.start_s, event.end_s, valid)
+    for key in PEAK_FIELDS:
+        setattr(event, key, peaks.pop(key))
+    event.extra.update(peaks)
+    return event
+
+
+# ---------------------------------------------------------------- session summaries
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Least-squares trend of a metric over session time.
+
+    ``slope_per_min`` (units of the metric per minute), its 95 % confidence
+    interval ``ci95`` (low, high), ``n`` events, and ``change`` = fitted value at
+    the last event minus at the first (units of the metric).
+    """
+
+    slope_per_min: float
+    ci95: tuple[float, float]
+    n: int
+    change: float
+
+    @property
+    def significant(self) -> bool:
+        """True when the 95 % interval excludes zero."""
+        lo, hi = self.ci95
+        return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+
+
+def linear_trend(time_s: Sequence[float], values: Sequence[float]) -> Trend:
+    """Trend (per minute) of ``values`` against ``time_s`` (s); NaNs are dropped; needs 3 points for a CI."""
+    t = np.asarray(time_s, dtype=float)
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(v)
+    t, v = t[ok] / 60.0, v[ok]
+    n = int(t.size)
+    nan = float("nan")
+    if n < 2 or np.ptp(t) <= 0:
+        return Trend(nan, (nan, nan), n, nan)
+    tm = t - t.mean()
+    sxx = float(np.sum(tm**2))
+    slope = float(np.sum(tm * (v - v.mean())) / sxx)
+    change = slope * float(np.ptp(t))
+    if n < 3:
+        return Trend(slope, (nan, nan), n, change)
+    resid = v - v.mean() - slope * tm
+    se = math.sqrt(float(np.sum(resid**2)) / (n - 2) / sxx)
+    from scipy.stats import t as student_t
+
+    half = float(student_t.ppf(0.975, n - 2)) * se
+    return Trend(slope, (slope - half, slope + half), n, change)
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return {"mean": float("nan"), "sd": float("nan"), "n": 0}
+    sd = float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+    return {"mean": float(np.mean(v)), "sd": sd, "n": int(v.size)}
+
+
+def _metric_values(events: Sequence[Event], field: str) -> np.ndarray:
+    if field == VALGUS_FIELD:
+        return np.array([e.extra.get(VALGUS_FIELD, np.nan) for e in events], dtype=float)
+    return np.array([getattr(e, field) for e in events], dtype=float)
+
+
+def summarize_events(events: Iterable[Event], alerts: Iterable = ()) -> dict:
+    """Per-kind, per-side session summary, JSON-serialisable.
+
+    Returns ``{"kinds": {kind: {"sides": {side: {...}}, "asymmetry": {...}}},
+    "alerts": {rule: {side: count}}, "n_events": int}`` where each side block
+    holds ``count``, ``duration_s`` (mean event duration), and for each metric
+    (the three peaks and the valgus composite) ``mean``, ``sd``, ``n`` and
+    ``trend`` (``slope_per_min``, ``ci95``, ``change``, ``significant``);
+    ``asymmetry`` holds left minus right of each metric's mean (degrees) where
+    both sides have events. NaN becomes None so the result dumps to JSON.
+    """
+    events = list(events)
+    metrics = (*PEAK_FIELDS, VALGUS_FIELD)
+    kinds: dict[str, dict] = {}
+    for kind in sorted({e.kind for e in events}):
+        of_kind = [e for e in events if e.kind == kind]
+        sides: dict[str, dict] = {}
+        for side in ("left", "right", "both"):
+            sel = [e for e in of_kind if e.side == side]
+            if not sel:
+                continue
+            block: dict = {
+                "count": len(sel),
+                "duration_s": float(np.mean([e.end_s - e.start_s for e in sel])),
+                "alerts": sum(1 for e in sel if e.alert),
+            }
+            mid = [0.5 * (e.start_s + e.end_s) for e in sel]
+            for field in metrics:
+                vals = _metric_values(sel, field)
+                st = _stats(vals)
+                tr = linear_trend(mid, vals)
+                st["trend"] = {
+                    "slope_per_min": tr.slope_per_min,
+                    "ci95": list(tr.ci95),
+                    "change": tr.change,
+                    "significant": tr.significant,
+                }
+                block[field] = st
+            sides[side] = block
+        asym = {}
+        if "left" in sides and "right" in sides:
+            for field in metrics:
+                asym[field] = sides["left"][field]["mean"] - sides["right"][field]["mean"]
+        kinds[kind] = {"sides": sides, "asymmetry_left_minus_right": asym}
+    alert_counts: dict[str, dict[str, int]] = {}
+    for a in alerts:
+        alert_counts.setdefault(a.rule, {}).setdefault(a.side, 0)
+        alert_counts[a.rule][a.side] += 1
+    return _json_clean({"n_events": len(events), "kinds": kinds, "alerts": alert_counts})
+
+
+def _json_clean(obj):
+    """Replace NaN/inf floats by None and numpy scalars by Python ones, recursively."""
+    if isinstance(obj, dict):
+        return {k: _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

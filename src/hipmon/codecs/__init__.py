@@ -1,0 +1,272 @@
+"""Codecs: BLE notification bytes <-> :class:`hipmon.types.ImuBlock`, one module per protocol family.
+
+Every codec module provides a ``Decoder`` and an ``Encoder`` class built from a
+profile's ``[codec_params]`` table and a sample rate:
+
+- ``Decoder.feed(data, host_ns=None) -> ImuBlock | None``: one notification in,
+  the samples it completes out (None while a multi-part message is incomplete or
+  the notification carried no samples, e.g. a command response). A bad packet
+  raises :class:`DecodeError` (the only exception a decoder raises for bad
+  bytes); the decoder stays usable and counts the error in ``stats``.
+- ``Decoder.feed_many(datas, host_ns=None) -> ImuBlock``: the batch path used by
+  recording replay and the benchmark; vectorised with numpy. Bad packets are
+  counted in ``stats.errors`` and skipped (their messages kept in
+  ``Decoder.last_errors``), never raised.
+- ``Decoder.reset()``: forget stream state (after a reconnect).
+- ``Encoder.encode(block) -> list[bytes]``: the notifications a real sensor
+  sends for these samples (stateful: counters and times continue across calls).
+
+Units of an ``ImuBlock``: s, m/s², rad/s, µT (see ``hipmon.types``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipmon.types import ImuBlock
+
+#: Standard gravity (m/s² per g), used for every g-scaled sensor.
+STANDARD_GRAVITY = 9.80665
+DEG = np.pi / 180.0
+
+#: codec name (as written in a profile's ``codec`` field) -> module in hipmon.codecs
+CODEC_MODULES: dict[str, str] = {
+    "hipmon_open": "open_imu",
+    "movesense_gsp": "movesense",
+    "polar_pmd": "polar",
+    "witmotion": "witmotion",
+    "thingy52": "thingy",
+}
+
+
+class DecodeError(ValueError):
+    """A notification that cannot be decoded; the message says what is wrong."""
+
+
+class CodecParamError(ValueError):
+    """A codec parameter (from a profile's ``[codec_params]``) is missing or invalid.
+
+    ``field`` names the parameter.
+    """
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass
+class DecoderStats:
+    """Counters of one decoder since construction (``reset`` keeps them).
+
+    - ``packets``: notifications fed; ``samples``: samples delivered;
+    - ``errors``: notifications rejected (or stream bytes skipped, counted once
+      per notification);
+    - ``bytes_skipped``: bytes discarded while resynchronising (stream codecs);
+    - ``samples_lost``: samples the counters/timestamps say never arrived.
+    """
+
+    packets: int = 0
+    samples: int = 0
+    errors: int = 0
+    bytes_skipped: int = 0
+    samples_lost: int = 0
+
+
+def empty_block(with_mag: bool = False, with_index: bool = False) -> ImuBlock:
+    """An ImuBlock with zero samples (fields shaped as for real data)."""
+    return ImuBlock(
+        time_sensor_s=np.zeros(0),
+        acc_sensor=np.zeros((0, 3)),
+        gyr_sensor=np.zeros((0, 3)),
+        mag_sensor=np.zeros((0, 3)) if with_mag else None,
+        sample_index=np.zeros(0, dtype=np.int64) if with_index else None,
+        host_ns=np.zeros(0, dtype=np.int64),
+    )
+
+
+def host_ns_array(host_ns: Sequence[int] | np.ndarray | None, count: int) -> np.ndarray | None:
+    """Validate a per-notification host time array (int64, length ``count``) or None."""
+    if host_ns is None:
+        return None
+    arr = np.asarray(host_ns, dtype=np.int64)
+    if arr.shape != (count,):
+        raise ValueError(f"host_ns must have shape ({count},), got {arr.shape}")
+    return arr
+
+
+class Decoder:
+    """Base class of all decoders. Subclasses implement ``_feed_one`` and may override ``feed_many``."""
+
+    #: True if the blocks this decoder emits carry ``mag_sensor``.
+    has_mag: bool = False
+
+    def __init__(self) -> None:
+        self.stats = DecoderStats()
+        self.last_errors: list[str] = []
+
+    def reset(self) -> None:
+        """Forget stream state (reassembly buffers, counters, previous times)."""
+
+    def feed(self, data: bytes, host_ns: int | None = None) -> ImuBlock | None:
+        """Decode one notification; raise :class:`DecodeError` for a bad packet."""
+        self.stats.packets += 1
+        try:
+            block = self._feed_one(bytes(data), host_ns)
+        except DecodeError:
+            self.stats.errors += 1
+            raise
+        if block is not None:
+            if len(block) == 0:
+                return None
+            self.stats.samples += len(block)
+        return block
+
+    def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
+        raise NotImplementedError
+
+    def feed_many(
+        self, datas: Sequence[bytes], host_ns: Sequence[int] | np.ndarray | None = None
+    ) -> ImuBlock:
+        """Decode many notifications in order; bad ones are counted and skipped.
+
+        Returns one block with all samples (possibly empty). Error messages of this
+        call (``"packet i: ..."``) are in ``self.last_errors``.
+        """
+        hns = host_ns_array(host_ns, len(datas))
+        blocks: list[ImuBlock] = []
+        self.last_errors = []
+        for i, data in enumerate(datas):
+            try:
+                block = self.feed(data, None if hns is None else int(hns[i]))
+            except DecodeError as exc:
+                self.last_errors.append(f"packet {i}: {exc}")
+                continue
+            if block is not None:
+                blocks.append(block)
+        if not blocks:
+            return empty_block(self.has_mag)
+        return ImuBlock.concatenate(blocks)
+
+
+class Encoder:
+    """Base class of all encoders."""
+
+    def encode(self, block: ImuBlock) -> list[bytes]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Restart counters (as a sensor does after power-up)."""
+
+
+def check_block(block: ImuBlock, need_mag: bool) -> int:
+    """Validate an ImuBlock's shapes for encoding; returns N. Raises ValueError naming the field."""
+    n = len(block)
+    for name in ("acc_sensor", "gyr_sensor"):
+        arr = getattr(block, name)
+        if arr is None or np.shape(arr) != (n, 3):
+            raise ValueError(f"ImuBlock.{name} must have shape ({n}, 3), got {np.shape(arr)}")
+    if need_mag and (block.mag_sensor is None or np.shape(block.mag_sensor) != (n, 3)):
+        raise ValueError(
+            f"ImuBlock.mag_sensor must have shape ({n}, 3) for this profile, got "
+            f"{None if block.mag_sensor is None else np.shape(block.mag_sensor)}"
+        )
+    if np.ndim(block.time_sensor_s) != 1:
+        raise ValueError("ImuBlock.time_sensor_s must be 1-D")
+    return n
+
+
+def quantize_int16(values: np.ndarray, lsb: float) -> np.ndarray:
+    """Round ``values / lsb`` to int16, saturating at the int16 limits (as a sensor ADC clips)."""
+    q = np.rint(np.asarray(values, dtype=np.float64) / lsb)
+    return np.clip(q, -32768, 32767).astype(np.int16)
+
+
+def unwrap_counter(values: np.ndarray, modulus: int, last: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Unwrap a wrapping counter.
+
+    ``values`` (P,) raw counter values in [0, modulus); ``last`` the previous
+    unwrapped value or None. Returns (unwrapped int64 (P,), signed step (P,) from
+    the previous value; the first step is 0 when ``last`` is None). Steps are
+    taken in (-modulus/2, modulus/2].
+    """
+    v = np.asarray(values, dtype=np.int64)
+    if v.size == 0:
+        return v.copy(), v.copy()
+    prev = np.empty_like(v)
+    prev[1:] = v[:-1]
+    if last is None:
+        prev[0] = v[0]
+        base = int(v[0])
+    else:
+        prev[0] = last % modulus
+        base = int(last)
+    step = (v - prev) % modulus
+    step = np.where(step > modulus // 2, step - modulus, step)
+    unwrapped = base + np.cumsum(step)
+    return unwrapped, step
+
+
+def group_by_length(datas: Sequence[bytes]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Group notifications by length for vectorised decoding.
+
+    Returns {length: (indices (P,) int64, bytes (P, length) uint8)} with packets of
+    one length stacked into one 2-D array (one ``np.frombuffer`` per length).
+    """
+    lengths = np.fromiter((len(d) for d in datas), dtype=np.int64, count=len(datas))
+    groups: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for length in np.unique(lengths):
+        idx = np.flatnonzero(lengths == length)
+        if length == 0:
+            groups[0] = (idx, np.zeros((idx.size, 0), dtype=np.uint8))
+            continue
+        if idx.size == len(datas):
+            buf = b"".join(datas)
+        else:
+            buf = b"".join([datas[i] for i in idx])
+        groups[int(length)] = (idx, np.frombuffer(buf, dtype=np.uint8).reshape(idx.size, int(length)))
+    return groups
+
+
+def codec_module(codec: str):
+    """Import the module implementing ``codec`` (a profile's ``codec`` field)."""
+    try:
+        name = CODEC_MODULES[codec]
+    except KeyError:
+        raise ValueError(
+            f"unknown codec {codec!r}; known: {', '.join(sorted(CODEC_MODULES))}"
+        ) from None
+    return importlib.import_module(f"hipmon.codecs.{name}")
+
+
+def get_param(params: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    """Read one codec parameter with a type check; raises CodecParamError naming it."""
+    if name not in params:
+        if default is ...:
+            raise CodecParamError(name, "missing")
+        return default
+    value = params[name]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise CodecParamError(name, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+__all__ = [
+    "CODEC_MODULES",
+    "CodecParamError",
+    "DecodeError",
+    "Decoder",
+    "DecoderStats",
+    "Encoder",
+    "STANDARD_GRAVITY",
+    "check_block",
+    "codec_module",
+    "empty_block",
+    "quantize_int16",
+    "unwrap_counter",
+]

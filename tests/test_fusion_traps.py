@@ -128,8 +128,8 @@ def _convergence_error(name: str, **params) -> float:
 @pytest.mark.parametrize(
     "name, slow, fast",
     [
-        ("madgwick", {"gain": 0.01}, {"gain": 0.3}),
-        ("madgwick9d", {"gain": 0.01}, {"gain": 0.3}),  # ahrs ignores gain_marg; the adapter passes gain
+        ("madgwick", {"gain": 0.01}, {"gain": 1.0}),
+        ("madgwick9d", {"gain": 0.01}, {"gain": 1.0}),  # ahrs ignores gain_marg; the adapter passes gain
         ("mahony", {"k_P": 0.1}, {"k_P": 3.0}),
         ("ekf", {"var_acc": 10.0}, {"var_acc": 0.01}),
     ],

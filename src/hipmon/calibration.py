@@ -1,0 +1,540 @@
+"""Sensor-to-segment calibration: quiet standing + functional movement (DESIGN.md section 4).
+
+The idea (details, assumptions and the quality score in ``docs/calibration.md``):
+
+* During the calibration pose every segment frame coincides with the global frame
+  (all nine angles are zero in that pose, DESIGN section 2). So for each sensor
+  the calibration reduces to *where the global frame lies in that sensor's earth
+  frame*: its vertical is exact (the fusion filter's earth z, which during quiet
+  standing is the mean specific force), and what is left is one heading angle per
+  sensor (6D filters have an arbitrary, sensor-specific heading).
+* Thighs: the hip flexion axis (= segment Z at the neutral pose) is the principal
+  axis of the thigh's angular velocity in the sensor frame during gait, landings or
+  squats, after removing the component along the segment's long axis. Its sign is
+  set so that the thigh's sagittal excursions are larger into flexion than into
+  extension (true of walking, running, marching, landings and squats alike).
+* Pelvis: from its own rotation pattern using the left/right symmetry of gait:
+  half a stride later the gait is its own mirror image, so the pelvis's horizontal
+  angular rate that repeats every step is about the mediolateral axis (tilt) and
+  the part that flips sign every step is about the anterior axis (obliquity); the
+  horizontal specific force does the opposite (mediolateral sway flips,
+  fore-aft braking/propulsion repeats). For symmetric movements (landings, squats)
+  the pelvis's horizontal rotation is tilt, about the mediolateral axis. The
+  remaining 180° ambiguity is settled by the hip joint: the thigh's rotation
+  relative to the pelvis is mostly about the pelvis's mediolateral axis, which is
+  true for only one of the two candidates (the wrong one adds twice the pelvic
+  obliquity rate to every hip's adduction rate).
+
+Frames and conventions: ``hipmon.types`` / docs/architecture.md. Quaternions are
+scalar first; ``q_a_b`` maps vectors in ``a`` to ``b``. Earth: z up (a fusion
+filter's output). Global: X forward, Y up, Z right. Segment: X anterior, Y superior,
+Z right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from hipmon import rotations as rot
+from hipmon.types import PLACEMENTS
+
+GRAVITY_M_S2 = 9.81
+_UP_EARTH = np.array([0.0, 0.0, 1.0])
+
+#: ``q_global0_earth``: global X -> earth x, global Y -> earth z (up), global Z -> earth -y.
+Q_GLOBAL0_EARTH = rot.from_matrix(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]))
+
+
+class CalibrationError(ValueError):
+    """The data cannot give a calibration (no quiet standing, no movement, ...)."""
+
+
+@dataclass
+class CalibrationConfig:
+    """Parameters of the automatic calibration (SI units).
+
+    - ``standing_min_s``: shortest accepted quiet standing (DESIGN asks for 3 s;
+      2 s still calibrates but lowers the quality score).
+    - ``still_gyr_rad_s``: largest mean gyroscope norm of a still sensor (rad/s,
+      loose enough for several deg/s of uncompensated gyroscope bias).
+    - ``still_acc_std_m_s2``: largest standard deviation of the specific-force
+      norm in a still window (m/s²).
+    - ``still_window_s``: window of the stillness test (s).
+    - ``movement_steps``: steps (thigh flexion cycles, both sides) to collect.
+    - ``movement_max_s``: movement collected at most (s) when steps are not counted.
+    - ``movement_min_s``: movement needed at least (s).
+    - ``moving_gyr_rad_s``: thigh angular-rate RMS above which a thigh counts as moving.
+    - ``trusted_quality``: quality score below which the calibration cannot be trusted.
+    """
+
+    standing_min_s: float = 2.0
+    still_gyr_rad_s: float = 0.25
+    still_acc_std_m_s2: float = 0.25
+    still_window_s: float = 0.5
+    movement_steps: int = 10
+    movement_max_s: float = 15.0
+    movement_min_s: float = 3.0
+    moving_gyr_rad_s: float = 0.6
+    trusted_quality: float = 0.5
+
+
+@dataclass
+class Calibration:
+    """A sensor-to-segment calibration for the three placements.
+
+    - ``q_sensor_segment[p]`` (4,): the mounting, sensor -> segment.
+    - ``q_global_earth[p]`` (4,): the global frame in sensor ``p``'s earth frame
+      (a pure heading rotation after ``Q_GLOBAL0_EARTH``).
+    - ``standing_s``, ``movement_s``: (start, end) session time of the windows used.
+    - ``quality`` in [0, 1]; ``trusted`` = quality >= threshold; ``reasons``: why
+      not (empty when trusted); ``metrics``: the numbers behind the score.
+    """
+
+    q_sensor_segment: dict[str, np.ndarray]
+    q_global_earth: dict[str, np.ndarray]
+    standing_s: tuple[float, float]
+    movement_s: tuple[float, float]
+    quality: float
+    trusted: bool
+    reasons: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def segment_orientation(self, placement: str, q_sensor_earth: np.ndarray) -> np.ndarray:
+        """``q_segment_global`` (N, 4) of ``placement`` from its ``q_sensor_earth`` (N, 4)."""
+        return segment_orientation(q_sensor_earth, self.q_sensor_segment[placement], self.q_global_earth[placement])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (lists of floats)."""
+        return {
+            "q_sensor_segment": {k: [float(x) for x in v] for k, v in self.q_sensor_segment.items()},
+            "q_global_earth": {k: [float(x) for x in v] for k, v in self.q_global_earth.items()},
+            "standing_s": [float(x) for x in self.standing_s],
+            "movement_s": [float(x) for x in self.movement_s],
+            "quality": float(self.quality),
+            "trusted": bool(self.trusted),
+            "reasons": list(self.reasons),
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "Calibration":
+        return Calibration(
+            q_sensor_segment={k: np.asarray(v, float) for k, v in d["q_sensor_segment"].items()},
+            q_global_earth={k: np.asarray(v, float) for k, v in d["q_global_earth"].items()},
+            standing_s=tuple(d["standing_s"]),  # type: ignore[arg-type]
+            movement_s=tuple(d["movement_s"]),  # type: ignore[arg-type]
+            quality=float(d["quality"]),
+            trusted=bool(d["trusted"]),
+            reasons=list(d.get("reasons", [])),
+            metrics=dict(d.get("metrics", {})),
+        )
+
+
+# ---------------------------------------------------------------- small pure helpers
+
+
+def segment_orientation(q_sensor_earth: np.ndarray, q_sensor_segment: np.ndarray, q_global_earth: np.ndarray) -> np.ndarray:
+    """``q_segment_global = q_earth_global ⊗ q_sensor_earth ⊗ q_segment_sensor`` (N, 4)."""
+    q = rot.multiply(rot.conjugate(q_global_earth), rot.multiply(q_sensor_earth, rot.conjugate(q_sensor_segment)))
+    return rot.normalize(q)
+
+
+def heading_quaternion_earth(heading_rad: float | np.ndarray) -> np.ndarray:
+    """Rotation(s) about earth z (up) by ``heading_rad``, (4,) or (N, 4)."""
+    h = np.asarray(heading_rad, dtype=float)
+    return np.stack([np.cos(h / 2), np.zeros_like(h), np.zeros_like(h), np.sin(h / 2)], axis=-1)
+
+
+def global_in_earth(forward_earth: np.ndarray) -> np.ndarray:
+    """``q_global_earth`` (4,) whose X points along the horizontal part of ``forward_earth`` (3,)."""
+    h = np.arctan2(forward_earth[1], forward_earth[0])
+    return rot.multiply(heading_quaternion_earth(h), Q_GLOBAL0_EARTH)
+
+
+def mean_quaternion(q: np.ndarray) -> np.ndarray:
+    """Chordal mean (4,) of nearby unit quaternions (N, 4), signs aligned to the first."""
+    q = np.asarray(q, dtype=float)
+    s = np.sign(q @ q[0])
+    s[s == 0] = 1.0
+    return rot.normalize((q * s[:, None]).sum(axis=0))
+
+
+def moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving mean over ``n`` samples along axis 0 (edges use shorter windows)."""
+    x = np.asarray(x, dtype=float)
+    n = max(int(n), 1)
+    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
+    i = np.arange(x.shape[0])
+    lo = np.clip(i - n // 2, 0, x.shape[0])
+    hi = np.clip(i - n // 2 + n, 0, x.shape[0])
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    return (c[hi] - c[lo]) / (hi - lo).reshape(shape)
+
+
+def stillness_mask(acc_sensor: np.ndarray, gyr_sensor: np.ndarray, rate_hz: float, config: CalibrationConfig) -> np.ndarray:
+    """(N,) bool: the sensor is still (quiet standing) around each sample.
+
+    ``acc_sensor`` (N, 3) m/s², ``gyr_sensor`` (N, 3) rad/s at ``rate_hz``. Still =
+    windowed mean gyroscope norm below ``still_gyr_rad_s`` and windowed standard
+    deviation of the specific-force norm below ``still_acc_std_m_s2``.
+    """
+    n = int(round(config.still_window_s * rate_hz))
+    g = moving_mean(np.linalg.norm(gyr_sensor, axis=1), n)
+    a = np.linalg.norm(acc_sensor, axis=1)
+    am = moving_mean(a, n)
+    astd = np.sqrt(np.maximum(moving_mean(a * a, n) - am * am, 0.0))
+    return (g < config.still_gyr_rad_s) & (astd < config.still_acc_std_m_s2) & (np.abs(am - GRAVITY_M_S2) < 1.0)
+
+
+def first_run(mask: np.ndarray, min_len: int, start: int = 0) -> tuple[int, int] | None:
+    """First run of True in ``mask[start:]`` with at least ``min_len`` samples: (i0, i1) end-exclusive.
+
+    The run is followed to its end (i1 = first False after it, or len(mask)).
+    """
+    m = np.asarray(mask[start:], dtype=bool)
+    if m.size == 0:
+        return None
+    d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    for s, e in zip(starts, ends):
+        if e - s >= min_len:
+            return int(s + start), int(e + start)
+    return None
+
+
+def horizontal_basis(up_sensor: np.ndarray) -> np.ndarray:
+    """(2, 3) orthonormal rows spanning the plane perpendicular to ``up_sensor`` (3,)."""
+    u = up_sensor / np.linalg.norm(up_sensor)
+    a = np.eye(3)[int(np.argmin(np.abs(u)))]
+    e1 = np.cross(u, a)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(u, e1)
+    return np.stack([e1, e2])
+
+
+def principal_axis_perpendicular_to(vec_sensor: np.ndarray, up_sensor: np.ndarray) -> tuple[np.ndarray, float]:
+    """Principal axis (3,) of vectors (N, 3) projected on the plane ⊥ ``up_sensor``.
+
+    Returns the unit axis (sign arbitrary) and its anisotropy in [0, 1]
+    (1 - λ2/λ1 of the 2-D second-moment matrix: 1 = all motion about one axis).
+    """
+    b = horizontal_basis(up_sensor)
+    p = vec_sensor @ b.T  # (N, 2)
+    c = p.T @ p
+    w, v = np.linalg.eigh(c)
+    axis = v[:, 1] @ b
+    aniso = 1.0 - w[0] / w[1] if w[1] > 0 else 0.0
+    return axis / np.linalg.norm(axis), float(aniso)
+
+
+def axis_from_second_moments(m2: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, float]:
+    """Main axis (3,) of a symmetric 2x2 matrix ``m2`` in ``basis`` (2, 3), and λ1 - λ2 (its strength)."""
+    w, v = np.linalg.eigh(m2)
+    axis = v[:, 1] @ basis
+    return axis / np.linalg.norm(axis), float(w[1] - w[0])
+
+
+def thigh_sagittal_angle_rad(q_sensor_earth: np.ndarray, up_sensor: np.ndarray, right_sensor: np.ndarray, q_stand: np.ndarray) -> np.ndarray:
+    """Thigh inclination in its sagittal plane (N,) rad, + when the knee is forward.
+
+    ``up_sensor``, ``right_sensor``: the segment's Y and Z in the sensor frame;
+    ``q_stand``: the sensor's ``q_sensor_earth`` in the calibration pose (its
+    forward direction defines "forward"). Uses the fused inclination only.
+    """
+    fwd_earth = rot.rotate(q_stand, np.cross(up_sensor, right_sensor))
+    fwd_earth[2] = 0.0
+    fwd_earth /= np.linalg.norm(fwd_earth)
+    knee = -rot.rotate(q_sensor_earth, np.broadcast_to(up_sensor, (q_sensor_earth.shape[0], 3)))
+    return np.arctan2(knee @ fwd_earth, -knee[:, 2])
+
+
+def stride_half_period_samples(s_left: np.ndarray, s_right: np.ndarray, rate_hz: float) -> tuple[int, float]:
+    """Lag (samples) at which the left thigh's flexion rate best repeats the right's, and that correlation.
+
+    For alternating gait the lag is half a stride and the correlation is high; for
+    symmetric movements (both thighs together) the best lag is ~0.
+    """
+    a = s_left - s_left.mean()
+    b = s_right - s_right.mean()
+    n = a.size
+    max_lag = min(int(1.5 * rate_hz), n // 2)
+    best, best_r = 0, -np.inf
+    denom = np.sqrt((a * a).sum() * (b * b).sum()) + 1e-12
+    for lag in range(0, max_lag):
+        r = float((a[lag:] * b[: n - lag]).sum() / denom) * n / (n - lag)
+        if r > best_r:
+            best, best_r = lag, r
+    return best, best_r
+
+
+# ---------------------------------------------------------------- windows
+
+
+def find_calibration_windows(
+    acc_sensor: Mapping[str, np.ndarray],
+    gyr_sensor: Mapping[str, np.ndarray],
+    rate_hz: float,
+    config: CalibrationConfig | None = None,
+    final: bool = True,
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Auto-detect (standing, movement) sample windows (end-exclusive) on a common grid.
+
+    Standing: the first stretch where all three sensors are still for at least
+    ``standing_min_s``. Movement: from the first sample after standing where a thigh
+    moves, until ``movement_steps`` flexion cycles (both sides together) or
+    ``movement_max_s``. With ``final=False`` (live), returns None until the movement
+    window is complete; with ``final=True`` accepts a shorter movement (at least
+    ``movement_min_s``) at the end of the data.
+    """
+    config = config or CalibrationConfig()
+    n = min(v.shape[0] for v in acc_sensor.values())
+    still = np.ones(n, dtype=bool)
+    for p in PLACEMENTS:
+        still &= stillness_mask(acc_sensor[p][:n], gyr_sensor[p][:n], rate_hz, config)
+    stand = first_run(still, int(config.standing_min_s * rate_hz))
+    if stand is None or (stand[1] >= n and not final):
+        return None
+    i0, i1 = stand
+    # trim the stillness window's own half-width at both ends
+    pad = int(config.still_window_s * rate_hz / 2)
+    stand = (i0 + pad, max(i1 - pad, i0 + pad + 1))
+    # movement: thigh angular-rate RMS over 0.5 s above threshold
+    w = int(0.5 * rate_hz)
+    energy = np.zeros(n)
+    for p in ("left_thigh", "right_thigh"):
+        energy = np.maximum(energy, np.sqrt(moving_mean(np.sum(gyr_sensor[p][:n] ** 2, axis=1), w)))
+    moving = np.flatnonzero(energy[i1:] > config.moving_gyr_rad_s)
+    if moving.size == 0:
+        return None
+    m0 = i1 + int(moving[0])
+    m_end_max = min(n, m0 + int(config.movement_max_s * rate_hz))
+    # count flexion cycles: zero crossings (upward) of each thigh's low-passed rate norm about its mean
+    steps = 0
+    m1 = m_end_max
+    for p in ("left_thigh", "right_thigh"):
+        g = gyr_sensor[p][m0:m_end_max]
+        axis, _ = _dominant_axis(g)
+        s = moving_mean(g @ axis, max(int(0.08 * rate_hz), 1))
+        thr = 0.5 * np.std(s) if s.size else 0.0
+        up = np.flatnonzero((s[1:] > thr) & (s[:-1] <= thr))
+        steps += up.size
+        if up.size >= (config.movement_steps + 1) // 2 + 1:
+            m1 = min(m1, m0 + int(up[(config.movement_steps + 1) // 2]) + int(0.5 * rate_hz)) if steps else m1
+    if steps < config.movement_steps and m_end_max < n:
+        pass  # window ended by duration
+    elif steps < config.movement_steps:
+        if not final or (m_end_max - m0) < config.movement_min_s * rate_hz:
+            return None
+    m1 = max(m1, min(n, m0 + int(config.movement_min_s * rate_hz)))
+    if not final and m1 > n:
+        return None
+    return stand, (m0, min(m1, n))
+
+
+def _dominant_axis(v: np.ndarray) -> tuple[np.ndarray, float]:
+    if v.shape[0] < 3:
+        return np.array([0.0, 0.0, 1.0]), 0.0
+    w, e = np.linalg.eigh(v.T @ v)
+    return e[:, 2], float(w[2])
+
+
+# ---------------------------------------------------------------- the calibration
+
+
+def calibrate(
+    time_s: np.ndarray,
+    q_sensor_earth: Mapping[str, np.ndarray],
+    acc_sensor: Mapping[str, np.ndarray],
+    gyr_sensor: Mapping[str, np.ndarray],
+    rate_hz: float,
+    config: CalibrationConfig | None = None,
+    windows: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> Calibration:
+    """Calibrate the three placements from data on one common time grid.
+
+    - ``time_s`` (N,) session time s; ``q_sensor_earth[p]`` (N, 4) from the fusion
+      filter (earth z up); ``acc_sensor[p]`` (N, 3) m/s²; ``gyr_sensor[p]`` (N, 3)
+      rad/s; ``rate_hz`` the grid rate. Keys: ``hipmon.types.PLACEMENTS``.
+    - ``windows``: (standing, movement) sample windows, found automatically if None.
+
+    Raises ``CalibrationError`` when no standing or no movement is found.
+    """
+    config = config or CalibrationConfig()
+    if windows is None:
+        windows = find_calibration_windows(acc_sensor, gyr_sensor, rate_hz, config, final=True)
+    if windows is None:
+        raise CalibrationError(
+            f"no calibration sequence found: need >= {config.standing_min_s:g} s of quiet standing "
+            "(all three sensors still) followed by walking, running, landings or squats"
+        )
+    (s0, s1), (m0, m1) = windows
+    reasons: list[str] = []
+    metrics: dict[str, float] = {}
+    scores: list[float] = []
+
+    q_stand: dict[str, np.ndarray] = {}
+    up_s: dict[str, np.ndarray] = {}
+    for p in PLACEMENTS:
+        q_stand[p] = mean_quaternion(q_sensor_earth[p][s0:s1])
+        up_s[p] = rot.rotate(rot.conjugate(q_stand[p]), _UP_EARTH)
+        # stillness numbers
+        gstd = float(np.sqrt(np.mean(np.sum((gyr_sensor[p][s0:s1] - gyr_sensor[p][s0:s1].mean(0)) ** 2, axis=1))))
+        acc_mean = acc_sensor[p][s0:s1].mean(0)
+        tilt_disagree = float(np.degrees(np.arccos(np.clip(acc_mean @ up_s[p] / np.linalg.norm(acc_mean), -1, 1))))
+        metrics[f"{p}_standing_gyr_std_rad_s"] = gstd
+        metrics[f"{p}_standing_acc_vs_fusion_deg"] = tilt_disagree
+        if tilt_disagree > 3.0:
+            reasons.append(f"{p}: fused vertical and mean specific force differ by {tilt_disagree:.1f} deg during standing")
+            scores.append(max(0.0, 1.0 - tilt_disagree / 10.0))
+    stand_s = (s1 - s0) / rate_hz
+    metrics["standing_s"] = stand_s
+    if stand_s < 3.0:
+        reasons.append(f"quiet standing lasted {stand_s:.1f} s (3 s asked)")
+        scores.append(0.3 + 0.7 * max(0.0, (stand_s - 1.0) / 2.0) * 0.5)
+
+    # ---- thighs: flexion axis
+    right_s: dict[str, np.ndarray] = {}
+    flex_rate: dict[str, np.ndarray] = {}
+    for p in ("left_thigh", "right_thigh"):
+        g = gyr_sensor[p][m0:m1]
+        axis, aniso = principal_axis_perpendicular_to(g, up_s[p])
+        # consistency: the same estimate on four quarters of the movement
+        quarters = np.array_split(np.arange(g.shape[0]), 4)
+        spread = []
+        for qi in quarters:
+            if qi.size > 10:
+                a_q, _ = principal_axis_perpendicular_to(g[qi], up_s[p])
+                spread.append(np.degrees(np.arccos(min(1.0, abs(float(a_q @ axis))))))
+        spread_deg = float(max(spread)) if spread else 90.0
+        theta = thigh_sagittal_angle_rad(q_sensor_earth[p][m0:m1], up_s[p], axis, q_stand[p])
+        skew = float(np.percentile(theta, 97) + np.percentile(theta, 3))
+        if skew < 0:
+            axis = -axis
+        rms = float(np.sqrt(np.mean((g @ axis) ** 2)))
+        right_s[p] = axis
+        flex_rate[p] = gyr_sensor[p] @ axis
+        metrics[f"{p}_axis_anisotropy"] = aniso
+        metrics[f"{p}_axis_spread_deg"] = spread_deg
+        metrics[f"{p}_flexion_rate_rms_rad_s"] = rms
+        metrics[f"{p}_flexion_range_deg"] = float(np.degrees(np.percentile(theta, 97) - np.percentile(theta, 3)))
+        metrics[f"{p}_flexion_skew_deg"] = float(np.degrees(abs(skew)))
+        if aniso < 0.6:
+            reasons.append(f"{p}: movement not planar enough to find the flexion axis (anisotropy {aniso:.2f})")
+        scores.append(float(np.clip((aniso - 0.3) / 0.5, 0, 1)))
+        if spread_deg > 10.0:
+            reasons.append(f"{p}: flexion axis varies by {spread_deg:.0f} deg across the movement")
+        scores.append(float(np.clip(1.0 - (spread_deg - 5.0) / 20.0, 0, 1)))
+        if rms < 0.8:
+            reasons.append(f"{p}: too little thigh movement (flexion rate RMS {rms:.2f} rad/s)")
+        scores.append(float(np.clip(rms / 1.0, 0, 1)))
+        if abs(skew) < np.radians(3.0):
+            reasons.append(f"{p}: cannot tell flexion from extension (skew {np.degrees(skew):.1f} deg)")
+            scores.append(0.3)
+    rl, rr = metrics["left_thigh_flexion_range_deg"], metrics["right_thigh_flexion_range_deg"]
+    sym = min(rl, rr) / max(rl, rr, 1e-9)
+    metrics["thigh_range_symmetry"] = sym
+    if sym < 0.6:
+        reasons.append(f"left/right thigh movement differs (range ratio {sym:.2f})")
+    scores.append(float(np.clip((sym - 0.3) / 0.4, 0, 1)))
+
+    # ---- pelvis: mediolateral axis from gait symmetry, then the sign from the hip joint
+    z_p, pel_metrics, pel_reasons, pel_score = _pelvis_right_axis(
+        q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_stand, flex_rate, (m0, m1), rate_hz
+    )
+    metrics.update(pel_metrics)
+    reasons.extend(pel_reasons)
+    scores.append(pel_score)
+    right_s["pelvis"] = z_p
+
+    q_sensor_segment: dict[str, np.ndarray] = {}
+    q_global_earth: dict[str, np.ndarray] = {}
+    for p in PLACEMENTS:
+        fwd_sensor = np.cross(up_s[p], right_s[p])
+        q_global_earth[p] = global_in_earth(rot.rotate(q_stand[p], fwd_sensor))
+        # the segment equals the global frame in the calibration pose
+        q_sensor_segment[p] = rot.normalize(rot.multiply(rot.conjugate(q_global_earth[p]), q_stand[p]))
+    quality = float(min(scores)) if scores else 0.0
+    trusted = quality >= config.trusted_quality
+    return Calibration(
+        q_sensor_segment=q_sensor_segment,
+        q_global_earth=q_global_earth,
+        standing_s=(float(time_s[s0]), float(time_s[s1 - 1])),
+        movement_s=(float(time_s[m0]), float(time_s[m1 - 1])),
+        quality=quality,
+        trusted=trusted,
+        reasons=[] if trusted and not reasons else reasons,
+        metrics=metrics,
+    )
+
+
+def _pelvis_right_axis(q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_stand, flex_rate, window, rate_hz):
+    """The pelvis's mediolateral axis (3,) in its sensor frame; metrics, reasons, score."""
+    m0, m1 = window
+    metrics: dict[str, float] = {}
+    reasons: list[str] = []
+    b = horizontal_basis(up_s["pelvis"])
+    g = gyr_sensor["pelvis"][m0:m1] @ b.T  # (M, 2) horizontal angular rate
+    a = acc_sensor["pelvis"][m0:m1] @ b.T
+    g = g - g.mean(0)
+    a = a - a.mean(0)
+    lag, r = stride_half_period_samples(flex_rate["left_thigh"][m0:m1], flex_rate["right_thigh"][m0:m1], rate_hz)
+    metrics["half_stride_s"] = lag / rate_hz
+    metrics["left_right_correlation"] = r
+    alternating = lag > int(0.15 * rate_hz) and r > 0.3
+    if alternating:
+        # even (repeats every step) and odd (flips every step) parts
+        ge = 0.5 * (g[lag:] + g[:-lag])
+        go = 0.5 * (g[lag:] - g[:-lag])
+        ae = 0.5 * (a[lag:] + a[:-lag])
+        ao = 0.5 * (a[lag:] - a[:-lag])
+        m_gyr = (ge.T @ ge - go.T @ go) / ge.shape[0]  # principal axis -> right (Z)
+        m_acc = (ao.T @ ao - ae.T @ ae) / ae.shape[0]  # principal axis -> right (Z)
+        m_gyr /= max(np.trace(ge.T @ ge + go.T @ go) / ge.shape[0], 1e-12)
+        m_acc /= max(np.trace(ae.T @ ae + ao.T @ ao) / ae.shape[0], 1e-12)
+        m2 = m_gyr + m_acc
+    else:
+        m2 = g.T @ g / max(g.shape[0], 1)
+        m2 /= max(np.trace(m2), 1e-12)
+    axis, strength = axis_from_second_moments(m2, b)
+    metrics["pelvis_axis_strength"] = strength
+    metrics["pelvis_alternating_gait"] = float(alternating)
+    # sign: the hip joint's relative rotation must be about the pelvis's right axis
+    costs = []
+    for cand in (axis, -axis):
+        costs.append(_hinge_cost(q_sensor_earth, up_s, {**right_s, "pelvis": cand}, q_stand, window))
+    best = int(np.argmin(costs))
+    axis = axis if best == 0 else -axis
+    ratio = float(min(costs) / max(max(costs), 1e-12))
+    metrics["pelvis_sign_cost_ratio"] = ratio
+    score = 1.0
+    if strength < 0.2:
+        reasons.append(f"pelvis: rotation pattern too weak to find its axes (strength {strength:.2f})")
+        score = min(score, float(np.clip(strength / 0.4, 0, 1)))
+    if ratio > 0.8:
+        reasons.append(f"pelvis: forward and backward facing fit the hip joints about equally (ratio {ratio:.2f})")
+        score = min(score, float(np.clip((1.0 - ratio) / 0.4, 0, 1)))
+    return axis, metrics, reasons, score
+
+
+def _hinge_cost(q_sensor_earth, up_s, right_s, q_stand, window) -> float:
+    """Mean squared non-flexion relative angular rate of both hips (rad²/s²) for candidate axes."""
+    m0, m1 = window
+    q_seg = {}
+    for p in PLACEMENTS:
+        fwd = np.cross(up_s[p], right_s[p])
+        qge = global_in_earth(rot.rotate(q_stand[p], fwd))
+        qss = rot.multiply(rot.conjugate(qge), q_stand[p])
+        q_seg[p] = segment_orientation(q_sensor_earth[p][m0:m1], qss, qge)
+    cost = 0.0
+    for p in ("left_thigh", "right_thigh"):
+        q_tp = rot.multiply(rot.conjugate(q_seg["pelvis"]), q_seg[p])
+        # relative angular velocity in the pelvis frame by finite differences
+        dq = rot.multiply(rot.conjugate(q_tp[:-1]), q_tp[1:])
+        w_thigh = rot.to_rotvec(dq)  # thigh frame, per sample
+        w_pelvis = rot.rotate(q_tp[:-1], w_thigh)
+        cost += float(np.mean(w_pelvis[:, 0] ** 2 + w_pelvis[:, 1] ** 2))
+    return cost

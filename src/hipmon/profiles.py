@@ -14,7 +14,7 @@ Step data templates
 -------------------
 A step's ``data`` is a string of whitespace-separated tokens, after ``{name}``
 substitution of the template variables (``rate``, the ``[ranges]`` keys, ``mag``
-(1 or 0), the ``[template_vars]`` constants and the ``[rate_vars.NAME]`` value for
+(1 or 0), the scalar ``[codec_params]``, the ``[template_vars]`` constants and the ``[rate_vars.NAME]`` value for
 the chosen rate):
 
 - ``0A``, ``ffaa`` ... hex bytes (an even number of hex digits);
@@ -113,6 +113,7 @@ class Profile:
         rate = self._check_rate(rate_hz)
         out: dict[str, Any] = {"rate": _num(rate), "mag": 1 if "mag" in self.channels else 0}
         out.update({k: _num(v) for k, v in self.ranges.items()})
+        out.update({k: v for k, v in self.codec_params.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
         out.update(self._template_vars)
         for name, table in self._rate_vars.items():
             if _rate_key(rate) in table:

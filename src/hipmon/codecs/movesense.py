@@ -1,0 +1,420 @@
+"""Movesense GATT SensorData Protocol (GSP v1, ``gatt_sensordata_app`` firmware).
+
+Sources (checked): Movesense "GATT SensorData Protocol specification" (GD-77,
+http://movesense.com/docs/esw/gatt_sensordata_protocol) and the firmware
+``samples/gatt_sensordata_app/GATTSensorDataClient.cpp`` of the Movesense
+device library (command/response enums, ``HELLO`` reply, 507 reply bytes
+``01 FB``, DATA_PART2/3 continuation).
+
+Commands (write, client -> sensor): ``cmd u8 | client_ref u8 (non-zero) | data``;
+HELLO=0, SUBSCRIBE=1 (data = Whiteboard path, ASCII, no terminator, e.g.
+``/Meas/IMU9/104``), UNSUBSCRIBE=2, FETCH_LOG=3.
+
+Notifications (sensor -> client): ``type u8 | client_ref u8 | body``; type 1
+COMMAND_RESULT (body: 2-byte HTTP-like status, big-endian as the firmware's
+``0x01 0xFB`` = 507 shows; HELLO answers with ASCII ``Hello``), 2 DATA, 3
+DATA_PART2, 4 DATA_PART3. A message longer than one notification continues in
+PART2 then PART3, each with its own 2-byte header: the message is
+``part1 + part2[2:] + part3[2:]``.
+
+IMU body (SBEM of ``/Meas/IMU6`` or ``/Meas/IMU9``): ``timestamp u32 LE (ms, sensor
+clock; the time of the first sample)`` then ``n`` acc vectors, ``n`` gyro
+vectors (and ``n`` magnetometer vectors for IMU9), each vector 3 × float32 LE;
+units m/s², °/s, µT.
+
+Assumptions hipmon makes (not confirmed on a device, see docs/profiles.md):
+the first notification of a message is at most ``max_notification_bytes``
+(155) long and continuations carry 153 body bytes; the sensor batches
+``rate/13`` samples per message (8 at 104 Hz) but never more than three parts
+hold.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipmon.codecs import (
+    DEG,
+    STANDARD_GRAVITY,
+    CodecParamError,
+    DecodeError,
+    Decoder as _BaseDecoder,
+    Encoder as _BaseEncoder,
+    check_block,
+    empty_block,
+    get_param,
+    host_ns_array,
+)
+from hipmon.types import ImuBlock
+
+CMD_HELLO = 0
+CMD_SUBSCRIBE = 1
+CMD_UNSUBSCRIBE = 2
+CMD_FETCH_LOG = 3
+COMMAND_NAMES = {CMD_HELLO: "HELLO", CMD_SUBSCRIBE: "SUBSCRIBE", CMD_UNSUBSCRIBE: "UNSUBSCRIBE", CMD_FETCH_LOG: "FETCH_LOG"}
+
+RESP_COMMAND_RESULT = 1
+RESP_DATA = 2
+RESP_DATA_PART2 = 3
+RESP_DATA_PART3 = 4
+
+TIME_MODULUS = 1 << 32  # ms
+#: plausibility limits (beyond the largest full scale of the Movesense IMU) used to
+#: reject corrupted floats: 16 g, 2000 °/s, 49 gauss (4900 µT), each x 1.5
+_LIMITS = (1.5 * 16 * STANDARD_GRAVITY, 1.5 * 2000.0, 1.5 * 4900.0)
+RESOURCES = {"IMU6": 2, "IMU9": 3}
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Command:
+    cmd: int
+    ref: int
+    payload: bytes
+
+    @property
+    def path(self) -> str:
+        """The Whiteboard path of a SUBSCRIBE command."""
+        return self.payload.decode("ascii", errors="replace")
+
+
+def encode_command(cmd: int, ref: int, payload: bytes | str = b"") -> bytes:
+    """Bytes of a GSP command; ``payload`` str is encoded as ASCII (a SUBSCRIBE path)."""
+    if cmd not in COMMAND_NAMES:
+        raise ValueError(f"unknown GSP command {cmd}")
+    if not 1 <= ref <= 255:
+        raise ValueError(f"client reference must be 1..255 (non-zero), got {ref}")
+    if isinstance(payload, str):
+        payload = payload.encode("ascii")
+    if len(payload) > 158:
+        raise ValueError(f"command payload of {len(payload)} bytes exceeds the firmware's 160-byte buffer")
+    return bytes([cmd, ref]) + bytes(payload)
+
+
+def encode_subscribe(ref: int, resource: str, rate_hz: float) -> bytes:
+    """SUBSCRIBE ``/Meas/{resource}/{rate}``, e.g. ``01 63 "/Meas/IMU9/104"``."""
+    return encode_command(CMD_SUBSCRIBE, ref, f"/Meas/{resource}/{int(rate_hz)}")
+
+
+def parse_command(data: bytes) -> Command:
+    """Parse a GSP command write (what the sensor receives)."""
+    data = bytes(data)
+    if len(data) < 2:
+        raise DecodeError(f"GSP command needs at least 2 bytes (cmd, ref), got {len(data)}")
+    cmd, ref = data[0], data[1]
+    if cmd not in COMMAND_NAMES:
+        raise DecodeError(f"unknown GSP command {cmd}")
+    if ref == 0:
+        raise DecodeError("GSP client reference must be non-zero")
+    payload = data[2:]
+    if cmd == CMD_SUBSCRIBE:
+        if not payload:
+            raise DecodeError("SUBSCRIBE without a resource path")
+        try:
+            payload.decode("ascii")
+        except UnicodeDecodeError:
+            raise DecodeError("SUBSCRIBE path is not ASCII") from None
+    elif cmd in (CMD_HELLO, CMD_UNSUBSCRIBE) and payload:
+        raise DecodeError(f"{COMMAND_NAMES[cmd]} takes no data, got {len(payload)} bytes")
+    elif cmd == CMD_FETCH_LOG and len(payload) != 4:
+        raise DecodeError(f"FETCH_LOG needs a u32 log id, got {len(payload)} bytes")
+    return Command(cmd, ref, payload)
+
+
+def encode_response(ref: int, status: int) -> bytes:
+    """COMMAND_RESULT notification: ``01 ref status(u16 big-endian)``; 507 -> ``01 ref 01 FB``."""
+    return bytes([RESP_COMMAND_RESULT, ref]) + struct.pack(">H", status)
+
+
+def encode_hello_response(ref: int) -> bytes:
+    """The firmware's HELLO answer: ``01 ref 'H' 'e' 'l' 'l' 'o'``."""
+    return bytes([RESP_COMMAND_RESULT, ref]) + b"Hello"
+
+
+def parse_response(data: bytes) -> tuple[int, int | bytes]:
+    """Parse a COMMAND_RESULT notification -> (ref, status int) or (ref, payload bytes) for HELLO."""
+    data = bytes(data)
+    if len(data) < 3 or data[0] != RESP_COMMAND_RESULT:
+        raise DecodeError("not a GSP COMMAND_RESULT notification")
+    if len(data) == 4:
+        return data[1], struct.unpack(">H", data[2:4])[0]
+    return data[1], data[2:]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _params(params: dict[str, Any], rate_hz: float | None) -> dict[str, Any]:
+    default_res = "IMU9" if params.get("mag", False) else "IMU6"
+    out = {
+        "resource": get_param(params, "resource", str, default_res),
+        "client_ref": get_param(params, "client_ref", int, 99),
+        "max_notification_bytes": get_param(params, "max_notification_bytes", int, 155),
+        "samples_per_message": get_param(params, "samples_per_message", int, 0),
+    }
+    if out["resource"] not in RESOURCES:
+        raise CodecParamError("resource", f"must be one of {sorted(RESOURCES)}, got {out['resource']!r}")
+    if params.get("mag", False) and out["resource"] != "IMU9":
+        raise CodecParamError("resource", "channels include mag: the resource must be IMU9")
+    if not 1 <= out["client_ref"] <= 255:
+        raise CodecParamError("client_ref", "must be 1..255")
+    if not 20 <= out["max_notification_bytes"] <= 244:
+        raise CodecParamError("max_notification_bytes", "must be 20..244")
+    if out["samples_per_message"] < 0:
+        raise CodecParamError("samples_per_message", "must be >= 0 (0: rate/13)")
+    k = RESOURCES[out["resource"]]
+    stride = 12 * k
+    m = out["max_notification_bytes"]
+    capacity = m + 2 * (m - 2) - 2 - 4  # body bytes that three parts hold
+    out["max_samples"] = capacity // stride
+    if out["max_samples"] < 1:
+        raise CodecParamError("max_notification_bytes", "too small for one sample in three parts")
+    if out["samples_per_message"] > out["max_samples"]:
+        raise CodecParamError("samples_per_message", f"{out['samples_per_message']} samples do not fit three parts (max {out['max_samples']})")
+    out["vectors"] = k
+    return out
+
+
+def validate_params(params: dict[str, Any]) -> None:
+    _params(params, None)
+
+
+def samples_per_message(params: dict[str, Any], rate_hz: float) -> int:
+    """Samples the firmware batches in one message at ``rate_hz``: rate/13 (8 at 104 Hz), capped to three parts."""
+    p = _params(params, rate_hz)
+    if p["samples_per_message"]:
+        return p["samples_per_message"]
+    return int(max(1, min(p["max_samples"], round(rate_hz / 13.0))))
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+class Decoder(_BaseDecoder):
+    """Reassembles DATA/DATA_PART2/DATA_PART3 and decodes IMU6/IMU9 messages.
+
+    A message is complete when its body holds the expected sample count for the
+    rate, or when a part shorter than ``max_notification_bytes`` ends it.
+    Per-sample times: ``timestamp + i·Δ`` where Δ is measured from the previous
+    message's timestamp (``(ts - ts_prev) / n_prev``) when that lies within
+    0.8–1.25 of the nominal period, else the nominal ``1/rate`` (the IMU runs on
+    its own RC clock, ±10 % per Movesense). ``sample_index`` is None (no counter);
+    ``stats.samples_lost`` counts samples implied by timestamp gaps.
+    COMMAND_RESULT notifications return None and are kept in ``last_response``.
+    """
+
+    def __init__(self, params: dict[str, Any] | None = None, rate_hz: float | None = None):
+        super().__init__()
+        params = params or {}
+        self.rate_hz = float(rate_hz or 104.0)
+        p = _params(params, self.rate_hz)
+        self.k = p["vectors"]
+        self.has_mag = self.k == 3
+        self.ref = p["client_ref"]
+        self.max_bytes = p["max_notification_bytes"]
+        self.expected_n = samples_per_message(params, self.rate_hz)
+        self.stride = 12 * self.k
+        self.last_response: tuple[int, int | bytes] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self._pending: bytearray | None = None
+        self._next_part = RESP_DATA_PART2
+        self._pending_host: int | None = None
+        self._prev_ts: int | None = None  # unwrapped ms
+        self._prev_n = 0
+
+    # -- reassembly (one notification)
+    def _reassemble(self, data: bytes, host_ns: int | None) -> list[tuple[bytes, int | None]]:
+        """Returns the messages this notification completes (raises DecodeError)."""
+        if len(data) < 2:
+            raise DecodeError(f"GSP notification of {len(data)} bytes is shorter than its 2-byte header")
+        kind, ref = data[0], data[1]
+        if kind == RESP_COMMAND_RESULT:
+            self.last_response = parse_response(data)
+            return []
+        if kind not in (RESP_DATA, RESP_DATA_PART2, RESP_DATA_PART3):
+            raise DecodeError(f"unknown GSP notification type {kind}")
+        if ref != self.ref:
+            raise DecodeError(f"data for client reference {ref}, this stream subscribed with {self.ref}")
+        done: list[tuple[bytes, int | None]] = []
+        if kind == RESP_DATA:
+            if self._pending is not None:
+                # previous message never completed: keep it if its length is whole, else count it lost
+                if self._body_ok(len(self._pending) - 2):
+                    done.append((bytes(self._pending), self._pending_host))
+                else:
+                    self.stats.errors += 1
+                    self.last_errors.append("incomplete GSP message dropped (a continuation part was lost)")
+            self._pending = bytearray(data)
+            self._next_part = RESP_DATA_PART2
+        else:
+            if self._pending is None:
+                raise DecodeError(f"DATA_PART{kind - 1} without a preceding DATA notification (first part lost)")
+            if kind != self._next_part:
+                self._pending = None
+                raise DecodeError(f"DATA_PART{kind - 1} where DATA_PART{self._next_part - 1} was expected (a part was lost)")
+            self._pending += data[2:]
+            self._next_part += 1
+        self._pending_host = host_ns
+        body_len = len(self._pending) - 2
+        expected = 4 + self.expected_n * self.stride
+        if body_len == expected or len(data) < self.max_bytes or self._next_part > RESP_DATA_PART3:
+            msg = bytes(self._pending)
+            self._pending = None
+            if not self._body_ok(body_len):
+                raise DecodeError(
+                    f"GSP message body of {body_len} bytes is not 4 + n x {self.stride} (IMU{3 * self.k} samples)"
+                )
+            done.append((msg, host_ns))
+        return done
+
+    def _body_ok(self, body_len: int) -> bool:
+        return body_len >= 4 + self.stride and (body_len - 4) % self.stride == 0
+
+    def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
+        msgs = self._reassemble(data, host_ns)
+        if not msgs:
+            return None
+        block, errors = self._decode_messages(msgs)
+        if errors:
+            raise DecodeError(errors[0])
+        return block
+
+    def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:
+        hns = host_ns_array(host_ns, len(datas))
+        self.last_errors = []
+        msgs: list[tuple[bytes, int | None]] = []
+        for i, d in enumerate(datas):
+            self.stats.packets += 1
+            try:
+                msgs.extend(self._reassemble(bytes(d), None if hns is None else int(hns[i])))
+            except DecodeError as exc:
+                self.stats.errors += 1
+                self.last_errors.append(f"packet {i}: {exc}")
+        if not msgs:
+            return empty_block(self.has_mag)
+        block, errors = self._decode_messages(msgs)
+        self.stats.errors += len(errors)
+        self.last_errors.extend(errors)
+        self.stats.samples += len(block)
+        return block
+
+    # -- vectorised decoding of complete messages
+    def _decode_messages(self, msgs: list[tuple[bytes, int | None]]) -> tuple[ImuBlock, list[str]]:
+        errors: list[str] = []
+        k, stride = self.k, self.stride
+        lengths = np.fromiter((len(m) for m, _ in msgs), dtype=np.int64, count=len(msgs))
+        idx_l, ts_l, n_l, samp_idx_l, vec_l = [], [], [], [], []
+        for length in np.unique(lengths):
+            idx = np.flatnonzero(lengths == length)
+            buf = np.frombuffer(b"".join([msgs[i][0] for i in idx]), dtype=np.uint8).reshape(idx.size, int(length))
+            n = (int(length) - 6) // stride
+            ts = np.ascontiguousarray(buf[:, 2:6]).view("<u4")[:, 0].astype(np.int64)
+            vals = np.ascontiguousarray(buf[:, 6:]).view("<f4").reshape(idx.size, k, n, 3).astype(np.float64)
+            bad = ~np.isfinite(vals).all(axis=(1, 2, 3))
+            for c in range(k):
+                bad |= (np.abs(vals[:, c]) > _LIMITS[c]).any(axis=(1, 2))
+            errors.extend(
+                ["GSP message with non-finite or impossible values (|acc| > 24 g, |gyr| > 3000 deg/s "
+                 "or |mag| > 7350 uT): corrupted"] * int(bad.sum())
+            )
+            keep = ~bad
+            idx_l.append(idx[keep])
+            ts_l.append(ts[keep])
+            n_l.append(np.full(int(keep.sum()), n, dtype=np.int64))
+            samp_idx_l.append(np.repeat(idx[keep], n))
+            # (P, k, n, 3) -> (P*n, k, 3)
+            vec_l.append(vals[keep].transpose(0, 2, 1, 3).reshape(-1, k, 3))
+        order_all = np.concatenate(idx_l)
+        if order_all.size == 0:
+            return empty_block(self.has_mag), errors
+        srt = np.argsort(order_all, kind="stable")
+        order = order_all[srt]
+        ts_raw = np.concatenate(ts_l)[srt]
+        n_per = np.concatenate(n_l)[srt]
+        sample_srt = np.argsort(np.concatenate(samp_idx_l), kind="stable")
+        vecs = np.concatenate(vec_l)[sample_srt]
+        acc_s = vecs[:, 0]
+        gyr_s = vecs[:, 1] * DEG
+        mag_s = vecs[:, 2] if k == 3 else None
+        # timestamps: unwrap ms, measure the sample period from the previous message
+        prev = np.empty_like(ts_raw)
+        prev[1:] = ts_raw[:-1]
+        prev[0] = ts_raw[0] if self._prev_ts is None else self._prev_ts % TIME_MODULUS
+        step = (ts_raw - prev) % TIME_MODULUS
+        step = np.where(step > TIME_MODULUS // 2, step - TIME_MODULUS, step)
+        base = int(ts_raw[0]) if self._prev_ts is None else self._prev_ts
+        ts_u = base + np.cumsum(step)
+        prev_n = np.empty_like(n_per)
+        prev_n[1:] = n_per[:-1]
+        prev_n[0] = self._prev_n
+        nominal = 1000.0 / self.rate_hz
+        measured = step / np.maximum(prev_n, 1)
+        ok = (prev_n > 0) & (measured > 0.8 * nominal) & (measured < 1.25 * nominal)
+        delta = np.where(ok, measured, nominal)
+        # loss: a timestamp step worth at least half a message more than the previous message held
+        gap = np.where(prev_n > 0, np.rint(step / nominal) - prev_n, 0)
+        self.stats.samples_lost += int(np.sum(np.where(gap >= 0.5 * np.maximum(prev_n, 1), gap, 0)))
+        self._prev_ts = int(ts_u[-1])
+        self._prev_n = int(n_per[-1])
+        within = np.arange(int(n_per.sum())) - np.repeat(np.cumsum(n_per) - n_per, n_per)
+        time_ms = np.repeat(ts_u, n_per) + within * np.repeat(delta, n_per)
+        host_vals = [msgs[i][1] for i in order]
+        host = None if any(h is None for h in host_vals) else np.repeat(np.array(host_vals, dtype=np.int64), n_per)
+        return ImuBlock(time_ms * 1e-3, acc_s, gyr_s, mag_s, None, host), errors
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+class Encoder(_BaseEncoder):
+    """Produces the DATA / DATA_PART2 / DATA_PART3 notifications of an IMU6/IMU9 subscription.
+
+    Each message carries ``samples_per_message`` samples and the timestamp
+    ``round(time_sensor_s[first] * 1000) mod 2**32`` ms. The last incomplete
+    message of a block is sent as is (shorter).
+    """
+
+    def __init__(self, params: dict[str, Any] | None = None, rate_hz: float | None = None):
+        params = params or {}
+        self.rate_hz = float(rate_hz or 104.0)
+        p = _params(params, self.rate_hz)
+        self.k = p["vectors"]
+        self.ref = p["client_ref"]
+        self.max_bytes = p["max_notification_bytes"]
+        self.n = samples_per_message(params, self.rate_hz)
+
+    def encode(self, block: ImuBlock) -> list[bytes]:
+        total = check_block(block, self.k == 3)
+        out: list[bytes] = []
+        t_ms = np.rint(np.asarray(block.time_sensor_s, dtype=np.float64) * 1000.0).astype(np.int64) % TIME_MODULUS
+        vecs = [np.asarray(block.acc_sensor, float), np.asarray(block.gyr_sensor, float) / DEG]
+        if self.k == 3:
+            vecs.append(np.asarray(block.mag_sensor, float))
+        for start in range(0, total, self.n):
+            stop = min(total, start + self.n)
+            body = struct.pack("<I", int(t_ms[start])) + b"".join(
+                v[start:stop].astype("<f4").tobytes() for v in vecs
+            )
+            out.extend(self.split_message(bytes([RESP_DATA, self.ref]) + body))
+        return out
+
+    def split_message(self, message: bytes) -> list[bytes]:
+        """Split one DATA message into DATA, DATA_PART2, DATA_PART3 notifications."""
+        parts = [message[: self.max_bytes]]
+        rest = message[self.max_bytes:]
+        kind = RESP_DATA_PART2
+        while rest:
+            if kind > RESP_DATA_PART3:
+                raise ValueError(f"message of {len(message)} bytes needs more than three notifications")
+            chunk, rest = rest[: self.max_bytes - 2], rest[self.max_bytes - 2:]
+            parts.append(bytes([kind, self.ref]) + chunk)
+            kind += 1
+        return parts

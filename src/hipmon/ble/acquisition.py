@@ -1,0 +1,666 @@
+"""Multi-sensor acquisition on bleak: supervisors, serialised connects, the notification queue.
+
+Data path::
+
+    bleak notification callback ──► queue.SimpleQueue  (RawNotification / ConnectionEvent, in order)
+        (only time.monotonic_ns() + put)          │
+                                                  ▼
+                        StreamMonitor (own thread): sinks (e.g. SessionWriter.write),
+                        decode per sensor (profile decoder), gaps, status, output queue
+
+- :class:`Acquisition` (asyncio): one :class:`SensorSupervisor` task per sensor.
+  Scans and connects happen one at a time (``connect_lock``: concurrent LE
+  connection set-up fails on real adapters); each sensor's start sequence comes
+  from its profile and is replayed after every reconnect; a drop is followed by
+  back-off (0.1 s doubling to 2 s) and reconnection with no user action.
+- :class:`AcquisitionThread`: the same in a worker thread with its own event loop
+  (for the GUI and ``hipmon record``), with a :class:`StreamMonitor`.
+
+One API for hardware (bleak's default backend) and emulation (``client_backend=
+BumbleBleakClient, scanner_backend=BumbleBleakScanner``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from hipmon.ble.config import SensorSpec
+from hipmon.types import Gap, RawNotification
+
+log = logging.getLogger(__name__)
+
+
+class SensorError(Exception):
+    """A sensor that cannot be used (not a sensor, profile mismatch): no retry."""
+
+
+@dataclass(frozen=True)
+class ConnectionEvent:
+    """In-band marker in the notification queue: ``kind`` is connect, reconnect, disconnect, error."""
+
+    sensor_id: str
+    host_ns: int
+    kind: str
+    detail: str = ""
+
+
+@dataclass
+class SensorStatus:
+    sensor_id: str
+    placement: str
+    profile: str
+    address: str | None = None
+    name: str | None = None
+    connected: bool = False
+    state: str = "idle"  # idle, scanning, connecting, streaming, backoff, failed, stopped
+    rate_measured_hz: float = 0.0
+    notifications: int = 0
+    samples: int = 0
+    samples_lost: int = 0
+    bad_packets: int = 0
+    gaps: int = 0
+    reconnects: int = 0
+    latency_ms_p50: float = float("nan")
+    battery_pct: int | None = None
+    error: str = ""
+    messages: list[str] = field(default_factory=list)
+
+
+def _on_notification(put: Callable[[Any], None], sensor_id: str, _char: Any, data: bytearray) -> None:
+    """The bleak notification callback: stamp the host clock and queue the bytes. Nothing else."""
+    put(RawNotification(sensor_id, time.monotonic_ns(), bytes(data)))
+
+
+class SensorSupervisor:
+    """Keeps one sensor streaming: find, connect, start sequence, wait, reconnect."""
+
+    BACKOFF_S = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
+
+    def __init__(self, acq: "Acquisition", spec: SensorSpec, profile: Any) -> None:
+        self.acq = acq
+        self.spec = spec
+        self.profile = profile
+        self.rate_hz = float(spec.rate_hz or profile.default_rate_hz)
+        self.status = SensorStatus(spec.sensor_id, spec.placement, profile.name, spec.address)
+        self.client: Any = None
+        self._dropped = asyncio.Event()
+        self._restart = asyncio.Event()
+        self._connected_once = False
+        self.drop_times_ns: list[int] = []
+        self.stream_times_ns: list[int] = []  # when streaming (re)started
+
+    def message(self, text: str) -> None:
+        msg = f"sensor {self.spec.sensor_id} ({self.spec.placement}, {self.status.name or self.spec.address or self.spec.name}): {text}"
+        self.status.messages.append(msg)
+        log.warning(msg)
+        self.acq.put(ConnectionEvent(self.spec.sensor_id, time.monotonic_ns(), "message", msg))
+
+    # ---------------------------------------------------------------- finding
+    async def find(self) -> Any:
+        from bleak import BleakScanner
+
+        spec = self.spec
+        self.status.state = "scanning"
+        kwargs = dict(self.acq.backend_kwargs)
+        if self.acq.scanner_backend is not None:
+            kwargs["backend"] = self.acq.scanner_backend
+        device = await BleakScanner.find_device_by_filter(
+            lambda d, adv: spec.matches(d.address, adv.local_name or d.name),
+            timeout=self.acq.scan_timeout_s,
+            **kwargs,
+        )
+        if device is None:
+            raise TimeoutError(f"not found within {self.acq.scan_timeout_s:g} s")
+        return device
+
+    # ---------------------------------------------------------------- main loop
+    async def run(self) -> None:
+        attempt = 0
+        while not self.acq.stopping.is_set():
+            try:
+                async with self.acq.connect_lock:  # scan + connect: one sensor at a time
+                    if self.acq.stopping.is_set():
+                        break
+                    device = await self.find()
+                    self.status.name = device.name
+                    self.status.address = device.address
+                    self.status.state = "connecting"
+                    await self.connect(device)
+                await self.start_streaming()
+                attempt = 0
+                self.status.state = "streaming"
+                await self._wait_for_drop_or_stop()
+                if self.acq.stopping.is_set():
+                    break
+            except SensorError as exc:
+                self.status.state = "failed"
+                self.status.error = str(exc)
+                self.message(str(exc))
+                await self._disconnect_quietly()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # transient: retry with back-off
+                self.status.error = f"{type(exc).__name__}: {exc}"
+                log.info("sensor %s: attempt failed: %s", self.spec.sensor_id, self.status.error)
+                await self._disconnect_quietly()
+            self.status.connected = False
+            self.status.state = "backoff"
+            delay = self.BACKOFF_S[min(attempt, len(self.BACKOFF_S) - 1)]
+            attempt += 1
+            try:
+                await asyncio.wait_for(self.acq.stopping.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+        await self.shutdown()
+
+    async def connect(self, device: Any) -> None:
+        from bleak import BleakClient
+
+        kwargs = dict(self.acq.backend_kwargs)
+        if self.acq.client_backend is not None:
+            kwargs["backend"] = self.acq.client_backend
+        self._dropped.clear()
+        client = BleakClient(
+            device, disconnected_callback=self._on_disconnect, timeout=self.acq.connect_timeout_s, **kwargs
+        )
+        await client.connect()
+        self.client = client
+
+    def _on_disconnect(self, _client: Any) -> None:
+        now = time.monotonic_ns()
+        self.drop_times_ns.append(now)
+        self.status.connected = False
+        self.acq.put(ConnectionEvent(self.spec.sensor_id, now, "disconnect"))
+        self._dropped.set()
+
+    async def _wait_for_drop_or_stop(self) -> None:
+        while True:
+            waiters = [
+                asyncio.ensure_future(self._dropped.wait()),
+                asyncio.ensure_future(self.acq.stopping.wait()),
+                asyncio.ensure_future(self._restart.wait()),
+            ]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+            if self._restart.is_set() and not self._dropped.is_set() and not self.acq.stopping.is_set():
+                self._restart.clear()
+                self.message("the sensor stopped its stream; replaying the start sequence")
+                await self.start_streaming(replay=True)
+                continue
+            return
+
+    # ---------------------------------------------------------------- start/stop sequences
+    def _char(self, role: str) -> str:
+        uuid = self.profile.characteristics.get(role)
+        if uuid is None:
+            raise SensorError(f"profile {self.profile.name} has no characteristic role {role!r}")
+        services = self.client.services
+        if services is None or services.get_characteristic(uuid) is None:
+            raise SensorError(
+                f"characteristic {role} ({uuid}) of profile {self.profile.name} is missing on the device; "
+                "it is not a sensor of this profile"
+            )
+        return uuid
+
+    async def start_streaming(self, replay: bool = False) -> None:
+        client = self.client
+        for step in self.profile.start_steps(self.rate_hz):
+            if step.op == "wait":
+                await asyncio.sleep(step.seconds)
+                continue
+            uuid = self._char(step.char_role)
+            if step.op == "notify":
+                if replay:
+                    continue
+                if step.char_role == "data":
+                    cb = functools.partial(_on_notification, self.acq.put, self.spec.sensor_id)
+                else:
+                    cb = functools.partial(self._on_control, step.char_role)
+                await client.start_notify(uuid, cb)
+            elif step.op == "write":
+                await client.write_gatt_char(uuid, step.data, response=step.response)
+            elif step.op == "read":
+                await client.read_gatt_char(uuid)
+        now = time.monotonic_ns()
+        self.stream_times_ns.append(now)
+        kind = "reconnect" if self._connected_once else "connect"
+        if replay:
+            kind = "restart"
+        elif self._connected_once:
+            self.status.reconnects += 1
+        self._connected_once = True
+        self.status.connected = True
+        self.status.error = ""
+        self.acq.put(ConnectionEvent(self.spec.sensor_id, now, kind))
+
+    def _on_control(self, role: str, _char: Any, data: bytearray) -> None:
+        """Control-point notifications/indications (not samples): look for 'stream stopped'."""
+        stopped = getattr(self.profile, "is_stream_stopped", None)
+        if stopped is None:
+            from hipmon.ble import protocol
+
+            stopped = functools.partial(protocol.is_stream_stopped, self.profile)
+        try:
+            if stopped(bytes(data)):
+                self._restart.set()
+        except Exception:
+            pass
+
+    async def shutdown(self) -> None:
+        """Stop sequence, unsubscribe, disconnect (clean stop)."""
+        client = self.client
+        self.status.state = "stopped"
+        if client is None or not client.is_connected:
+            self.status.connected = False
+            return
+        client.set_disconnected_callback(None) if hasattr(client, "set_disconnected_callback") else None
+        try:
+            for step in self.profile.stop_steps():
+                if step.op == "write":
+                    await client.write_gatt_char(self._char(step.char_role), step.data, response=step.response)
+            for step in self.profile.start_steps(self.rate_hz):
+                if step.op == "notify":
+                    try:
+                        await client.stop_notify(self._char(step.char_role))
+                    except Exception:
+                        pass
+        except Exception as exc:
+            log.info("sensor %s: stop sequence failed: %s", self.spec.sensor_id, exc)
+        await self._disconnect_quietly()
+        self.status.connected = False
+
+    async def _disconnect_quietly(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            await client.disconnect()
+        except Exception:
+            pass
+
+
+class Acquisition:
+    """Streams a set of sensors into ``queue`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        sensors: list[SensorSpec],
+        *,
+        client_backend: Any = None,
+        scanner_backend: Any = None,
+        backend_kwargs: dict[str, Any] | None = None,
+        out: "queue.SimpleQueue[Any] | None" = None,
+        scan_timeout_s: float = 5.0,
+        connect_timeout_s: float = 10.0,
+        profiles: dict[str, Any] | None = None,
+    ) -> None:
+        from hipmon.profiles import get_profile
+
+        self.queue: queue.SimpleQueue[Any] = out if out is not None else queue.SimpleQueue()
+        self.put = self.queue.put_nowait
+        self.client_backend = client_backend
+        self.scanner_backend = scanner_backend
+        self.backend_kwargs = dict(backend_kwargs or {})
+        self.scan_timeout_s = scan_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.connect_lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
+        self.supervisors: dict[str, SensorSupervisor] = {}
+        for spec in sensors:
+            profile = (profiles or {}).get(spec.profile) or get_profile(spec.profile)
+            self.supervisors[spec.sensor_id] = SensorSupervisor(self, spec, profile)
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        for sup in self.supervisors.values():
+            self._tasks.append(asyncio.ensure_future(sup.run()))
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=10.0)
+            for t in pending:
+                t.cancel()
+        for sup in self.supervisors.values():
+            if sup.client is not None:
+                await sup.shutdown()
+
+    def status(self) -> dict[str, SensorStatus]:
+        return {sid: sup.status for sid, sup in self.supervisors.items()}
+
+
+# ============================================================================ monitor
+
+
+class _SensorStream:
+    """Decoding and gap accounting of one sensor's notifications (monitor thread)."""
+
+    def __init__(self, sensor_id: str, profile: Any, rate_hz: float, status: SensorStatus | None) -> None:
+        self.sensor_id = sensor_id
+        self.profile = profile
+        self.rate_hz = rate_hz
+        self.decoder = profile.make_decoder(rate_hz)
+        self.status = status
+        self.last_index: int | None = None
+        self.last_time_sensor: float | None = None
+        self.last_session: float | None = None
+        self.period_s = 1.0 / rate_hz
+        self.reconnected = False
+        self.samples = 0
+        self.notifications = 0
+        self.lost = 0
+        self.bad = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.latencies_ns: list[int] = []
+        self.reported_bad = 0
+
+
+class StreamMonitor:
+    """Drains an acquisition queue in its own thread: sinks, decoding, gaps, status.
+
+    - ``sinks``: callables getting every RawNotification in arrival order
+      (``SessionWriter.write``); ``event_sinks`` get every ConnectionEvent;
+    - ``gap_sinks`` get each :class:`~hipmon.types.Gap` as it is found;
+    - ``block_sinks`` get ``(sensor_id, ImuBlock)`` decoded off the callback;
+    - ``out``: a queue with every RawNotification (for the pipeline/GUI).
+
+    Gap accounting per sensor, in sample counts: within a connection from the
+    decoder's ``sample_index`` (``hipmon.sync.detect_gaps``); across a
+    reconnect (decoder reset) from the sensor's timestamps and its measured
+    sample period. Protocols with neither (WitMotion, Thingy) get disconnect
+    gaps estimated from host time (``exact`` False in the log).
+    """
+
+    def __init__(
+        self,
+        source: "queue.SimpleQueue[Any]",
+        sensors: dict[str, tuple[Any, float]],  # sensor_id -> (profile, rate_hz)
+        *,
+        statuses: dict[str, SensorStatus] | None = None,
+        origin_ns: int | None = None,
+        sinks: list[Callable[[RawNotification], None]] | None = None,
+        event_sinks: list[Callable[[ConnectionEvent], None]] | None = None,
+        gap_sinks: list[Callable[[Gap], None]] | None = None,
+        block_sinks: list[Callable[[str, Any], None]] | None = None,
+        keep_latencies: bool = False,
+    ) -> None:
+        self.source = source
+        self.origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
+        self.sinks = list(sinks or [])
+        self.event_sinks = list(event_sinks or [])
+        self.gap_sinks = list(gap_sinks or [])
+        self.block_sinks = list(block_sinks or [])
+        self.out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.gaps: list[Gap] = []
+        self.messages: list[str] = []
+        self.keep_latencies = keep_latencies
+        statuses = statuses or {}
+        self.streams = {
+            sid: _SensorStream(sid, prof, rate, statuses.get(sid)) for sid, (prof, rate) in sensors.items()
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "StreamMonitor":
+        self._thread = threading.Thread(target=self._loop, name="hipmon-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Process everything queued so far, then stop."""
+        self._stop.set()
+        self.source.put_nowait(None)
+        if self._thread is not None:
+            self._thread.join(30.0)
+
+    def _loop(self) -> None:
+        while True:
+            item = self.source.get()
+            if item is None:
+                if self._stop.is_set():
+                    # drain what is left
+                    while True:
+                        try:
+                            item = self.source.get_nowait()
+                        except queue.Empty:
+                            return
+                        if item is not None:
+                            self.process(item)
+                continue
+            self.process(item)
+
+    def session_s(self, host_ns: int) -> float:
+        return (host_ns - self.origin_ns) / 1e9
+
+    def process(self, item: Any) -> None:
+        if isinstance(item, ConnectionEvent):
+            st = self.streams.get(item.sensor_id)
+            if item.kind in ("connect", "reconnect") and st is not None:
+                st.decoder.reset()
+                st.last_index = None
+                st.reconnected = item.kind == "reconnect"
+            if item.kind == "message":
+                self.messages.append(item.detail)
+            for sink in self.event_sinks:
+                sink(item)
+            return
+        note: RawNotification = item
+        for sink in self.sinks:
+            sink(note)
+        self.out.put_nowait(note)
+        st = self.streams.get(note.sensor_id)
+        if st is None:
+            return
+        st.notifications += 1
+        if st.first_ns is None:
+            st.first_ns = note.host_ns
+        st.last_ns = note.host_ns
+        try:
+            block = st.decoder.feed(note.data, note.host_ns)
+        except Exception as exc:  # DecodeError: name the sensor, carry on
+            st.bad += 1
+            if st.bad <= 3 or st.bad in (10, 100, 1000):
+                msg = f"sensor {note.sensor_id}: bad notification ({len(note.data)} bytes {note.data[:12].hex()}…): {exc}"
+                self.messages.append(msg)
+                log.warning(msg)
+            self._update_status(st)
+            return
+        if block is None or len(block) == 0:
+            return
+        if self.keep_latencies:
+            st.latencies_ns.append(time.monotonic_ns() - note.host_ns)
+        self._account(st, block, note.host_ns)
+        st.samples += len(block)
+        for sink in self.block_sinks:
+            sink(note.sensor_id, block)
+        self._update_status(st)
+
+    def _gap(self, st: _SensorStream, end_session: float, lost: int, reason: str) -> None:
+        if lost <= 0:
+            return
+        gap = Gap(st.sensor_id, float(st.last_session if st.last_session is not None else end_session),
+                  float(end_session), int(lost), reason)
+        st.lost += lost
+        self.gaps.append(gap)
+        for sink in self.gap_sinks:
+            sink(gap)
+
+    def _account(self, st: _SensorStream, block: Any, host_ns: int) -> None:
+        from hipmon.sync import detect_gaps
+
+        t_arrival = self.session_s(host_ns)
+        index = block.sample_index
+        tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
+        has_time = self._has_sensor_time(st)
+        # between the previous block and this one
+        if st.last_time_sensor is not None:
+            if index is not None and st.last_index is not None:
+                lost = int(index[0]) - st.last_index - 1
+                self._gap(st, t_arrival, lost, "disconnect" if st.reconnected else "loss")
+            elif has_time:
+                lost = int(round((tsens[0] - st.last_time_sensor) / st.period_s)) - 1
+                self._gap(st, t_arrival, lost, "disconnect" if st.reconnected else "loss")
+            elif st.reconnected and st.last_session is not None:
+                lost = int(round((t_arrival - st.last_session) * st.rate_hz)) - len(block)
+                self._gap(st, t_arrival, lost, "disconnect")
+        # inside this block
+        if index is not None and len(index) > 1:
+            for g in detect_gaps(np.full(len(index), t_arrival), sample_index=index, sensor_id=st.sensor_id):
+                self._gap(st, t_arrival, g.samples_lost, "loss")
+        # sample period measured on the sensor's clock (robust to its drift)
+        if index is not None and st.last_index is not None and has_time and int(index[-1]) > st.last_index:
+            span = int(index[-1]) - st.last_index
+            if span >= 8 and st.last_time_sensor is not None and not st.reconnected:
+                est = (tsens[-1] - st.last_time_sensor) / span
+                if 0.5 < est * st.rate_hz < 1.5:
+                    st.period_s = 0.98 * st.period_s + 0.02 * est
+        st.reconnected = False
+        st.last_index = None if index is None else int(index[-1])
+        st.last_time_sensor = float(tsens[-1])
+        st.last_session = t_arrival
+
+    @staticmethod
+    def _has_sensor_time(st: _SensorStream) -> bool:
+        return getattr(st.profile, "time_source", "none") in ("timestamp", "counter")
+
+    def _update_status(self, st: _SensorStream) -> None:
+        s = st.status
+        if s is None:
+            return
+        s.notifications = st.notifications
+        s.samples = st.samples
+        s.samples_lost = st.lost
+        s.bad_packets = st.bad
+        s.gaps = sum(1 for g in self.gaps if g.sensor_id == st.sensor_id)
+        if st.first_ns is not None and st.last_ns is not None and st.last_ns > st.first_ns:
+            s.rate_measured_hz = st.samples / ((st.last_ns - st.first_ns) / 1e9)
+        if st.latencies_ns:
+            s.latency_ms_p50 = float(np.median(st.latencies_ns[-500:])) / 1e6
+
+
+# ============================================================================ thread
+
+
+class AcquisitionThread:
+    """Runs an :class:`Acquisition` (and optionally emulated sensors) in a worker thread.
+
+    ``queue`` receives every RawNotification (decoded status in ``status()``).
+    ``setup`` is an optional coroutine function ``setup(loop_ctx) -> teardown``
+    run first in the worker loop (used to start emulated sensors).
+    """
+
+    def __init__(
+        self,
+        sensors: list[SensorSpec],
+        *,
+        setup: Callable[[], Any] | None = None,
+        sinks: list[Callable[[RawNotification], None]] | None = None,
+        event_sinks: list[Callable[[ConnectionEvent], None]] | None = None,
+        gap_sinks: list[Callable[[Gap], None]] | None = None,
+        block_sinks: list[Callable[[str, Any], None]] | None = None,
+        origin_ns: int | None = None,
+        keep_latencies: bool = False,
+        **acq_kwargs: Any,
+    ) -> None:
+        from hipmon.profiles import get_profile
+
+        self.sensors = sensors
+        self._setup = setup
+        self._acq_kwargs = acq_kwargs
+        self._raw: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.profiles = {s.sensor_id: get_profile(s.profile) for s in sensors}
+        self.statuses = {
+            s.sensor_id: SensorStatus(s.sensor_id, s.placement, s.profile, s.address) for s in sensors
+        }
+        self.monitor = StreamMonitor(
+            self._raw,
+            {s.sensor_id: (self.profiles[s.sensor_id], float(s.rate_hz or self.profiles[s.sensor_id].default_rate_hz)) for s in sensors},
+            statuses=self.statuses,
+            origin_ns=origin_ns,
+            sinks=sinks,
+            event_sinks=event_sinks,
+            gap_sinks=gap_sinks,
+            block_sinks=block_sinks,
+            keep_latencies=keep_latencies,
+        )
+        self.queue = self.monitor.out
+        self.acquisition: Acquisition | None = None
+        self.context: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._done: asyncio.Event | None = None
+
+    def start(self) -> "AcquisitionThread":
+        self.monitor.start()
+        self._thread = threading.Thread(target=self._run, name="hipmon-ble", daemon=True)
+        self._thread.start()
+        self._started.wait(60.0)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # surfaced by start()/stop()
+            self._error = exc
+            self._started.set()
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._done = asyncio.Event()
+        teardown = None
+        try:
+            if self._setup is not None:
+                self.context, teardown = await self._setup()
+            self.acquisition = Acquisition(
+                self.sensors, out=self._raw, profiles={s.profile: self.profiles[s.sensor_id] for s in self.sensors},
+                **self._acq_kwargs,
+            )
+            # share the status objects with the monitor
+            for sid, sup in self.acquisition.supervisors.items():
+                sup.status = self.statuses[sid]
+            await self.acquisition.start()
+            self._started.set()
+            await self._done.wait()
+            await self.acquisition.stop()
+        finally:
+            if teardown is not None:
+                await teardown()
+
+    def call(self, coro_fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Run ``coro_fn()`` on the acquisition loop and wait for its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro_fn(), self._loop).result(timeout)
+
+    def status(self) -> dict[str, SensorStatus]:
+        return self.statuses
+
+    def stop(self) -> None:
+        """Stop sequences, unsubscribe, disconnect; then drain the monitor."""
+        if self._loop is not None and self._done is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._done.set)
+            self._thread.join(60.0)
+        self.monitor.stop()
+        if self._error is not None:
+            raise self._error

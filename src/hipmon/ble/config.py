@@ -1,0 +1,116 @@
+"""Session configuration: which sensor goes where (TOML file and command-line flags).
+
+```toml
+# session.toml
+profile = "movesense-imu6"      # default for every sensor
+rate_hz = 208                   # default for every sensor
+
+[[sensor]]
+placement = "pelvis"
+address = "0C:8C:DC:11:22:33"   # either an address ...
+
+[[sensor]]
+placement = "left_thigh"
+name = "Movesense 2046*"        # ... or a glob on the advertised name
+profile = "movesense-imu9"      # per-sensor override
+rate_hz = 104
+```
+
+Flags (``--profile``, ``--rate``) override the file's top-level defaults.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hipmon.types import PLACEMENTS
+
+
+class ConfigError(ValueError):
+    """A bad session configuration; the message names the file and the field."""
+
+
+@dataclass
+class SensorSpec:
+    """One sensor of a session: where it is worn and how to find and drive it."""
+
+    placement: str
+    profile: str
+    rate_hz: float | None = None
+    address: str | None = None
+    name: str | None = None  # glob on the advertised local name
+    sensor_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.sensor_id:
+            self.sensor_id = self.placement
+
+    def matches(self, address: str | None, local_name: str | None) -> bool:
+        if self.address:
+            return bool(address) and address.upper() == self.address.upper()
+        if self.name:
+            return bool(local_name) and fnmatch.fnmatchcase(local_name, self.name)
+        return False
+
+
+@dataclass
+class SessionConfig:
+    sensors: list[SensorSpec] = field(default_factory=list)
+
+
+def load_config(
+    path: str | Path, profile: str | None = None, rate_hz: float | None = None
+) -> SessionConfig:
+    """Read a session TOML file; ``profile``/``rate_hz`` (flags) override its defaults."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_dict(doc, str(path), profile, rate_hz)
+
+
+def config_from_dict(
+    doc: dict[str, Any], where: str = "config", profile: str | None = None, rate_hz: float | None = None
+) -> SessionConfig:
+    default_profile = profile or doc.get("profile")
+    default_rate = rate_hz if rate_hz is not None else doc.get("rate_hz")
+    entries = doc.get("sensor")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{where}: needs at least one [[sensor]] table")
+    sensors: list[SensorSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        at = f"{where}: sensor[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{at}: must be a table")
+        unknown = set(entry) - {"placement", "profile", "rate_hz", "address", "name", "id"}
+        if unknown:
+            raise ConfigError(f"{at}: unknown field(s) {', '.join(sorted(unknown))}")
+        placement = entry.get("placement")
+        if placement not in PLACEMENTS:
+            raise ConfigError(f"{at}.placement: must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
+        if placement in seen:
+            raise ConfigError(f"{at}.placement: {placement} is assigned twice")
+        seen.add(placement)
+        prof = (profile or entry.get("profile") or default_profile)
+        if not prof:
+            raise ConfigError(f"{at}.profile: no profile (set it here, at the top level, or with --profile)")
+        address, name = entry.get("address"), entry.get("name")
+        if not address and not name:
+            raise ConfigError(f"{at}: give an address or a name pattern")
+        rate = rate_hz if rate_hz is not None else entry.get("rate_hz", default_rate)
+        if rate is not None and (not isinstance(rate, (int, float)) or rate <= 0):
+            raise ConfigError(f"{at}.rate_hz: must be a positive number, not {rate!r}")
+        sensors.append(
+            SensorSpec(placement, str(prof), None if rate is None else float(rate), address, name,
+                       str(entry.get("id") or placement))
+        )
+    return SessionConfig(sensors)

@@ -1,17 +1,183 @@
-"""``hipmon analyze``: Per-side summary of a session's events, metrics and alerts."""
+"""``hipmon analyze``: Per-side summary of a session's events, metrics and alerts.
+
+``hipmon analyze SESSION [--json] [--rules RULES.toml] [--baseline B]``
+processes the session with ``hipmon.pipeline.process_session`` and prints, per
+event kind and side: the number of events, mean ± SD of the peak pelvic drop,
+hip adduction, hip internal rotation and valgus composite, the left-right
+asymmetry and the trend per minute (fatigue), and the alerts. ``--baseline``
+takes an earlier session (or a baseline JSON written by ``--save-baseline``)
+whose first events set the limits instead of this session's own first events.
+
+The work is in ``summarize_result`` (any object with ``events``, ``alerts``
+and optionally ``gaps``/``calibration``), so it is testable without files.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import math
+from pathlib import Path
+from typing import Any
 
 HELP = "Per-side summary of a session's events, metrics and alerts."
 
+_METRIC_LABELS = (
+    ("peak_pelvic_drop_deg", "pelvic drop"),
+    ("peak_hip_adduction_deg", "hip adduction"),
+    ("peak_hip_internal_rotation_deg", "hip int. rotation"),
+    ("peak_valgus_composite_deg", "add + IR (valgus)"),
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("session", help="session file (from hipmon record / import)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--rules", metavar="TOML", help="alert rules (default: the built-in rules)")
+    parser.add_argument(
+        "--baseline",
+        metavar="SESSION_OR_JSON",
+        help="baseline session (or baseline JSON) whose first events set the alert limits",
+    )
+    parser.add_argument("--save-baseline", metavar="JSON", help="write this session's baseline to JSON")
+
+
+def _process(path: str) -> Any:
+    from hipmon.cli import CommandError
+
+    if not Path(path).exists():
+        raise CommandError(f"{path}: no such session")
+    try:
+        from hipmon.pipeline import process_session
+    except ImportError as exc:  # the pipeline lands separately
+        raise CommandError(f"cannot process sessions: hipmon.pipeline is not available ({exc})") from None
+    try:
+        return process_session(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path}: {exc}") from None
+
+
+def _load_baseline(spec: str, rules: Any) -> Any:
+    from hipmon.alerts import Baseline
+    from hipmon.cli import CommandError
+
+    if spec.endswith(".json"):
+        try:
+            return Baseline.load(spec)
+        except (OSError, ValueError, AttributeError) as exc:
+            raise CommandError(f"{spec}: not a baseline JSON ({exc})") from None
+    return Baseline.from_events(_process(spec).events, rules)
+
+
+def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejudge: bool = False) -> dict:
+    """JSON-ready summary of a ``SessionResult``-like object.
+
+    ``result.events`` (list of ``Event``), ``result.alerts`` (list of
+    ``Alert``), optional ``result.gaps``. With ``rejudge`` (or a ``rules`` /
+    ``baseline`` given) the alerts are recomputed on copies of the events with
+    those rules; otherwise the pipeline's own alerts are summarised.
+    Returns ``hipmon.metrics.summarize_events`` plus ``duration_s``,
+    ``alert_log`` (rule, side, time_s, event kind and values) and ``gaps``.
+    """
+    import copy
+
+    from hipmon.alerts import AlertEngine
+    from hipmon.metrics import summarize_events
+
+    events = list(getattr(result, "events", []) or [])
+    alerts = list(getattr(result, "alerts", []) or [])
+    if rejudge or rules is not None or baseline is not None:
+        events = [copy.copy(e) for e in events]
+        for e in events:
+            e.extra = dict(e.extra)
+        alerts = AlertEngine(rules, baseline).update(events)
+    summary = summarize_events(events, alerts)
+    frames = getattr(result, "frames", None)
+    t = getattr(frames, "time_s", None) if frames is not None else None
+    if t is not None and len(t):
+        summary["duration_s"] = float(t[-1] - t[0])
+    elif events:
+        summary["duration_s"] = float(max(e.end_s for e in events) - min(e.start_s for e in events))
+    summary["alert_log"] = [
+        {
+            "rule": a.rule,
+            "side": a.side,
+            "time_s": a.time_s,
+            "event_kind": getattr(a.event, "kind", None),
+            "values": {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in a.values.items()},
+        }
+        for a in alerts
+    ]
+    summary["gaps"] = len(getattr(result, "gaps", []) or [])
+    return summary
+
+
+def _fmt(x: Any, nd: int = 1) -> str:
+    return "  -  " if x is None else f"{x:.{nd}f}"
+
+
+def format_summary(summary: dict) -> str:
+    """Human-readable text of ``summarize_result``'s output (degrees, per minute)."""
+    lines = []
+    dur = summary.get("duration_s")
+    lines.append(f"{summary['n_events']} events" + (f" in {dur:.1f} s" if dur is not None else ""))
+    for kind, block in summary["kinds"].items():
+        sides = block["sides"]
+        lines.append("")
+        counts = ", ".join(f"{s} {b['count']}" for s, b in sides.items())
+        lines.append(f"{kind}: {counts}")
+        header = f"  {'peak (deg)':<20}" + "".join(f"{s + ' mean ± SD':>18}{'trend/min':>11}" for s in sides)
+        if block["asymmetry_left_minus_right"]:
+            header += f"{'L - R':>8}"
+        lines.append(header)
+        for field, label in _METRIC_LABELS:
+            row = f"  {label:<20}"
+            for s, b in sides.items():
+                m = b[field]
+                row += f"{_fmt(m['mean']):>9} ± {_fmt(m['sd']):<6}"
+                tr = m["trend"]
+                star = "*" if tr["significant"] else " "
+                row += f"{_fmt(tr['slope_per_min'], 2):>10}{star}"
+            if block["asymmetry_left_minus_right"]:
+                row += f"{_fmt(block['asymmetry_left_minus_right'].get(field)):>8}"
+            lines.append(row)
+        flagged = ", ".join(f"{s} {b['alerts']}" for s, b in sides.items())
+        lines.append(f"  events in alert: {flagged}")
+    lines.append("")
+    if summary["alert_log"]:
+        lines.append("alerts (screening cues relative to the athlete's baseline, not diagnoses):")
+        for a in summary["alert_log"]:
+            v = a["values"]
+            parts = []
+            for key, val in v.items():
+                if key.endswith("_deg") and val is not None:
+                    lim = v.get(f"{key}_limit")
+                    parts.append(f"{key.replace('peak_', '').replace('_deg', '')} {val:.1f} > {_fmt(lim)}")
+            lines.append(f"  {a['time_s']:8.2f} s  {a['rule']:<12} {a['side']:<6} {a['event_kind'] or '':<8} " + "; ".join(parts))
+    else:
+        lines.append("alerts: none")
+    lines.append("(* trend significant at 95 %)")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("hipmon analyze: not built yet (issue 6)", file=sys.stderr)
-    return 2
+    from hipmon.alerts import Baseline, RulesError, load_rules
+    from hipmon.cli import CommandError
+
+    try:
+        rules = load_rules(args.rules) if args.rules else None
+    except (RulesError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.baseline:
+        baseline = _load_baseline(args.baseline, rules if rules is not None else load_rules())
+    else:
+        baseline = None
+    result = _process(args.session)
+    summary = summarize_result(result, rules, baseline)
+    if args.save_baseline:
+        Baseline.from_events(result.events, rules if rules is not None else load_rules()).save(args.save_baseline)
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False))
+    else:
+        print(format_summary(summary))
+    return 0

@@ -1,0 +1,550 @@
+"""Event detection: running/walking stances, jump landings, single-leg squat reps, single-leg holds.
+
+One causal implementation serves live and offline use: ``EventDetector.update``
+takes ``Frames`` chunks in time order and returns the events completed so far;
+``detect_events(frames)`` is ``update(all) + flush()``. Chunking never changes
+the result (every decision is taken sample by sample on the same state).
+
+Inputs (``hipmon.pipeline.Frames`` or any object with these attributes):
+``time_s`` (N,) s; ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order;
+``gyr_segment[placement]`` (N, 3) rad/s in the segment frame (Z right, so
++Z on a thigh is hip flexion velocity); ``acc_global[placement]`` (N, 3) m/s²
+specific force in the global frame (Y up, +9.81 at rest); ``valid`` (N,) bool.
+
+Methods (see docs/events-and-alerts.md for the reasoning and the numbers):
+
+- **Contacts from the pelvis vertical specific force.** The pelvis rides
+  close to the centre of mass, so its vertical specific force ``f`` is the
+  vertical ground reaction force per body mass: about 0 in flight, well above
+  g in a running stance or a landing. A *flight* is ``f < flight_force`` for at
+  least ``min_flight_s``; a *contact* starts when ``f`` rises through
+  ``contact_force`` after a flight (initial contact / impact) and ends when
+  a new flight begins (toe-off / take-off).
+- **Running stance vs landing.** At a running initial contact the thighs
+  scissor: the landing thigh extends while the other flexes (thigh sagittal
+  rates, ``gyr_segment`` Z, of opposite sign and differing by more than
+  ``scissor_rate``). The stance side is the extending thigh. A contact after a
+  flight without scissoring, and with a flight of at least
+  ``min_jump_flight_s``, is a *landing*; its side is ``both`` when the hips
+  are flexed alike, else the less flexed (the other leg is held up).
+- **Walking stance** (no flight phases): per side from the thigh sagittal
+  rate. Maximum hip flexion (rate crossing + to −) precedes initial contact and
+  maximum hip extension (− to +) precedes toe-off; the offsets are fractions of
+  the side's last stride period (``walk_ic_phase``, ``walk_to_phase``).
+- **Reps** (single-leg squat): a hip flexion excursion of the squatting leg of
+  at least ``rep_min_flexion_deg`` above its standing level while the other leg
+  is held up; bounded by the crossings of ``rep_edge_deg``.
+- **Holds** (single-leg stance): one hip flexed at least
+  ``hold_lift_deg`` more than the other for at least ``hold_min_s`` with no
+  rep inside; the side is the loaded (less flexed) leg.
+
+Delay: stances are reported at toe-off plus ``min_flight_s`` (running) or at
+the toe-off estimate (walking, which is itself causal: the extension maximum
+plus a phase offset); landings at the end of their window; reps when flexion
+falls back through the edge; holds when the lifted leg comes down. The
+``extra["detected_s"]`` of each event is the session time of the sample that
+completed it, so ``detected_s - end_s`` is the detection latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from hipmon.metrics import angle_index, fill_event_metrics
+from hipmon.types import ANGLE_COLUMNS, SIDES, Event
+
+G = 9.81
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """Parameters of the event detectors (s, m/s², rad/s, degrees)."""
+
+    # contacts from the pelvis vertical specific force
+    flight_force: float = 0.35 * G
+    contact_force: float = 0.35 * G
+    min_flight_s: float = 0.03
+    min_contact_s: float = 0.08
+    max_stance_s: float = 0.6
+    scissor_rate: float = 2.0  # |w_left - w_right| at initial contact, rad/s
+    # landings
+    min_jump_flight_s: float = 0.15
+    landing_window_s: float = 0.5  # impact + this, or the next take-off, whichever first
+    both_legs_flexion_deg: float = 20.0
+    # walking
+    walk_ic_phase: float = 0.13
+    walk_to_phase: float = 0.11
+    walk_min_rate: float = 1.0  # rad/s peak thigh rate for a swing to count
+    walk_min_period_s: float = 0.6
+    walk_max_period_s: float = 2.0
+    # reps
+    rep_min_flexion_deg: float = 25.0
+    rep_edge_deg: float = 8.0
+    rep_min_s: float = 0.5
+    rep_max_s: float = 6.0
+    # holds
+    hold_lift_deg: float = 20.0
+    hold_min_s: float = 2.0
+    hold_max_s: float = 180.0
+    # standing level (hip flexion) adapts slowly while both legs are down
+    standing_tau_s: float = 5.0
+    # events with less than this share of valid samples are dropped
+    min_valid_fraction: float = 0.8
+    # which detectors run
+    kinds: tuple[str, ...] = ("stance", "landing", "rep", "hold")
+
+    def with_(self, **changes: Any) -> "EventConfig":
+        return replace(self, **changes)
+
+
+# ---------------------------------------------------------------- frames
+
+
+@dataclass
+class FrameChunk:
+    """Same attributes as ``hipmon.pipeline.Frames`` (a stand-in where the pipeline is not used)."""
+
+    time_s: np.ndarray
+    angles_deg: np.ndarray
+    gyr_segment: dict[str, np.ndarray]
+    acc_global: dict[str, np.ndarray]
+    valid: np.ndarray
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.time_s).shape[0])
+
+    def slice(self, a: int, b: int) -> "FrameChunk":
+        return FrameChunk(
+            self.time_s[a:b],
+            self.angles_deg[a:b],
+            {k: v[a:b] for k, v in self.gyr_segment.items()},
+            {k: v[a:b] for k, v in self.acc_global.items()},
+            self.valid[a:b],
+        )
+
+
+def _as_chunk(frames: Any) -> FrameChunk:
+    t = np.asarray(frames.time_s, dtype=float)
+    valid = getattr(frames, "valid", None)
+    return FrameChunk(
+        t,
+        np.asarray(frames.angles_deg, dtype=float),
+        {k: np.asarray(v, dtype=float) for k, v in frames.gyr_segment.items()},
+        {k: np.asarray(v, dtype=float) for k, v in frames.acc_global.items()},
+        np.ones(t.shape[0], bool) if valid is None else np.asarray(valid, dtype=bool),
+    )
+
+
+def frames_from_simulation(
+    sim: Any,
+    *,
+    angle_bias_deg: Sequence[float] | float | None = None,
+    angle_noise_deg: float = 0.0,
+    seed: int = 0,
+    rate_hz: float | None = None,
+) -> FrameChunk:
+    """``Frames`` straight from a ``hipmon.simulate.Simulation``'s truth (no fusion or calibration).
+
+    Angles are the true angles plus ``angle_bias_deg`` (scalar or (9,), a
+    constant offset per column, as calibration errors give) and white noise of
+    SD ``angle_noise_deg`` low-passed to the bandwidth of a fusion filter (a
+    1 Hz random drift of the same size is added too). ``gyr_segment`` is the
+    sensor gyro rotated by the true mounting ``q_sensor_segment``;
+    ``acc_global`` the sensor specific force rotated by the true
+    sensor-to-global orientation. Everything is resampled (linear) onto the
+    truth grid, or onto a uniform grid of ``rate_hz`` if given.
+    """
+    from hipmon import rotations as rot
+
+    t_truth = np.asarray(sim.truth_time_s, dtype=float)
+    if rate_hz:
+        t = np.arange(t_truth[0], t_truth[-1], 1.0 / rate_hz)
+    else:
+        t = t_truth
+    ang = np.stack([np.interp(t, t_truth, sim.truth_angles_deg[:, j]) for j in range(len(ANGLE_COLUMNS))], axis=1)
+    rng = np.random.default_rng(seed)
+    if angle_bias_deg is not None:
+        ang = ang + np.broadcast_to(np.asarray(angle_bias_deg, dtype=float), (len(ANGLE_COLUMNS),))
+    if angle_noise_deg > 0:
+        from scipy.signal import butter, sosfiltfilt
+
+        fs = 1.0 / float(np.median(np.diff(t)))
+        sos_fast = butter(2, min(8.0, 0.4 * fs), fs=fs, output="sos")
+        sos_slow = butter(2, 1.0, fs=fs, output="sos")
+        for j in range(ang.shape[1]):
+            w = sosfiltfilt(sos_fast, rng.normal(0, 1, t.size))
+            d = sosfiltfilt(sos_slow, rng.normal(0, 1, t.size))
+            ang[:, j] += angle_noise_deg * (w / (np.std(w) or 1.0) + 0.5 * d / (np.std(d) or 1.0)) / np.sqrt(1.25)
+    gyr, acc = {}, {}
+    for placement, s in sim.sensors.items():
+        ts = np.asarray(s.time_session_s, dtype=float)
+        q_ss = np.asarray(s.q_sensor_segment, dtype=float)
+        g_seg = rot.rotate(q_ss, np.asarray(s.gyr_sensor, dtype=float))
+        q_seg_glob = _interp_quat(ts, t_truth, np.asarray(sim.q_segment_global[placement], dtype=float))
+        a_glob = rot.rotate(rot.multiply(q_seg_glob, q_ss), np.asarray(s.acc_sensor, dtype=float))
+        gyr[placement] = np.stack([np.interp(t, ts, g_seg[:, j]) for j in range(3)], axis=1)
+        acc[placement] = np.stack([np.interp(t, ts, a_glob[:, j]) for j in range(3)], axis=1)
+    return FrameChunk(t, ang, gyr, acc, np.ones(t.size, bool))
+
+
+def _interp_quat(t_new: np.ndarray, t: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Normalised linear interpolation of quaternions (N, 4) sampled at ``t`` onto ``t_new``."""
+    if t_new.shape == t.shape and np.allclose(t_new, t):
+        return q
+    q = q.copy()
+    flip = np.sum(q[1:] * q[:-1], axis=1) < 0  # keep a continuous hemisphere
+    sign = np.cumprod(np.where(np.concatenate([[False], flip]), -1.0, 1.0))
+    q *= sign[:, None]
+    out = np.stack([np.interp(t_new, t, q[:, j]) for j in range(4)], axis=1)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- buffer
+
+
+class _Buffer:
+    """Frames kept for the metrics of events still open, addressed by absolute sample index."""
+
+    def __init__(self) -> None:
+        self.start = 0  # absolute index of the first kept sample
+        self.chunk: FrameChunk | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + (0 if self.chunk is None else len(self.chunk))
+
+    def append(self, c: FrameChunk) -> None:
+        if self.chunk is None:
+            self.chunk = c
+            return
+        b = self.chunk
+        self.chunk = FrameChunk(
+            np.concatenate([b.time_s, c.time_s]),
+            np.concatenate([b.angles_deg, c.angles_deg]),
+            {k: np.concatenate([b.gyr_segment[k], c.gyr_segment[k]]) for k in b.gyr_segment},
+            {k: np.concatenate([b.acc_global[k], c.acc_global[k]]) for k in b.acc_global},
+            np.concatenate([b.valid, c.valid]),
+        )
+
+    def keep_from(self, index: int) -> None:
+        if self.chunk is None or index <= self.start:
+            return
+        cut = min(index - self.start, len(self.chunk))
+        self.chunk = self.chunk.slice(cut, len(self.chunk))
+        self.start += cut
+
+
+# ---------------------------------------------------------------- detectors
+
+
+@dataclass
+class _Pending:
+    """An event found by a detector: sample indices and extra times; metrics come later."""
+
+    kind: str
+    side: str
+    start_s: float
+    end_s: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class _ContactDetector:
+    """Flights and contacts from the pelvis vertical specific force: running stances and landings."""
+
+    def __init__(self, cfg: EventConfig) -> None:
+        self.cfg = cfg
+        self.in_flight = False
+        self.low_since: float | None = None  # time f went below flight_force
+        self.flight_start: float | None = None
+        self.contact: dict[str, float] | None = None  # open contact (IC time, rates, flexions)
+        self.landing: dict[str, float] | None = None  # open landing window
+        self.last_flight_s = 0.0
+
+    def step(self, t: float, f: float, w_l: float, w_r: float, flex_l: float, flex_r: float) -> list[_Pending]:
+        cfg = self.cfg
+        out: list[_Pending] = []
+        if f < cfg.flight_force:
+            if self.low_since is None:
+                self.low_since = t
+            if not self.in_flight and t - self.low_since >= cfg.min_flight_s:
+                # a flight has started at low_since: the open contact (if any) ended there
+                self.in_flight = True
+                self.flight_start = self.low_since
+                if self.contact is not None:
+                    out += self._close_contact(self.low_since, t)
+                if self.landing is not None:
+                    out += self._close_landing(self.low_since, t, take_off=True)
+        else:
+            self.low_since = None
+            if self.in_flight and f >= cfg.contact_force:
+                self.in_flight = False
+                flight = t - (self.flight_start or t)
+                self.last_flight_s = flight
+                self.contact = {"ic": t, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r, "flight": flight,
+                                "take_off": self.flight_start or t}
+                scissor = abs(w_l - w_r) >= cfg.scissor_rate and (w_l * w_r < 0)
+                if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
+                    if abs(flex_l - flex_r) < cfg.both_legs_flexion_deg:
+                        side = "both"
+                    else:
+                        side = "left" if flex_l < flex_r else "right"
+                    self.landing = {"ic": t, "side": side, "flight": flight, "take_off": self.flight_start or t}
+                    self.contact = None
+                elif not scissor:
+                    self.contact = None  # a short hop without scissoring: neither
+        if self.contact is not None and t - self.contact["ic"] > cfg.max_stance_s:
+            self.contact = None  # no flight followed: not running (e.g. a stop)
+        if self.landing is not None and t - self.landing["ic"] >= cfg.landing_window_s:
+            out += self._close_landing(t, t, take_off=False)
+        return out
+
+    def _close_contact(self, toe_off: float, now: float) -> list[_Pending]:
+        c, self.contact = self.contact, None
+        if c is None or "stance" not in self.cfg.kinds:
+            return []
+        dur = toe_off - c["ic"]
+        if dur < self.cfg.min_contact_s:
+            return []
+        side = "left" if c["w_l"] < c["w_r"] else "right"  # the extending thigh is on the ground
+        return [_Pending("stance", side, c["ic"], toe_off, {
+            "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,
+            "flight_before_s": c["flight"], "method": 0.0, "detected_s": now})]
+
+    def _close_landing(self, end: float, now: float, take_off: bool) -> list[_Pending]:
+        L, self.landing = self.landing, None
+        if L is None:
+            return []
+        return [_Pending("landing", L["side"], L["ic"], end, {
+            "take_off_s": L["take_off"], "flight_time_s": L["flight"], "initial_contact_s": L["ic"],
+            "impact_s": L["ic"], "ends_in_take_off": float(take_off), "detected_s": now})]
+
+
+class _WalkDetector:
+    """Walking stances per side from thigh sagittal rate extrema (used when no flights are seen)."""
+
+    def __init__(self, cfg: EventConfig, side: str) -> None:
+        self.cfg = cfg
+        self.side = side
+        self.prev_w: float | None = None
+        self.peak_pos = 0.0  # largest flexion rate since the last extension maximum
+        self.peak_neg = 0.0
+        self.t_maxflex: list[float] = []
+        self.t_maxext: list[float] = []
+        self.ic: float | None = None
+        self.pending_to: float | None = None
+
+    def period(self) -> float | None:
+        if len(self.t_maxflex) < 2:
+            return None
+        p = self.t_maxflex[-1] - self.t_maxflex[-2]
+        return p if self.cfg.walk_min_period_s <= p <= self.cfg.walk_max_period_s else None
+
+    def step(self, t: float, w: float, running: bool) -> list[_Pending]:
+        cfg = self.cfg
+        out: list[_Pending] = []
+        prev, self.prev_w = self.prev_w, w
+        self.peak_pos = max(self.peak_pos, w)
+        self.peak_neg = min(self.peak_neg, w)
+        if prev is None:
+            return out
+        if prev > 0 >= w and self.peak_pos >= cfg.walk_min_rate:  # maximum hip flexion
+            self.t_maxflex.append(t)
+            self.t_maxflex = self.t_maxflex[-3:]
+            self.peak_pos = 0.0
+            p = self.period()
+            self.ic = None if (p is None or running) else t + cfg.walk_ic_phase * p
+        if prev < 0 <= w and self.peak_neg <= -cfg.walk_min_rate:  # maximum hip extension
+            self.peak_neg = 0.0
+            p = self.period()
+            if self.ic is not None and p is not None and not running:
+                self.pending_to = t + cfg.walk_to_phase * p
+            else:
+                self.ic = None
+        if self.pending_to is not None and t >= self.pending_to and self.ic is not None:
+            ic, to = self.ic, self.pending_to
+            self.ic, self.pending_to = None, None
+            if "stance" in cfg.kinds and to > ic:
+                out.append(_Pending("stance", self.side, ic, to, {
+                    "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "method": 1.0,
+                    "detected_s": t}))
+        return out
+
+
+class _SingleLegDetector:
+    """Reps (single-leg squats) and holds (single-leg stance) from the hip flexion angles."""
+
+    def __init__(self, cfg: EventConfig) -> None:
+        self.cfg = cfg
+        self.stand = np.zeros(2)  # standing hip flexion level (left, right), deg
+        self.stand_init = False
+        self.lifted: str | None = None  # side of the lifted (unloaded) leg
+        self.lift_start = 0.0
+        self.reps_in_lift = 0
+        self.rep_start: float | None = None
+        self.rep_peak = -np.inf
+        self.rep_peak_t = 0.0
+        self.last_t: float | None = None
+
+    def step(self, t: float, flex_l: float, flex_r: float, moving: bool) -> list[_Pending]:
+        cfg = self.cfg
+        out: list[_Pending] = []
+        dt = 0.0 if self.last_t is None else t - self.last_t
+        self.last_t = t
+        rel = np.array([flex_l, flex_r]) - self.stand
+        diff = flex_l - flex_r
+        if self.lifted is None:
+            if not self.stand_init:
+                self.stand = np.array([flex_l, flex_r])
+                self.stand_init = True
+            elif abs(diff) < 0.5 * cfg.hold_lift_deg and not moving:
+                a = min(1.0, dt / cfg.standing_tau_s)
+                self.stand += a * (np.array([flex_l, flex_r]) - self.stand)
+            if abs(diff - (self.stand[0] - self.stand[1])) >= cfg.hold_lift_deg and not moving:
+                self.lifted = "left" if diff > 0 else "right"
+                self.lift_start = t
+                self.reps_in_lift = 0
+            return out
+        stance = "right" if self.lifted == "left" else "left"
+        si = SIDES.index(stance)
+        li = SIDES.index(self.lifted)
+        # rep of the stance leg
+        if self.rep_start is None:
+            if rel[si] >= cfg.rep_edge_deg:
+                self.rep_start = t
+                self.rep_peak = rel[si]
+                self.rep_peak_t = t
+        else:
+            if rel[si] > self.rep_peak:
+                self.rep_peak, self.rep_peak_t = rel[si], t
+            if rel[si] < cfg.rep_edge_deg:
+                dur = t - self.rep_start
+                if self.rep_peak >= cfg.rep_min_flexion_deg and cfg.rep_min_s <= dur <= cfg.rep_max_s:
+                    self.reps_in_lift += 1
+                    if "rep" in cfg.kinds:
+                        out.append(_Pending("rep", stance, self.rep_start, t, {
+                            "t_peak_flexion_s": self.rep_peak_t, "peak_hip_flexion_deg": float(self.rep_peak),
+                            "detected_s": t}))
+                self.rep_start = None
+        # lifted leg down: end of the single-leg period
+        lift_now = (rel[li] - rel[si]) if self.rep_start is None else rel[li]
+        if lift_now < 0.5 * cfg.hold_lift_deg or t - self.lift_start > cfg.hold_max_s:
+            dur = t - self.lift_start
+            if self.reps_in_lift == 0 and self.rep_start is None and dur >= cfg.hold_min_s and "hold" in cfg.kinds:
+                out.append(_Pending("hold", stance, self.lift_start, t, {"hold_time_s": dur, "detected_s": t}))
+            self.lifted = None
+            self.rep_start = None
+        return out
+
+
+# ---------------------------------------------------------------- public API
+
+
+class EventDetector:
+    """Causal event detection over ``Frames`` chunks (see the module docstring).
+
+    ``update(frames) -> list[Event]`` returns events completed by this chunk,
+    with their per-event metrics (``hipmon.metrics``) and
+    ``extra["detected_s"]``; ``flush()`` closes what the end of the stream
+    closes (an open landing window) and returns it.
+    """
+
+    def __init__(self, config: EventConfig | None = None) -> None:
+        self.config = config or EventConfig()
+        self._buf = _Buffer()
+        self._contacts = _ContactDetector(self.config)
+        self._walk = {s: _WalkDetector(self.config, s) for s in SIDES}
+        self._single = _SingleLegDetector(self.config)
+        self._last_flight_t = -np.inf
+        self._open_from: float = -np.inf
+
+    def update(self, frames: Any) -> list[Event]:
+        c = _as_chunk(frames)
+        if len(c) == 0:
+            return []
+        self._buf.append(c)
+        found: list[_Pending] = []
+        cfg = self.config
+        f = c.acc_global["pelvis"][:, 1]
+        w_l = c.gyr_segment["left_thigh"][:, 2]
+        w_r = c.gyr_segment["right_thigh"][:, 2]
+        fl = c.angles_deg[:, angle_index("flexion", "left")]
+        fr = c.angles_deg[:, angle_index("flexion", "right")]
+        moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
+        for i in range(len(c)):
+            t = float(c.time_s[i])
+            if not c.valid[i]:
+                continue
+            got = self._contacts.step(t, float(f[i]), float(w_l[i]), float(w_r[i]), float(fl[i]), float(fr[i]))
+            if self._contacts.in_flight:
+                self._last_flight_t = t
+            running = t - self._last_flight_t < 1.5
+            got += self._walk["left"].step(t, float(w_l[i]), running)
+            got += self._walk["right"].step(t, float(w_r[i]), running)
+            got += self._single.step(t, float(fl[i]), float(fr[i]), bool(moving[i]))
+            found += got
+        events = [self._finish(p) for p in found]
+        events = [e for e in events if e is not None]
+        # keep frames back to the oldest start an open detector may still report
+        keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 2 * cfg.walk_max_period_s,
+                     cfg.max_stance_s + cfg.landing_window_s) + 0.5
+        t_now = float(c.time_s[-1])
+        tb = self._buf.chunk.time_s
+        self._buf.keep_from(self._buf.start + int(np.searchsorted(tb, t_now - keep_s)))
+        return sorted(events, key=lambda e: (e.end_s, e.start_s))
+
+    def flush(self) -> list[Event]:
+        """Close open windows at the end of the stream (a landing still inside its window)."""
+        if self._buf.chunk is None or len(self._buf.chunk) == 0:
+            return []
+        t = float(self._buf.chunk.time_s[-1])
+        found = []
+        if self._contacts.landing is not None:
+            found += self._contacts._close_landing(t, t, take_off=False)
+        events = [self._finish(p) for p in found]
+        return [e for e in events if e is not None]
+
+    def _finish(self, p: _Pending) -> Event | None:
+        c = self._buf.chunk
+        ev = Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra))
+        fill_event_metrics(ev, c.time_s, c.angles_deg, c.valid)
+        if ev.extra.get("valid_fraction", 0.0) < self.config.min_valid_fraction:
+            return None
+        return ev
+
+
+def detect_events(frames: Any, config: EventConfig | None = None) -> list[Event]:
+    """Offline detection: the causal detector over the whole session, then ``flush``."""
+    det = EventDetector(config)
+    return det.update(frames) + det.flush()
+
+
+# ---------------------------------------------------------------- matching against truth
+
+
+def match_events(detected: Sequence[Event], truth: Sequence[Event], tol_s: float = 0.1,
+                 key: str = "start_s") -> list[tuple[int, int]]:
+    """Pairs (i_detected, i_truth) of the same kind and side whose ``key`` times are within ``tol_s``.
+
+    Greedy by time difference, each event used at most once. ``key`` is an
+    attribute (``start_s``/``end_s``) of the events.
+    """
+    cands = []
+    for i, d in enumerate(detected):
+        for j, tr in enumerate(truth):
+            if d.kind != tr.kind or d.side != tr.side:
+                continue
+            dt = abs(getattr(d, key) - getattr(tr, key))
+            if dt <= tol_s:
+                cands.append((dt, i, j))
+    cands.sort()
+    used_i, used_j, pairs = set(), set(), []
+    for _, i, j in cands:
+        if i in used_i or j in used_j:
+            continue
+        used_i.add(i)
+        used_j.add(j)
+        pairs.append((i, j))
+    return sorted(pairs)

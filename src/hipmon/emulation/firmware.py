@@ -140,11 +140,10 @@ class Firmware:
     # ------------------------------------------------------------------ streaming
     def batch_size(self) -> int:
         """Samples per notification as the real firmware batches them."""
-        for owner in (self.encoder, self.profile):
-            n = getattr(owner, "samples_per_notification", None)
-            if callable(n):
-                n = n(self.sensor.rate_hz)
-            if n:
+        # the encoders expose it under these names (open_imu, movesense)
+        for attr in ("samples_per_notification", "samples_per_packet", "samples_per_message", "n"):
+            n = getattr(self.encoder, attr, None)
+            if isinstance(n, (int, np.integer)) and n > 0:
                 return int(n)
         return 1
 
@@ -234,21 +233,30 @@ class MovesenseFirmware(Firmware):
     """
 
     def on_write(self, role: str, data: bytes) -> None:
-        from hipmon.codecs import movesense as gsp  # protocol helpers of the codec
+        from hipmon.codecs import DecodeError
+        from hipmon.codecs import movesense as gsp  # the codec's protocol helpers
 
-        cmd = gsp.parse_command(data) if hasattr(gsp, "parse_command") else None
-        if cmd is None:
-            return super().on_write(role, data)
-        op, ref = cmd[0], cmd[1]
-        if op in ("subscribe", 1):
-            self.stream_on = True
-            status = 200
-        elif op in ("unsubscribe", 2):
+        try:
+            cmd = gsp.parse_command(data)
+        except DecodeError as exc:
+            log.info("%s: rejected GSP command %s: %s", self.sensor.name, data.hex(), exc)
+            if len(data) >= 2 and data[1]:
+                self._respond(gsp.encode_response(data[1], 400))
+            return
+        if cmd.cmd == gsp.CMD_HELLO:
+            self._respond(gsp.encode_hello_response(cmd.ref))
+        elif cmd.cmd == gsp.CMD_SUBSCRIBE:
+            wanted = [bytes(d) for r, d in self.start_writes if r == role]
+            if data in wanted:
+                self.stream_on = True
+                self._respond(gsp.encode_response(cmd.ref, 200))
+            else:  # a resource/rate this emulated sensor is not producing
+                self._respond(gsp.encode_response(cmd.ref, 404))
+        elif cmd.cmd == gsp.CMD_UNSUBSCRIBE:
             self.stream_on = False
-            status = 200
+            self._respond(gsp.encode_response(cmd.ref, 200))
         else:
-            status = 200
-        self._respond(gsp.command_result(ref, status))
+            self._respond(gsp.encode_response(cmd.ref, 501))
 
     def _respond(self, data: bytes) -> None:
         char = self.chars[self.data_roles[0]]

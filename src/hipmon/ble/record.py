@@ -1,0 +1,183 @@
+"""Record a session (``hipmon record``): acquisition -> SessionWriter, with a summary."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hipmon.ble.config import SensorSpec
+
+
+@dataclass
+class SensorSummary:
+    sensor_id: str
+    placement: str
+    profile: str
+    notifications: int
+    samples: int
+    gaps: int
+    samples_lost: int
+    reconnects: int
+    state: str
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RecordSummary:
+    path: str
+    seconds: float
+    sensors: list[SensorSummary]
+    messages: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.samples > 0 for s in self.sensors)
+
+    def format(self) -> str:
+        lines = [f"{self.path}: {self.seconds:.1f} s"]
+        for s in self.sensors:
+            lines.append(
+                f"  {s.placement:<12} {s.profile:<14} samples {s.samples:>7}  notifications {s.notifications:>6}"
+                f"  gaps {s.gaps:>3} ({s.samples_lost} samples lost)  reconnects {s.reconnects}"
+                + ("" if s.samples else f"  [{s.state}]")
+            )
+        for m in self.messages:
+            lines.append(f"  ! {m}")
+        return "\n".join(lines)
+
+
+def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[str, Any],
+            overwrite: bool, setup: Any = None, after: Any = None, **acq_kwargs: Any) -> RecordSummary:
+    from hipmon.ble.acquisition import AcquisitionThread
+    from hipmon.cli import CommandError
+    from hipmon.profiles import get_profile
+    from hipmon.recording import SessionWriter
+    from hipmon.recording.writer import RecordingError
+
+    try:
+        writer = SessionWriter(path, metadata, overwrite=overwrite)
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    for spec in specs:
+        prof = get_profile(spec.profile)
+        writer.add_sensor(spec.sensor_id, spec.placement, spec.profile, spec.rate_hz or prof.default_rate_hz,
+                          address=spec.address)
+
+    def on_event(ev: Any) -> None:
+        if ev.kind in ("connect", "reconnect", "disconnect"):
+            writer.log_connection(ev.sensor_id, ev.kind, ev.host_ns, ev.detail)
+
+    thread = AcquisitionThread(
+        specs, setup=setup, sinks=[writer.write], event_sinks=[on_event], gap_sinks=[writer.add_gap],
+        origin_ns=writer.origin_ns, **acq_kwargs,
+    )
+    t_start = time.monotonic()
+    try:
+        thread.start()
+        if after is not None:
+            after(thread)
+        time.sleep(max(0.0, seconds - (time.monotonic() - t_start)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        thread.stop()
+        elapsed = time.monotonic() - t_start
+        statuses = thread.status()
+        summaries = [
+            SensorSummary(s.sensor_id, s.placement, s.profile, s.notifications, s.samples, s.gaps,
+                          s.samples_lost, s.reconnects, s.state, list(s.messages))
+            for s in statuses.values()
+        ]
+        writer.update_metadata(
+            sensors_summary={s.sensor_id: s.__dict__ for s in summaries},
+            recorded_seconds=elapsed,
+        )
+        writer.close()
+    messages = list(thread.monitor.messages)
+    for s in summaries:
+        if s.samples == 0:
+            messages.append(f"sensor {s.sensor_id} ({s.placement}): no samples received ({s.state})")
+    return RecordSummary(path, elapsed, summaries, messages, {"thread": thread})
+
+
+def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "movesense-gsp",
+                    rate_hz: float = 208.0, loss: float = 0.0, disconnects: int = 0, seed: int = 0,
+                    speed: float = 1.0, overwrite: bool = False, jitter_s: float = 0.004) -> RecordSummary:
+    """Emulated pelvis/left/right thigh sensors over bumble, recorded through bleak."""
+    from hipmon.cli import CommandError
+    from hipmon.emulation import EmulatedRadio
+    from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner
+    from hipmon.emulation.session import EmulationPlan, start_session_sensors
+    from hipmon.profiles import ProfileError, get_profile
+    from hipmon.types import PLACEMENTS
+
+    try:
+        prof = get_profile(profile)
+        prof.start_steps(rate_hz)
+    except (ProfileError, KeyError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    plan = EmulationPlan(kind=kind, seconds=seconds, seed=seed, profile=profile, rate_hz=rate_hz, loss=loss,
+                         disconnects=disconnects, speed=speed, jitter_s=jitter_s)
+    specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
+    state: dict[str, Any] = {}
+
+    async def setup() -> Any:
+        radio = await EmulatedRadio().start()
+        sensors, origin = await start_session_sensors(radio, plan)
+        state.update(radio=radio, sensors=sensors, origin=origin)
+        for spec in specs:
+            spec.address = sensors[spec.placement].address
+
+        async def teardown() -> None:
+            await radio.close()
+
+        return state, teardown
+
+    metadata = {
+        "source": "emulation",
+        "emulation": {"kind": kind, "seconds": seconds, "seed": seed, "profile": profile, "rate_hz": rate_hz,
+                      "loss": loss, "disconnects": disconnects, "speed": speed, "jitter_s": jitter_s,
+                      "backend": "bumble LocalLink via bleak (hipmon.emulation.backend)"},
+    }
+    # the emulated sensors' sample clock runs `seconds` of session time
+    summary = _record(path, specs, seconds / speed + 0.3, metadata, overwrite, setup=setup,
+                      client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
+    summary.extra["emulation"] = state
+    return summary
+
+
+def record_hardware(path: str, config: str, *, seconds: float, profile: str | None = None,
+                    rate_hz: float | None = None, overwrite: bool = False) -> RecordSummary:
+    """Real sensors from a session configuration, through bleak's default backend."""
+    from hipmon.ble.config import ConfigError, load_config
+    from hipmon.cli import CommandError
+
+    try:
+        cfg = load_config(config, profile=profile, rate_hz=rate_hz)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    check_adapter()
+    return _record(path, cfg.sensors, seconds, {"source": "hardware", "config": str(config)}, overwrite)
+
+
+def check_adapter() -> None:
+    """Raise CommandError with a clear message if there is no usable Bluetooth adapter."""
+    import asyncio
+
+    from hipmon.cli import CommandError
+
+    async def probe() -> None:
+        from bleak import BleakScanner
+
+        async with BleakScanner():
+            pass
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 10.0))
+    except Exception as exc:
+        raise CommandError(
+            f"no Bluetooth adapter available ({type(exc).__name__}: {exc}). "
+            "Use --emulate KIND to record from emulated sensors."
+        ) from None

@@ -1,0 +1,167 @@
+"""Keeping headings from drifting without a magnetometer (causal, chunkable).
+
+Without a magnetometer each sensor's heading drifts on its own with its residual
+gyroscope bias about the vertical. Two consequences and two corrections:
+
+1. **Thigh-to-pelvis relative heading** (the victim is hip internal rotation, and,
+   with a flexed hip, adduction). The hip flexion axis is fixed in the pelvis: it
+   is the pelvis's Z axis (first Cardan axis of the ISB hip JCS). A relative
+   heading error ``ε`` rotates the thigh's measured angular velocity about the
+   vertical, so its rotation *relative to the pelvis*, expressed in the pelvis
+   frame, leans from Z towards X: ``w_x ≈ ε · w_z`` where ``w_z`` is the flexion
+   rate. The slope ``Σ w_x w_z / Σ w_z²`` over one block is measured; its value
+   during the calibration movement (when the relative heading was just reset at
+   standing) is the athlete's own coupling of adduction/rotation to flexion, and
+   the tracker drives the slope back to that reference with a slow integral
+   feedback on the thigh's heading. Only blocks with enough flexion excitation
+   update (after Laidig et al. 2017's heading correction for 1-D joints; the
+   hip is not a hinge, hence the reference slope instead of zero).
+   True internal rotation does not move the flexion axis out of the pelvis's
+   Z (ISB JCS: flexion is about the pelvis's Z), so the correction does not erase
+   genuine changes in rotation.
+2. **Pelvis heading relative to the direction of travel** (the victim is
+   ``pelvis_rotation``). During gait the athlete's mean pelvis rotation over a
+   stride is zero relative to the direction of travel; the tracker drives the
+   block mean of ``pelvis_rotation`` to zero with a slow feedback that rotates
+   all three segments about the global vertical together (hip angles, obliquity
+   and tilt do not change; Cardan Y first). ``pelvis_rotation`` is therefore
+   reported relative to the direction of travel, followed with time constant
+   ``pelvis_tau_s``.
+
+Both trackers update once per block of ``block_samples`` grid samples aligned
+to the grid index, so any chunking of the same stream gives the same numbers.
+
+Frames: global (X forward, Y up, Z right), segment (X anterior, Y superior, Z
+right). Angles in rad inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hipmon import kinematics as kin
+from hipmon import rotations as rot
+
+_Y = np.array([0.0, 1.0, 0.0])
+
+
+def heading_about_global_up(angle_rad: np.ndarray | float) -> np.ndarray:
+    """``q`` (…, 4) of a rotation about global Y (up) by ``angle_rad``."""
+    a = np.asarray(angle_rad, dtype=float)
+    z = np.zeros_like(a)
+    return np.stack([np.cos(a / 2), z, np.sin(a / 2), z], axis=-1)
+
+
+def relative_rate_in_pelvis(
+    q_pelvis_global: np.ndarray, q_thigh_global: np.ndarray, gyr_pelvis_segment: np.ndarray, gyr_thigh_segment: np.ndarray
+) -> np.ndarray:
+    """Angular velocity (N, 3) rad/s of the thigh relative to the pelvis, in the pelvis frame."""
+    w_thigh_global = rot.rotate(q_thigh_global, gyr_thigh_segment)
+    return rot.rotate(rot.conjugate(q_pelvis_global), w_thigh_global) - gyr_pelvis_segment
+
+
+def flexion_axis_lean(w_rel_pelvis: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope ``Σ w_x w_z / Σ w_z²`` (rad, ≈ lean of the flexion axis from Z towards X) and ``Σ w_z²``."""
+    wz = w_rel_pelvis[:, 2]
+    wx = w_rel_pelvis[:, 0]
+    s_zz = float(np.dot(wz, wz))
+    if s_zz <= 0:
+        return 0.0, 0.0
+    return float(np.dot(wx, wz) / s_zz), s_zz
+
+
+@dataclass
+class HeadingConfig:
+    """Heading-drift correction parameters.
+
+    - ``block_samples``: grid samples per update (1 s at 100 Hz).
+    - ``thigh_tau_s``: time constant of the relative-heading feedback (s).
+    - ``min_flexion_rate_rad_s``: RMS flexion rate a block needs to update the thigh heading.
+    - ``pelvis_tau_s``: time constant of the pelvis-to-travel heading feedback (s).
+    - ``thigh``, ``pelvis``: turn each correction on or off.
+    """
+
+    block_samples: int = 100
+    thigh_tau_s: float = 30.0
+    min_flexion_rate_rad_s: float = 1.0
+    pelvis_tau_s: float = 20.0
+    thigh: bool = True
+    pelvis: bool = True
+
+
+class HeadingTracker:
+    """Causal heading corrections for the three segments on a common grid.
+
+    ``apply(q_segment_global, gyr_segment, rate_hz)`` takes a chunk (dicts of
+    (N, 4) and (N, 3) per placement) and returns corrected ``q_segment_global``.
+    Internal state: per-thigh heading corrections ``gamma_rad`` (rotation about
+    global Y applied to the thigh), the pelvis/travel correction ``gamma_pelvis_rad``
+    (applied to all segments), and the reference slopes captured by
+    ``set_reference`` at calibration.
+    """
+
+    def __init__(self, config: HeadingConfig | None = None, rate_hz: float = 100.0) -> None:
+        self.config = config or HeadingConfig()
+        self.rate_hz = float(rate_hz)
+        self.gamma_rad = {"left_thigh": 0.0, "right_thigh": 0.0}
+        self.gamma_pelvis_rad = 0.0
+        self.reference = {"left_thigh": 0.0, "right_thigh": 0.0}
+        self._acc: dict[str, list[float]] = {}
+        self._reset_block()
+        self.history: list[tuple[int, float, float, float]] = []  # (block end index, γL, γR, γP)
+
+    def _reset_block(self) -> None:
+        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0]}
+
+    def set_reference(self, q_segment_global: dict, gyr_segment: dict) -> dict[str, float]:
+        """Reference slopes (rad) of both thighs from the calibration movement (arrays (N, ·))."""
+        for p in ("left_thigh", "right_thigh"):
+            w = relative_rate_in_pelvis(q_segment_global["pelvis"], q_segment_global[p], gyr_segment["pelvis"], gyr_segment[p])
+            self.reference[p], _ = flexion_axis_lean(w)
+        return dict(self.reference)
+
+    def apply(self, q_segment_global: dict, gyr_segment: dict, start_index: int) -> dict:
+        """Correct a chunk starting at grid index ``start_index``; update at block ends."""
+        n = q_segment_global["pelvis"].shape[0]
+        out = {k: v.copy() for k, v in q_segment_global.items()}
+        bs = self.config.block_samples
+        i = 0
+        while i < n:
+            k = start_index + i
+            j = min(n, i + (bs - k % bs))  # up to the next block boundary
+            sl = slice(i, j)
+            qp = rot.multiply(heading_about_global_up(self.gamma_pelvis_rad), q_segment_global["pelvis"][sl])
+            out["pelvis"][sl] = qp
+            for p in ("left_thigh", "right_thigh"):
+                qt = rot.multiply(heading_about_global_up(self.gamma_pelvis_rad + self.gamma_rad[p]), q_segment_global[p][sl])
+                out[p][sl] = qt
+                w = relative_rate_in_pelvis(qp, qt, gyr_segment["pelvis"][sl], gyr_segment[p][sl])
+                self._acc[p][0] += float(np.dot(w[:, 0], w[:, 2]))
+                self._acc[p][1] += float(np.dot(w[:, 2], w[:, 2]))
+            yaw = kin.pelvis_angles_rad(qp)[:, 2]
+            self._acc["rot"][0] += float(np.sum(yaw))
+            self._acc["n"][0] += float(j - i)
+            if (start_index + j) % bs == 0:
+                self._update_block(start_index + j)
+            i = j
+        return out
+
+    def _update_block(self, end_index: int) -> None:
+        c = self.config
+        nblk = self._acc["n"][0]
+        dt_block = nblk / self.rate_hz
+        moving = False
+        for p in ("left_thigh", "right_thigh"):
+            sxz, szz = self._acc[p]
+            if nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
+                moving = True
+                if c.thigh:
+                    lean = sxz / szz
+                    self.gamma_rad[p] -= (dt_block / c.thigh_tau_s) * (lean - self.reference[p])
+        if c.pelvis and moving and nblk > 0:
+            mean_rot = self._acc["rot"][0] / nblk
+            self.gamma_pelvis_rad -= (dt_block / c.pelvis_tau_s) * mean_rot
+        self.history.append((end_index, self.gamma_rad["left_thigh"], self.gamma_rad["right_thigh"], self.gamma_pelvis_rad))
+        self._reset_block()

@@ -1,0 +1,650 @@
+"""One causal pipeline for live streaming and whole recordings (replay == live).
+
+sync -> common grid -> fusion -> calibration -> heading correction -> kinematics
+-> events -> alerts, in that order, on chunks of any size:
+
+- ``Pipeline(sensors, config)``; ``feed(notifications) -> Update`` (raw BLE
+  notifications: decoded with each sensor's profile decoder, mapped to session
+  time with ``hipmon.sync.ClockSync``), or ``feed_samples(sensor_id, time_session_s,
+  acc, gyr, mag=None) -> Update`` (already decoded samples, e.g. an imported CSV);
+  ``finish() -> Update`` at the end of the stream.
+- ``process_session(path_or_reader) -> SessionResult``: the same objects over a
+  recording, notifications in their recorded order.
+
+Grid: session time ``k / rate_hz`` (the same lattice for every chunk). A grid
+point is emitted once every sensor has a sample at or after it, or once it lies
+``max_wait_s`` behind the newest sample of any sensor (a lagging or disconnected
+sensor then counts as a gap): the delay is bounded. Values are linearly
+interpolated; a grid point whose bracketing samples are further apart than
+``1.5`` sample periods is invalid (a gap); fusion is fed interpolated values
+across gaps and zero rotation beyond a sensor's last sample.
+
+Calibration: checked every ``calibration_check_s`` of grid time on everything
+buffered so far (so chunking never changes when it happens); frames before
+calibration are invalid (angles NaN). See ``hipmon.calibration`` and
+``docs/calibration.md``. Heading drift: ``hipmon.heading``.
+
+Units: s, rad/s, m/s² inside; angles in degrees in ``Frames.angles_deg`` (the edge).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from hipmon import kinematics as kin
+from hipmon import rotations as rot
+from hipmon.calibration import Calibration, CalibrationConfig, CalibrationError, calibrate, find_calibration_windows
+from hipmon.heading import HeadingConfig, HeadingTracker
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
+
+__all__ = [
+    "Frames",
+    "Pipeline",
+    "PipelineConfig",
+    "SensorSpec",
+    "SessionResult",
+    "Update",
+    "process_session",
+    "process_samples",
+]
+
+
+# ---------------------------------------------------------------- data types
+
+
+@dataclass
+class Frames:
+    """Output frames on the common grid (a live chunk or a whole session).
+
+    - ``time_s`` (N,) session time s
+    - ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order (NaN where invalid)
+    - ``gyr_segment[placement]`` (N, 3) rad/s, angular rate in the segment frame
+    - ``acc_global[placement]`` (N, 3) m/s², specific force in the global frame (+9.81 up at rest)
+    - ``valid`` (N,) bool: False inside gaps and before calibration
+    - ``q_segment_global[placement]`` (N, 4): segment orientations (after heading correction)
+    """
+
+    time_s: np.ndarray
+    angles_deg: np.ndarray
+    gyr_segment: dict[str, np.ndarray]
+    acc_global: dict[str, np.ndarray]
+    valid: np.ndarray
+    q_segment_global: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.time_s.shape[0])
+
+    @staticmethod
+    def empty() -> "Frames":
+        return Frames(
+            np.zeros(0),
+            np.zeros((0, len(ANGLE_COLUMNS))),
+            {p: np.zeros((0, 3)) for p in PLACEMENTS},
+            {p: np.zeros((0, 3)) for p in PLACEMENTS},
+            np.zeros(0, dtype=bool),
+            {p: np.zeros((0, 4)) for p in PLACEMENTS},
+        )
+
+    @staticmethod
+    def concatenate(chunks: Sequence["Frames"]) -> "Frames":
+        chunks = [c for c in chunks if len(c)]
+        if not chunks:
+            return Frames.empty()
+
+        def cat(name: str) -> dict[str, np.ndarray]:
+            return {p: np.concatenate([getattr(c, name)[p] for c in chunks]) for p in PLACEMENTS}
+
+        return Frames(
+            np.concatenate([c.time_s for c in chunks]),
+            np.concatenate([c.angles_deg for c in chunks]),
+            cat("gyr_segment"),
+            cat("acc_global"),
+            np.concatenate([c.valid for c in chunks]),
+            cat("q_segment_global"),
+        )
+
+
+@dataclass
+class Update:
+    """What one ``feed`` produced: new frames, completed events, fired alerts, a new calibration."""
+
+    frames: Frames
+    events: list[Event] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)
+    calibration: Calibration | None = None
+
+
+@dataclass
+class SessionResult:
+    """A whole session through the pipeline."""
+
+    frames: Frames
+    calibration: Calibration | None
+    events: list[Event]
+    alerts: list[Any]
+    gaps: list[Gap]
+    second_pass: bool = False  # True when the causal pass never calibrated and a later calibration was applied
+
+
+@dataclass
+class SensorSpec:
+    """One sensor of a session: id, placement, firmware profile name (for raw notifications), nominal rate (Hz)."""
+
+    sensor_id: str
+    placement: str
+    profile: str | None = None
+    rate_hz: float | None = None
+
+
+@dataclass
+class PipelineConfig:
+    """Pipeline settings.
+
+    - ``rate_hz``: common grid rate (Hz); None = the highest sensor rate, at most ``max_rate_hz``.
+    - ``filter``, ``filter_params``: the fusion filter (``hipmon.fusion.make_filter``).
+    - ``use_mag``: magnetometer-aided heading (9D); the relative-heading tracker is then off.
+    - ``max_wait_s``: bounded delay for a lagging sensor (s).
+    - ``calibration_check_s``: how often calibration is attempted (s of grid time).
+    - ``max_buffer_s``: data kept while waiting for a calibration (s).
+    - ``calibration``: a fixed calibration to use (skips the automatic one).
+    - ``events``: run ``hipmon.events`` and ``hipmon.alerts`` when importable.
+    """
+
+    rate_hz: float | None = None
+    max_rate_hz: float = 100.0
+    filter: str = "vqf"
+    filter_params: dict[str, Any] = field(default_factory=dict)
+    use_mag: bool = False
+    max_wait_s: float = 1.0
+    calibration_check_s: float = 1.0
+    max_buffer_s: float = 90.0
+    calibration_config: CalibrationConfig = field(default_factory=CalibrationConfig)
+    heading: HeadingConfig = field(default_factory=HeadingConfig)
+    calibration: Calibration | None = None
+    events: bool = True
+    event_config: Any = None
+    alert_rules: Any = None
+
+
+# ---------------------------------------------------------------- per-sensor stream
+
+
+class _Stream:
+    """Samples of one sensor in session time, waiting to be put on the grid."""
+
+    def __init__(self, spec: SensorSpec, origin_ns: int) -> None:
+        self.spec = spec
+        self.origin_ns = int(origin_ns)
+        self.t = np.zeros(0)
+        self.acc = np.zeros((0, 3))
+        self.gyr = np.zeros((0, 3))
+        self.mag: np.ndarray | None = None
+        self.first_t = math.nan
+        self.decoder = None
+        self.sync = None
+        self.samples = 0
+
+    def ensure_decoder(self) -> None:
+        if self.decoder is not None:
+            return
+        from hipmon.profiles import get_profile
+        from hipmon.sync import ClockSync
+
+        if self.spec.profile is None:
+            raise ValueError(f"sensor {self.spec.sensor_id!r}: no profile to decode its notifications")
+        prof = get_profile(self.spec.profile)
+        self.decoder = prof.make_decoder(self.spec.rate_hz or prof.default_rate_hz)
+        self.sync = ClockSync()
+
+    def add(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, mag: np.ndarray | None) -> None:
+        t = np.asarray(t, dtype=float)
+        if t.size == 0:
+            return
+        if self.t.size:
+            keep = t > self.t[-1]
+            t, acc, gyr = t[keep], acc[keep], gyr[keep]
+            mag = None if mag is None else mag[keep]
+            if t.size == 0:
+                return
+        else:
+            self.first_t = float(t[0])
+        self.t = np.concatenate([self.t, t])
+        self.acc = np.concatenate([self.acc, np.asarray(acc, float)])
+        self.gyr = np.concatenate([self.gyr, np.asarray(gyr, float)])
+        if mag is not None:
+            m = np.asarray(mag, float)
+            self.mag = m if self.mag is None else np.concatenate([self.mag, m])
+        self.samples += t.size
+
+    @property
+    def last_t(self) -> float:
+        return float(self.t[-1]) if self.t.size else -math.inf
+
+    def period(self) -> float:
+        if self.spec.rate_hz:
+            return 1.0 / self.spec.rate_hz
+        if self.t.size > 3:
+            return float(np.median(np.diff(self.t[-50:])))
+        return 0.01
+
+    def on_grid(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """acc, gyr, mag (M, 3) at ``grid`` and (M,) validity; then drop samples no longer needed."""
+        m = grid.size
+        acc = np.empty((m, 3))
+        gyr = np.empty((m, 3))
+        mag = None if self.mag is None else np.empty((m, 3))
+        if self.t.size == 0:
+            acc[:] = [0.0, 0.0, 9.81]
+            gyr[:] = 0.0
+            if mag is not None:
+                mag[:] = 0.0
+            return acc, gyr, mag, np.zeros(m, dtype=bool)
+        for c in range(3):
+            acc[:, c] = np.interp(grid, self.t, self.acc[:, c])
+            gyr[:, c] = np.interp(grid, self.t, self.gyr[:, c])
+            if mag is not None:
+                mag[:, c] = np.interp(grid, self.t, self.mag[:, c])  # type: ignore[index]
+        beyond = grid > self.t[-1]
+        gyr[beyond] = 0.0
+        j = np.searchsorted(self.t, grid, side="right")
+        lo = np.clip(j - 1, 0, self.t.size - 1)
+        hi = np.clip(j, 0, self.t.size - 1)
+        step = self.t[hi] - self.t[lo]
+        exact = self.t[lo] == grid
+        valid = (j >= 1) & ~beyond & ((step <= 1.5 * self.period()) | exact)
+        # keep from the last sample at or before the last grid point
+        k = max(int(np.searchsorted(self.t, grid[-1], side="right")) - 1, 0)
+        self.t, self.acc, self.gyr = self.t[k:], self.acc[k:], self.gyr[k:]
+        if self.mag is not None:
+            self.mag = self.mag[k:]
+        return acc, gyr, mag, valid
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+class Pipeline:
+    """The causal pipeline (see the module docstring).
+
+    ``sensors``: ``SensorSpec`` list (or mapping placement -> sensor id) covering
+    the three placements. ``origin_ns``: host monotonic ns of session time 0 (for
+    raw notifications).
+    """
+
+    def __init__(
+        self,
+        sensors: Sequence[SensorSpec] | Mapping[str, str],
+        config: PipelineConfig | None = None,
+        origin_ns: int = 0,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        if isinstance(sensors, Mapping):
+            sensors = [SensorSpec(sensor_id=sid, placement=p) for p, sid in sensors.items()]
+        self.specs = list(sensors)
+        placements = [s.placement for s in self.specs]
+        missing = [p for p in PLACEMENTS if p not in placements]
+        if missing:
+            raise ValueError(f"no sensor for placement(s) {missing}")
+        self.streams: dict[str, _Stream] = {s.sensor_id: _Stream(s, origin_ns) for s in self.specs}
+        self.by_placement = {s.placement: s.sensor_id for s in self.specs}
+        rates = [s.rate_hz for s in self.specs if s.rate_hz]
+        self.rate_hz = float(self.config.rate_hz or min(max(rates, default=100.0), self.config.max_rate_hz))
+        from hipmon.fusion import make_filter
+
+        self.filters = {
+            p: make_filter(self.config.filter, self.rate_hz, use_mag=self.config.use_mag, **self.config.filter_params)
+            for p in PLACEMENTS
+        }
+        self.next_k: int | None = None
+        self.calibration: Calibration | None = self.config.calibration
+        heading_cfg = self.config.heading
+        if self.config.use_mag:
+            heading_cfg = HeadingConfig(**{**heading_cfg.__dict__, "thigh": False})
+        self.heading = HeadingTracker(heading_cfg, self.rate_hz)
+        self._cal_buf: dict[str, list[np.ndarray]] = {}
+        self._cal_buf_k0: int | None = None
+        self._cal_reference_set = False
+        self.gaps: list[Gap] = []
+        self._invalid_run: dict[str, float | None] = {p: None for p in PLACEMENTS}
+        self.detector = None
+        self.alert_engine = None
+        if self.config.events:
+            try:
+                from hipmon.alerts import AlertEngine, load_rules
+                from hipmon.events import EventDetector
+
+                self.detector = EventDetector(self.config.event_config)
+                self.alert_engine = AlertEngine(self.config.alert_rules or load_rules(None))
+            except ImportError:  # pragma: no cover - events/alerts not installed
+                self.detector = None
+        if self.calibration is not None:
+            self._cal_reference_set = False
+
+    # ------------------------------------------------------------ inputs
+
+    def feed(self, notifications: Iterable[RawNotification]) -> Update:
+        """Raw notifications in arrival order -> new frames, events, alerts."""
+        for n in notifications:
+            s = self.streams.get(n.sensor_id)
+            if s is None:
+                continue
+            s.ensure_decoder()
+            try:
+                block = s.decoder.feed(n.data, n.host_ns)  # type: ignore[union-attr]
+            except Exception:  # a bad packet: the decoder stays usable
+                continue
+            if block is None or len(block) == 0:
+                continue
+            arrival = (n.host_ns - s.origin_ns) / 1e9
+            s.sync.update(block.time_sensor_s, np.full(len(block), arrival))  # type: ignore[union-attr]
+            t = np.asarray(s.sync.to_session(block.time_sensor_s), dtype=float)  # type: ignore[union-attr]
+            s.add(t, block.acc_sensor, block.gyr_sensor, block.mag_sensor)
+        return self._advance(final=False)
+
+    def feed_samples(
+        self,
+        sensor_id: str,
+        time_session_s: np.ndarray,
+        acc_sensor: np.ndarray,
+        gyr_sensor: np.ndarray,
+        mag_sensor: np.ndarray | None = None,
+    ) -> Update:
+        """Decoded samples of one sensor (session time s (N,), acc m/s² (N, 3), gyr rad/s (N, 3), mag µT)."""
+        self.streams[sensor_id].add(time_session_s, acc_sensor, gyr_sensor, mag_sensor)
+        return self._advance(final=False)
+
+    def finish(self) -> Update:
+        """End of stream: emit what is left, flush events."""
+        up = self._advance(final=True)
+        if self.detector is not None:
+            ev = self.detector.flush()
+            up.events.extend(ev)
+            if self.alert_engine is not None and ev:
+                up.alerts.extend(self.alert_engine.update(ev))
+        return up
+
+    # ------------------------------------------------------------ the work
+
+    def _advance(self, final: bool) -> Update:
+        streams = [self.streams[self.by_placement[p]] for p in PLACEMENTS]
+        if any(s.t.size == 0 and not final for s in streams) and self.next_k is None:
+            return Update(Frames.empty())
+        if self.next_k is None:
+            starts = [s.first_t for s in streams if not math.isnan(s.first_t)]
+            if not starts:
+                return Update(Frames.empty())
+            self.next_k = int(math.ceil(max(starts) * self.rate_hz - 1e-9))
+        newest = max(s.last_t for s in streams)
+        horizon = min(s.last_t for s in streams)
+        if final:
+            horizon = newest
+        elif newest - horizon > self.config.max_wait_s:
+            horizon = newest - self.config.max_wait_s
+        k_end = int(math.floor(horizon * self.rate_hz + 1e-9))
+        if k_end < self.next_k:
+            return Update(Frames.empty())
+        ks = np.arange(self.next_k, k_end + 1)
+        self.next_k = k_end + 1
+        return self._process_grid(ks)
+
+    def _process_grid(self, ks: np.ndarray) -> Update:
+        grid = ks / self.rate_hz
+        n = grid.size
+        acc, gyr, q_se = {}, {}, {}
+        valid = np.ones(n, dtype=bool)
+        for p in PLACEMENTS:
+            s = self.streams[self.by_placement[p]]
+            a, g, m, v = s.on_grid(grid)
+            acc[p], gyr[p] = a, g
+            q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None)
+            valid &= v
+            self._track_gaps(p, grid, v)
+        new_cal: Calibration | None = None
+        cal_valid_from = 0
+        if self.calibration is None:
+            new_cal, cal_valid_from = self._try_calibrate(ks, grid, q_se, acc, gyr)
+        elif not self._cal_reference_set:
+            self._cal_reference_set = True  # fixed calibration: reference slopes from zero
+        frames = self._kinematics(ks, grid, q_se, acc, gyr, valid, cal_valid_from)
+        up = Update(frames, calibration=new_cal)
+        if self.detector is not None and len(frames):
+            ev = self.detector.update(frames)
+            up.events.extend(ev)
+            if self.alert_engine is not None and ev:
+                up.alerts.extend(self.alert_engine.update(ev))
+        return up
+
+    def _track_gaps(self, placement: str, grid: np.ndarray, v: np.ndarray) -> None:
+        start = self._invalid_run[placement]
+        sid = self.by_placement[placement]
+        d = np.diff(np.concatenate([[1], v.astype(np.int8), [1]]))
+        # starts of invalid runs (1 -> 0) and ends (0 -> 1)
+        for i in np.flatnonzero(d != 0):
+            if d[i] == -1:  # invalid from grid[i]
+                if start is None:
+                    start = float(grid[i])
+            elif d[i] == 1 and i < v.size + 1 and start is not None:
+                end = float(grid[i]) if i < v.size else None
+                if end is not None:
+                    self.gaps.append(Gap(sid, start, end, int(round((end - start) * self.rate_hz)), "grid"))
+                    start = None
+        self._invalid_run[placement] = start
+
+    def _try_calibrate(self, ks, grid, q_se, acc, gyr) -> tuple[Calibration | None, int]:
+        """Buffer the chunk; at check points, try to calibrate. Returns (calibration, first valid index in chunk)."""
+        buf = self._cal_buf
+        if not buf:
+            self._cal_buf_k0 = int(ks[0])
+            for p in PLACEMENTS:
+                buf[f"q_{p}"], buf[f"a_{p}"], buf[f"g_{p}"] = [], [], []
+            buf["t"] = []
+        for p in PLACEMENTS:
+            buf[f"q_{p}"].append(q_se[p])
+            buf[f"a_{p}"].append(acc[p])
+            buf[f"g_{p}"].append(gyr[p])
+        buf["t"].append(grid)
+        # merge lists
+        for k in list(buf):
+            if len(buf[k]) > 1:
+                buf[k] = [np.concatenate(buf[k])]
+        check = max(int(round(self.config.calibration_check_s * self.rate_hz)), 1)
+        k0 = self._cal_buf_k0
+        assert k0 is not None
+        for idx in np.flatnonzero((ks + 1) % check == 0):
+            kk = int(ks[idx]) + 1  # data up to grid index kk (exclusive)
+            end = kk - k0
+            a = {p: buf[f"a_{p}"][0][:end] for p in PLACEMENTS}
+            g = {p: buf[f"g_{p}"][0][:end] for p in PLACEMENTS}
+            win = find_calibration_windows(a, g, self.rate_hz, self.config.calibration_config, final=False)
+            if win is None:
+                continue
+            q = {p: buf[f"q_{p}"][0][:end] for p in PLACEMENTS}
+            try:
+                c = calibrate(buf["t"][0][:end], q, a, g, self.rate_hz, self.config.calibration_config, windows=win)
+            except CalibrationError:
+                continue
+            self.calibration = c
+            self._set_heading_reference(q, g, win[1])
+            self._cal_buf = {}
+            return c, idx + 1
+        # slide the buffer
+        max_n = int(self.config.max_buffer_s * self.rate_hz)
+        n_buf = buf["t"][0].size
+        if n_buf > max_n:
+            drop = n_buf - max_n
+            drop = (drop // check + 1) * check
+            for k in buf:
+                buf[k] = [buf[k][0][drop:]]
+            self._cal_buf_k0 = k0 + drop
+        return None, n_buf
+
+    def _set_heading_reference(self, q_se, gyr, movement) -> None:
+        m0, m1 = movement
+        c = self.calibration
+        assert c is not None
+        qs = {p: c.segment_orientation(p, q_se[p][m0:m1]) for p in PLACEMENTS}
+        gs = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][m0:m1]) for p in PLACEMENTS}
+        self.heading.set_reference(qs, gs)
+        self._cal_reference_set = True
+
+    def _kinematics(self, ks, grid, q_se, acc, gyr, valid, first_valid) -> Frames:
+        n = grid.size
+        c = self.calibration
+        angles = np.full((n, len(ANGLE_COLUMNS)), np.nan)
+        gyr_seg = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
+        acc_glob = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
+        q_out = {p: np.full((n, 4), np.nan) for p in PLACEMENTS}
+        v = valid.copy()
+        v[:first_valid] = False
+        if c is None or first_valid >= n:
+            v[:] = False
+            return Frames(grid, angles, gyr_seg, acc_glob, v, q_out)
+        sl = slice(first_valid, n)
+        q_seg = {p: c.segment_orientation(p, q_se[p][sl]) for p in PLACEMENTS}
+        g_seg = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][sl]) for p in PLACEMENTS}
+        q_seg = self.heading.apply(q_seg, g_seg, int(ks[first_valid]))
+        angles[sl] = kin.all_angles_deg(q_seg["pelvis"], q_seg["left_thigh"], q_seg["right_thigh"])
+        for p in PLACEMENTS:
+            gyr_seg[p][sl] = g_seg[p]
+            q_sensor_global = rot.multiply(q_seg[p], c.q_sensor_segment[p])
+            acc_glob[p][sl] = rot.rotate(q_sensor_global, acc[p][sl])
+            q_out[p][sl] = q_seg[p]
+        angles[~v] = np.nan
+        return Frames(grid, angles, gyr_seg, acc_glob, v, q_out)
+
+
+# ---------------------------------------------------------------- whole sessions
+
+
+def _collect(pipe: Pipeline, updates: Iterable[Update]) -> tuple[list[Frames], list[Event], list[Any]]:
+    frames, events, alerts = [], [], []
+    for up in updates:
+        frames.append(up.frames)
+        events.extend(up.events)
+        alerts.extend(up.alerts)
+    return frames, events, alerts
+
+
+def process_samples(
+    samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]],
+    specs: Sequence[SensorSpec],
+    config: PipelineConfig | None = None,
+    chunk_s: float = 1.0,
+) -> SessionResult:
+    """Run the causal pipeline over decoded samples (sensor id -> (time_session_s, acc, gyr, mag)).
+
+    Samples are fed in ``chunk_s`` slices of session time, interleaved across
+    sensors, as a live stream would deliver them.
+    """
+    config = config or PipelineConfig()
+
+    def run(cfg: PipelineConfig) -> tuple[Pipeline, list[Update]]:
+        pipe = Pipeline(specs, cfg)
+        ups = []
+        t_all = [v[0] for v in samples.values() if len(v[0])]
+        if t_all:
+            t0 = min(float(t[0]) for t in t_all)
+            t1 = max(float(t[-1]) for t in t_all)
+            edges = np.arange(t0, t1 + chunk_s, chunk_s)
+            idx = {sid: np.searchsorted(v[0], edges, side="left") for sid, v in samples.items()}
+            for e in range(edges.size - 1):
+                for sid, (t, a, g, m) in samples.items():
+                    i0, i1 = idx[sid][e], idx[sid][e + 1]
+                    if i1 > i0:
+                        ups.append(pipe.feed_samples(sid, t[i0:i1], a[i0:i1], g[i0:i1], None if m is None else m[i0:i1]))
+            # the last partial chunk
+            for sid, (t, a, g, m) in samples.items():
+                i0 = idx[sid][-1]
+                if i0 < len(t):
+                    ups.append(pipe.feed_samples(sid, t[i0:], a[i0:], g[i0:], None if m is None else m[i0:]))
+        ups.append(pipe.finish())
+        return pipe, ups
+
+    pipe, ups = run(config)
+    second = False
+    if pipe.calibration is None:
+        # offline: calibrate on the whole stream, then run again with it fixed
+        c = _offline_calibration(samples, specs, config)
+        if c is not None:
+            cfg2 = PipelineConfig(**{**config.__dict__, "calibration": c})
+            pipe, ups = run(cfg2)
+            second = True
+    frames, events, alerts = _collect(pipe, ups)
+    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, second)
+
+
+def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration | None:
+    from hipmon.fusion import make_filter
+    from hipmon.sync import resample
+
+    by_p = {s.placement: s.sensor_id for s in specs}
+    pipe = Pipeline(specs, PipelineConfig(**{**config.__dict__, "events": False}))
+    rate = pipe.rate_hz
+    streams = {p: (samples[by_p[p]][0], np.hstack([samples[by_p[p]][1], samples[by_p[p]][2]])) for p in PLACEMENTS}
+    t0 = max(float(v[0][0]) for v in streams.values())
+    t1 = min(float(v[0][-1]) for v in streams.values())
+    grid, arrays, _ = resample(streams, rate, start_s=t0, end_s=t1, max_step_s=1.0)
+    acc = {p: np.nan_to_num(arrays[p][:, :3]) for p in PLACEMENTS}
+    gyr = {p: np.nan_to_num(arrays[p][:, 3:]) for p in PLACEMENTS}
+    q = {p: make_filter(config.filter, rate, **config.filter_params).update(acc[p], gyr[p]) for p in PLACEMENTS}
+    try:
+        return calibrate(grid, q, acc, gyr, rate, config.calibration_config)
+    except CalibrationError:
+        return None
+
+
+def process_session(session: Any, config: PipelineConfig | None = None) -> SessionResult:
+    """Run the causal pipeline over a recording (a path or a ``hipmon.recording.SessionReader``).
+
+    Sensors with a firmware profile are replayed from their raw notifications in
+    recorded order (as live); imported sessions (decoded samples only) are fed as
+    samples in 1 s slices.
+    """
+    from hipmon import recording
+
+    reader = session
+    close = False
+    if isinstance(session, (str, Path)):
+        reader = recording.SessionReader(session)  # type: ignore[attr-defined]
+        close = True
+    try:
+        specs = _specs_from_reader(reader)
+        samples = {}
+        for s in specs:
+            block = reader.samples(s.sensor_id)
+            t = getattr(block, "time_session_s", None)
+            if t is None:
+                t = block.time_sensor_s
+            samples[s.sensor_id] = (np.asarray(t, float), block.acc_sensor, block.gyr_sensor, block.mag_sensor)
+        result = process_samples(samples, specs, config)
+        try:
+            result.gaps = list(reader.gaps()) + result.gaps if callable(getattr(reader, "gaps", None)) else result.gaps
+        except Exception:
+            pass
+        return result
+    finally:
+        if close and hasattr(reader, "close"):
+            reader.close()
+
+
+def _specs_from_reader(reader: Any) -> list[SensorSpec]:
+    specs = []
+    sensors = reader.sensors
+    if callable(sensors):
+        sensors = sensors()
+    if isinstance(sensors, Mapping):
+        sensors = list(sensors.values())
+    for s in sensors:
+        get = (lambda k: s.get(k)) if isinstance(s, Mapping) else (lambda k: getattr(s, k, None))
+        placement = get("placement")
+        if placement in PLACEMENTS:
+            specs.append(SensorSpec(str(get("sensor_id")), placement, get("profile"), get("rate_hz")))
+    missing = [p for p in PLACEMENTS if p not in {s.placement for s in specs}]
+    if missing:
+        raise ValueError(f"session has no sensor for placement(s) {', '.join(missing)}")
+    return specs

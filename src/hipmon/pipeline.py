@@ -129,6 +129,7 @@ class SessionResult:
     alerts: list[Any]
     gaps: list[Gap]
     second_pass: bool = False  # True when the causal pass never calibrated and a later calibration was applied
+    events_error: str | None = None  # why events/alerts stopped, if they failed
 
 
 @dataclass
@@ -313,6 +314,7 @@ class Pipeline:
         self._invalid_run: dict[str, float | None] = {p: None for p in PLACEMENTS}
         self.detector = None
         self.alert_engine = None
+        self.events_error: str | None = None
         if self.config.events:
             try:
                 from hipmon.alerts import AlertEngine, load_rules
@@ -362,10 +364,7 @@ class Pipeline:
         """End of stream: emit what is left, flush events."""
         up = self._advance(final=True)
         if self.detector is not None:
-            ev = self.detector.flush()
-            up.events.extend(ev)
-            if self.alert_engine is not None and ev:
-                up.alerts.extend(self.alert_engine.update(ev))
+            self._run_events(up, None)
         return up
 
     # ------------------------------------------------------------ the work
@@ -413,11 +412,20 @@ class Pipeline:
         frames = self._kinematics(ks, grid, q_se, acc, gyr, valid, cal_valid_from)
         up = Update(frames, calibration=new_cal)
         if self.detector is not None and len(frames):
-            ev = self.detector.update(frames)
+            self._run_events(up, frames)
+        return up
+
+    def _run_events(self, up: Update, frames: Frames | None) -> None:
+        """Events and alerts of a chunk (``frames`` None = flush). A failure there switches
+        events off for the rest of the stream (``events_error``); angles keep flowing."""
+        try:
+            ev = self.detector.flush() if frames is None else self.detector.update(frames)  # type: ignore[union-attr]
             up.events.extend(ev)
             if self.alert_engine is not None and ev:
                 up.alerts.extend(self.alert_engine.update(ev))
-        return up
+        except Exception as exc:  # noqa: BLE001 - keep the angles alive
+            self.events_error = f"{type(exc).__name__}: {exc}"
+            self.detector = None
 
     def _track_gaps(self, placement: str, grid: np.ndarray, v: np.ndarray) -> None:
         start = self._invalid_run[placement]
@@ -575,7 +583,7 @@ def process_samples(
             pipe, ups = run(cfg2)
             second = True
     frames, events, alerts = _collect(pipe, ups)
-    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, second)
+    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, second, pipe.events_error)
 
 
 def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration | None:

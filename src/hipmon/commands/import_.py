@@ -1,17 +1,43 @@
-"""``hipmon import``: Import per-sensor CSV files (DESIGN.md section 4) into a session file."""
+"""``hipmon import``: per-sensor CSV files (DESIGN.md section 4) -> one session file."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "Import per-sensor CSV files (DESIGN.md section 4) into a session file."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--pelvis", required=True, metavar="P.csv", help="pelvis sensor CSV")
+    parser.add_argument("--left-thigh", required=True, metavar="L.csv", help="left thigh sensor CSV")
+    parser.add_argument("--right-thigh", required=True, metavar="R.csv", help="right thigh sensor CSV")
+    parser.add_argument("-o", "--output", required=True, metavar="SESSION", help="session file to create")
+    parser.add_argument("--force", action="store_true", help="replace SESSION if it exists")
+    parser.add_argument("--athlete", default=None, help="athlete name or id stored in the metadata")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("hipmon import: not built yet (issue 4)", file=sys.stderr)
-    return 2
+    import sys
+
+    from hipmon.cli import CommandError
+    from hipmon.recording import RecordingError, import_csv_session
+
+    files = {"pelvis": args.pelvis, "left_thigh": args.left_thigh, "right_thigh": args.right_thigh}
+    metadata = {"athlete": args.athlete} if args.athlete else {}
+    try:
+        parsed = import_csv_session(files, args.output, metadata=metadata, overwrite=args.force)
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    for placement, csvf in parsed.items():
+        if csvf.ignored_columns:
+            print(
+                f"hipmon import: {csvf.path}: ignored column(s) {', '.join(csvf.ignored_columns)}",
+                file=sys.stderr,
+            )
+        b = csvf.block
+        print(
+            f"{placement}: {len(b)} samples, {b.time_sensor_s[0]:.3f}-{b.time_sensor_s[-1]:.3f} s, "
+            f"{csvf.rate_hz:.1f} Hz{', with mag' if b.mag_sensor is not None else ''}"
+        )
+    print(f"wrote {args.output}")
+    return 0

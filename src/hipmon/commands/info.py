@@ -1,17 +1,63 @@
-"""``hipmon info``: Describe a session: duration, sensors, profiles, placements, samples, gaps."""
+"""``hipmon info``: describe a session: duration, sensors, profiles, placements, samples, gaps."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "Describe a session: duration, sensors, profiles, placements, samples, gaps."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("session", metavar="SESSION", help="session file (hipmon record / hipmon import)")
+    parser.add_argument("--json", action="store_true", help="print JSON (keys: docs/recording-format.md)")
+    parser.add_argument("--check", action="store_true", help="also run SQLite's integrity check")
+
+
+def _fmt(x: object, spec: str = "") -> str:
+    if x is None:
+        return "-"
+    return format(x, spec) if spec else str(x)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("hipmon info: not built yet (issue 4)", file=sys.stderr)
-    return 2
+    import json
+
+    from hipmon.cli import CommandError
+    from hipmon.recording import RecordingError, SessionReader, summarize
+
+    try:
+        with SessionReader(args.session) as reader:
+            info = summarize(reader)
+            if args.check:
+                info["integrity"] = reader.check_integrity()
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=False))
+        return 0
+    lines = [
+        f"session     {info['path']}",
+        f"source      {info['source']} (schema {info['schema_version']}, hipmon {info['software_version']},"
+        f" created {info['created_utc']}{'' if info['closed_cleanly'] else ', NOT closed cleanly'})",
+        f"duration    {info['duration_s']:.3f} s",
+    ]
+    if info["metadata"]:
+        lines.append("metadata    " + ", ".join(f"{k}={v}" for k, v in info["metadata"].items() if k != "import_files"))
+    lines.append("sensors")
+    header = f"  {'sensor':<14}{'placement':<13}{'profile':<18}{'rate_Hz':>8}{'notifs':>9}{'samples':>10}{'gaps':>6}{'lost':>7}{'dec_err':>8}"
+    lines.append(header)
+    for s in info["sensors"]:
+        gaps = s["gaps"] or {}
+        lines.append(
+            f"  {s['sensor_id']:<14}{_fmt(s['placement']):<13}{_fmt(s['profile']):<18}"
+            f"{_fmt(s['rate_hz'], '.1f'):>8}{s['notifications']:>9}{_fmt(s['samples']):>10}"
+            f"{_fmt(gaps.get('count')):>6}{_fmt(gaps.get('samples_lost')):>7}{s['decode_errors']:>8}"
+        )
+        if "decode_problem" in s:
+            lines.append(f"    cannot decode: {s['decode_problem']}")
+    lines.append(f"gaps        {info['gaps']['count']} ({info['gaps']['samples_lost']} samples lost)")
+    lines.append(f"markers     {info['markers']}    alerts {info['alerts']}    calibrated {'yes' if info['calibrated'] else 'no'}")
+    if "integrity" in info:
+        lines.append(f"integrity   {info['integrity']}")
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,445 @@
+"""``SessionReader``: open a session file, read everything back, decode raw notifications."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from hipmon.types import Gap, ImuBlock, RawNotification
+
+from ._common import RecordingError, blob_f64, loads
+from .schema import APPLICATION_ID, CSV_IMPORT_PROFILE, FORMAT_NAME, SCHEMA_VERSION, TABLES_V1
+
+#: Reconnect-like connection log kinds: the decoder and clock map restart there.
+RESET_KINDS = ("connect", "reconnect")
+
+
+@dataclass(frozen=True)
+class SensorInfo:
+    """One row of ``sensors``: ``rate_hz`` nominal (Hz); ``extra`` free JSON."""
+
+    sensor_id: str
+    placement: str | None
+    profile: str | None
+    rate_hz: float | None
+    address: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Marker:
+    time_s: float  # session time
+    label: str
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    time_s: float  # session time
+    rule: str
+    side: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConnectionLogEntry:
+    sensor_id: str | None
+    host_ns: int
+    kind: str
+    detail: str
+
+
+@dataclass
+class DecodedStream:
+    """Decoded samples of one sensor plus what went wrong on the way.
+
+    ``block.host_ns`` (N,) is each sample's notification arrival (host
+    monotonic ns; None for imported samples); ``decode_errors`` counts
+    notifications the decoder rejected (``first_errors``: up to 5 messages).
+    """
+
+    block: ImuBlock
+    notifications: int
+    decode_errors: int
+    first_errors: list[str]
+
+
+DecoderFactory = Callable[[SensorInfo], Any]
+
+
+def _profile_decoder(info: SensorInfo) -> Any:
+    from hipmon.profiles import get_profile  # lazy: the profiles module is optional here
+
+    profile = get_profile(info.profile)
+    return profile.make_decoder(info.rate_hz if info.rate_hz else profile.default_rate_hz)
+
+
+class SessionReader:
+    """Read a session file written by :class:`SessionWriter` (or ``hipmon import``).
+
+    Opening checks that the file is an SQLite database with hipmon's
+    ``application_id``, a schema version this code can read and the expected
+    tables; anything else raises :class:`RecordingError` naming the file.
+    Opening never creates a file. A file whose writer was killed opens fine
+    (SQLite replays the committed part of the WAL).
+
+    ``decoder_factory(sensor_info) -> decoder`` decodes raw notifications
+    (default: the sensor's firmware profile, ``hipmon.profiles``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, decoder_factory: DecoderFactory | None = None) -> None:
+        self.path = Path(path)
+        self._decoder_factory = decoder_factory or _profile_decoder
+        self._decoded: dict[str, DecodedStream] = {}
+        if not self.path.exists():
+            raise RecordingError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise RecordingError(f"{self.path}: is a directory, not a session file")
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise RecordingError(f"{self.path}: cannot read: {exc}") from exc
+        if head != b"SQLite format 3\x00":
+            raise RecordingError(f"{self.path}: not a hipmon recording (not an SQLite database)")
+        uri = "file:" + str(self.path.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=rw"
+        try:
+            self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error:
+            # read-only media: fall back to a read-only connection
+            try:
+                self._con = sqlite3.connect(uri.replace("mode=rw", "mode=ro"), uri=True, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise RecordingError(f"{self.path}: cannot open: {exc}") from exc
+        try:
+            app_id = self._con.execute("PRAGMA application_id").fetchone()[0]
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            self._con.close()
+            raise RecordingError(f"{self.path}: not a readable session file ({exc})") from exc
+        if app_id != APPLICATION_ID:
+            self._con.close()
+            raise RecordingError(f"{self.path}: an SQLite database, but not a hipmon recording")
+        if version > SCHEMA_VERSION:
+            self._con.close()
+            raise RecordingError(
+                f"{self.path}: written with schema version {version}; this hipmon reads up to "
+                f"{SCHEMA_VERSION} (upgrade hipmon)"
+            )
+        missing = [t for t in TABLES_V1 if t not in tables]
+        if version < 1 or missing:
+            self._con.close()
+            raise RecordingError(
+                f"{self.path}: damaged hipmon recording (schema version {version}, missing tables: "
+                f"{', '.join(missing) or 'none'})"
+            )
+        self.schema_version = int(version)
+        try:
+            self._meta = {k: loads(v) for k, v in self._con.execute("SELECT key, value FROM meta")}
+        except (sqlite3.Error, ValueError) as exc:
+            raise RecordingError(f"{self.path}: damaged meta table ({exc})") from exc
+        if self._meta.get("format") != FORMAT_NAME:
+            raise RecordingError(f"{self.path}: meta.format is {self._meta.get('format')!r}, not {FORMAT_NAME!r}")
+
+    # ------------------------------------------------------------------ basics
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "SessionReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _q(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: read failed: {exc}") from exc
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The whole ``meta`` table (format, schema_version, software_version, created_utc, origin_ns, ...)."""
+        return dict(self._meta)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The session metadata given to the writer (athlete, notes, import sources, ...)."""
+        return dict(self._meta.get("metadata") or {})
+
+    @property
+    def origin_ns(self) -> int:
+        """Host monotonic ns of session time 0."""
+        return int(self._meta.get("origin_ns") or 0)
+
+    @property
+    def closed_cleanly(self) -> bool:
+        """False if the writer never closed the file (killed, crashed, still recording)."""
+        return "end_ns" in self._meta
+
+    @property
+    def sensors(self) -> dict[str, SensorInfo]:
+        """sensor_id -> SensorInfo, in the order the sensors were added."""
+        rows = self._q(
+            "SELECT sensor_id, placement, profile, rate_hz, address, extra FROM sensors ORDER BY added_ns, sensor_id"
+        )
+        return {r[0]: SensorInfo(r[0], r[1], r[2], r[3], r[4], loads(r[5]) or {}) for r in rows}
+
+    def sensor_for(self, placement: str) -> SensorInfo:
+        """The sensor at ``placement`` (``KeyError`` if none)."""
+        for info in self.sensors.values():
+            if info.placement == placement:
+                return info
+        raise KeyError(f"{self.path}: no sensor at placement {placement!r}")
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Gaps recorded while writing (or found at import), in the order written."""
+        return [Gap(*r) for r in self._q("SELECT sensor_id, start_s, end_s, samples_lost, reason FROM gaps ORDER BY id")]
+
+    @property
+    def markers(self) -> list[Marker]:
+        return [Marker(*r) for r in self._q("SELECT time_s, label FROM markers ORDER BY time_s, id")]
+
+    @property
+    def alerts(self) -> list[AlertRecord]:
+        rows = self._q("SELECT time_s, rule, side, detail FROM alerts ORDER BY time_s, id")
+        return [AlertRecord(t, rule, side, loads(d) or {}) for t, rule, side, d in rows]
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """The last calibration stored, or None."""
+        rows = self._q("SELECT data FROM calibration ORDER BY id DESC LIMIT 1")
+        return loads(rows[0][0]) if rows else None
+
+    @property
+    def connection_log(self) -> list[ConnectionLogEntry]:
+        rows = self._q("SELECT sensor_id, host_ns, kind, detail FROM connection_log ORDER BY host_ns, id")
+        return [ConnectionLogEntry(*r) for r in rows]
+
+    def reset_times_ns(self, sensor_id: str) -> list[int]:
+        """Host ns of this sensor's (re)connects (``connect``/``reconnect`` log entries)."""
+        return [e.host_ns for e in self.connection_log if e.sensor_id == sensor_id and e.kind in RESET_KINDS]
+
+    def check_integrity(self) -> str:
+        """``PRAGMA integrity_check`` result ('ok' for a sound file)."""
+        return "; ".join(str(r[0]) for r in self._q("PRAGMA integrity_check"))
+
+    # ------------------------------------------------------------------ raw notifications
+    def notification_count(self, sensor_id: str | None = None) -> int:
+        if sensor_id is None:
+            return int(self._q("SELECT COUNT(*) FROM notifications")[0][0])
+        return int(self._q("SELECT COUNT(*) FROM notifications WHERE sensor_id=?", (sensor_id,))[0][0])
+
+    def notifications(self, sensor_id: str) -> tuple[np.ndarray, list[bytes]]:
+        """One sensor's notifications in receive order: host_ns (N,) int64 and the payloads."""
+        rows = self._q("SELECT host_ns, data FROM notifications WHERE sensor_id=? ORDER BY seq", (sensor_id,))
+        return np.array([r[0] for r in rows], dtype=np.int64), [bytes(r[1]) for r in rows]
+
+    def iter_notifications(self) -> Iterator[RawNotification]:
+        """All sensors' notifications in arrival order (replay as a live stream)."""
+        try:
+            cur = self._con.execute(
+                "SELECT sensor_id, host_ns, data FROM notifications ORDER BY host_ns, sensor_id, seq"
+            )
+            for sid, host_ns, data in cur:
+                yield RawNotification(sid, int(host_ns), bytes(data))
+        except sqlite3.DatabaseError as exc:
+            raise RecordingError(f"{self.path}: read failed: {exc}") from exc
+
+    # ------------------------------------------------------------------ samples
+    def has_imported_samples(self, sensor_id: str) -> bool:
+        return bool(self._q("SELECT 1 FROM samples WHERE sensor_id=? LIMIT 1", (sensor_id,)))
+
+    def decode(self, sensor_id: str) -> DecodedStream:
+        """Decoded samples of a sensor (cached): imported samples, or raw notifications
+        run through the sensor's decoder (reset at each logged reconnect)."""
+        if sensor_id in self._decoded:
+            return self._decoded[sensor_id]
+        sensors = self.sensors
+        if sensor_id not in sensors:
+            raise KeyError(f"{self.path}: no sensor {sensor_id!r}")
+        info = sensors[sensor_id]
+        if self.has_imported_samples(sensor_id):
+            rows = self._q("SELECT n, time_s, acc, gyr, mag FROM samples WHERE sensor_id=? ORDER BY chunk", (sensor_id,))
+            has_mag = all(r[4] is not None for r in rows) and bool(rows)
+            block = ImuBlock(
+                time_sensor_s=np.concatenate([blob_f64(r[1], None) for r in rows]),
+                acc_sensor=np.concatenate([blob_f64(r[2], 3) for r in rows]),
+                gyr_sensor=np.concatenate([blob_f64(r[3], 3) for r in rows]),
+                mag_sensor=np.concatenate([blob_f64(r[4], 3) for r in rows]) if has_mag else None,
+            )
+            out = DecodedStream(block, 0, 0, [])
+        else:
+            host_ns, payloads = self.notifications(sensor_id)
+            blocks: list[ImuBlock] = []
+            errors = 0
+            messages: list[str] = []
+            if len(payloads):
+                if info.profile is None:
+                    raise RecordingError(f"{self.path}: sensor {sensor_id!r} has no profile: cannot decode")
+                try:
+                    decoder = self._decoder_factory(info)
+                except Exception as exc:
+                    raise RecordingError(
+                        f"{self.path}: sensor {sensor_id!r}: no decoder for profile {info.profile!r}: {exc}"
+                    ) from exc
+                resets = sorted(self.reset_times_ns(sensor_id))
+                r = 0
+                for i, (t, data) in enumerate(zip(host_ns, payloads)):
+                    while r < len(resets) and resets[r] <= t:
+                        if i > 0:
+                            decoder.reset()
+                        r += 1
+                    try:
+                        blk = decoder.feed(data, int(t))
+                    except Exception as exc:  # a bad packet: count it, keep going
+                        errors += 1
+                        if len(messages) < 5:
+                            messages.append(f"notification {i} (host_ns {int(t)}): {exc}")
+                        continue
+                    if blk is not None and len(blk):
+                        if blk.host_ns is None:
+                            blk.host_ns = np.full(len(blk), int(t), dtype=np.int64)
+                        blocks.append(blk)
+            block = ImuBlock.concatenate(blocks) if blocks else ImuBlock(
+                np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None, np.zeros(0, np.int64), np.zeros(0, np.int64)
+            )
+            out = DecodedStream(block, len(payloads), errors, messages)
+        self._decoded[sensor_id] = out
+        return out
+
+    def samples(self, sensor_id: str) -> ImuBlock:
+        """Decoded samples of one sensor (see :meth:`decode`)."""
+        return self.decode(sensor_id).block
+
+    def session_time(self, sensor_id: str, *, lookahead_s: float = 2.0, **sync_params: float) -> np.ndarray:
+        """Session time (s) of each of the sensor's samples, (N,).
+
+        Imported sessions: the CSV's ``time_s`` as is. Recorded sessions: the
+        sensor's own time mapped by :func:`hipmon.sync.map_to_session` (lower
+        envelope of arrival times; reset at each logged reconnect), with
+        ``lookahead_s`` of arrivals after each notification (a live pipeline
+        delayed by ``lookahead_s`` computes the same numbers).
+        """
+        from hipmon.sync import map_to_session
+
+        block = self.samples(sensor_id)
+        if self.has_imported_samples(sensor_id) or block.host_ns is None:
+            return np.asarray(block.time_sensor_s, dtype=np.float64).copy()
+        arrival_s = (block.host_ns - self.origin_ns) / 1e9
+        resets = [(t - self.origin_ns) / 1e9 for t in self.reset_times_ns(sensor_id)]
+        return map_to_session(block.time_sensor_s, arrival_s, reset_at_s=resets, lookahead_s=lookahead_s, **sync_params)
+
+    def detected_gaps(self, sensor_id: str) -> list[Gap]:
+        """Gaps found in the decoded samples (exact counts from the sensor's counters
+        where it sends them, else from timestamp steps); see :func:`hipmon.sync.detect_gaps`."""
+        from hipmon.sync import detect_gaps
+
+        block = self.samples(sensor_id)
+        if len(block) < 2:
+            return []
+        info = self.sensors[sensor_id]
+        t = self.session_time(sensor_id)
+        if self.has_imported_samples(sensor_id):
+            return [g for g in self.gaps if g.sensor_id == sensor_id]
+        return detect_gaps(
+            t, info.rate_hz, sample_index=block.sample_index, time_sensor_s=block.time_sensor_s, sensor_id=sensor_id
+        )
+
+    # ------------------------------------------------------------------ summary
+    @property
+    def time_span_s(self) -> tuple[float, float]:
+        """(first, last) session time (s) of any data: imported samples or notification arrivals."""
+        firsts, lasts = [], []
+        rows = self._q("SELECT MIN(host_ns), MAX(host_ns) FROM notifications")
+        if rows and rows[0][0] is not None:
+            firsts.append((rows[0][0] - self.origin_ns) / 1e9)
+            lasts.append((rows[0][1] - self.origin_ns) / 1e9)
+        for sid in [r[0] for r in self._q("SELECT DISTINCT sensor_id FROM samples")]:
+            t = self.samples(sid).time_sensor_s
+            if len(t):
+                firsts.append(float(t[0]))
+                lasts.append(float(t[-1]))
+        if not firsts:
+            return (0.0, 0.0)
+        return (min(firsts), max(lasts))
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from the first to the last data of the session (0 for an empty one)."""
+        a, b = self.time_span_s
+        return max(0.0, b - a)
+
+    @property
+    def is_imported(self) -> bool:
+        return any(s.profile == CSV_IMPORT_PROFILE for s in self.sensors.values())
+
+
+def summarize(reader: SessionReader) -> dict[str, Any]:
+    """The facts ``hipmon info --json`` prints (keys documented in ``docs/recording-format.md``).
+
+    Raw notifications are decoded with each sensor's profile; a sensor that
+    cannot be decoded gets ``samples: null`` and a ``decode_problem`` message.
+    """
+    sensors_out = []
+    recorded = reader.gaps
+    total_gaps = 0
+    total_lost = 0
+    for sid, info in reader.sensors.items():
+        entry: dict[str, Any] = {
+            "sensor_id": sid,
+            "placement": info.placement,
+            "profile": info.profile,
+            "rate_hz": info.rate_hz,
+            "address": info.address,
+            "notifications": reader.notification_count(sid),
+            "samples": None,
+            "decode_errors": 0,
+            "first_s": None,
+            "last_s": None,
+            "gaps": None,
+            "gaps_recorded": {
+                "count": sum(1 for g in recorded if g.sensor_id == sid),
+                "samples_lost": sum(g.samples_lost for g in recorded if g.sensor_id == sid),
+            },
+        }
+        try:
+            dec = reader.decode(sid)
+            entry["samples"] = len(dec.block)
+            entry["decode_errors"] = dec.decode_errors
+            if dec.first_errors:
+                entry["first_decode_errors"] = dec.first_errors
+            if len(dec.block):
+                t = reader.session_time(sid)
+                entry["first_s"] = float(t[0])
+                entry["last_s"] = float(t[-1])
+            gaps = reader.detected_gaps(sid)
+            entry["gaps"] = {"count": len(gaps), "samples_lost": int(sum(g.samples_lost for g in gaps))}
+            total_gaps += len(gaps)
+            total_lost += entry["gaps"]["samples_lost"]
+        except (RecordingError, ImportError) as exc:
+            entry["decode_problem"] = str(exc)
+        sensors_out.append(entry)
+    meta = reader.meta
+    return {
+        "path": str(reader.path),
+        "format": meta.get("format"),
+        "schema_version": reader.schema_version,
+        "software_version": meta.get("software_version"),
+        "created_utc": meta.get("created_utc"),
+        "closed_cleanly": reader.closed_cleanly,
+        "source": "csv-import" if reader.is_imported else "recording",
+        "duration_s": reader.duration_s,
+        "metadata": reader.metadata,
+        "sensors": sensors_out,
+        "gaps": {"count": total_gaps, "samples_lost": total_lost},
+        "markers": len(reader.markers),
+        "alerts": len(reader.alerts),
+        "calibrated": reader.calibration is not None,
+    }

@@ -1,17 +1,41 @@
-"""``hipmon demo``: Live dashboard on emulated sensors (a simulated runner who fatigues); --duration/--screenshot for headless use."""
+"""``hipmon demo``: the live dashboard on emulated sensors (a simulated runner who fatigues)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "Live dashboard on emulated sensors (a simulated runner who fatigues); --duration/--screenshot for headless use."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--duration", type=float, metavar="S", help="quit after S seconds (wall clock)")
+    parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
+    parser.add_argument("--mute", action="store_true", help="start with the audible alert cue off")
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    parser.add_argument("--speed", type=float, default=1.0, help="play the simulated run this many times real time")
+    parser.add_argument(
+        "--source",
+        choices=("emulated", "truth"),
+        default="emulated",
+        help="emulated: sensors over the bumble BLE stack through the pipeline (default); "
+        "truth: the simulator's true angles straight to the dashboard",
+    )
+    parser.add_argument("--athlete", default="Demo runner", help="athlete name shown in the window")
+    parser.add_argument("--session", default="demo: fatiguing run", help="session name shown in the window")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("hipmon demo: not built yet (issue 7)", file=sys.stderr)
-    return 2
+    from hipmon.cli import CommandError
+
+    if args.duration is not None and args.duration <= 0:
+        raise CommandError("--duration must be positive")
+    if args.speed <= 0:
+        raise CommandError("--speed must be positive")
+    from hipmon.app.main import run_live
+    from hipmon.app.session import make_source
+
+    seconds = max(600.0, (args.duration or 0) * args.speed + 30.0)
+    source = make_source("demo" if args.source == "emulated" else "truth", seconds=seconds, seed=args.seed,
+                         speed=args.speed)
+    return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
+                    athlete=args.athlete, session=args.session)

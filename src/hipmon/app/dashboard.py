@@ -1,0 +1,593 @@
+"""The dashboard window: the coach's live view and the analyst's replay, the same views.
+
+The window reads a *model* on a ~30 Hz timer and draws; it computes nothing.
+A model is ``hipmon.buffers.LiveState`` (live, written by the runner thread)
+or ``hipmon.app.replay.ReplayModel`` (a whole recording and a playhead); both
+offer: ``now_s``, ``angles_window``, ``current_angles``, ``events``,
+``alerts``, ``sensors``, ``calibration``, ``limits``, ``markers``,
+``recording``, ``message``, ``info``.
+
+Views: alert banner (with a mutable beep) · scrolling traces of pelvic
+obliquity, hip adduction and hip internal rotation per side with the alert
+bands · frontal-plane figure (seen from behind) · per-stride bars of the last 20
+strides per side · alert log · sensor panel · calibration guidance · record,
+marker, athlete and session names.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from hipmon.app import _qtfix, theme
+from hipmon.app.figure import FrontalFigure
+from hipmon.buffers import COL, AlertRecord, Limit
+
+_qtfix.apply()
+
+TRACE_SECONDS = 10.0
+N_STRIDES = 20
+BANNER_HOLD_S = 4.0  # an alert stays on the banner this long (session time)
+STRIDE_KINDS = ("stance", "landing", "rep")
+
+TRACES = (
+    # title, y range, [(column, colour, legend)]
+    ("Pelvic obliquity (°)  + right side up", (-14, 14), [("pelvis_obliquity_deg", theme.PELVIS, "pelvis")]),
+    (
+        "Hip adduction (°)",
+        (-15, 25),
+        [("hip_adduction_left_deg", theme.LEFT, "left"), ("hip_adduction_right_deg", theme.RIGHT, "right")],
+    ),
+    (
+        "Hip internal rotation (°)",
+        (-15, 20),
+        [
+            ("hip_internal_rotation_left_deg", theme.LEFT, "left"),
+            ("hip_internal_rotation_right_deg", theme.RIGHT, "right"),
+        ],
+    ),
+)
+
+BARS = (
+    ("Pelvic drop per stance (°)", "peak_pelvic_drop_deg", "pelvis_obliquity_deg"),
+    ("Peak hip adduction (°)", "peak_hip_adduction_deg", "hip_adduction_{side}_deg"),
+    ("Peak hip IR (°)", "peak_hip_internal_rotation_deg", "hip_internal_rotation_{side}_deg"),
+)
+
+
+def limits_by_column(limits: tuple[Limit, ...] | list[Limit]) -> dict[str, tuple[float | None, float | None]]:
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for lim in limits:
+        lo, hi = out.get(lim.column, (None, None))
+        if lim.low is not None:
+            lo = lim.low if lo is None else max(lo, lim.low)
+        if lim.high is not None:
+            hi = lim.high if hi is None else min(hi, lim.high)
+        out[lim.column] = (lo, hi)
+    return out
+
+
+def _fmt(v: float | None, spec: str, unit: str = "") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:{spec}}{unit}"
+
+
+class Beeper:
+    """The audible cue: ``QApplication.beep()`` (QtMultimedia is not in PySide6-Essentials); never fails offscreen."""
+
+    def __init__(self, muted: bool = False):
+        self.muted = muted
+        self.count = 0  # cues requested while unmuted (tests read this)
+
+    def cue(self) -> None:
+        if self.muted:
+            return
+        self.count += 1
+        try:
+            QtWidgets.QApplication.beep()
+        except Exception:  # pragma: no cover
+            pass
+
+
+class Dashboard(QtWidgets.QMainWindow):
+    """The main window. ``model``: a LiveState or a ReplayModel; ``runner``: a SessionRunner (live) or None."""
+
+    def __init__(self, model: Any, runner: Any = None, *, muted: bool = False, title: str = "hipmon",
+                 refresh_hz: float = 30.0, trace_seconds: float = TRACE_SECONDS):
+        super().__init__()
+        pg.setConfigOptions(antialias=False, foreground=theme.FOREGROUND, background=theme.BACKGROUND)
+        self.model = model
+        self.runner = runner
+        self.trace_seconds = trace_seconds
+        self.beeper = Beeper(muted)
+        self.setWindowTitle(title)
+        self.resize(1600, 940)
+        self._last_alert_seq = 0
+        self._banner_alert: AlertRecord | None = None
+        self._frame_times: list[float] = []
+        self.n_redraws = 0
+        self._stride_cache_key: Any = None
+
+        central = QtWidgets.QWidget()
+        self.setCentralWidget(central)
+        root = QtWidgets.QVBoxLayout(central)
+        root.setContentsMargins(8, 6, 8, 6)
+        root.setSpacing(6)
+        root.addLayout(self._build_header())
+        self.banner = QtWidgets.QLabel()
+        f = self.banner.font()
+        f.setPointSize(17)
+        f.setBold(True)
+        self.banner.setFont(f)
+        self.banner.setMinimumHeight(44)
+        self.banner.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        root.addWidget(self.banner)
+
+        middle = QtWidgets.QHBoxLayout()
+        middle.addWidget(self._build_traces(), stretch=3)
+        right = QtWidgets.QVBoxLayout()
+        self.figure = FrontalFigure()
+        self.figure.setMinimumWidth(380)
+        right.addWidget(self.figure, stretch=1)
+        right.addWidget(self._build_calibration())
+        middle.addLayout(right, stretch=1)
+        root.addLayout(middle, stretch=3)
+
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self._build_bars(), stretch=5)
+        log_box = QtWidgets.QGroupBox("Alert log")
+        lb = QtWidgets.QVBoxLayout(log_box)
+        self.alert_log = QtWidgets.QListWidget()
+        self.alert_log.setWordWrap(True)
+        self.alert_log.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.alert_log.itemActivated.connect(self._on_log_activated)
+        self.alert_log.itemClicked.connect(self._on_log_activated)
+        lb.addWidget(self.alert_log)
+        bottom.addWidget(log_box, stretch=3)
+        bottom.addWidget(self._build_sensors(), stretch=3)
+        root.addLayout(bottom, stretch=2)
+
+        self.replay_bar: QtWidgets.QWidget | None = None
+        self.statusBar().showMessage("")
+        self._set_banner(None)
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(int(1000 / refresh_hz))
+        self.timer.timeout.connect(self.refresh)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_header(self) -> QtWidgets.QHBoxLayout:
+        h = QtWidgets.QHBoxLayout()
+        logo = QtWidgets.QLabel("<b style='font-size:15pt; color:%s'>hipmon</b>" % theme.PELVIS)
+        h.addWidget(logo)
+        h.addSpacing(12)
+        info = getattr(self.model, "info", None)
+        h.addWidget(QtWidgets.QLabel("Athlete"))
+        self.athlete_edit = QtWidgets.QLineEdit(getattr(info, "athlete", "") or "")
+        self.athlete_edit.setPlaceholderText("name")
+        self.athlete_edit.setMaximumWidth(180)
+        self.athlete_edit.textChanged.connect(lambda s: setattr(self.model.info, "athlete", s))
+        h.addWidget(self.athlete_edit)
+        h.addWidget(QtWidgets.QLabel("Session"))
+        self.session_edit = QtWidgets.QLineEdit(getattr(info, "session", "") or "")
+        self.session_edit.setPlaceholderText("e.g. baseline, week 4")
+        self.session_edit.setMaximumWidth(200)
+        self.session_edit.textChanged.connect(lambda s: setattr(self.model.info, "session", s))
+        h.addWidget(self.session_edit)
+        h.addSpacing(12)
+        self.source_label = QtWidgets.QLabel(getattr(info, "source", "") or "")
+        self.source_label.setStyleSheet(f"color:{theme.MUTED}")
+        h.addWidget(self.source_label)
+        h.addStretch(1)
+        self.clock_label = QtWidgets.QLabel("t = —")
+        f = self.clock_label.font()
+        f.setPointSize(13)
+        self.clock_label.setFont(f)
+        h.addWidget(self.clock_label)
+        h.addSpacing(10)
+        self.record_button = QtWidgets.QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.toggled.connect(self._on_record)
+        self.record_button.setEnabled(self.runner is not None and getattr(self.runner.source, "can_record", False))
+        h.addWidget(self.record_button)
+        self.marker_button = QtWidgets.QPushButton("Marker (M)")
+        self.marker_button.clicked.connect(self.add_marker)
+        self.marker_button.setEnabled(self.runner is not None)
+        h.addWidget(self.marker_button)
+        self.mute_button = QtWidgets.QPushButton()
+        self.mute_button.setCheckable(True)
+        self.mute_button.setChecked(self.beeper.muted)
+        self.mute_button.toggled.connect(self._on_mute)
+        self._on_mute(self.beeper.muted)
+        h.addWidget(self.mute_button)
+        QtGui.QShortcut(QtGui.QKeySequence("M"), self, activated=self.add_marker)
+        return h
+
+    def _build_traces(self) -> QtWidgets.QWidget:
+        self.traces = pg.GraphicsLayoutWidget()
+        self.trace_plots: list[pg.PlotItem] = []
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._bands: list[tuple[pg.PlotItem, str, str, QtWidgets.QGraphicsRectItem, pg.InfiniteLine]] = []
+        self._alert_lines: list[list[pg.InfiniteLine]] = []
+        self._marker_lines: list[list[pg.InfiniteLine]] = []
+        for row, (title, yr, curves) in enumerate(TRACES):
+            p = self.traces.addPlot(row=row, col=0)
+            p.setTitle(title, size="11pt")
+            p.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+            p.setYRange(*yr, padding=0)
+            p.setMouseEnabled(False, False)
+            p.hideButtons()
+            p.setMenuEnabled(False)
+            p.getAxis("left").setWidth(36)
+            if row < len(TRACES) - 1:
+                p.getAxis("bottom").setStyle(showValues=False)
+            else:
+                p.setLabel("bottom", "session time (s)")
+            if len(curves) > 1:
+                legend = p.addLegend(offset=(6, 4), labelTextSize="9pt")
+                legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+            for col, colour, name in curves:
+                c = p.plot([], [], pen=pg.mkPen(colour, width=2.5), name=name, connect="finite")
+                c.setClipToView(True)
+                self.curves[col] = c
+            zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#888888", width=1))
+            p.addItem(zero)
+            for col, colour, _ in curves:
+                # the red band beyond each limit, edged by a dashed line in the trace's colour
+                for which in (("high", "low") if col == "pelvis_obliquity_deg" else ("high",)):
+                    region = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+                    region.setBrush(pg.mkBrush(*theme.ALERT_BAND))
+                    region.setPen(pg.mkPen(None))
+                    region.setZValue(-10)
+                    region.setVisible(False)
+                    line = pg.InfiniteLine(angle=0, pen=pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+                    line.setVisible(False)
+                    p.addItem(region)
+                    p.addItem(line)
+                    self._bands.append((p, col, which, region, line))
+            self._alert_lines.append([])
+            self._marker_lines.append([])
+            self.trace_plots.append(p)
+            if row:
+                p.setXLink(self.trace_plots[0])
+        self.playhead_lines = []
+        return self.traces
+
+    def _build_calibration(self) -> QtWidgets.QWidget:
+        box = QtWidgets.QGroupBox("Calibration")
+        v = QtWidgets.QVBoxLayout(box)
+        self.calib_steps = QtWidgets.QLabel()
+        self.calib_steps.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        v.addWidget(self.calib_steps)
+        self.calib_progress = QtWidgets.QProgressBar()
+        self.calib_progress.setRange(0, 100)
+        self.calib_progress.setTextVisible(False)
+        self.calib_progress.setMaximumHeight(10)
+        v.addWidget(self.calib_progress)
+        return box
+
+    def _build_bars(self) -> QtWidgets.QWidget:
+        self.bars = pg.GraphicsLayoutWidget()
+        self.bar_plots: list[pg.PlotItem] = []
+        self.bar_items: dict[tuple[int, str], pg.BarGraphItem] = {}
+        self.bar_flags: list[pg.ScatterPlotItem] = []
+        self._bar_limit_lines: list[dict[str, pg.InfiniteLine]] = []
+        for i, (title, _metric, _col) in enumerate(BARS):
+            p = self.bars.addPlot(row=0, col=i)
+            p.setTitle(title, size="10pt")
+            p.setMouseEnabled(False, False)
+            p.hideButtons()
+            p.setMenuEnabled(False)
+            p.showGrid(y=True, alpha=theme.GRID_ALPHA)
+            p.setXRange(-0.7, N_STRIDES - 0.3, padding=0)
+            p.getAxis("bottom").setTicks([[(0, "−19"), (4, "−15"), (9, "−10"), (14, "−5"), (N_STRIDES - 1, "last")]])
+            p.getAxis("left").setWidth(30)
+            for side in ("left", "right"):
+                item = pg.BarGraphItem(x=[], height=[], width=0.4, brush=theme.SIDE_COLOR[side], pen=None)
+                p.addItem(item)
+                self.bar_items[(i, side)] = item
+            flags = pg.ScatterPlotItem(symbol="t", size=9, pen=pg.mkPen(None), brush=pg.mkBrush(theme.ALERT))
+            p.addItem(flags)
+            self.bar_flags.append(flags)
+            lines = {}
+            for side in ("left", "right"):
+                lim = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.SIDE_COLOR[side], width=1.5,
+                                                            style=QtCore.Qt.PenStyle.DashLine))
+                lim.setVisible(False)
+                p.addItem(lim)
+                lines[side] = lim
+            self._bar_limit_lines.append(lines)
+            self.bar_plots.append(p)
+        legend = self.bar_plots[0].addLegend(offset=(4, 2), labelTextSize="8pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        for side in ("left", "right"):
+            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=theme.SIDE_COLOR[side]), f"{side} stance")
+        legend.addItem(pg.ScatterPlotItem(symbol="t", size=9, pen=pg.mkPen(None), brush=pg.mkBrush(theme.ALERT)),
+                       "alert active")
+        box = QtWidgets.QGroupBox(f"Last {N_STRIDES} strides per side")
+        v = QtWidgets.QVBoxLayout(box)
+        v.setContentsMargins(4, 4, 4, 4)
+        v.addWidget(self.bars)
+        return box
+
+    def _build_sensors(self) -> QtWidgets.QWidget:
+        box = QtWidgets.QGroupBox("Sensors")
+        v = QtWidgets.QVBoxLayout(box)
+        self.sensor_table = QtWidgets.QTableWidget(0, 6)
+        self.sensor_table.setHorizontalHeaderLabels(["sensor", "link", "Hz", "loss", "lag", "batt."])
+        self.sensor_table.verticalHeader().setVisible(False)
+        self.sensor_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.sensor_table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        hh = self.sensor_table.horizontalHeader()
+        hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        v.addWidget(self.sensor_table)
+        return box
+
+    def add_replay_bar(self, bar: QtWidgets.QWidget) -> None:
+        """Replay controls go under the views (``hipmon.app.replay``)."""
+        self.replay_bar = bar
+        self.centralWidget().layout().addWidget(bar)
+
+    # ------------------------------------------------------------------ actions
+
+    def _on_mute(self, muted: bool) -> None:
+        self.beeper.muted = muted
+        self.mute_button.setText("Sound: off" if muted else "Sound: on")
+
+    def _on_record(self, on: bool) -> None:
+        if self.runner is None:
+            return
+        if on:
+            name = (self.session_edit.text() or "session").strip().replace(" ", "_")
+            path = time.strftime(f"{name}-%Y%m%d-%H%M%S.hipmon")
+            self.runner.start_recording(path)
+            self.record_button.setText("■ Stop")
+            self.record_button.setStyleSheet(f"color:white; background:{theme.ALERT}")
+        else:
+            self.runner.stop_recording()
+            self.record_button.setText("● Record")
+            self.record_button.setStyleSheet("")
+
+    def add_marker(self) -> None:
+        if self.runner is not None:
+            self.runner.add_marker(f"marker {len(self.model.markers()) + 1}")
+
+    def _on_log_activated(self, item: QtWidgets.QListWidgetItem) -> None:
+        t = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if t is not None and hasattr(self.model, "seek"):
+            self.model.seek(float(t) - 1.0)
+            self.refresh()
+
+    # ------------------------------------------------------------------ redraw
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def measured_fps(self) -> float:
+        ts = self._frame_times
+        if len(ts) < 2:
+            return 0.0
+        return (len(ts) - 1) / (ts[-1] - ts[0])
+
+    def refresh(self) -> None:
+        """One redraw from the model (the timer calls this ~30×/s)."""
+        m = self.model
+        if hasattr(m, "tick"):
+            m.tick()
+        now = m.now_s()
+        limits = limits_by_column(m.limits())
+        self._draw_traces(now, limits)
+        self.figure.set_angles(m.current_angles(), limits)
+        self._draw_bars(limits)
+        self._draw_alerts(now)
+        self._draw_sensors()
+        self._draw_calibration()
+        self.clock_label.setText("t = —" if now is None else f"t = {int(now // 60):d}:{now % 60:04.1f}")
+        msg = m.message()
+        rec = m.recording()
+        fps = self.measured_fps()
+        self.statusBar().showMessage(
+            "  ·  ".join(s for s in (f"● REC {rec}" if rec else "", msg, f"{fps:.0f} fps" if fps else "") if s)
+        )
+        if self.replay_bar is not None and hasattr(self.replay_bar, "refresh"):
+            self.replay_bar.refresh()
+        self.n_redraws += 1
+        self._frame_times.append(time.perf_counter())
+        if len(self._frame_times) > 60:
+            del self._frame_times[:-60]
+
+    def _draw_traces(self, now: float | None, limits: dict) -> None:
+        if now is None:
+            return
+        back = self.trace_seconds
+        fwd = float(getattr(self.model, "lookahead_s", 0.0))
+        t, a = self.model.angles_window(back + fwd, end_s=now + fwd if fwd else None)
+        for col, curve in self.curves.items():
+            curve.setData(t, a[:, COL[col]], skipFiniteCheck=True) if t.size else curve.setData([], [])
+        x0, x1 = now - back, now + fwd
+        self.trace_plots[0].setXRange(x0, x1, padding=0)
+        for p, col, which, region, line in self._bands:
+            lo, hi = limits.get(col, (None, None))
+            v = hi if which == "high" else lo
+            if v is None:
+                region.setVisible(False)
+                line.setVisible(False)
+                continue
+            region.setRect(QtCore.QRectF(x0 - 1.0, v if which == "high" else v - 100.0, back + fwd + 2.0, 100.0))
+            line.setPos(v)
+            region.setVisible(True)
+            line.setVisible(True)
+        # alert and marker lines inside the window
+        alerts = [a for a in self.model.alerts() if x0 <= a.time_s <= x1]
+        markers = [mk for mk in self.model.markers() if x0 <= mk[0] <= x1]
+        for i, p in enumerate(self.trace_plots):
+            self._place_lines(p, self._alert_lines[i], [a.time_s for a in alerts],
+                              pg.mkPen(theme.ALERT, width=2))
+            self._place_lines(p, self._marker_lines[i], [mk[0] for mk in markers],
+                              pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DotLine))
+        if fwd:
+            if not self.playhead_lines:
+                for p in self.trace_plots:
+                    ln = pg.InfiniteLine(angle=90, pen=pg.mkPen("#000000", width=1.5))
+                    p.addItem(ln)
+                    self.playhead_lines.append(ln)
+            for ln in self.playhead_lines:
+                ln.setPos(now)
+
+    @staticmethod
+    def _place_lines(plot: pg.PlotItem, pool: list[pg.InfiniteLine], xs: list[float], pen: QtGui.QPen) -> None:
+        while len(pool) < len(xs):
+            ln = pg.InfiniteLine(angle=90, pen=pen)
+            plot.addItem(ln)
+            pool.append(ln)
+        for ln, x in zip(pool, xs):
+            ln.setPos(x)
+            ln.setVisible(True)
+        for ln in pool[len(xs):]:
+            ln.setVisible(False)
+
+    def _draw_bars(self, limits: dict) -> None:
+        events = [e for e in self.model.events() if e.kind in STRIDE_KINDS]
+        key = (len(events), id(events[-1]) if events else None, tuple(sorted(limits.items())))
+        if key == self._stride_cache_key:
+            return
+        self._stride_cache_key = key
+        alerted_ids = {id(a.event) for a in self.model.alerts() if a.event is not None}
+        flag_x: list[list[float]] = [[] for _ in BARS]
+        flag_y: list[list[float]] = [[] for _ in BARS]
+        for side, offset in (("left", -0.21), ("right", 0.21)):
+            evs = [e for e in events if e.side == side][-N_STRIDES:]
+            x = np.arange(N_STRIDES - len(evs), N_STRIDES) + offset
+            alerted = np.array([bool(e.alert) or id(e) in alerted_ids for e in evs], dtype=bool)
+            for i, (_title, metric, col) in enumerate(BARS):
+                h = np.nan_to_num(np.array([getattr(e, metric) for e in evs], dtype=float), nan=0.0)
+                self.bar_items[(i, side)].setOpts(x=x, height=h, width=0.4)
+                flag_x[i].extend(x[alerted])
+                flag_y[i].extend(h[alerted])
+        for i, (_title, metric, col) in enumerate(BARS):
+            top = 0.0
+            for side in ("left", "right"):
+                lo, hi = limits.get(col.format(side=side), (None, None))
+                if col == "pelvis_obliquity_deg":  # left stance: the right side drops (obliquity < low)
+                    v = -lo if (side == "left" and lo is not None) else hi if side == "right" else None
+                else:
+                    v = hi
+                line = self._bar_limit_lines[i][side]
+                line.setVisible(v is not None)
+                if v is not None:
+                    line.setPos(v)
+                    top = max(top, v)
+            vals = [getattr(e, metric) for e in events[-2 * N_STRIDES:]]
+            vals = [v for v in vals if math.isfinite(v)]
+            top = max([top] + vals)
+            y_top = max(5.0, top * 1.15)
+            self.bar_plots[i].setYRange(0, y_top, padding=0)
+            self.bar_flags[i].setData(flag_x[i], np.asarray(flag_y[i]) + 0.04 * y_top)
+
+    def _draw_alerts(self, now: float | None) -> None:
+        new = self.model.alerts(self._last_alert_seq)
+        reset = getattr(self.model, "alerts_reset", False)
+        if reset:  # replay seek: rebuild the log, no beeps
+            self.model.alerts_reset = False
+            self.alert_log.clear()
+            self._banner_alert = None
+            new = self.model.alerts()
+        for a in new:
+            item = QtWidgets.QListWidgetItem(f"{a.time_s:6.1f} s  {a.message}")
+            item.setToolTip(a.message)
+            item.setForeground(QtGui.QColor(theme.SIDE_COLOR.get(a.side, theme.FOREGROUND)))
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, a.time_s)
+            self.alert_log.insertItem(0, item)
+            self._last_alert_seq = max(self._last_alert_seq, a.seq)
+        while self.alert_log.count() > 300:
+            self.alert_log.takeItem(self.alert_log.count() - 1)
+        if new:
+            self._banner_alert = new[-1]
+            if not reset and getattr(self.model, "audible", True):
+                self.beeper.cue()
+        if reset and new:
+            self._last_alert_seq = max(a.seq for a in new)
+        a = self._banner_alert
+        if a is not None and now is not None and (now - a.time_s) > BANNER_HOLD_S:
+            a = self._banner_alert = None
+        self._set_banner(a)
+
+    def _set_banner(self, a: AlertRecord | None) -> None:
+        if a is None:
+            self.banner.setText("No alert — pelvis and knees within limits")
+            self.banner.setStyleSheet(theme.BANNER_IDLE)
+        else:
+            self.banner.setText(f"⚠  {a.message}")
+            self.banner.setStyleSheet(theme.BANNER_ALERT)
+
+    def _draw_sensors(self) -> None:
+        sensors = self.model.sensors()
+        tbl = self.sensor_table
+        if tbl.rowCount() != len(sensors):
+            tbl.setRowCount(len(sensors))
+        for r, s in enumerate(sensors):
+            cells = [
+                s.placement or s.sensor_id,
+                "● on" if s.connected else "○ lost",
+                _fmt(s.rate_hz, ".0f"),
+                _fmt(None if s.loss is None else 100 * s.loss, ".1f", " %"),
+                _fmt(s.latency_ms, ".0f", " ms"),
+                _fmt(s.battery_pct, ".0f", " %"),
+            ]
+            for c, text in enumerate(cells):
+                item = tbl.item(r, c)
+                if item is None:
+                    item = QtWidgets.QTableWidgetItem()
+                    tbl.setItem(r, c, item)
+                if item.text() != text:
+                    item.setText(text)
+                if c == 1:
+                    item.setForeground(QtGui.QColor(theme.OK if s.connected else theme.ALERT))
+                if c == 3 and s.loss is not None:
+                    item.setForeground(QtGui.QColor(theme.ALERT if s.loss > 0.05 else theme.WARN if s.loss > 0.01 else theme.FOREGROUND))
+
+    def _draw_calibration(self) -> None:
+        c = self.model.calibration()
+        steps = [("stand", "1. Stand still 3 s"), ("walk", "2. Walk 10 steps"), ("done", "3. Calibrated")]
+        order = {"none": -1, "stand": 0, "walk": 1, "done": 2}
+        cur = order.get(c.stage, -1)
+        parts = []
+        for i, (_key, text) in enumerate(steps):
+            if i == 2 and c.stage == "done" and c.quality is not None:
+                text += f" (quality {c.quality:.2f})"
+            if i < cur or (i == cur == 2):
+                parts.append(f"<span style='color:{theme.OK}'>✔ {text}</span>")
+            elif i == cur:
+                parts.append(f"<b style='color:{theme.FOREGROUND}'>▶ {text}</b>")
+            else:
+                parts.append(f"<span style='color:{theme.MUTED}'>{text}</span>")
+        html = "&nbsp;&nbsp;".join(parts)
+        if c.message and c.stage != "done":
+            html += f"<br><span style='color:{theme.FOREGROUND}'>{c.message}</span>"
+        elif c.message:
+            html += f"<br><span style='color:{theme.MUTED}'>{c.message}</span>"
+        if self.calib_steps.text() != html:
+            self.calib_steps.setText(html)
+        self.calib_progress.setValue(int(100 * (1.0 if c.stage == "done" else max(0.0, min(1.0, c.progress)))))
+
+    # ------------------------------------------------------------------ output
+
+    def save_screenshot(self, path: str) -> bool:
+        """Render the window (works offscreen) and save a PNG."""
+        self.refresh()
+        QtWidgets.QApplication.processEvents()
+        return self.grab().save(str(path))
+
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.timer.stop()
+        if self.runner is not None:
+            self.runner.stop()
+        super().closeEvent(ev)

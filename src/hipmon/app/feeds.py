@@ -1,0 +1,350 @@
+"""Sources of dashboard updates that need no sensors.
+
+A *source* (see ``hipmon.app.session.Source``) hands the runner thread
+``Update(frames, events, alerts)`` chunks in session time. ``SimulatedFeed``
+plays known angles and events (the simulator's ground truth, or the small
+synthetic runner below) in real time or faster: it is the test source of the
+dashboard and the fallback of ``hipmon demo`` when the BLE chain is not
+available. It computes no kinematics: the angles are given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipmon.buffers import COL, CalibrationStatus, Limit, SensorStatus
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
+
+# --------------------------------------------------------------------- update containers
+
+
+@dataclass
+class FeedFrames:
+    """The subset of ``hipmon.pipeline.Frames`` the dashboard reads."""
+
+    time_s: np.ndarray
+    angles_deg: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass
+class FeedUpdate:
+    """Same fields as ``hipmon.pipeline.Update``."""
+
+    frames: FeedFrames | None
+    events: list[Event] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SimpleAlert:
+    """Stand-in for ``hipmon.alerts.Alert`` when that module is absent."""
+
+    rule: str
+    side: str
+    time_s: float
+    values: dict
+    event: Event | None = None
+
+
+# --------------------------------------------------------------------- alerting
+
+
+class FixedLimitAlerts:
+    """Fallback alerting for the simulated feed when ``hipmon.alerts`` is absent.
+
+    One rule per metric with a fixed limit in degrees (no baseline); an event
+    whose peak exceeds the limit raises an alert. ``hipmon.alerts.AlertEngine``
+    replaces this as soon as it is importable (see ``make_alerter``).
+    """
+
+    RULES = (
+        ("pelvic_drop", "peak_pelvic_drop_deg", "pelvis_obliquity_deg", 7.0),
+        ("hip_adduction", "peak_hip_adduction_deg", "hip_adduction_{side}_deg", 15.0),
+    )
+
+    def update(self, events: Sequence[Event]) -> list[SimpleAlert]:
+        out = []
+        for ev in events:
+            for rule, metric, _col, limit in self.RULES:
+                v = getattr(ev, metric, float("nan"))
+                if math.isfinite(v) and v > limit:
+                    ev.alert = ev.alert or rule
+                    out.append(SimpleAlert(rule, ev.side, ev.end_s, {metric: v, "limit_deg": limit}, ev))
+        return out
+
+    def limits(self) -> list[Limit]:
+        out = []
+        for rule, _metric, col, limit in self.RULES:
+            if col == "pelvis_obliquity_deg":
+                # a drop of the swing side: obliquity below -limit (left stance) or above +limit (right stance)
+                out.append(Limit(col, low=-limit, high=limit, rule=rule))
+            else:
+                for side in ("left", "right"):
+                    out.append(Limit(col.format(side=side), high=limit, rule=rule))
+        return out
+
+
+def make_alerter() -> Any:
+    """``hipmon.alerts.AlertEngine`` with the shipped default rules when importable, else ``FixedLimitAlerts``."""
+    try:
+        from hipmon import alerts as _alerts  # noqa: PLC0415
+
+        return _alerts.AlertEngine(_alerts.load_rules(None))
+    except Exception:  # module not there yet, or its API moved: keep the demo alive
+        return FixedLimitAlerts()
+
+
+def limits_of(alerter: Any, kind: str = "stance") -> list[Limit]:
+    """Alert bands for the traces: the alerter's current limits for events of ``kind``.
+
+    ``hipmon.alerts.AlertEngine``: per side, ``limit(condition, kind, side)``
+    (baseline + margin, or the absolute screening limit before a baseline):
+    a pelvic-drop limit ``L`` on a left stance (right side drops) is obliquity
+    below ``-L``; on a right stance, above ``+L``. Anything with ``limits()``
+    (``FixedLimitAlerts``) is asked directly.
+    """
+    if hasattr(alerter, "limits"):
+        try:
+            return list(alerter.limits())
+        except Exception:
+            return []
+    rules = getattr(alerter, "rules", None)
+    if rules is None or not hasattr(alerter, "limit"):
+        return []
+    out: list[Limit] = []
+    for rule in getattr(rules, "rules", ()):
+        if kind not in getattr(rule, "kinds", (kind,)):
+            continue
+        for cond in rule.conditions:
+            for side in ("left", "right"):
+                try:
+                    lim, _base = alerter.limit(cond, kind, side)
+                except Exception:
+                    lim = None
+                if lim is None or not math.isfinite(lim):
+                    continue
+                if cond.metric == "peak_pelvic_drop_deg":
+                    if side == "left":
+                        out.append(Limit("pelvis_obliquity_deg", low=-lim, rule=rule.name))
+                    else:
+                        out.append(Limit("pelvis_obliquity_deg", high=lim, rule=rule.name))
+                elif cond.metric == "peak_hip_adduction_deg":
+                    out.append(Limit(f"hip_adduction_{side}_deg", high=lim, rule=rule.name))
+                elif cond.metric == "peak_hip_internal_rotation_deg":
+                    out.append(Limit(f"hip_internal_rotation_{side}_deg", high=lim, rule=rule.name))
+    return out
+
+
+# --------------------------------------------------------------------- synthetic runner
+
+
+def synthetic_run(seconds: float = 60.0, rate_hz: float = 208.0, fatigue_after_s: float = 20.0, seed: int = 0):
+    """A small runner-like truth for tests and as the demo's last resort (no simulator needed).
+
+    Returns ``(time_s (N,), angles_deg (N, 9), events)``: 170 steps/min, stance
+    ~40 % of each step alternating left/right; the contralateral pelvic drop,
+    hip adduction and internal rotation of the stance side peak mid-stance and
+    grow after ``fatigue_after_s`` (the left side more), so fixed-limit alerts
+    appear within a minute. Events carry their true peaks. Not physiology: a
+    shaped test signal with the sign conventions of DESIGN section 2.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    t = np.arange(n) / rate_hz
+    step = 60.0 / 170.0
+    angles = np.zeros((n, len(ANGLE_COLUMNS)))
+    fat = np.clip((t - fatigue_after_s) / 25.0, 0.0, 1.0)
+    angles[:, COL["pelvis_tilt_deg"]] = 2.0 * np.sin(2 * np.pi * t / step)
+    angles[:, COL["pelvis_rotation_deg"]] = 5.0 * np.sin(np.pi * t / step)
+    angles[:, COL["hip_flexion_left_deg"]] = 15.0 + 25.0 * np.cos(np.pi * t / step)
+    angles[:, COL["hip_flexion_right_deg"]] = 15.0 - 25.0 * np.cos(np.pi * t / step)
+    events: list[Event] = []
+    k = 0
+    while (k + 1) * step <= seconds:
+        side = "left" if k % 2 == 0 else "right"
+        start, end = k * step, k * step + 0.4 * step
+        i0, i1 = int(start * rate_hz), int(end * rate_hz)
+        ph = np.sin(np.pi * (t[i0:i1] - start) / (end - start))
+        f = fat[i0]
+        gain = 1.0 if side == "right" else 1.35
+        drop = (4.0 + 5.0 * f * gain) * (1 + 0.08 * rng.standard_normal())
+        add = (8.0 + 8.0 * f * gain) * (1 + 0.08 * rng.standard_normal())
+        ir = (3.0 + 4.0 * f * gain) * (1 + 0.1 * rng.standard_normal())
+        # stance of `side`: the other side drops; obliquity + = right side up
+        angles[i0:i1, COL["pelvis_obliquity_deg"]] = (drop if side == "right" else -drop) * ph
+        angles[i0:i1, COL[f"hip_adduction_{side}_deg"]] = add * ph
+        angles[i0:i1, COL[f"hip_internal_rotation_{side}_deg"]] = ir * ph
+        other = "right" if side == "left" else "left"
+        angles[i0:i1, COL[f"hip_adduction_{other}_deg"]] = -3.0 * ph
+        events.append(Event("stance", side, start, end, drop, add, ir))
+        k += 1
+    angles += 0.15 * rng.standard_normal(angles.shape)
+    return t, angles, events
+
+
+# --------------------------------------------------------------------- the feed
+
+
+class SimulatedFeed:
+    """Plays given angles and events as a live source, ``speed`` × real time.
+
+    - ``time_s`` (N,), ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order;
+      ``events``: completed events, released to the runner ``event_delay_s``
+      after their ``end_s`` (a causal detector's delay); each released event is
+      run through the alerter (``hipmon.alerts`` when present).
+    - ``loop``: start again (times keep increasing) when the data run out.
+    - ``speed=math.inf``: release everything as fast as the reader asks (tests, benchmarks).
+
+    Sensor status and calibration guidance are synthesised from the clock:
+    "stand still" for the first 3 s, "walk" until ``calibrated_at_s``.
+    """
+
+    can_record = False
+
+    def __init__(
+        self,
+        time_s: np.ndarray,
+        angles_deg: np.ndarray,
+        events: Sequence[Event] = (),
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        event_delay_s: float = 0.05,
+        sensor_rates_hz: dict[str, float] | None = None,
+        calibrated_at_s: float = 8.0,
+        alerter: Any = None,
+        chunk_s: float = 1.0 / 60.0,
+        label: str = "simulated feed",
+    ):
+        self.time_s = np.asarray(time_s, dtype=float)
+        self.angles_deg = np.asarray(angles_deg, dtype=float)
+        self.events = sorted(events, key=lambda e: e.end_s)
+        self.speed = float(speed)
+        self.loop = loop
+        self.event_delay_s = event_delay_s
+        self.sensor_rates_hz = sensor_rates_hz or {p: 208.0 for p in PLACEMENTS}
+        self.calibrated_at_s = calibrated_at_s
+        self.alerter = alerter if alerter is not None else make_alerter()
+        self.chunk_s = chunk_s
+        self.label = label
+        self._period = float(self.time_s[-1] - self.time_s[0]) + (
+            float(np.median(np.diff(self.time_s))) if self.time_s.size > 1 else 0.0
+        )
+        self._t0_wall: float | None = None
+        self._i = 0  # next frame index (within the current loop)
+        self._j = 0  # next event index
+        self._lap = 0
+        self._session_s = float(self.time_s[0])
+
+    @classmethod
+    def from_simulation(cls, sim: Any, **kw: Any) -> "SimulatedFeed":
+        """From a ``hipmon.simulate.Simulation``: its truth angles and true events."""
+        rates = {p: float(s.rate_hz) for p, s in getattr(sim, "sensors", {}).items()} or None
+        kw.setdefault("sensor_rates_hz", rates)
+        kw.setdefault("label", f"simulated {getattr(sim, 'kind', '')} (truth)")
+        return cls(sim.truth_time_s, sim.truth_angles_deg, list(sim.events), **kw)
+
+    # -- Source protocol
+
+    def start(self) -> None:
+        self._t0_wall = time.monotonic()
+
+    def stop(self) -> None:
+        pass
+
+    def session_time(self) -> float:
+        return self._session_s
+
+    def _target_time(self) -> float:
+        if self._t0_wall is None:
+            self.start()
+        if math.isinf(self.speed):
+            return math.inf
+        return float(self.time_s[0]) + (time.monotonic() - self._t0_wall) * self.speed
+
+    def read(self, timeout: float = 0.02) -> FeedUpdate | None:
+        """The frames and events due by now (at most ``chunk_s`` × speed of frames per call when fast)."""
+        target = self._target_time()
+        offset = self._lap * self._period
+        if math.isinf(target):
+            target = self.time_s[min(self._i, len(self.time_s) - 1)] + offset + max(self.chunk_s, 0.5)
+        if target - offset <= self.time_s[min(self._i, len(self.time_s) - 1)]:
+            time.sleep(min(timeout, self.chunk_s))
+            return None
+        hi = int(np.searchsorted(self.time_s, target - offset, side="right"))
+        lo = self._i
+        frames = None
+        if hi > lo:
+            t = self.time_s[lo:hi] + offset
+            frames = FeedFrames(t, self.angles_deg[lo:hi], np.ones(hi - lo, bool))
+            self._session_s = float(t[-1])
+        self._i = hi
+        released = []
+        while self._j < len(self.events) and self.events[self._j].end_s + self.event_delay_s + offset <= target:
+            ev = self.events[self._j]
+            if offset:
+                ev = Event(
+                    ev.kind, ev.side, ev.start_s + offset, ev.end_s + offset, ev.peak_pelvic_drop_deg,
+                    ev.peak_hip_adduction_deg, ev.peak_hip_internal_rotation_deg, "", dict(ev.extra),
+                )
+            released.append(ev)
+            self._j += 1
+        alerts = list(self.alerter.update(released)) if released else []
+        if self._i >= len(self.time_s) and self.loop:
+            self._i, self._j, self._lap = 0, 0, self._lap + 1
+        if frames is None and not released:
+            return None
+        return FeedUpdate(frames, released, alerts)
+
+    @property
+    def finished(self) -> bool:
+        return not self.loop and self._i >= len(self.time_s) and self._j >= len(self.events)
+
+    def sensor_status(self) -> list[SensorStatus]:
+        return [
+            SensorStatus(p, placement=p, profile="simulated", connected=True, rate_hz=r, loss=0.0)
+            for p, r in self.sensor_rates_hz.items()
+        ]
+
+    def calibration_status(self) -> CalibrationStatus:
+        t = self._session_s - float(self.time_s[0])
+        if self._lap or t >= self.calibrated_at_s:
+            return CalibrationStatus("done", 1.0, 1.0, "calibrated (ground truth: simulated feed)")
+        if t < 3.0:
+            return CalibrationStatus("stand", t / 3.0, None, "stand still")
+        return CalibrationStatus("walk", (t - 3.0) / max(self.calibrated_at_s - 3.0, 1e-6), None, "walk 10 steps")
+
+    def limits(self) -> list[Limit]:
+        return limits_of(self.alerter)
+
+
+def demo_feed(seconds: float = 120.0, seed: int = 7, speed: float = 1.0, **kw: Any) -> SimulatedFeed:
+    """The demo's truth feed: the simulator's fatiguing runner when available, else ``synthetic_run``."""
+    try:
+        from hipmon.simulate import simulate  # noqa: PLC0415
+
+        sim = simulate("run", seconds, seed, **_demo_athlete())
+        return SimulatedFeed.from_simulation(sim, speed=speed, **kw)
+    except Exception:
+        t, a, ev = synthetic_run(seconds, seed=seed)
+        kw.setdefault("label", "synthetic runner (no simulator)")
+        return SimulatedFeed(t, a, ev, speed=speed, **kw)
+
+
+def _demo_athlete() -> dict:
+    """Athlete parameters of the simulator's demo preset (a runner who fatigues), if it names one."""
+    try:
+        from hipmon import simulate as s  # noqa: PLC0415
+
+        preset = getattr(s, "DEMO_ATHLETE", None) or getattr(s, "DEMO_PRESET", None)
+        if isinstance(preset, dict):
+            return dict(preset)
+    except Exception:
+        pass
+    return {}

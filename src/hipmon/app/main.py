@@ -1,0 +1,72 @@
+"""Entry points of the commands: build the window around a model, run, screenshot, exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from hipmon.app.dashboard import Dashboard
+from hipmon.app.session import SessionRunner
+from hipmon.buffers import LiveState
+
+
+def application() -> QtWidgets.QApplication:
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(["hipmon"])
+        app.setApplicationName("hipmon")
+    return app  # type: ignore[return-value]
+
+
+def build_live(source: Any, *, athlete: str = "", session: str = "", muted: bool = False,
+               seconds: float = 30.0, rate_hz: float = 208.0) -> tuple[Dashboard, SessionRunner, LiveState]:
+    """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started)."""
+    application()
+    state = LiveState(seconds=seconds, rate_hz=rate_hz)
+    state.info.athlete, state.info.session = athlete, session
+    state.info.source = getattr(source, "label", type(source).__name__)
+    runner = SessionRunner(source, state)
+    win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}")
+    return win, runner, state
+
+
+def exec_window(win: Dashboard, *, duration: float | None = None, screenshot: str | None = None,
+                on_start: Any = None) -> int:
+    """Show ``win``; quit after ``duration`` s (wall clock) saving ``screenshot`` first, or on close/Ctrl-C."""
+    app = application()
+    win.show()
+    win.start()
+    if on_start is not None:
+        on_start()
+    result = {"saved": True}
+
+    def finish() -> None:
+        if screenshot:
+            os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
+            result["saved"] = win.save_screenshot(screenshot)
+        win.close()
+        app.quit()
+
+    if duration is not None:
+        QtCore.QTimer.singleShot(int(duration * 1000), finish)
+    # let Ctrl-C through the Qt loop
+    signal.signal(signal.SIGINT, lambda *_: finish())
+    keepalive = QtCore.QTimer()
+    keepalive.start(200)
+    keepalive.timeout.connect(lambda: None)
+    app.exec()
+    return 0 if result["saved"] else 1
+
+
+def run_live(source: Any, *, duration: float | None = None, screenshot: str | None = None, **kw: Any) -> int:
+    win, runner, _state = build_live(source, **kw)
+    code = exec_window(win, duration=duration, screenshot=screenshot, on_start=runner.start)
+    runner.stop()
+    if runner.error is not None and not isinstance(runner.error, KeyboardInterrupt):
+        from hipmon.cli import CommandError  # noqa: PLC0415
+
+        raise CommandError(f"acquisition failed: {runner.error}")
+    return code

@@ -1,0 +1,28 @@
+"""Colours and fonts shared by the dashboard views (one place, so tests can look for them in screenshots)."""
+
+from __future__ import annotations
+
+BACKGROUND = "#ffffff"
+FOREGROUND = "#222222"
+GRID_ALPHA = 0.25
+
+#: Side colours (left = blue, right = orange) and the pelvis (dark violet). Red is kept for alerts only.
+LEFT = "#1f6fd1"
+RIGHT = "#f08a1c"
+PELVIS = "#5b2a86"
+SIDE_COLOR = {"left": LEFT, "right": RIGHT}
+
+ALERT = "#d62728"
+ALERT_BAND = (214, 39, 40, 45)  # translucent red beyond the limits
+OK = "#2ca02c"
+WARN = "#e0a800"
+MUTED = "#9a9a9a"
+NEUTRAL_GHOST = "#c8c8c8"
+
+BANNER_IDLE = "background:#eef3ee; color:#2d5f2d; border-radius:6px; padding:6px;"
+BANNER_ALERT = "background:#d62728; color:white; border-radius:6px; padding:6px;"
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)

@@ -1,0 +1,399 @@
+"""Live state the dashboard reads: ring buffers sized in seconds, thread-safe.
+
+The pipeline's runner thread *writes* here (angles, events, alerts, sensor and
+calibration status); the Qt GUI *reads* on a timer (about 30 Hz) and never
+blocks on BLE or disk. Every structure is bounded, so memory stays flat over a
+session of any length:
+
+- ``RingBuffer``: a fixed-capacity ring of timestamped rows, capacity =
+  ``seconds × rate_hz``; the oldest rows are overwritten.
+- ``LiveState``: one ``RingBuffer`` of the nine angles (``ANGLE_COLUMNS`` order,
+  degrees, NaN where the pipeline marked the frame invalid, so traces break at
+  gaps instead of drawing a straight line across them), bounded deques of events
+  and alerts (each alert and event gets a running sequence number, so a reader
+  can ask for "what is new since I last looked"), sensor status, calibration
+  status, alert limits (for the bands), markers, recording state and names.
+
+Readers get copies (numpy arrays, tuples, dicts) taken under the lock; writers
+never wait for a reader longer than one copy.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from hipmon.types import ANGLE_COLUMNS, Event
+
+#: Index of each angle column in the (N, 9) arrays.
+COL = {name: i for i, name in enumerate(ANGLE_COLUMNS)}
+
+
+class RingBuffer:
+    """Timestamped rows in a fixed-capacity ring sized in seconds.
+
+    ``capacity = ceil(seconds × rate_hz)`` rows of ``n_channels`` float64 values
+    plus their times (s). ``push`` appends in order and overwrites the oldest
+    rows; ``get`` returns copies in chronological order. Thread-safe (one lock;
+    a push or a get costs one or two ``np.copyto`` of at most ``capacity`` rows).
+    """
+
+    def __init__(self, seconds: float, rate_hz: float, n_channels: int):
+        if seconds <= 0 or rate_hz <= 0 or n_channels <= 0:
+            raise ValueError("seconds, rate_hz and n_channels must be positive")
+        self.seconds = float(seconds)
+        self.rate_hz = float(rate_hz)
+        self.capacity = int(math.ceil(self.seconds * self.rate_hz))
+        self.n_channels = int(n_channels)
+        self._t = np.full(self.capacity, np.nan)
+        self._x = np.full((self.capacity, self.n_channels), np.nan)
+        self._head = 0  # next write index
+        self._count = 0
+        self._n_pushed = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def n_pushed(self) -> int:
+        """Rows pushed since creation (or ``clear``), including those overwritten."""
+        return self._n_pushed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._head = 0
+            self._count = 0
+            self._n_pushed = 0
+
+    def push(self, time_s: np.ndarray, data: np.ndarray) -> None:
+        """Append rows: ``time_s`` (N,) s and ``data`` (N, n_channels)."""
+        t = np.asarray(time_s, dtype=float).reshape(-1)
+        x = np.asarray(data, dtype=float).reshape(t.shape[0], self.n_channels)
+        n = t.shape[0]
+        if n == 0:
+            return
+        with self._lock:
+            self._n_pushed += n
+            if n >= self.capacity:  # only the newest capacity rows survive
+                t, x = t[-self.capacity :], x[-self.capacity :]
+                self._t[:] = t
+                self._x[:] = x
+                self._head = 0
+                self._count = self.capacity
+                return
+            first = min(n, self.capacity - self._head)
+            self._t[self._head : self._head + first] = t[:first]
+            self._x[self._head : self._head + first] = x[:first]
+            rest = n - first
+            if rest:
+                self._t[:rest] = t[first:]
+                self._x[:rest] = x[first:]
+            self._head = (self._head + n) % self.capacity
+            self._count = min(self.capacity, self._count + n)
+
+    def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
+        # caller holds the lock
+        if self._count < self.capacity:
+            return self._t[: self._count].copy(), self._x[: self._count].copy()
+        idx = np.r_[self._head : self.capacity, 0 : self._head]
+        return self._t[idx], self._x[idx]
+
+    def get(self, seconds: float | None = None, end_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows in chronological order: ``(time_s (N,), data (N, C))``, copies.
+
+        ``seconds``: only the last ``seconds`` before ``end_s`` (default: the
+        newest row's time); ``None`` returns everything held.
+        """
+        with self._lock:
+            t, x = self._ordered()
+        if t.size == 0 or seconds is None and end_s is None:
+            return t, x
+        end = t[-1] if end_s is None else end_s
+        lo = np.searchsorted(t, end - seconds, side="left") if seconds is not None else 0
+        hi = np.searchsorted(t, end, side="right")
+        return t[lo:hi], x[lo:hi]
+
+    def latest(self) -> tuple[float, np.ndarray] | None:
+        """The newest row ``(time_s, data (C,))``, or None when empty."""
+        with self._lock:
+            if self._count == 0:
+                return None
+            i = (self._head - 1) % self.capacity
+            return float(self._t[i]), self._x[i].copy()
+
+
+@dataclass(frozen=True)
+class SensorStatus:
+    """What the sensor panel shows for one sensor (None = not reported)."""
+
+    sensor_id: str
+    placement: str = ""
+    profile: str = ""
+    connected: bool = False
+    rate_hz: float | None = None  # measured sample rate
+    loss: float | None = None  # fraction of samples lost, 0..1
+    latency_ms: float | None = None
+    battery_pct: float | None = None
+    reconnects: int = 0
+
+
+@dataclass(frozen=True)
+class CalibrationStatus:
+    """Calibration guidance: stage ``stand`` → ``walk`` → ``done`` (or ``none``: not started / not needed)."""
+
+    stage: str = "none"
+    progress: float = 0.0  # 0..1 within the stage
+    quality: float | None = None  # 0..1 once calibrated
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert as the dashboard shows it; ``seq`` increases by one per alert."""
+
+    seq: int
+    rule: str
+    side: str
+    time_s: float
+    values: dict[str, float]
+    event: Event | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An alert band on one trace: values beyond ``low``/``high`` (degrees) are out of bounds."""
+
+    column: str  # an ANGLE_COLUMNS name
+    low: float | None = None
+    high: float | None = None
+    rule: str = ""
+
+
+@dataclass
+class SessionInfo:
+    athlete: str = ""
+    session: str = ""
+    source: str = ""  # e.g. "demo (emulated sensors)", "live", "replay FILE"
+
+
+_RULE_TITLES = {"pelvic_drop": "pelvic drop", "valgus": "knee valgus"}
+_METRIC_TITLES = {
+    "peak_pelvic_drop_deg": "drop",
+    "peak_hip_adduction_deg": "hip ADD",
+    "peak_hip_internal_rotation_deg": "hip IR",
+}
+
+
+def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
+    """One short line a coach reads at a glance.
+
+    ``values`` as ``hipmon.alerts.Alert.values``: ``<metric>``, ``<metric>_limit``,
+    ``<metric>_baseline`` (degrees). E.g. ``LEFT stance — pelvic drop: drop 9.1° > 7.0° (right side drops)``.
+    """
+    parts = []
+    for k, v in values.items():
+        if k.endswith(("_limit", "_baseline")) or k in ("k", "n") or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v):
+            continue
+        name = _METRIC_TITLES.get(k, k.replace("peak_", "").replace("_deg", "").replace("_", " "))
+        lim = values.get(f"{k}_limit")
+        text = f"{name} {v:.1f}°"
+        if isinstance(lim, (int, float)) and math.isfinite(lim):
+            text += f" > {lim:.1f}°"
+        parts.append(text)
+    text = f"{side.upper()} stance — {_RULE_TITLES.get(rule, rule.replace('_', ' '))}"
+    if parts:
+        text += ": " + ", ".join(parts)
+    if rule == "pelvic_drop" and side in ("left", "right"):
+        text += f" ({'right' if side == 'left' else 'left'} side drops)"
+    return text
+
+
+class LiveState:
+    """Everything the dashboard shows, written by the runner thread, read by the GUI.
+
+    Sized in seconds: ``seconds`` of angles at ``rate_hz`` (frames faster than
+    ``rate_hz`` just cover fewer seconds), ``max_events`` events and
+    ``max_alerts`` alerts (the oldest drop off).
+    """
+
+    def __init__(
+        self,
+        seconds: float = 30.0,
+        rate_hz: float = 208.0,
+        max_events: int = 400,
+        max_alerts: int = 500,
+        max_markers: int = 1000,
+    ):
+        self.angles = RingBuffer(seconds, rate_hz, len(ANGLE_COLUMNS))
+        self._lock = threading.Lock()
+        self._events: deque[tuple[int, Event]] = deque(maxlen=max_events)
+        self._event_seq = 0
+        self._alerts: deque[AlertRecord] = deque(maxlen=max_alerts)
+        self._alert_seq = 0
+        self._markers: deque[tuple[float, str]] = deque(maxlen=max_markers)
+        self._sensors: dict[str, SensorStatus] = {}
+        self._calibration = CalibrationStatus()
+        self._limits: tuple[Limit, ...] = ()
+        self.info = SessionInfo()
+        self._recording: str | None = None
+        self._message = ""
+        self._stats: dict[str, float] = {"frames": 0, "updates": 0}
+
+    # ------------------------------------------------------------ writer side (runner thread)
+
+    def push_frames(self, time_s: np.ndarray, angles_deg: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Append angle frames; rows with ``valid == False`` are stored as NaN (a gap in the trace)."""
+        t = np.asarray(time_s, dtype=float)
+        if t.size == 0:
+            return
+        a = np.array(angles_deg, dtype=float, copy=True)
+        if valid is not None:
+            a[~np.asarray(valid, dtype=bool)] = np.nan
+        self.angles.push(t, a)
+        with self._lock:
+            self._stats["frames"] += t.size
+
+    def push_events(self, events: Iterable[Event]) -> None:
+        with self._lock:
+            for ev in events:
+                self._event_seq += 1
+                self._events.append((self._event_seq, ev))
+
+    def push_alerts(self, alerts: Iterable[Any]) -> list[AlertRecord]:
+        """Store alerts (``hipmon.alerts.Alert`` or anything with rule, side, time_s, values, event)."""
+        out = []
+        with self._lock:
+            for a in alerts:
+                self._alert_seq += 1
+                values = {k: v for k, v in dict(getattr(a, "values", {}) or {}).items()}
+                rec = AlertRecord(
+                    seq=self._alert_seq,
+                    rule=str(a.rule),
+                    side=str(a.side),
+                    time_s=float(a.time_s),
+                    values=values,
+                    event=getattr(a, "event", None),
+                    message=describe_alert(str(a.rule), str(a.side), values),
+                )
+                self._alerts.append(rec)
+                out.append(rec)
+        return out
+
+    def push_update(self, update: Any) -> None:
+        """Store a pipeline ``Update(frames, events, alerts)`` (any of them may be None/empty)."""
+        frames = getattr(update, "frames", None)
+        if frames is not None and len(frames.time_s):
+            self.push_frames(frames.time_s, frames.angles_deg, getattr(frames, "valid", None))
+        self.push_events(getattr(update, "events", None) or ())
+        self.push_alerts(getattr(update, "alerts", None) or ())
+        with self._lock:
+            self._stats["updates"] += 1
+
+    def set_sensors(self, statuses: Iterable[SensorStatus]) -> None:
+        with self._lock:
+            self._sensors = {s.sensor_id: s for s in statuses}
+
+    def set_calibration(self, status: CalibrationStatus) -> None:
+        with self._lock:
+            self._calibration = status
+
+    def set_limits(self, limits: Iterable[Limit]) -> None:
+        with self._lock:
+            self._limits = tuple(limits)
+
+    def add_marker(self, time_s: float, label: str = "") -> None:
+        with self._lock:
+            self._markers.append((float(time_s), label))
+
+    def set_recording(self, path: str | None) -> None:
+        with self._lock:
+            self._recording = path
+
+    def set_message(self, text: str) -> None:
+        """A status line (source errors, 'sensor lost', ...)."""
+        with self._lock:
+            self._message = text
+
+    # ------------------------------------------------------------ reader side (GUI thread)
+
+    def now_s(self) -> float | None:
+        latest = self.angles.latest()
+        return None if latest is None else latest[0]
+
+    def angles_window(self, seconds: float, end_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.angles.get(seconds, end_s)
+
+    def current_angles(self) -> np.ndarray | None:
+        latest = self.angles.latest()
+        return None if latest is None else latest[1]
+
+    def events(self, kind: str | None = None, side: str | None = None, last: int | None = None) -> list[Event]:
+        with self._lock:
+            evs = [e for _, e in self._events]
+        if kind is not None:
+            evs = [e for e in evs if e.kind == kind]
+        if side is not None:
+            evs = [e for e in evs if e.side == side]
+        return evs[-last:] if last else evs
+
+    def alerts(self, since_seq: int = 0) -> list[AlertRecord]:
+        with self._lock:
+            return [a for a in self._alerts if a.seq > since_seq]
+
+    @property
+    def alert_seq(self) -> int:
+        return self._alert_seq
+
+    @property
+    def event_seq(self) -> int:
+        return self._event_seq
+
+    def sensors(self) -> list[SensorStatus]:
+        with self._lock:
+            return list(self._sensors.values())
+
+    def calibration(self) -> CalibrationStatus:
+        with self._lock:
+            return self._calibration
+
+    def limits(self) -> tuple[Limit, ...]:
+        with self._lock:
+            return self._limits
+
+    def markers(self) -> list[tuple[float, str]]:
+        with self._lock:
+            return list(self._markers)
+
+    def recording(self) -> str | None:
+        with self._lock:
+            return self._recording
+
+    def message(self) -> str:
+        with self._lock:
+            return self._message
+
+    def stats(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._stats)
+
+
+__all__ = [
+    "COL",
+    "RingBuffer",
+    "LiveState",
+    "SensorStatus",
+    "CalibrationStatus",
+    "AlertRecord",
+    "Limit",
+    "SessionInfo",
+    "describe_alert",
+]

@@ -109,3 +109,88 @@ def fused(sess: dict) -> dict:
 def angles_after(sess: dict, calib: cal.Calibration, q_se: dict) -> np.ndarray:
     q = {p: calib.segment_orientation(p, q_se[p]) for p in PLACEMENTS}
     return kin.all_angles_deg(q["pelvis"], q["left_thigh"], q["right_thigh"])
+
+
+# ---------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("kind", ["walk", "march", "squat"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_mountings_are_recovered_and_angles_match_truth(kind, seed):
+    s = synth_session(seed, kind=kind)
+    q = fused(s)
+    c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    for p in PLACEMENTS:
+        # the mounting itself, within a few degrees (thigh axes absorb the gait's own coupling)
+        assert rot.angle_between_deg(c.q_sensor_segment[p], s["q_sensor_segment"][p]) < 4.0, p
+    a = angles_after(s, c, q)
+    m = s["time_s"] > s["time_s"][-1] - 14.0
+    rmse = np.sqrt(np.mean((a[m] - s["truth_deg"][m]) ** 2, axis=0))
+    assert np.all(rmse < 2.0), rmse
+    # windows found automatically: standing inside the 4 s, movement after it
+    assert 0.0 <= c.standing_s[0] and c.standing_s[1] <= 4.0 and c.standing_s[1] - c.standing_s[0] > 3.0
+    assert c.movement_s[0] >= 3.9
+
+
+def test_all_angles_are_zero_in_the_standing_pose():
+    s = synth_session(4, kind="walk")
+    q = fused(s)
+    c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    stand = (s["time_s"] > 1.0) & (s["time_s"] < 3.5)
+    a = angles_after(s, c, q)[stand]
+    assert np.all(np.abs(a.mean(axis=0)) < 0.3), a.mean(axis=0)
+
+
+def test_thigh_sign_flexion_positive_for_forward_swing():
+    # the thighs' calibrated Z must make forward swing (knee forward) positive flexion
+    s = synth_session(5, kind="march")
+    q = fused(s)
+    c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    a = angles_after(s, c, q)
+    for col in (3, 6):
+        assert np.max(a[:, col]) > 45.0 and np.min(a[:, col]) > -5.0
+
+
+def test_standing_only_session_has_no_calibration():
+    s = synth_session(6, kind="walk", standing_s=10.0, moving_s=0.0)
+    q = fused(s)
+    with pytest.raises(cal.CalibrationError):
+        cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+
+
+def test_quality_flags_a_short_standing_and_one_leg_only():
+    s = synth_session(7, kind="walk", standing_s=2.3)
+    rng = np.random.default_rng(0)
+    # the left thigh hardly moves: replace its data by the standing pose with noise
+    n = s["time_s"].size
+    s["gyr_sensor"]["left_thigh"] = rng.normal(0, 0.01, (n, 3))
+    s["acc_sensor"]["left_thigh"] = np.tile(s["acc_sensor"]["left_thigh"][:50].mean(0), (n, 1)) + rng.normal(0, 0.05, (n, 3))
+    q = fused(s)
+    c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    assert not c.trusted
+    text = " ".join(c.reasons)
+    assert "standing" in text and "left_thigh" in text
+
+
+def test_good_calibration_is_trusted_and_round_trips_through_a_dict():
+    s = synth_session(8, kind="march")
+    q = fused(s)
+    c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    assert c.trusted and c.quality > 0.5 and c.reasons == []
+    c2 = cal.Calibration.from_dict(c.to_dict())
+    for p in PLACEMENTS:
+        assert np.allclose(c2.q_sensor_segment[p], c.q_sensor_segment[p])
+        assert np.allclose(c2.q_global_earth[p], c.q_global_earth[p])
+
+
+def test_stillness_and_windows_are_found_on_the_grid():
+    s = synth_session(9, kind="walk", standing_s=5.0)
+    w = cal.find_calibration_windows(s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    assert w is not None
+    (s0, s1), (m0, m1) = w
+    assert s1 <= 5.0 * s["rate_hz"] and (s1 - s0) >= 4.0 * s["rate_hz"]
+    assert 5.0 * s["rate_hz"] <= m0 < 5.6 * s["rate_hz"]
+    # live: not complete yet 3 s into the movement
+    cut = int(8.0 * s["rate_hz"])
+    part = {k: {p: v[p][:cut] for p in PLACEMENTS} for k, v in (("a", s["acc_sensor"]), ("g", s["gyr_sensor"]))}
+    assert cal.find_calibration_windows(part["a"], part["g"], s["rate_hz"], final=False) is None

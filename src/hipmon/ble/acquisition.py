@@ -633,8 +633,9 @@ class AcquisitionThread:
         try:
             if self._setup is not None:
                 self.context, teardown = await self._setup()
+            self._register_late_sensors()
             self.acquisition = Acquisition(
-                self.sensors, out=self._raw, profiles={s.profile: self.profiles[s.sensor_id] for s in self.sensors},
+                self.sensors, out=self._raw,
                 **self._acq_kwargs,
             )
             # share the status objects with the monitor
@@ -647,6 +648,20 @@ class AcquisitionThread:
         finally:
             if teardown is not None:
                 await teardown()
+
+    def _register_late_sensors(self) -> None:
+        """Sensors the setup added to ``sensors`` (emulation may add some)."""
+        from hipmon.profiles import get_profile
+
+        for s in self.sensors:
+            if s.sensor_id in self.statuses:
+                continue
+            prof = get_profile(s.profile)
+            self.profiles[s.sensor_id] = prof
+            self.statuses[s.sensor_id] = SensorStatus(s.sensor_id, s.placement, s.profile, s.address)
+            self.monitor.streams[s.sensor_id] = _SensorStream(
+                s.sensor_id, prof, float(s.rate_hz or prof.default_rate_hz), self.statuses[s.sensor_id]
+            )
 
     def call(self, coro_fn: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Run ``coro_fn()`` on the acquisition loop and wait for its result."""

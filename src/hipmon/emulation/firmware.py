@@ -65,7 +65,12 @@ class Firmware:
     def properties_for(self, role: str) -> int:
         if role in self.data_roles:
             return _NOTIFY | _READ
-        return _WRITE | _WRITE_NR | _READ
+        notified = any(
+            s.op == "notify" and s.char_role == role
+            for s in _steps(self.profile.start_steps(self.sensor.rate_hz))
+        )
+        # a control point the client enables (Polar PMD): responses come as indications
+        return _WRITE | _WRITE_NR | _READ | (_INDICATE if notified else 0)
 
     def build_gatt(self, device: Any) -> None:
         from bumble.gatt import Characteristic, CharacteristicValue, Service

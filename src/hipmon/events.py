@@ -64,19 +64,21 @@ class EventConfig:
     """Parameters of the event detectors (s, m/s², rad/s, degrees)."""
 
     # contacts from the pelvis vertical specific force
-    flight_force: float = 0.35 * G
-    contact_force: float = 0.35 * G
+    flight_force: float = 0.45 * G
+    contact_force: float = 0.45 * G
+    edge_force: float = 0.12 * G  # contact edges are placed where f crosses this level
     min_flight_s: float = 0.03
     min_contact_s: float = 0.08
     max_stance_s: float = 0.6
-    scissor_rate: float = 2.0  # |w_left - w_right| at initial contact, rad/s
+    run_spread_deg: float = 10.0  # hip flexion difference (leading - trailing) at a running initial contact
+    scissor_rate: float = 0.3  # after a long flight: leading thigh extends, trailing flexes (rel. pelvis), rad/s
     # landings
     min_jump_flight_s: float = 0.15
     landing_window_s: float = 0.5  # impact + this, or the next take-off, whichever first
-    both_legs_flexion_deg: float = 20.0
+    both_legs_flexion_deg: float = 12.0
     # walking
     walk_ic_phase: float = 0.13
-    walk_to_phase: float = 0.11
+    walk_to_phase: float = 0.13
     walk_min_rate: float = 1.0  # rad/s peak thigh rate for a swing to count
     walk_min_period_s: float = 0.6
     walk_max_period_s: float = 2.0
@@ -88,6 +90,7 @@ class EventConfig:
     # holds
     hold_lift_deg: float = 20.0
     hold_min_s: float = 2.0
+    lift_confirm_s: float = 0.6  # one hip flexed hold_lift_deg more than the other for this long
     hold_max_s: float = 180.0
     # standing level (hip flexion) adapts slowly while both legs are down
     standing_tau_s: float = 5.0
@@ -262,36 +265,69 @@ class _ContactDetector:
         self.contact: dict[str, float] | None = None  # open contact (IC time, rates, flexions)
         self.landing: dict[str, float] | None = None  # open landing window
         self.last_flight_s = 0.0
+        self.prev_t: float | None = None
+        self.prev_f = 0.0
+        self.flight_level = 0.0  # specific force in flight (lever arm effects make it differ from 0), m/s²
+        self.prev_high = False  # previous sample had f >= edge_force
+        self.rise_t: float | None = None  # latest sample where f rose through edge_force
+        self.fall_t: float | None = None  # latest sample with f >= edge_force before a fall below it
 
-    def step(self, t: float, f: float, w_l: float, w_r: float, flex_l: float, flex_r: float) -> list[_Pending]:
+    def step(self, t: float, f: float, w_l: float, w_r: float, w_p: float, flex_l: float, flex_r: float
+             ) -> list[_Pending]:
         cfg = self.cfg
         out: list[_Pending] = []
+        high = f >= cfg.edge_force
+        if self.prev_t is not None and high != self.prev_high:
+            # contact edge: extrapolate the steep flank through the two samples to the flight level
+            dt = t - self.prev_t
+            slope = (f - self.prev_f) / dt if dt > 0 else 0.0
+            if high:
+                edge = t - (f - self.flight_level) / slope if slope > 0 else t
+                self.rise_t = min(t, max(self.prev_t - dt, edge))
+            else:
+                edge = self.prev_t + (self.flight_level - self.prev_f) / slope if slope < 0 else self.prev_t
+                self.fall_t = max(self.prev_t, min(t + dt, edge))
+        if self.in_flight and f < cfg.edge_force:
+            self.flight_level += 0.1 * (f - self.flight_level)
+        self.prev_high, self.prev_t, self.prev_f = high, t, f
         if f < cfg.flight_force:
             if self.low_since is None:
                 self.low_since = t
             if not self.in_flight and t - self.low_since >= cfg.min_flight_s:
-                # a flight has started at low_since: the open contact (if any) ended there
+                # a flight started: the contact ended at the last sample above edge_force
                 self.in_flight = True
-                self.flight_start = self.low_since
+                edge = self.fall_t if (self.fall_t is not None and self.fall_t >= self.low_since) else self.low_since
+                self.flight_start = edge
                 if self.contact is not None:
-                    out += self._close_contact(self.low_since, t)
+                    out += self._close_contact(edge, t)
                 if self.landing is not None:
-                    out += self._close_landing(self.low_since, t, take_off=True)
+                    out += self._close_landing(edge, t, take_off=True)
         else:
             self.low_since = None
             if self.in_flight and f >= cfg.contact_force:
                 self.in_flight = False
-                flight = t - (self.flight_start or t)
+                # initial contact: where f rose through edge_force
+                ic = self.rise_t if (self.rise_t is not None and self.rise_t >= (self.flight_start or -np.inf)) else t
+                flight = ic - (self.flight_start if self.flight_start is not None else ic)
                 self.last_flight_s = flight
-                self.contact = {"ic": t, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r, "flight": flight,
-                                "take_off": self.flight_start or t}
-                scissor = abs(w_l - w_r) >= cfg.scissor_rate and (w_l * w_r < 0)
+                take_off = self.flight_start if self.flight_start is not None else ic
+                self.contact = {"ic": ic, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r,
+                                "flight": flight, "take_off": take_off}
+                # running: the thighs scissor (the leading, more flexed thigh extends relative to the
+                # pelvis while the trailing one swings forward); a jump or hop landing does not
+                lead_l = flex_l > flex_r
+                spread = abs(flex_l - flex_r)
+                w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
+                scissor = spread >= cfg.run_spread_deg and (
+                    flight < cfg.min_jump_flight_s
+                    or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
+                self.contact["side"] = "left" if lead_l else "right"
                 if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
-                    if abs(flex_l - flex_r) < cfg.both_legs_flexion_deg:
+                    if spread < cfg.both_legs_flexion_deg:
                         side = "both"
                     else:
                         side = "left" if flex_l < flex_r else "right"
-                    self.landing = {"ic": t, "side": side, "flight": flight, "take_off": self.flight_start or t}
+                    self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off}
                     self.contact = None
                 elif not scissor:
                     self.contact = None  # a short hop without scissoring: neither
@@ -308,7 +344,7 @@ class _ContactDetector:
         dur = toe_off - c["ic"]
         if dur < self.cfg.min_contact_s:
             return []
-        side = "left" if c["w_l"] < c["w_r"] else "right"  # the extending thigh is on the ground
+        side = c["side"]  # the leading (more flexed) thigh at initial contact is on the ground
         return [_Pending("stance", side, c["ic"], toe_off, {
             "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,
             "flight_before_s": c["flight"], "method": 0.0, "detected_s": now})]
@@ -387,6 +423,7 @@ class _SingleLegDetector:
         self.rep_peak = -np.inf
         self.rep_peak_t = 0.0
         self.last_t: float | None = None
+        self.candidate: tuple[str, float] | None = None  # (lifted side, since) not yet confirmed
 
     def step(self, t: float, flex_l: float, flex_r: float, moving: bool) -> list[_Pending]:
         cfg = self.cfg
@@ -402,10 +439,18 @@ class _SingleLegDetector:
             elif abs(diff) < 0.5 * cfg.hold_lift_deg and not moving:
                 a = min(1.0, dt / cfg.standing_tau_s)
                 self.stand += a * (np.array([flex_l, flex_r]) - self.stand)
-            if abs(diff - (self.stand[0] - self.stand[1])) >= cfg.hold_lift_deg and not moving:
-                self.lifted = "left" if diff > 0 else "right"
-                self.lift_start = t
-                self.reps_in_lift = 0
+            lift = diff - (self.stand[0] - self.stand[1])
+            if abs(lift) >= cfg.hold_lift_deg:
+                side = "left" if lift > 0 else "right"
+                if self.candidate is None or self.candidate[0] != side:
+                    self.candidate = (side, t)
+                elif t - self.candidate[1] >= cfg.lift_confirm_s:
+                    # one leg up for long enough (gait swings are shorter): a single-leg period
+                    self.lifted, self.lift_start = side, self.candidate[1]
+                    self.reps_in_lift = 0
+                    self.candidate = None
+            else:
+                self.candidate = None
             return out
         stance = "right" if self.lifted == "left" else "left"
         si = SIDES.index(stance)
@@ -470,6 +515,7 @@ class EventDetector:
         f = c.acc_global["pelvis"][:, 1]
         w_l = c.gyr_segment["left_thigh"][:, 2]
         w_r = c.gyr_segment["right_thigh"][:, 2]
+        w_p = c.gyr_segment["pelvis"][:, 2]
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
         moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
@@ -477,7 +523,8 @@ class EventDetector:
             t = float(c.time_s[i])
             if not c.valid[i]:
                 continue
-            got = self._contacts.step(t, float(f[i]), float(w_l[i]), float(w_r[i]), float(fl[i]), float(fr[i]))
+            got = self._contacts.step(t, float(f[i]), float(w_l[i]), float(w_r[i]), float(w_p[i]), float(fl[i]),
+                                      float(fr[i]))
             if self._contacts.in_flight:
                 self._last_flight_t = t
             running = t - self._last_flight_t < 1.5

@@ -75,16 +75,16 @@ class EventConfig:
     # landings
     min_jump_flight_s: float = 0.15
     landing_window_s: float = 0.5  # impact + this, or the next take-off, whichever first
-    both_legs_flexion_deg: float = 12.0
+    both_legs_flexion_deg: float = 12.0  # hips flexed alike at impact: a two-legged landing (one event per leg)
     # walking
     walk_ic_phase: float = 0.13
     walk_to_phase: float = 0.13
-    walk_min_rate: float = 1.0  # rad/s peak thigh rate for a swing to count
+    walk_min_rate: float = 0.4  # rad/s peak thigh rate for a swing to count
     walk_min_period_s: float = 0.6
     walk_max_period_s: float = 2.0
     # reps
     rep_min_flexion_deg: float = 25.0
-    rep_edge_deg: float = 8.0
+    rep_edge_deg: float = 4.0
     rep_min_s: float = 0.5
     rep_max_s: float = 6.0
     # holds
@@ -92,6 +92,7 @@ class EventConfig:
     hold_min_s: float = 2.0
     lift_confirm_s: float = 0.6  # one hip flexed hold_lift_deg more than the other for this long
     hold_max_s: float = 180.0
+    hold_plateau_fraction: float = 0.9  # the hold is where the lifted leg is at >= this share of its median lift
     # standing level (hip flexion) adapts slowly while both legs are down
     standing_tau_s: float = 5.0
     # events with less than this share of valid samples are dropped
@@ -353,9 +354,12 @@ class _ContactDetector:
         L, self.landing = self.landing, None
         if L is None:
             return []
-        return [_Pending("landing", L["side"], L["ic"], end, {
-            "take_off_s": L["take_off"], "flight_time_s": L["flight"], "initial_contact_s": L["ic"],
-            "impact_s": L["ic"], "ends_in_take_off": float(take_off), "detected_s": now})]
+        extra = {"take_off_s": L["take_off"], "flight_time_s": L["flight"], "initial_contact_s": L["ic"],
+                 "impact_s": L["ic"], "ends_in_take_off": float(take_off), "detected_s": now,
+                 "bilateral": float(L["side"] == "both")}
+        # a two-legged landing is reported once per leg (each leg's own peaks and alerts)
+        sides = SIDES if L["side"] == "both" else (L["side"],)
+        return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
 
 
 class _WalkDetector:
@@ -372,11 +376,20 @@ class _WalkDetector:
         self.ic: float | None = None
         self.pending_to: float | None = None
 
+        self.other: "_WalkDetector | None" = None  # the other side's detector (for the first strides)
+
     def period(self) -> float | None:
-        if len(self.t_maxflex) < 2:
-            return None
-        p = self.t_maxflex[-1] - self.t_maxflex[-2]
-        return p if self.cfg.walk_min_period_s <= p <= self.cfg.walk_max_period_s else None
+        """Stride period, s: from this side's last two flexion maxima, else twice the gap to the other side's."""
+        lo, hi = self.cfg.walk_min_period_s, self.cfg.walk_max_period_s
+        if len(self.t_maxflex) >= 2:
+            p = self.t_maxflex[-1] - self.t_maxflex[-2]
+            if lo <= p <= hi:
+                return p
+        if self.t_maxflex and self.other is not None and self.other.t_maxflex:
+            p = 2.0 * (self.t_maxflex[-1] - self.other.t_maxflex[-1])
+            if lo <= p <= hi:
+                return p
+        return None
 
     def step(self, t: float, w: float, running: bool) -> list[_Pending]:
         cfg = self.cfg
@@ -391,7 +404,10 @@ class _WalkDetector:
             self.t_maxflex = self.t_maxflex[-3:]
             self.peak_pos = 0.0
             p = self.period()
-            self.ic = None if (p is None or running) else t + cfg.walk_ic_phase * p
+            # walking: the other thigh's flexion maximum came about half a stride earlier (anti-phase)
+            anti = (p is not None and self.other is not None and bool(self.other.t_maxflex)
+                    and 0.3 * p <= t - self.other.t_maxflex[-1] <= 0.7 * p)
+            self.ic = None if (p is None or running or not anti) else t + cfg.walk_ic_phase * p
         if prev < 0 <= w and self.peak_neg <= -cfg.walk_min_rate:  # maximum hip extension
             self.peak_neg = 0.0
             p = self.period()
@@ -501,6 +517,7 @@ class EventDetector:
         self._buf = _Buffer()
         self._contacts = _ContactDetector(self.config)
         self._walk = {s: _WalkDetector(self.config, s) for s in SIDES}
+        self._walk["left"].other, self._walk["right"].other = self._walk["right"], self._walk["left"]
         self._single = _SingleLegDetector(self.config)
         self._last_flight_t = -np.inf
         self._open_from: float = -np.inf
@@ -555,11 +572,30 @@ class EventDetector:
 
     def _finish(self, p: _Pending) -> Event | None:
         c = self._buf.chunk
+        if p.kind == "hold":
+            p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
+                                               self.config.hold_plateau_fraction)
         ev = Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra))
         fill_event_metrics(ev, c.time_s, c.angles_deg, c.valid)
         if ev.extra.get("valid_fraction", 0.0) < self.config.min_valid_fraction:
             return None
         return ev
+
+
+def _hold_plateau(time_s: np.ndarray, angles_deg: np.ndarray, stance: str, start_s: float, end_s: float,
+                  fraction: float) -> tuple[float, float]:
+    """The part of a single-leg period where the lifted leg is up: lift >= ``fraction`` × its median (s, s)."""
+    lifted = "left" if stance == "right" else "right"
+    m = (time_s >= start_s) & (time_s <= end_s)
+    if np.count_nonzero(m) < 3:
+        return start_s, end_s
+    lift = angles_deg[m, angle_index("flexion", lifted)] - angles_deg[m, angle_index("flexion", stance)]
+    up = lift >= fraction * float(np.median(lift))
+    idx = np.flatnonzero(up)
+    if idx.size == 0:
+        return start_s, end_s
+    t = time_s[m]
+    return float(t[idx[0]]), float(t[idx[-1]])
 
 
 def detect_events(frames: Any, config: EventConfig | None = None) -> list[Event]:

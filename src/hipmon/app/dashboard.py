@@ -412,6 +412,15 @@ class Dashboard(QtWidgets.QMainWindow):
         t, a = self.model.angles_window(back + fwd, end_s=now + fwd if fwd else None)
         for col, curve in self.curves.items():
             curve.setData(t, a[:, COL[col]], skipFiniteCheck=True) if t.size else curve.setData([], [])
+        # fixed ranges (no jumping axes) widened in 5° steps only when the data leave them
+        for p, (_title, (y0, y1), cols) in zip(self.trace_plots, TRACES):
+            if t.size:
+                vals = a[:, [COL[c] for c, _, _ in cols]]
+                if np.isfinite(vals).any():
+                    y0 = min(y0, 5.0 * math.floor(np.nanmin(vals) / 5.0))
+                    y1 = max(y1, 5.0 * math.ceil(np.nanmax(vals) / 5.0))
+            if p.viewRange()[1] != [y0, y1]:
+                p.setYRange(y0, y1, padding=0)
         x0, x1 = now - back, now + fwd
         self.trace_plots[0].setXRange(x0, x1, padding=0)
         for p, col, which, region, line in self._bands:

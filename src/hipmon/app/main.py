@@ -70,3 +70,19 @@ def run_live(source: Any, *, duration: float | None = None, screenshot: str | No
 
         raise CommandError(f"acquisition failed: {runner.error}")
     return code
+
+
+def build_replay(model: Any, *, muted: bool = False) -> Dashboard:
+    """A Dashboard on a ReplayModel with its ReplayBar (not shown)."""
+    from hipmon.app.replay import ReplayBar  # noqa: PLC0415
+
+    application()
+    win = Dashboard(model, None, muted=muted, title=f"hipmon — {model.info.source}")
+    win.add_replay_bar(ReplayBar(model, win))
+    return win
+
+
+def run_replay(model: Any, *, duration: float | None = None, screenshot: str | None = None, muted: bool = False,
+               play: bool = False) -> int:
+    win = build_replay(model, muted=muted)
+    return exec_window(win, duration=duration, screenshot=screenshot, on_start=model.play if play else None)

@@ -1,0 +1,235 @@
+"""The real chain as a dashboard source: sensors (emulated or hardware) → BLE → pipeline.
+
+``ChainSource`` owns an ``hipmon.ble.AcquisitionThread`` (asyncio in its own
+thread; for the demo, emulated sensors on the bumble stack fed by the
+simulator) and a ``hipmon.pipeline.Pipeline``. The runner thread calls
+``read``: it drains the acquisition queue, writes the raw notifications to the
+recording when one is open, and feeds the pipeline; the resulting
+``Update(frames, events, alerts)`` goes to the ``LiveState``. Nothing here runs
+on the GUI thread, and this module computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+from typing import Any
+
+from hipmon.app.feeds import limits_of
+from hipmon.buffers import CalibrationStatus, Limit, SensorStatus, SessionInfo
+from hipmon.types import PLACEMENTS, RawNotification
+
+DEMO_PRESET = "right_hip_tires"  # hipmon.simulate.PRESETS: the runner whose right glute tires within a minute
+
+
+class ChainSource:
+    """Acquisition thread + pipeline (+ recording on demand). Build with ``create`` or ``emulated``/``hardware``."""
+
+    can_record = True
+
+    def __init__(self, specs: list[Any], *, setup: Any = None, acq_kwargs: dict | None = None,
+                 label: str = "sensors", metadata: dict | None = None, max_batch: int = 2000):
+        self.specs = specs
+        self._setup = setup
+        self._acq_kwargs = acq_kwargs or {}
+        self.label = label
+        self.metadata = metadata or {}
+        self.max_batch = max_batch
+        self.thread: Any = None
+        self.pipeline: Any = None
+        self.writer: Any = None
+        self.origin_ns = 0
+        self._session_s = 0.0
+        self._first_s: float | None = None
+        self._calibrated = False
+        self.n_notifications = 0
+        self.finished = False
+        self._end_after_s: float | None = None
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def create(cls, kind: str, **kw: Any) -> "ChainSource":
+        if kind == "demo":
+            return cls.emulated(**kw)
+        return cls.hardware(**kw)
+
+    @classmethod
+    def emulated(cls, seconds: float = 120.0, seed: int = 7, speed: float = 1.0, profile: str = "movesense-gsp",
+                 rate_hz: float = 208.0, loss: float = 0.0, preset: str = DEMO_PRESET, kind: str = "run",
+                 **_: Any) -> "ChainSource":
+        """Three emulated sensors (``profile``) over the bumble BLE stack, fed by ``simulate(kind, preset=...)``."""
+        from hipmon.ble.config import SensorSpec  # noqa: PLC0415
+        from hipmon.emulation import EmulatedRadio  # noqa: PLC0415
+        from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner  # noqa: PLC0415
+        from hipmon.emulation.sensor import EmulatedSensor, Impairments  # noqa: PLC0415
+        from hipmon.profiles import get_profile  # noqa: PLC0415
+        from hipmon.simulate import simulate  # noqa: PLC0415
+
+        specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
+        context: dict[str, Any] = {}
+
+        async def setup() -> Any:
+            sim = simulate(kind, seconds, seed, preset=preset, rate_hz=rate_hz)
+            prof = get_profile(profile)
+            radio = await EmulatedRadio().start()
+            t0 = time.monotonic()
+            sensors = {}
+            for i, p in enumerate(PLACEMENTS):
+                sensors[p] = await EmulatedSensor(
+                    radio, prof, sim.sensors[p], rate_hz=rate_hz, speed=speed,
+                    impairments=Impairments(loss=loss, jitter_s=0.004), seed=seed * 100 + i,
+                ).start(t0)
+            for spec in specs:
+                spec.address = sensors[spec.placement].address
+            context.update(radio=radio, sensors=sensors, simulation=sim)
+
+            async def teardown() -> None:
+                await radio.close()
+
+            return context, teardown
+
+        src = cls(
+            specs, setup=setup,
+            acq_kwargs=dict(client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0),
+            label=f"demo: emulated {profile} sensors over bumble BLE (simulated {kind}, {preset})",
+            metadata={"source": "emulation", "emulation": {"kind": kind, "seconds": seconds, "seed": seed,
+                                                           "preset": preset, "profile": profile, "rate_hz": rate_hz,
+                                                           "speed": speed, "loss": loss}},
+        )
+        src.context = context
+        src._end_after_s = seconds
+        return src
+
+    @classmethod
+    def hardware(cls, config: str | None = None, **_: Any) -> "ChainSource":
+        """Real sensors from a session configuration (TOML: sensors, placements, profiles)."""
+        from hipmon.ble.config import load_config  # noqa: PLC0415
+
+        if not config:
+            raise ValueError("give --config SESSION.toml (run `hipmon scan` to find your sensors)")
+        cfg = load_config(config)
+        return cls(list(cfg.sensors), label=f"live: {config}", metadata={"source": "hardware", "config": str(config)})
+
+    # ------------------------------------------------------------ Source protocol
+
+    def start(self) -> None:
+        from hipmon.ble.acquisition import AcquisitionThread  # noqa: PLC0415
+        from hipmon.pipeline import Pipeline, PipelineConfig  # noqa: PLC0415
+        from hipmon.pipeline import SensorSpec as PSpec  # noqa: PLC0415
+
+        self.origin_ns = time.monotonic_ns()
+        self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, **self._acq_kwargs)
+        self.pipeline = Pipeline(
+            [PSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
+            PipelineConfig(), origin_ns=self.origin_ns,
+        )
+        self.thread.start()  # blocks this (runner) thread while sensors connect; never the GUI
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            try:
+                self.thread.stop()
+            except Exception:
+                pass
+        if self.writer is not None:
+            self.stop_recording()
+
+    def read(self, timeout: float = 0.02) -> Any:
+        q = self.thread.queue
+        batch: list[RawNotification] = []
+        try:
+            item = q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        while True:
+            if isinstance(item, RawNotification):
+                batch.append(item)
+            if len(batch) >= self.max_batch:
+                break
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                break
+        if not batch:
+            return None
+        self.n_notifications += len(batch)
+        if self.writer is not None:
+            for n in batch:
+                self.writer.write(n)
+        update = self.pipeline.feed(batch)
+        if self.writer is not None:
+            for a in update.alerts:
+                self.writer.add_alert(a.time_s, a.rule, a.side,
+                                      {k: v for k, v in a.values.items() if isinstance(v, (int, float))})
+        frames = update.frames
+        if frames is not None and len(frames):
+            self._session_s = float(frames.time_s[-1])
+            if self._first_s is None:
+                self._first_s = float(frames.time_s[0])
+        if update.calibration is not None or self.pipeline.calibration is not None:
+            self._calibrated = True
+        if self._end_after_s is not None and self._session_s >= self._end_after_s - 0.5:
+            self.finished = True
+        return update
+
+    def session_time(self) -> float:
+        return self._session_s
+
+    def sensor_status(self) -> list[SensorStatus]:
+        out = []
+        for st in (self.thread.status().values() if self.thread is not None else ()):
+            total = st.samples + st.samples_lost
+            lat = st.latency_ms_p50
+            out.append(SensorStatus(
+                st.sensor_id, placement=st.placement, profile=st.profile, connected=bool(st.connected),
+                rate_hz=float(st.rate_measured_hz) if st.rate_measured_hz else None,
+                loss=(st.samples_lost / total) if total else None,
+                latency_ms=float(lat) if lat is not None and math.isfinite(lat) else None,
+                battery_pct=None if st.battery_pct is None else float(st.battery_pct),
+                reconnects=int(st.reconnects),
+            ))
+        return out
+
+    def calibration_status(self) -> CalibrationStatus:
+        cal = getattr(self.pipeline, "calibration", None)
+        if cal is not None:
+            q = float(getattr(cal, "quality", float("nan")))
+            trusted = bool(getattr(cal, "trusted", True))
+            msg = "calibrated" + ("" if trusted else " — low quality: stand still 3 s and walk 10 steps again")
+            return CalibrationStatus("done", 1.0, q if math.isfinite(q) else None, msg)
+        if self._first_s is None:
+            return CalibrationStatus("none", 0.0, None, "waiting for sensors…")
+        t = self._session_s - self._first_s
+        if t < 3.0:
+            return CalibrationStatus("stand", t / 3.0, None, "stand still, feet apart, facing forward")
+        return CalibrationStatus("walk", min(1.0, (t - 3.0) / 8.0), None, "walk (or run) 10 steps")
+
+    def limits(self) -> list[Limit]:
+        engine = getattr(self.pipeline, "alert_engine", None)
+        return limits_of(engine) if engine is not None else []
+
+    # ------------------------------------------------------------ recording (runner thread only)
+
+    def start_recording(self, path: str, info: SessionInfo | None = None) -> None:
+        from hipmon.recording import SessionWriter  # noqa: PLC0415
+        from hipmon.profiles import get_profile  # noqa: PLC0415
+
+        meta = dict(self.metadata)
+        if info is not None:
+            meta.update(athlete=info.athlete, session=info.session)
+        writer = SessionWriter(path, meta, origin_ns=self.origin_ns)  # same session clock as live
+        for s in self.specs:
+            writer.add_sensor(s.sensor_id, s.placement, s.profile, s.rate_hz or get_profile(s.profile).default_rate_hz,
+                              address=getattr(s, "address", None))
+        self.writer = writer
+
+    def stop_recording(self) -> None:
+        if self.writer is not None:
+            w, self.writer = self.writer, None
+            w.close()
+
+    def add_marker(self, time_s: float, label: str) -> None:
+        if self.writer is not None and hasattr(self.writer, "add_marker"):
+            self.writer.add_marker(time_s, label)

@@ -3,7 +3,8 @@
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/bench_fusion_broad.py [--data ../shared/data/broad]
-        [--filters vqf,madgwick,...] [--trials 02,07,...] [--json out.json] [--naive]
+        [--filters vqf,madgwick,mahony:k_P=0.74:k_I=0.0012,...] [--trials 02,07,...]
+        [--json out.json] [--naive]
 
 For each filter and trial: RMSE (degrees) over the ``movement`` samples of the
 total, heading and inclination errors (BROAD method, ``hipmon.fusion.evaluation``),
@@ -43,6 +44,18 @@ def naive_ahrs(name: str, t: BroadTrial) -> np.ndarray:
     return cls(gyr=t.gyr.copy(), acc=t.acc.copy(), mag=mag, frequency=t.rate_hz).Q
 
 
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``"mahony:k_P=0.74:k_I=0.0012"`` -> ``("mahony", {"k_P": 0.74, "k_I": 0.0012})``."""
+    name, *pairs = spec.split(":")
+    params = {}
+    for pair in pairs:
+        key, value = pair.split("=")
+        params[key] = {"true": True, "false": False}.get(value.lower(), None)
+        if params[key] is None:
+            params[key] = float(value)
+    return name, params
+
+
 def run(data: Path, filters: list[str], trials: list[str] | None, naive: bool) -> list[dict]:
     paths = sorted(data.glob("*.hdf5"))
     if trials:
@@ -51,14 +64,16 @@ def run(data: Path, filters: list[str], trials: list[str] | None, naive: bool) -
     for path in paths:
         t = load_broad_trial(path)
         group = "undisturbed" if "undisturbed" in t.groups else "disturbed"
-        names = list(filters) + ([f"naive-{f}" for f in filters if not f.startswith("vqf")] if naive else [])
+        names = list(filters) + ([f"naive-{f}" for f in filters if not f.startswith("vqf") and ":" not in f]
+                                 if naive else [])
         for name in names:
             t0 = time.perf_counter()
             if name.startswith("naive-"):
                 q = naive_ahrs(name[6:], t)
-                use_mag = name.endswith("9d")
+                use_mag = name.endswith("9d")  # naive rows: 9D iff a magnetometer was given
             else:
-                f = make_filter(name, t.rate_hz)
+                base, params = parse_spec(name)
+                f = make_filter(base, t.rate_hz, **params)
                 q = f.update(t.acc, t.gyr, t.mag)
                 use_mag = f.use_mag
             elapsed = time.perf_counter() - t0
@@ -85,7 +100,7 @@ def table(rows: list[dict]) -> str:
             v = [r[key] for r in rs if group is None or r["group"] == group]
             return float(np.mean(v)) if v else float("nan")
 
-        nine = name.endswith("9d")
+        nine = name.split(":")[0].endswith("9d")
         mode = "9D" if nine else "6D"
         drift = "" if nine else " *"
         out.append(
@@ -106,7 +121,8 @@ def main() -> int:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=here.parent.parent / "shared" / "data" / "broad")
-    ap.add_argument("--filters", default=",".join(ALL_FILTERS))
+    ap.add_argument("--filters", default=",".join(ALL_FILTERS),
+                    help="comma-separated names, each optionally with parameters: mahony:k_P=0.74:k_I=0.0012")
     ap.add_argument("--trials", default="", help="comma-separated trial-name prefixes (default: all)")
     ap.add_argument("--json", type=Path, default=None, help="write per-trial rows here")
     ap.add_argument("--naive", action="store_true", help="also run the ahrs filters with library defaults")

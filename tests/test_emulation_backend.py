@@ -105,6 +105,12 @@ def test_every_profile_streams_bytes_exact_through_bleak(profile_name):
             truth = b"".join(r.data for r in sent)
             # command responses (Movesense results) share the data characteristic: the
             # sample bytes are exactly the concatenation of what the firmware sent
+            if prof.codec == "witmotion":
+                # the BLE-UART bridge splits/merges packets: the byte stream is what
+                # was sent, minus the tail still waiting in the bridge (< 40 bytes)
+                assert truth.startswith(stream) and len(truth) - len(stream) < 40
+                assert max(len(d) for d in data) != min(len(d) for d in data)  # really re-chunked
+                return
             assert truth in stream or stream.endswith(truth) or truth == stream or _contains_in_order(data, sent)
             dec = prof.make_decoder(rate)
             blocks = []

@@ -17,26 +17,27 @@ Methods (see docs/events-and-alerts.md for the reasoning and the numbers):
   close to the centre of mass, so its vertical specific force ``f`` is the
   vertical ground reaction force per body mass: about 0 in flight, well above
   g in a running stance or a landing. A *flight* is ``f < flight_force`` for at
-  least ``min_flight_s``; a *contact* starts when ``f`` rises through
-  ``contact_force`` after a flight (initial contact / impact) and ends when
-  a new flight begins (toe-off / take-off).
-- **Running stance vs landing.** At a running initial contact the thighs
-  scissor: the landing thigh extends while the other flexes (thigh sagittal
-  rates, ``gyr_segment`` Z, of opposite sign and differing by more than
-  ``scissor_rate``). The stance side is the extending thigh. A contact after a
-  flight without scissoring, and with a flight of at least
-  ``min_jump_flight_s``, is a *landing*; its side is ``both`` when the hips
-  are flexed alike, else the less flexed (the other leg is held up).
+  least ``min_flight_s``; a contact is confirmed when ``f`` rises above
+  ``contact_force``. Edges (initial contact, toe-off) are placed where the
+  flank through the two samples around the ``edge_force`` crossing reaches
+  the flight level.
+- **Running stance vs landing.** At a running initial contact the leading
+  thigh is the more flexed (spread >= ``run_spread_deg``); after a short
+  flight that is a running stance on the leading side. After a flight of at
+  least ``min_jump_flight_s`` the thighs must also scissor (leading extends,
+  trailing flexes relative to the pelvis by ``scissor_rate``), else it is a
+  *landing*: one event per leg when the hips are flexed alike
+  (``both_legs_flexion_deg``), else the less flexed leg's.
 - **Walking stance** (no flight phases): per side from the thigh sagittal
   rate. Maximum hip flexion (rate crossing + to −) precedes initial contact and
   maximum hip extension (− to +) precedes toe-off; the offsets are fractions of
-  the side's last stride period (``walk_ic_phase``, ``walk_to_phase``).
-- **Reps** (single-leg squat): a hip flexion excursion of the squatting leg of
-  at least ``rep_min_flexion_deg`` above its standing level while the other leg
-  is held up; bounded by the crossings of ``rep_edge_deg``.
-- **Holds** (single-leg stance): one hip flexed at least
-  ``hold_lift_deg`` more than the other for at least ``hold_min_s`` with no
-  rep inside; the side is the loaded (less flexed) leg.
+  the stride period (``walk_ic_phase``, ``walk_to_phase``).
+- **Reps** (single-leg squat): a hip flexion excursion of the squatting leg
+  from ``rep_edge_deg`` above standing and back, peaking at least
+  ``rep_min_flexion_deg``, while the other leg is held up.
+- **Holds** (single-leg stance): one hip flexed at least ``hold_lift_deg``
+  more than the other for at least ``hold_min_s`` with no rep inside; the
+  side is the loaded (less flexed) leg; the window is the lift plateau.
 
 Delay: stances are reported at toe-off plus ``min_flight_s`` (running) or at
 the toe-off estimate (walking, which is itself causal: the extension maximum

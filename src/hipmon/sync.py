@@ -7,10 +7,11 @@ at the nominal rate) mapped onto the host clock, never from arrival time alone.
 The map is a line ``t_session = a + b·(t_sensor - x0)`` per sensor and per
 connection. Arrival delays over BLE are one-sided (a notification never arrives
 before its last sample was taken), so the line is fitted to the *lower envelope*
-of the ``(t_sensor, t_arrival)`` pairs (Moon, Skelly & Towsley 1999): the line
-under every point that is closest to them on average, i.e. the edge of the lower
-convex hull above the mean sensor time. Points are first reduced to one per
-``bin_s`` of sensor time (its lowest), over a sliding ``window_s``.
+of the ``(t_sensor, t_arrival)`` pairs (cf. Moon, Skelly & Towsley 1999): points
+are reduced to one per ``bin_s`` of sensor time (its lowest) over a sliding
+``window_s``; the slope is the line through the lowest point of the window's
+first third and the lowest point of its last third; the offset puts the line
+under every point, touching the envelope.
 
 The mapped time is therefore "sample time + the smallest delay seen", a
 constant per-sensor latency that sync cannot observe (see ``docs/sync.md``).
@@ -29,7 +30,11 @@ import numpy as np
 
 from hipmon.types import Gap
 
+#: Recommended warm-up after each (re)connect before session times are issued (s).
+WARMUP_S: float = 5.0
+
 __all__ = [
+    "WARMUP_S",
     "ClockMap",
     "ClockSync",
     "map_to_session",
@@ -54,21 +59,6 @@ class ClockMap:
     def __call__(self, time_sensor_s: np.ndarray | float) -> np.ndarray:
         x = np.asarray(time_sensor_s, dtype=np.float64)
         return self.offset_s + self.slope * (x - self.x0_s)
-
-
-def _lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
-    """Indices of the lower convex hull of points sorted by strictly increasing x."""
-    hull: list[int] = []
-    for i in range(len(x)):
-        while len(hull) >= 2:
-            o, a = hull[-2], hull[-1]
-            # cross product (a - o) x (i - o) <= 0 -> a is not below the chord o-i
-            if (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o]) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return hull
 
 
 class ClockSync:
@@ -106,7 +96,7 @@ class ClockSync:
         *,
         window_s: float = 60.0,
         bin_s: float = 0.5,
-        min_span_s: float = 60.0,
+        min_span_s: float = 20.0,
         max_drift: float = 0.2,
         jump_s: float = 0.5,
         short_fit_s: float = 0.02,
@@ -238,25 +228,29 @@ class ClockSync:
         x, y = x[order], y[order]
         span = x[-1] - x[0]
         b_prior = self._prior_slope
-        b_hull = None
-        if len(x) >= 2 and span > 0:
-            keep = np.concatenate(([True], np.diff(x) > 0))
-            xu, yu = x[keep], y[keep]
-            hull = _lower_hull(xu, yu)
-            if len(hull) >= 2:
-                xm = float(np.mean(x))
-                hx = xu[hull]
-                i = int(np.searchsorted(hx, xm, side="right")) - 1
-                i = min(max(i, 0), len(hull) - 2)
-                p, q = hull[i], hull[i + 1]
-                b_hull = float((yu[q] - yu[p]) / (xu[q] - xu[p]))
+        b_fit = None
+        if len(x) >= 6 and span > 0:
+            # lower envelope slope: through the lowest point of the first third and
+            # the lowest point of the last third (relative to the current slope),
+            # refined twice; the points are >= span/3 apart, so the slope is
+            # precise to (envelope noise) / (span/3)
+            b_fit = b_prior
+            first = x <= x[0] + span / 3
+            last = x >= x[-1] - span / 3
+            for _ in range(3):
+                r = y - b_fit * x
+                p = int(np.flatnonzero(first)[np.argmin(r[first])])
+                q = int(np.flatnonzero(last)[np.argmin(r[last])])
+                if x[q] <= x[p]:
+                    break
+                b_fit = float((y[q] - y[p]) / (x[q] - x[p]))
         recent = np.ones(len(x), dtype=bool)
-        if b_hull is not None and span >= self.min_span_s:
-            b = b_hull
-        elif b_hull is not None and abs(b_hull - b_prior) * span > self.short_fit_s:
+        if b_fit is not None and span >= self.min_span_s:
+            b = b_fit
+        elif b_fit is not None and abs(b_fit - b_prior) * span > self.short_fit_s:
             # a short span cannot resolve tens of ppm, but a grossly wrong nominal
             # rate (counter-derived time) shows at once: follow it
-            b = b_hull
+            b = b_fit
         else:
             # keep the prior slope; anchor the offset on the latest points so that
             # an unresolved drift cannot accumulate over the span
@@ -292,6 +286,7 @@ def map_to_session(
     *,
     reset_at_s: Sequence[float] = (),
     lookahead_s: float = 0.0,
+    warmup_s: float = WARMUP_S,
     **params: float,
 ) -> np.ndarray:
     """Session times of a whole recorded stream, exactly as a live :class:`ClockSync` gives them.
@@ -303,8 +298,11 @@ def map_to_session(
     reset_at_s: arrival times (session s) of reconnects: the map resets before
         the first sample arriving at or after each.
     lookahead_s: each notification is mapped once the pairs that arrived up to
-        ``lookahead_s`` after it are known (0 = causal, as live without delay;
-        a live pipeline that waits ``lookahead_s`` gets the same numbers).
+        ``lookahead_s`` after it are known (0 = causal).
+    warmup_s: after the start and after each reset, notifications that arrive
+        within ``warmup_s`` of the first one are mapped with all pairs of that
+        warm-up span (a live pipeline waits ``warmup_s`` once per connection,
+        then catches up and runs causally: it gets exactly these numbers).
     params: :class:`ClockSync` parameters.
 
     Returns (N,) session time (s) of each sample.
@@ -330,15 +328,15 @@ def map_to_session(
         if s0 > 0:
             sync.reset(keep_drift=True)
             ingested = s0
+        warm_until = y[s0] + warmup_s
         g0 = np.searchsorted(starts, s0)
         g1 = np.searchsorted(starts, s1)
         for g in range(g0, g1):
             i0, i1 = int(starts[g]), int(starts[g + 1])
-            limit = y[i0] + lookahead_s
-            j = max(ingested, i1)
-            if lookahead_s > 0:
-                j = int(np.searchsorted(y[s0:s1], limit, side="right")) + s0
-                j = max(j, i1)
+            limit = max(y[i0] + lookahead_s, warm_until if y[i0] < warm_until else -np.inf)
+            j = i1
+            if limit > y[i0]:
+                j = max(i1, int(np.searchsorted(y[s0:s1], limit, side="right")) + s0)
             if j > ingested:
                 sync.update(x[ingested:j], y[ingested:j])
                 ingested = j

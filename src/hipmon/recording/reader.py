@@ -318,23 +318,33 @@ class SessionReader:
         """Decoded samples of one sensor (see :meth:`decode`)."""
         return self.decode(sensor_id).block
 
-    def session_time(self, sensor_id: str, *, lookahead_s: float = 2.0, **sync_params: float) -> np.ndarray:
+    def session_time(
+        self, sensor_id: str, *, lookahead_s: float = 0.0, warmup_s: float | None = None, **sync_params: float
+    ) -> np.ndarray:
         """Session time (s) of each of the sensor's samples, (N,).
 
         Imported sessions: the CSV's ``time_s`` as is. Recorded sessions: the
         sensor's own time mapped by :func:`hipmon.sync.map_to_session` (lower
-        envelope of arrival times; reset at each logged reconnect), with
-        ``lookahead_s`` of arrivals after each notification (a live pipeline
-        delayed by ``lookahead_s`` computes the same numbers).
+        envelope of arrival times; reset at each logged reconnect), causal after
+        a ``warmup_s`` (default :data:`hipmon.sync.WARMUP_S`) per connection,
+        optionally with ``lookahead_s``: what a live :class:`hipmon.sync.ClockSync`
+        run the same way gives.
         """
-        from hipmon.sync import map_to_session
+        from hipmon.sync import WARMUP_S, map_to_session
 
         block = self.samples(sensor_id)
         if self.has_imported_samples(sensor_id) or block.host_ns is None:
             return np.asarray(block.time_sensor_s, dtype=np.float64).copy()
         arrival_s = (block.host_ns - self.origin_ns) / 1e9
         resets = [(t - self.origin_ns) / 1e9 for t in self.reset_times_ns(sensor_id)]
-        return map_to_session(block.time_sensor_s, arrival_s, reset_at_s=resets, lookahead_s=lookahead_s, **sync_params)
+        return map_to_session(
+            block.time_sensor_s,
+            arrival_s,
+            reset_at_s=resets,
+            lookahead_s=lookahead_s,
+            warmup_s=WARMUP_S if warmup_s is None else warmup_s,
+            **sync_params,
+        )
 
     def detected_gaps(self, sensor_id: str) -> list[Gap]:
         """Gaps found in the decoded samples (exact counts from the sensor's counters

@@ -193,15 +193,21 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
 
 
 def _event_peaks(motion: Motion, windows) -> list[Event]:
-    """Events with peaks measured from the true angles at 1 kHz inside each window."""
+    """Events with peaks measured from the true angles at 500 Hz inside each window (one batch)."""
     from hipmon import kinematics as kin
 
+    if not windows:
+        return []
+    grids = [np.linspace(w.start_s, w.end_s, max(int((w.end_s - w.start_s) * 500), 2) + 1) for w in windows]
+    t_all = np.concatenate(grids)
+    q, _ = motion.pose(t_all)
+    ang_all = kin.all_angles_deg(q["pelvis"], q["left_thigh"], q["right_thigh"])
+    col = {c: i for i, c in enumerate(ANGLE_COLUMNS)}
     events = []
-    for w in windows:
-        t = np.linspace(w.start_s, w.end_s, max(int((w.end_s - w.start_s) * 1000), 2) + 1)
-        q, _ = motion.pose(t)
-        ang = kin.all_angles_deg(q["pelvis"], q["left_thigh"], q["right_thigh"])
-        col = {c: i for i, c in enumerate(ANGLE_COLUMNS)}
+    start = 0
+    for w, t in zip(windows, grids):
+        ang = ang_all[start : start + len(t)]
+        start += len(t)
         drop = kin.contralateral_pelvic_drop_deg(ang[:, col["pelvis_obliquity_deg"]], w.side)
         add = ang[:, col[f"hip_adduction_{w.side}_deg"]]
         ir = ang[:, col[f"hip_internal_rotation_{w.side}_deg"]]

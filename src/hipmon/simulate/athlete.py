@@ -8,7 +8,9 @@ side*, before fatigue and stride-to-stride variability:
   (the *opposite* side's pelvis drops; a weak ``side`` gluteus medius). E.g.
   ``right_drop_deg=9`` is a runner whose left pelvis drops 9° in right stance.
 - ``{side}_adduction_deg``: peak hip adduction of the ``side`` hip during its
-  stance (includes the part that comes from the pelvic drop).
+  stance (includes the part that comes from the pelvic drop). When not given it
+  is the task default plus the change of the drop from its default (the
+  thigh keeps its frontal-plane angle, so a bigger drop adducts the hip).
 - ``{side}_ir_deg``: peak hip internal rotation of the ``side`` hip.
 - ``{side}_valgus_deg``: dynamic knee valgus at the hip: added to both the
   adduction and the internal-rotation peak of that side.
@@ -101,6 +103,11 @@ class Athlete:
             return float(both)
         if quantity == "valgus":
             return 0.0
+        if quantity == "adduction":
+            # a thigh that keeps its frontal-plane angle under a dropping pelvis adducts
+            # at the hip by the drop: the default adduction follows the drop
+            d = TASK_DEFAULTS[kind]
+            return d["adduction"] - d["drop"] + self.peak(kind, "drop", side)
         return TASK_DEFAULTS[kind][quantity]
 
     def fatigue_gain(self, side: str) -> float:

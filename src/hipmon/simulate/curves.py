@@ -173,15 +173,29 @@ class PeriodicShapes:
         self._coef = np.stack(coefs, axis=1)  # (2H+1, n_curves)
 
     def _basis(self, phase: np.ndarray) -> np.ndarray:
-        k = np.arange(1, self.harmonics + 1)
-        ang = 2.0 * np.pi * np.asarray(phase, dtype=float)[:, None] * k[None, :]
-        out = np.empty((ang.shape[0], 2 * self.harmonics + 1))
+        """Fourier basis (N, 2H+1): 1, cos 2πkφ, sin 2πkφ (powers of e^{2πiφ})."""
+        z1 = np.exp(2j * np.pi * (np.asarray(phase, dtype=float) % 1.0))
+        zk = np.cumprod(np.broadcast_to(z1[:, None], (z1.shape[0], self.harmonics)), axis=1)
+        out = np.empty((z1.shape[0], 2 * self.harmonics + 1))
         out[:, 0] = 1.0
-        out[:, 1::2] = np.cos(ang)
-        out[:, 2::2] = np.sin(ang)
+        out[:, 1::2] = zk.real
+        out[:, 2::2] = zk.imag
         return out
 
     def __call__(self, phase: np.ndarray) -> dict[str, np.ndarray]:
         """All curves at ``phase`` (N,) (any real number; period 1) → name → (N,)."""
-        vals = self._basis(np.asarray(phase, dtype=float) % 1.0) @ self._coef
+        vals = self._basis(phase) @ self._coef
         return {name: vals[:, i] for i, name in enumerate(self.names)}
+
+    def pair(self, phase: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """All curves at ``phase`` and at ``phase − 0.5`` (the other leg), sharing one basis."""
+        b = self._basis(phase)
+        sign = np.ones(2 * self.harmonics + 1)
+        odd = np.arange(1, self.harmonics + 1) % 2 == 1
+        sign[1::2][odd] = -1.0
+        sign[2::2][odd] = -1.0
+        both = b @ np.concatenate([self._coef, self._coef * sign[:, None]], axis=1)
+        n = len(self.names)
+        right, left = both[:, :n], both[:, n:]
+        return ({n: right[:, i] for i, n in enumerate(self.names)},
+                {n: left[:, i] for i, n in enumerate(self.names)})

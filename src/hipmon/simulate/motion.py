@@ -334,7 +334,8 @@ class GaitPhase(Phase):
         t = np.asarray(t, dtype=float)
         phi = self.phi(t)
         e = self.env(t)
-        sh = {"right": self.shapes(phi), "left": self.shapes(phi - 0.5)}
+        sh_r, sh_l = self.shapes.pair(phi)
+        sh = {"right": sh_r, "left": sh_l}
         amp = {s: {k: f(phi) for k, f in self.amp[s].items()} for s in ("left", "right")}
         obl = amp["right"]["drop"] * sh["right"]["bump"] - amp["left"]["drop"] * sh["left"]["bump"]
         ang = np.empty((t.shape[0], 9))
@@ -386,8 +387,13 @@ class KeyframePhase(Phase):
         self._wobble: list[tuple[float, np.ndarray]] = []
 
     # builders (times must increase)
-    def angles_at(self, t: float, angles: np.ndarray, rates: np.ndarray | None = None) -> None:
-        self._ang.append((float(t), np.asarray(angles, float), np.zeros(9) if rates is None else np.asarray(rates, float)))
+    def angles_at(self, t: float, angles: np.ndarray, rates: np.ndarray | str | None = None) -> None:
+        """Angles (9,) deg at ``t``; ``rates`` (9,) deg/s, None (at rest) or "smooth" (Catmull-Rom from the neighbours)."""
+        if isinstance(rates, str):
+            r = None
+        else:
+            r = np.zeros(9) if rates is None else np.asarray(rates, float)
+        self._ang.append((float(t), np.asarray(angles, float), r))
         self.t1 = max(self.t1, float(t))
 
     def pos_at(self, t: float, pos, vel=(0.0, 0.0, 0.0), acc=(0.0, 0.0, 0.0)) -> None:
@@ -402,7 +408,14 @@ class KeyframePhase(Phase):
         last_pos = self._pos[-1][1]
         self.x_end = float(last_pos[0])
         ta = np.array([k[0] for k in self._ang])
-        self.ang_track = PiecewiseQuintic(ta, np.stack([k[1] for k in self._ang]), np.stack([k[2] for k in self._ang]))
+        va = np.stack([k[1] for k in self._ang])
+        ra = np.zeros_like(va)
+        for i, k in enumerate(self._ang):
+            if k[2] is not None:
+                ra[i] = k[2]
+            elif 0 < i < len(self._ang) - 1:
+                ra[i] = (va[i + 1] - va[i - 1]) / (ta[i + 1] - ta[i - 1])
+        self.ang_track = PiecewiseQuintic(ta, va, ra)
         tp = np.array([k[0] for k in self._pos])
         self.pos_track = PiecewiseQuintic(
             tp, np.stack([k[1] for k in self._pos]), np.stack([k[2] for k in self._pos]),
@@ -514,7 +527,8 @@ def build_single_leg_task(task: str, t0: float, t_end: float, x0: float, ath: At
                      + 0.5 * (p[k] - b[k] - FATIGUE_GAIN[{"drop": "drop", "add": "adduction", "ir": "ir"}[k]] * fat_deg)
                      for k in b}
                 ph.angles_at(tj, _single_leg_pose(side, v["drop"], v["add"], v["ir"], 0.0,
-                                                  swing_flex + 2.0 * rng.standard_normal()))
+                                                  swing_flex + 2.0 * rng.standard_normal()),
+                             rates="smooth" if tj < t_h1 else None)
             ph.pos_at(t_h1, [x0, h0, z_stance])
             ph.events.append(EventWindow("hold", side, float(t_h0), float(t_h1), {"hold_s": float(hold)}))
             t_task_end = t_h1
@@ -639,7 +653,7 @@ def build_drop_jumps(t0: float, t_end: float, x0: float, ath: Athlete, rng: np.r
             ph.pos_at(t_ic, [x_ic, y_ic, 0.0], vel=(vx if j == 0 else 0.0, vy_ic, 0), acc=(0, -g, 0))
             ph.angles_at(t_ic, _angles(tilt=8.0, flex=(25.0, 25.0), add=(1.0, 1.0), ir=(1.0, 1.0)),
                          rates=_angles(tilt=60.0, flex=(250.0, 250.0)))
-            t_bot = t_ic + (0.16 if j == 0 else 0.18)
+            t_bot = t_ic + (0.18 if j == 0 else 0.20)
             depth = 70.0 if j == 0 else 65.0
             ph.pos_at(t_bot, [x_ic + (0.06 if j == 0 else 0.0), y_ic - (0.22 if j == 0 else 0.20), 0.0],
                       acc=(0, 1.6 * g, 0))
@@ -647,7 +661,7 @@ def build_drop_jumps(t0: float, t_end: float, x0: float, ath: Athlete, rng: np.r
                                         add=(p["left"]["add"] - obl, p["right"]["add"] + obl),
                                         ir=(p["left"]["ir"], p["right"]["ir"])))
             if j == 0:
-                t_to = t_bot + 0.22
+                t_to = t_bot + 0.26
                 v_up = np.sqrt(2 * g * ath.jump_height_m)
                 y_to = h0 + 0.03
                 ph.pos_at(t_to, [x_ic + 0.06, y_to, 0.0], vel=(0, v_up, 0), acc=(0, -g, 0))
@@ -688,8 +702,32 @@ def build_drop_jumps(t0: float, t_end: float, x0: float, ath: Athlete, rng: np.r
 # ---------------------------------------------------------------------------- the whole session
 
 
+def _axis_quat(angle_rad: np.ndarray, axis: int) -> np.ndarray:
+    q = np.zeros((angle_rad.shape[0], 4))
+    q[:, 0] = np.cos(0.5 * angle_rad)
+    q[:, 1 + axis] = np.sin(0.5 * angle_rad)
+    return q
+
+
+def pelvis_quaternion(tilt_rad, obliquity_rad, rotation_rad) -> np.ndarray:
+    """``q_pelvis_global`` (N, 4): the same rotation as ``kinematics.pelvis_orientation``
+    (``Ry(rot) · Rx(−obl) · Rz(−tilt)``), composed from axis quaternions (faster than matrices)."""
+    q = rot.multiply(_axis_quat(rotation_rad, 1), _axis_quat(-obliquity_rad, 0))
+    return rot.multiply(q, _axis_quat(-tilt_rad, 2))
+
+
+def hip_quaternion(flexion_rad, adduction_rad, internal_rotation_rad, side: str) -> np.ndarray:
+    """``q_thigh_pelvis`` (N, 4): the same rotation as ``kinematics.hip_orientation``
+    (``Rz(a) · Rx(±b) · Ry(±c)``, + right, − left)."""
+    sg = SIDE_SIGN[side]
+    q = rot.multiply(_axis_quat(flexion_rad, 2), _axis_quat(sg * adduction_rad, 0))
+    return rot.multiply(q, _axis_quat(sg * internal_rotation_rad, 1))
+
+
 class Motion:
     """The athlete's motion over a session: phases in time order; pose at any time."""
+
+    CHUNK = 16384  # samples per evaluation block (keeps the work in cache)
 
     def __init__(self, phases: list[Phase], seconds: float, ath: Athlete):
         self.phases = phases
@@ -717,13 +755,18 @@ class Motion:
         centres) for the pelvis, each hip joint centre for a thigh
         (pelvis origin ± ``hip_half_width_m`` along the pelvis Z axis).
         """
+        t = np.asarray(t, dtype=float)
+        if t.shape[0] > self.CHUNK:
+            parts = [self.pose(t[i : i + self.CHUNK]) for i in range(0, t.shape[0], self.CHUNK)]
+            return ({k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]},
+                    {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]})
         ang_deg, pelvis_pos = self.angles_and_pelvis(t)
         a = np.radians(ang_deg)
-        q_pelvis = kin.pelvis_orientation(a[:, TILT], a[:, OBL], a[:, ROT])
+        q_pelvis = pelvis_quaternion(a[:, TILT], a[:, OBL], a[:, ROT])
         q = {"pelvis": q_pelvis}
         pos = {"pelvis": pelvis_pos}
         for side in ("left", "right"):
-            q_thigh_pelvis = kin.hip_orientation(a[:, FLEX[side]], a[:, ADD[side]], a[:, IR[side]], side)
+            q_thigh_pelvis = hip_quaternion(a[:, FLEX[side]], a[:, ADD[side]], a[:, IR[side]], side)
             q[f"{side}_thigh"] = rot.multiply(q_pelvis, q_thigh_pelvis)
             hjc_pelvis = np.array([0.0, 0.0, SIDE_SIGN[side] * self.hip_half_width_m])
             pos[f"{side}_thigh"] = pelvis_pos + rot.rotate(q_pelvis, np.broadcast_to(hjc_pelvis, pelvis_pos.shape))

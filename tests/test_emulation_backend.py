@@ -111,7 +111,11 @@ def test_every_profile_streams_bytes_exact_through_bleak(profile_name):
                 assert truth.startswith(stream) and len(truth) - len(stream) < 40
                 assert max(len(d) for d in data) != min(len(d) for d in data)  # really re-chunked
                 return
-            assert truth in stream or stream.endswith(truth) or truth == stream or _contains_in_order(data, sent)
+            # command responses (Movesense results) share the data characteristic; the
+            # last notification may still be in flight when the client stops
+            samples_stream = b"".join(d for d in data if not (prof.codec == "movesense_gsp" and d[0] == 1))
+            assert truth.startswith(samples_stream)
+            assert len(truth) - len(samples_stream) <= max(len(r.data) for r in sent)
             dec = prof.make_decoder(rate)
             blocks = []
             for d in data:
@@ -125,6 +129,7 @@ def test_every_profile_streams_bytes_exact_through_bleak(profile_name):
 
             got = ImuBlock.concatenate(blocks)
             idx = s.log.samples_sent()
+            idx = idx[: len(got)] if len(got) < len(idx) else idx
             if prof.codec == "polar_pmd":
                 # PMD frames fill the MTU and the decoder pairs ACC/GYRO frames: samples
                 # of the last frames wait in buffers, so only a prefix is decoded here

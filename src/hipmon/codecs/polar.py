@@ -247,12 +247,19 @@ def pack_delta_frame(samples: np.ndarray, resolution: int = 16, block_samples: i
     return bytes(out)
 
 
+_WEIGHTS = np.int64(1) << np.arange(33, dtype=np.int64)
+
+
 def unpack_delta_frame(payload: bytes, channels: int, resolution: int = 16) -> np.ndarray:
     """Inverse of :func:`pack_delta_frame` -> (n, channels) int64; DecodeError if malformed."""
     ref_bytes = (resolution + 7) // 8
     if len(payload) < channels * ref_bytes:
         raise DecodeError(f"delta frame payload of {len(payload)} bytes is shorter than its reference sample ({channels * ref_bytes})")
-    ref = np.array([int.from_bytes(payload[c * ref_bytes:(c + 1) * ref_bytes], "little", signed=True) for c in range(channels)], dtype=np.int64)
+    if ref_bytes == 2:
+        ref = np.frombuffer(payload, dtype="<i2", count=channels).astype(np.int64)
+    else:
+        ref = np.array([int.from_bytes(payload[c * ref_bytes:(c + 1) * ref_bytes], "little", signed=True)
+                        for c in range(channels)], dtype=np.int64)
     off = channels * ref_bytes
     chunks = [ref[None, :]]
     buf = np.frombuffer(payload, dtype=np.uint8)
@@ -272,8 +279,8 @@ def unpack_delta_frame(payload: bytes, channels: int, resolution: int = 16) -> n
         if w == 0:
             chunks.append(np.zeros((count, channels), dtype=np.int64))
         else:
-            bits = np.unpackbits(buf[off: off + nbytes], bitorder="little")[:nbits].reshape(-1, w).astype(np.int64)
-            vals = bits @ (np.int64(1) << np.arange(w, dtype=np.int64))
+            bits = np.unpackbits(buf[off: off + nbytes], bitorder="little")[:nbits].reshape(-1, w)
+            vals = bits @ _WEIGHTS[:w]
             vals -= (vals >> (w - 1) & 1) << w
             chunks.append(vals.reshape(count, channels))
         off += nbytes
@@ -535,6 +542,7 @@ class Decoder(_BaseDecoder):
 
         hns = host_ns_array(host_ns, len(datas))
         self.last_errors = []
+        pending: dict[int, tuple[list, list, list]] = {m: ([], [], []) for m in self.streams}
         for i, d in enumerate(datas):
             self.stats.packets += 1
             try:
@@ -543,7 +551,19 @@ class Decoder(_BaseDecoder):
                 self.stats.errors += 1
                 self.last_errors.append(f"packet {i}: {exc}")
                 continue
-            self._append(meas, times, vals, None if hns is None else int(hns[i]))
+            lists = pending[meas]
+            lists[0].append(times)
+            lists[1].append(vals)
+            lists[2].append(np.full(times.size, -1 if hns is None else int(hns[i]), dtype=np.int64))
+        # one concatenation per stream (appending frame by frame would be quadratic)
+        for meas, (tl, vl, hl) in pending.items():
+            if not tl:
+                continue
+            st = self.streams[meas]
+            st.t = np.concatenate([st.t, *tl])
+            st.v = np.concatenate([st.v, *vl])
+            if meas == MEAS_ACC:
+                self._acc_host = np.concatenate([self._acc_host, *hl])
         block = self._pair()
         if block is None:
             return empty_block(self.has_mag)
@@ -624,13 +644,14 @@ class Encoder(_BaseEncoder):
         for meas, (t, v) in self._counts(block).items():
             bt, bv = self._buf[meas]
             bt, bv = np.concatenate([bt, t]), np.concatenate([bv, v])
+            pos = 0
             while True:
-                n = self._fit(meas, bv)
-                if n >= bt.size:
+                n = self._fit(meas, bv[pos: pos + _WINDOW])
+                if pos + n >= bt.size:
                     break
-                frames.append((int(bt[n - 1]), self._frame(meas, bt[:n], bv[:n])))
-                bt, bv = bt[n:], bv[n:]
-            self._buf[meas] = (bt, bv)
+                frames.append((int(bt[pos + n - 1]), self._frame(meas, bt[pos: pos + n], bv[pos: pos + n])))
+                pos += n
+            self._buf[meas] = (bt[pos:], bv[pos:])
         frames.sort(key=lambda f: f[0])
         return [f for _, f in frames]
 
@@ -638,11 +659,12 @@ class Encoder(_BaseEncoder):
         """Frames for all buffered samples (as when the stream stops)."""
         frames: list[tuple[int, bytes]] = []
         for meas, (bt, bv) in self._buf.items():
-            while bt.size:
-                n = self._fit(meas, bv)
-                frames.append((int(bt[n - 1]), self._frame(meas, bt[:n], bv[:n])))
-                bt, bv = bt[n:], bv[n:]
-            self._buf[meas] = (bt, bv)
+            pos = 0
+            while pos < bt.size:
+                n = self._fit(meas, bv[pos: pos + _WINDOW])
+                frames.append((int(bt[pos + n - 1]), self._frame(meas, bt[pos: pos + n], bv[pos: pos + n])))
+                pos += n
+            self._buf[meas] = (bt[pos:], bv[pos:])
         frames.sort(key=lambda f: f[0])
         return [f for _, f in frames]
 
@@ -681,6 +703,10 @@ class Encoder(_BaseEncoder):
                 v = np.concatenate([v, np.full((v.shape[0], 1), 3, dtype=np.int64)], axis=1)  # status GOOD
             payload = pack_delta_frame(v, 16, self.p["block_samples"])
         return bytes([meas]) + int(t[-1]).to_bytes(8, "little") + bytes([ftype]) + payload
+
+
+#: most samples one frame holds (232 bytes hold at most ~570 non-zero 1-bit deltas; all-zero deltas are capped here)
+_WINDOW = 1024
 
 
 def _q16(x: np.ndarray) -> np.ndarray:

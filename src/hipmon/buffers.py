@@ -345,6 +345,11 @@ class LiveState:
             evs = [e for e in evs if e.side == side]
         return evs[-last:] if last else evs
 
+    def events_since(self, since_seq: int = 0) -> list[tuple[int, Event]]:
+        """``(seq, event)`` pairs newer than ``since_seq`` (terminal output, loggers)."""
+        with self._lock:
+            return [(q, e) for q, e in self._events if q > since_seq]
+
     def alerts(self, since_seq: int = 0) -> list[AlertRecord]:
         with self._lock:
             return [a for a in self._alerts if a.seq > since_seq]

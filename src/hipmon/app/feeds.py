@@ -324,27 +324,17 @@ class SimulatedFeed:
         return limits_of(self.alerter)
 
 
+DEMO_PRESET = "right_hip_tires"  # hipmon.simulate.PRESETS: the right glute tires within about a minute
+
+
 def demo_feed(seconds: float = 120.0, seed: int = 7, speed: float = 1.0, **kw: Any) -> SimulatedFeed:
     """The demo's truth feed: the simulator's fatiguing runner when available, else ``synthetic_run``."""
     try:
         from hipmon.simulate import simulate  # noqa: PLC0415
 
-        sim = simulate("run", seconds, seed, **_demo_athlete())
+        sim = simulate("run", seconds, seed, preset=DEMO_PRESET)
         return SimulatedFeed.from_simulation(sim, speed=speed, **kw)
     except Exception:
         t, a, ev = synthetic_run(seconds, seed=seed)
         kw.setdefault("label", "synthetic runner (no simulator)")
         return SimulatedFeed(t, a, ev, speed=speed, **kw)
-
-
-def _demo_athlete() -> dict:
-    """Athlete parameters of the simulator's demo preset (a runner who fatigues), if it names one."""
-    try:
-        from hipmon import simulate as s  # noqa: PLC0415
-
-        preset = getattr(s, "DEMO_ATHLETE", None) or getattr(s, "DEMO_PRESET", None)
-        if isinstance(preset, dict):
-            return dict(preset)
-    except Exception:
-        pass
-    return {}

@@ -155,9 +155,14 @@ class ReplayModel:
         self.playhead = float(min(max(t, self.start_s), self.end_s))
         self.alerts_reset = True
 
-    def _jump(self, times: Sequence[float], direction: int, lead_s: float) -> float | None:
-        """Seek so that the next/previous time lands ``lead_s`` after the playhead."""
-        ref = self.playhead + lead_s
+    def _jump(self, times: Sequence[float], direction: int, margin_s: float) -> float | None:
+        """Seek to the next/previous of ``times`` relative to the one shown ``margin_s`` behind the playhead.
+
+        The playhead lands ``margin_s`` after the target, so the target is just
+        inside the past (the log, the bars and the banner show it). Returns the
+        target time, or None (and no seek) when there is none.
+        """
+        ref = self.playhead - margin_s
         if direction > 0:
             i = bisect.bisect_right(times, ref + 1e-6)
             if i >= len(times):
@@ -166,21 +171,22 @@ class ReplayModel:
             i = bisect.bisect_left(times, ref - 1e-6) - 1
             if i < 0:
                 return None
-        self.seek(times[i] - lead_s)
+        self.seek(times[i] + margin_s)
         return times[i]
 
     def next_alert(self) -> float | None:
-        """Put the next alert just inside the window (0.5 s before the playhead); returns its time."""
-        return self._jump(self._alert_times, +1, -0.5)
+        """Jump so the next alert is 0.5 s behind the playhead (on screen, in the log); returns its time."""
+        return self._jump(self._alert_times, +1, 0.5)
 
     def prev_alert(self) -> float | None:
-        return self._jump(self._alert_times, -1, -0.5)
+        return self._jump(self._alert_times, -1, 0.5)
 
     def next_event(self) -> float | None:
-        return self._jump(self._event_ends, +1, -0.2)
+        """Jump to the end of the next stride/landing/rep (it then appears in the bars)."""
+        return self._jump(self._event_ends, +1, 0.0)
 
     def prev_event(self) -> float | None:
-        return self._jump(self._event_ends, -1, -0.2)
+        return self._jump(self._event_ends, -1, 0.0)
 
     # -------------------------------------------------------------- the dashboard's reads
 

@@ -156,7 +156,7 @@ def make_source(kind: str = "demo", **kw: Any) -> Any:
         except ImportError as exc:
             if kind == "live":
                 raise
-            src = feeds.demo_feed(**{k: v for k, v in kw.items() if k in ("seconds", "seed", "speed")})
+            src = feeds.demo_feed(**{k: v for k, v in kw.items() if k in ("seconds", "seed", "speed", "loop")})
             src.label += f" — BLE chain unavailable: {exc}"
             return src
     raise ValueError(f"unknown source kind {kind!r}")

@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.app.main import run_live
     from hipmon.app.session import make_source
 
-    seconds = max(600.0, (args.duration or 0) * args.speed + 30.0)
-    source = make_source("demo" if args.source == "emulated" else "truth", seconds=seconds, seed=args.seed,
-                         speed=args.speed)
+    if args.source == "emulated":
+        if args.speed != 1.0:
+            raise CommandError("--speed works with --source truth only (the BLE chain runs in real time)")
+        # the emulated sensors play this much simulated running, then the demo ends
+        seconds = (args.duration + 15.0) if args.duration else 300.0
+        source = make_source("demo", seconds=seconds, seed=args.seed)
+    else:
+        seconds = min(180.0, (args.duration or 0) * args.speed + 15.0) if args.duration else 180.0
+        source = make_source("truth", seconds=max(seconds, 75.0), seed=args.seed, speed=args.speed, loop=True)
     return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
                     athlete=args.athlete, session=args.session)

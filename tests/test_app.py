@@ -1,0 +1,336 @@
+"""The dashboard and the replay, offscreen (pytest-qt): content, not only existence.
+
+Screenshots are checked for the pen colours of the traces and the figure, in
+the widgets' own regions; the alert path is checked from a faulty stride to the
+banner, the log, the beep and the stride bars; replay is checked from a
+recording to the jumps between its alerts.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtGui  # noqa: E402
+
+from hipmon.app import theme  # noqa: E402
+from hipmon.app.dashboard import Dashboard  # noqa: E402
+from hipmon.app.feeds import FixedLimitAlerts, SimulatedFeed, synthetic_run  # noqa: E402
+from hipmon.app.figure import frontal_points  # noqa: E402
+from hipmon.app.main import build_live, build_replay  # noqa: E402
+from hipmon.app.replay import ReplayModel  # noqa: E402
+from hipmon.app.session import SessionRunner  # noqa: E402
+from hipmon.buffers import COL, LiveState  # noqa: E402
+from hipmon.types import ANGLE_COLUMNS, Event  # noqa: E402
+
+
+def colour_pixels(img: QtGui.QImage, hex_colour: str, rect: QtCore.QRect | None = None, tol: int = 40) -> int:
+    """Pixels of ``img`` (inside ``rect``) within ``tol`` of ``hex_colour`` per channel."""
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8).reshape(h, img.bytesPerLine() // 4, 4)[:, :w, :3]
+    if rect is not None:
+        arr = arr[rect.top() : rect.bottom(), rect.left() : rect.right()]
+    r, g, b = theme.rgb(hex_colour)
+    target = np.array([b, g, r])  # BGRA in memory
+    return int(np.all(np.abs(arr.astype(int) - target) <= tol, axis=-1).sum())
+
+
+def region(win: Dashboard, widget) -> QtCore.QRect:
+    top_left = widget.mapTo(win, QtCore.QPoint(0, 0))
+    ratio = 1  # offscreen: device pixel ratio 1
+    return QtCore.QRect(top_left * ratio, widget.size() * ratio)
+
+
+def run_until(qtbot, win, cond, timeout_s: float):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        win.refresh()
+        qtbot.wait(30)
+        if cond():
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- pure geometry
+
+
+def test_frontal_figure_geometry_follows_the_sign_conventions():
+    # right side up: the right hip is higher than the left (seen from behind: right is screen right)
+    p = frontal_points(8.0, {"left": 0.0, "right": 0.0})
+    assert p["right_hip"][1] > p["left_hip"][1] and p["right_hip"][0] > 0 > p["left_hip"][0]
+    # adduction brings the knee toward the midline on both sides
+    p0 = frontal_points(0.0, {"left": 0.0, "right": 0.0})
+    p1 = frontal_points(0.0, {"left": 10.0, "right": 10.0})
+    assert p1["left_knee"][0] > p0["left_knee"][0] and p1["right_knee"][0] < p0["right_knee"][0]
+    assert p1["left_knee"][0] - p0["left_knee"][0] == pytest.approx(1.6 * math.sin(math.radians(10)))
+
+
+# ---------------------------------------------------------------- live dashboard
+
+
+@pytest.fixture
+def fast_feed():
+    t, a, ev = synthetic_run(60.0, rate_hz=200.0, fatigue_after_s=15.0, seed=3)
+    return SimulatedFeed(t, a, ev, speed=40.0, alerter=FixedLimitAlerts())
+
+
+def test_dashboard_draws_traces_figure_and_bars(qtbot, fast_feed, tmp_path):
+    win, runner, state = build_live(fast_feed, athlete="A. Runner", session="baseline", muted=True)
+    qtbot.addWidget(win)
+    win.show()
+    runner.start()
+    assert run_until(qtbot, win, lambda: runner.finished.is_set(), 30.0)
+    win.refresh()
+    # the state holds what the feed sent
+    t, a = state.angles_window(10.0)
+    assert t.size > 1000 and t[-1] == pytest.approx(fast_feed.time_s[-1], abs=0.01)
+    np.testing.assert_allclose(a[-1], fast_feed.angles_deg[-1])
+    # the traces show exactly the buffered window
+    x, y = win.curves["hip_adduction_left_deg"].getData()
+    assert x[-1] == pytest.approx(t[-1]) and np.nanmax(y) > 10.0
+    # stride bars: 20 per side, heights = event peaks
+    evs = [e for e in fast_feed.events if e.side == "left"][-20:]
+    bars = win.bar_items[(0, "left")].opts
+    np.testing.assert_allclose(bars["height"], [e.peak_pelvic_drop_deg for e in evs])
+    # screenshot content: trace pens in the trace area, thighs and pelvis in the figure
+    path = tmp_path / "live.png"
+    assert win.save_screenshot(str(path))
+    img = QtGui.QImage(str(path))
+    assert img.width() >= 1200
+    traces = region(win, win.traces)
+    for colour in (theme.PELVIS, theme.LEFT, theme.RIGHT):
+        assert colour_pixels(img, colour, traces) > 300, colour
+    fig = region(win, win.figure)
+    assert colour_pixels(img, theme.PELVIS, fig, tol=30) + colour_pixels(img, theme.ALERT, fig, tol=30) > 200
+    assert colour_pixels(img, theme.LEFT, fig, tol=30) + colour_pixels(img, theme.RIGHT, fig, tol=30) > 300
+    bars_area = region(win, win.bars)
+    assert colour_pixels(img, theme.LEFT, bars_area) > 300 and colour_pixels(img, theme.RIGHT, bars_area) > 300
+    # names and sensors
+    assert win.athlete_edit.text() == "A. Runner" and state.info.session == "baseline"
+    assert win.sensor_table.rowCount() == 3 and "on" in win.sensor_table.item(0, 1).text()
+    assert win.sensor_table.item(0, 2).text() == "208"
+    runner.stop()
+
+
+def test_a_faulty_stride_raises_the_alert_banner_log_beep_and_flags(qtbot):
+    # 30 clean strides, then one stride with a 12° contralateral drop on the left stance
+    rate = 200.0
+    t = np.arange(int(12 * rate)) / rate
+    a = np.zeros((t.size, len(ANGLE_COLUMNS)))
+    events = []
+    for k in range(30):
+        side = "left" if k % 2 == 0 else "right"
+        start = 0.35 * k
+        drop = 12.0 if k == 24 else 4.0
+        i0, i1 = int(start * rate), int((start + 0.14) * rate)
+        sign = -1.0 if side == "left" else 1.0  # left stance: the right side drops (obliquity < 0)
+        a[i0:i1, COL["pelvis_obliquity_deg"]] = sign * drop * np.sin(np.linspace(0, np.pi, i1 - i0))
+        events.append(Event("stance", side, start, start + 0.14, drop, 8.0, 2.0))
+    feed = SimulatedFeed(t, a, events, speed=20.0, alerter=FixedLimitAlerts())
+    win, runner, state = build_live(feed, muted=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert "No alert" in win.banner.text()
+    runner.start()
+    assert run_until(qtbot, win, lambda: state.alert_seq > 0, 20.0)
+    win.refresh()
+    (alert,) = state.alerts()
+    assert alert.rule == "pelvic_drop" and alert.side == "left"
+    assert alert.time_s == pytest.approx(events[24].end_s)
+    assert "LEFT stance" in win.banner.text() and "12.0°" in win.banner.text()
+    assert theme.ALERT in win.banner.styleSheet()
+    assert win.alert_log.count() == 1 and "pelvic drop" in win.alert_log.item(0).text()
+    assert win.beeper.count == 1
+    # the alerted stride carries a red flag above its bar in the drop plot
+    fx, fy = win.bar_flags[0].getData()
+    assert len(fx) == 1 and fy[0] > 12.0
+    # the alert band is drawn at the limit on the obliquity trace
+    bands = [b for b in win._bands if b[1] == "pelvis_obliquity_deg" and b[3].isVisible()]
+    assert {round(b[4].value(), 3) for b in bands} == {7.0, -7.0}
+    # muting stops the cue
+    win.mute_button.click()
+    assert win.beeper.muted and "off" in win.mute_button.text()
+    runner.stop()
+
+
+def test_marker_goes_through_the_runner(qtbot, fast_feed):
+    win, runner, state = build_live(fast_feed, muted=True)
+    qtbot.addWidget(win)
+    runner.start()
+    assert run_until(qtbot, win, lambda: state.now_s() is not None and state.now_s() > 2.0, 20.0)
+    qtbot.mouseClick(win.marker_button, QtCore.Qt.MouseButton.LeftButton)
+    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 5.0)
+    assert state.markers()[0][0] > 2.0
+    # a truth feed cannot record: the button is disabled, the state says why if asked
+    assert not win.record_button.isEnabled()
+    runner.stop()
+
+
+@pytest.mark.slow
+def test_demo_chain_shows_data_from_emulated_sensors(qtbot):
+    """Emulated sensors over the bumble BLE stack -> pipeline -> buffers -> window."""
+    pytest.importorskip("bumble")
+    from hipmon.app.chain import ChainSource
+
+    source = ChainSource.emulated(seconds=40.0, seed=7)
+    win, runner, state = build_live(source, muted=True)
+    qtbot.addWidget(win)
+    win.show()
+    runner.start()
+    ok = run_until(qtbot, win, lambda: state.calibration().stage == "done" and
+                   np.isfinite(state.angles_window(1.0)[1]).any(), 40.0)
+    assert runner.error is None, runner.error
+    sensors = {s.placement: s for s in state.sensors()}
+    assert set(sensors) == {"pelvis", "left_thigh", "right_thigh"}
+    assert all(s.connected for s in sensors.values())
+    assert all(s.rate_hz is not None and 180 < s.rate_hz < 240 for s in sensors.values())
+    assert state.stats()["frames"] > 500 and source.n_notifications > 100
+    assert ok, f"no calibrated angles from the chain: {state.calibration()}"
+    win.refresh()
+    x, y = win.curves["pelvis_obliquity_deg"].getData()
+    assert np.isfinite(y).sum() > 50
+    runner.stop()
+
+
+# ---------------------------------------------------------------- replay
+
+
+def _replay_model():
+    t, a, ev = synthetic_run(60.0, rate_hz=100.0, fatigue_after_s=15.0, seed=5)
+    alerts = FixedLimitAlerts().update(ev)
+    assert len(alerts) >= 3
+    return ReplayModel(t, a, None, ev, alerts), alerts
+
+
+def test_replay_jumps_to_alerts_and_events(qtbot):
+    model, alerts = _replay_model()
+    win = build_replay(model, muted=True)
+    qtbot.addWidget(win)
+    win.show()
+    model.seek(0.0)
+    win.refresh()
+    assert win.alert_log.count() == 0
+    bar = win.replay_bar
+    times = sorted(a.time_s for a in alerts)
+    qtbot.mouseClick(bar.buttons["next_alert"], QtCore.Qt.MouseButton.LeftButton)
+    assert model.playhead == pytest.approx(times[0] + 0.5)
+    assert win.alert_log.count() == 1 and "⚠" in win.banner.text()
+    qtbot.mouseClick(bar.buttons["next_alert"], QtCore.Qt.MouseButton.LeftButton)
+    assert model.playhead == pytest.approx(times[1] + 0.5)
+    assert win.alert_log.count() == 2
+    qtbot.mouseClick(bar.buttons["prev_alert"], QtCore.Qt.MouseButton.LeftButton)
+    assert model.playhead == pytest.approx(times[0] + 0.5) and win.alert_log.count() == 1
+    # strides: the next event's end lands just behind the playhead, bars grow by one
+    n0 = len(model.events())
+    qtbot.mouseClick(bar.buttons["next_event"], QtCore.Qt.MouseButton.LeftButton)
+    assert len(model.events()) == n0 + 1
+    # the figure shows the pose at the playhead
+    i = int(np.searchsorted(model.time_s, model.playhead, side="right")) - 1
+    np.testing.assert_allclose(model.current_angles(), model.angles_deg[i])
+    # the trace window is around the playhead, with the playhead line drawn
+    x, _ = win.curves["pelvis_obliquity_deg"].getData()
+    assert x[0] >= model.playhead - win.trace_seconds - 0.02 and x[-1] <= model.playhead + model.lookahead_s + 0.02
+    assert win.playhead_lines and win.playhead_lines[0].value() == pytest.approx(model.playhead)
+    # scrubbing the timeline seeks
+    bar._seek(30.0)
+    assert model.playhead == pytest.approx(30.0) and win.clock_label.text() == "t = 0:30.0"
+
+
+def test_replay_plays_at_speed(qtbot):
+    model, _ = _replay_model()
+    win = build_replay(model, muted=True)
+    qtbot.addWidget(win)
+    model.seek(10.0)
+    idx = win.replay_bar.speed_box.findData(8.0)
+    win.replay_bar.speed_box.setCurrentIndex(idx)
+    assert model.speed == 8.0
+    win.replay_bar.play_button.click()
+    assert model.playing
+    win.refresh()
+    t0 = time.monotonic()
+    qtbot.wait(300)
+    win.refresh()
+    elapsed = time.monotonic() - t0
+    # the playhead moved by elapsed x speed (bounded by the two refreshes)
+    assert 10.0 + 8.0 * 0.25 <= model.playhead <= 10.0 + 8.0 * elapsed + 0.5
+    win.replay_bar.play_button.click()
+    assert not model.playing
+
+
+@pytest.mark.slow
+def test_replay_of_a_recording(qtbot, tmp_path):
+    """A real session file (simulator CSVs imported) through the pipeline into the replay views."""
+    simulate = pytest.importorskip("hipmon.simulate").simulate
+    from hipmon.recording.csvio import import_csv_session
+
+    sim = simulate("run", 30.0, 7, preset="right_hip_tires")
+    d = sim.write_dir(tmp_path / "sim")
+    path = tmp_path / "run.hipmon"
+    import_csv_session({p: d / f"{p}.csv" for p in ("pelvis", "left_thigh", "right_thigh")}, path,
+                       metadata={"athlete": "Sim", "session": "t"})
+    model = ReplayModel.from_session(str(path))
+    assert model.end_s == pytest.approx(30.0, abs=0.5)
+    assert np.isfinite(model.angles_deg).all(axis=1).mean() > 0.5
+    assert len(model.events_all) > 20
+    win = build_replay(model, muted=True)
+    qtbot.addWidget(win)
+    win.show()
+    model.seek(20.0)
+    # jumps work on the recording's own events (and alerts, if the pipeline raised any)
+    t_next = model.next_event()
+    assert t_next is not None and t_next > 20.0 and model.events()[-1].end_s == pytest.approx(t_next)
+    if model.alerts_all:
+        model.seek(model.start_s)
+        assert model.next_alert() == pytest.approx(model.alerts_all[0].time_s)
+    shot = tmp_path / "replay.png"
+    assert win.save_screenshot(str(shot))
+    img = QtGui.QImage(str(shot))
+    traces = region(win, win.traces)
+    for colour in (theme.PELVIS, theme.LEFT, theme.RIGHT):
+        assert colour_pixels(img, colour, traces) > 200, colour
+
+
+# ---------------------------------------------------------------- the commands
+
+
+def test_demo_command_saves_a_screenshot_with_content(tmp_path):
+    png = tmp_path / "demo.png"
+    env_cmd = [sys.executable, "-m", "hipmon", "demo", "--source", "truth", "--speed", "8", "--duration", "4",
+               "--mute", "--screenshot", str(png)]
+    res = subprocess.run(env_cmd, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr
+    img = QtGui.QImage(str(png))
+    assert img.width() >= 1200 and img.height() >= 800
+    # the traces are drawn (left third of the window, under the banner)
+    traces = QtCore.QRect(40, 100, img.width() * 2 // 3 - 40, img.height() // 2 - 100)
+    for colour in (theme.PELVIS, theme.LEFT, theme.RIGHT):
+        assert colour_pixels(img, colour, traces) > 300, colour
+    # the figure is drawn (right third, top half): both thighs
+    fig = QtCore.QRect(img.width() * 3 // 4, 100, img.width() // 4 - 10, img.height() // 2 - 100)
+    assert colour_pixels(img, theme.LEFT, fig, tol=30) > 150 and colour_pixels(img, theme.RIGHT, fig, tol=30) > 150
+
+
+def test_live_no_gui_prints_one_line_per_stride():
+    import io
+
+    from hipmon.commands.live import run_terminal
+
+    t, a, ev = synthetic_run(30.0, rate_hz=100.0, fatigue_after_s=5.0, seed=1)
+    feed = SimulatedFeed(t, a, ev, speed=60.0, alerter=FixedLimitAlerts())
+    out = io.StringIO()
+    assert run_terminal(feed, duration=20.0, out=out) == 0
+    lines = out.getvalue().splitlines()
+    strides = [ln for ln in lines if "s  stance " in ln]
+    alerts = [ln for ln in lines if " ALERT " in ln]
+    assert len(strides) == len(ev)
+    first = ev[0]
+    assert f"{first.end_s:8.2f} s" in strides[0] and f"drop {first.peak_pelvic_drop_deg:5.1f}°" in strides[0]
+    assert alerts and any("[pelvic_drop]" in ln or "[hip_adduction]" in ln for ln in strides)

@@ -66,6 +66,8 @@ def synth_session(
         ir_r = d(5) * np.sin(w * tm + 0.5) * env
         ir_l = d(5) * np.sin(w * tm + np.pi + 0.5) * env
         obl = d(5) * np.sin(w * tm) * env
+        if kind == "march":  # stance on the lower leg, its side up (contralateral drop)
+            obl = d(5) * (flex_l - flex_r) / d(55)
         tilt = d(2) * np.sin(2 * w * tm) * env
         yaw = d(4) * np.cos(w * tm) * env
         a_earth = np.stack(
@@ -120,13 +122,17 @@ def test_random_mountings_are_recovered_and_angles_match_truth(kind, seed):
     s = synth_session(seed, kind=kind)
     q = fused(s)
     c = cal.calibrate(s["time_s"], q, s["acc_sensor"], s["gyr_sensor"], s["rate_hz"])
+    # marching in place: the pelvic obliquity that follows the lifted thigh leans the
+    # thigh's own rotation axis (documented limitation of the thigh-only axis)
+    lim_mount, lim_rmse = (8.0, 3.0) if kind == "march" else (4.0, 2.0)
     for p in PLACEMENTS:
         # the mounting itself, within a few degrees (thigh axes absorb the gait's own coupling)
-        assert rot.angle_between_deg(c.q_sensor_segment[p], s["q_sensor_segment"][p]) < 4.0, p
+        assert rot.angle_between_deg(c.q_sensor_segment[p], s["q_sensor_segment"][p]) < lim_mount, p
+    assert rot.angle_between_deg(c.q_sensor_segment["pelvis"], s["q_sensor_segment"]["pelvis"]) < 2.0
     a = angles_after(s, c, q)
     m = s["time_s"] > s["time_s"][-1] - 14.0
     rmse = np.sqrt(np.mean((a[m] - s["truth_deg"][m]) ** 2, axis=0))
-    assert np.all(rmse < 2.0), rmse
+    assert np.all(rmse < lim_rmse), rmse
     # windows found automatically: standing inside the 4 s, movement after it
     assert 0.0 <= c.standing_s[0] and c.standing_s[1] <= 4.0 and c.standing_s[1] - c.standing_s[0] > 3.0
     assert c.movement_s[0] >= 3.9

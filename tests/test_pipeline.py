@@ -95,7 +95,7 @@ def test_raw_notifications_give_the_same_angles_as_samples():
     # the session time of the samples is their sensor time + the smallest delay (sync); compare with truth
     lat = 0.02  # the sensor clock (t + 3 s) is mapped onto the host clock: session time = t + latency
     rmse = _rmse_vs_truth(s, f, offset_s=lat)
-    assert np.all(rmse < 2.5), rmse
+    assert np.all(rmse < 3.0), rmse  # marching in place: see test_calibration
 
 
 def test_a_gap_makes_frames_invalid_and_is_reported(walk):

@@ -68,6 +68,9 @@ class CalibrationConfig:
     - ``movement_min_s``: movement needed at least (s).
     - ``moving_gyr_rad_s``: thigh angular-rate RMS above which a thigh counts as moving.
     - ``trusted_quality``: quality score below which the calibration cannot be trusted.
+    - ``refine_thigh_axes``: refine the thigh axes with the hip-joint criterion: True,
+      False, or ``"running"`` (only when the movement has flight phases; measured
+      better in running, worse in walking: docs/calibration.md).
     """
 
     standing_min_s: float = 2.0
@@ -79,6 +82,7 @@ class CalibrationConfig:
     movement_min_s: float = 3.0
     moving_gyr_rad_s: float = 0.6
     trusted_quality: float = 0.5
+    refine_thigh_axes: bool | str = "running"
 
 
 @dataclass
@@ -379,17 +383,20 @@ def calibrate(
     q_stand: dict[str, np.ndarray] = {}
     up_s: dict[str, np.ndarray] = {}
     for p in PLACEMENTS:
-        q_stand[p] = mean_quaternion(q_sensor_earth[p][s0:s1])
-        up_s[p] = rot.rotate(rot.conjugate(q_stand[p]), _UP_EARTH)
-        # stillness numbers
-        gstd = float(np.sqrt(np.mean(np.sum((gyr_sensor[p][s0:s1] - gyr_sensor[p][s0:s1].mean(0)) ** 2, axis=1))))
+        q_fused = mean_quaternion(q_sensor_earth[p][s0:s1])
+        up_fused = rot.rotate(rot.conjugate(q_fused), _UP_EARTH)
+        # the vertical: the mean specific force (the filter may still be converging);
+        # the heading: the filter's
         acc_mean = acc_sensor[p][s0:s1].mean(0)
-        tilt_disagree = float(np.degrees(np.arccos(np.clip(acc_mean @ up_s[p] / np.linalg.norm(acc_mean), -1, 1))))
+        up_s[p] = acc_mean / np.linalg.norm(acc_mean)
+        q_stand[p] = tilt_to_vertical(q_fused, up_s[p])
+        gstd = float(np.sqrt(np.mean(np.sum((gyr_sensor[p][s0:s1] - gyr_sensor[p][s0:s1].mean(0)) ** 2, axis=1))))
+        tilt_disagree = float(np.degrees(np.arccos(np.clip(up_s[p] @ up_fused, -1, 1))))
         metrics[f"{p}_standing_gyr_std_rad_s"] = gstd
         metrics[f"{p}_standing_acc_vs_fusion_deg"] = tilt_disagree
-        if tilt_disagree > 3.0:
-            reasons.append(f"{p}: fused vertical and mean specific force differ by {tilt_disagree:.1f} deg during standing")
-            scores.append(max(0.0, 1.0 - tilt_disagree / 10.0))
+        if gstd > 0.1:
+            reasons.append(f"{p}: not still during standing (gyroscope SD {gstd:.2f} rad/s)")
+            scores.append(max(0.0, 1.0 - gstd / 0.3))
     stand_s = (s1 - s0) / rate_hz
     metrics["standing_s"] = stand_s
     if stand_s < 3.0:
@@ -441,14 +448,29 @@ def calibrate(
         reasons.append(f"left/right thigh movement differs (range ratio {sym:.2f})")
     scores.append(float(np.clip((sym - 0.3) / 0.4, 0, 1)))
 
-    # ---- pelvis: mediolateral axis from gait symmetry, then the sign from the hip joint
+    # ---- pelvis: mediolateral axis from gait symmetry, sign from the stance side
     z_p, pel_metrics, pel_reasons, pel_score = _pelvis_right_axis(
-        q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_stand, flex_rate, (m0, m1), rate_hz
+        acc_sensor, gyr_sensor, up_s, flex_rate, (m0, m1), rate_hz
     )
     metrics.update(pel_metrics)
     reasons.extend(pel_reasons)
     scores.append(pel_score)
     right_s["pelvis"] = z_p
+
+    # ---- thighs, refined in running: the thigh's rotation relative to the pelvis is about the pelvis's Z
+    f_vert = acc_sensor["pelvis"][m0:m1] @ up_s["pelvis"]
+    flight = float(np.mean(f_vert < 0.3 * GRAVITY_M_S2))
+    metrics["flight_fraction"] = flight
+    refine = flight > 0.05 if config.refine_thigh_axes == "running" else bool(config.refine_thigh_axes)
+    for p in (("left_thigh", "right_thigh") if refine else ()):
+        before = right_s[p]
+        right_s[p], resid = _refine_thigh_axis(q_sensor_earth, up_s, right_s, q_stand, p, (m0, m1))
+        turn = float(np.degrees(np.arccos(np.clip(before @ right_s[p], -1, 1))))
+        metrics[f"{p}_axis_refinement_deg"] = turn
+        metrics[f"{p}_hinge_residual"] = resid
+        if turn > 15.0:
+            reasons.append(f"{p}: flexion axis from the thigh alone and from the hip joint differ by {turn:.0f} deg")
+            scores.append(float(np.clip(1.0 - (turn - 15.0) / 15.0, 0, 1)))
 
     q_sensor_segment: dict[str, np.ndarray] = {}
     q_global_earth: dict[str, np.ndarray] = {}
@@ -471,8 +493,36 @@ def calibrate(
     )
 
 
-def _pelvis_right_axis(q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_stand, flex_rate, window, rate_hz):
-    """The pelvis's mediolateral axis (3,) in its sensor frame; metrics, reasons, score."""
+def tilt_to_vertical(q_sensor_earth: np.ndarray, up_sensor: np.ndarray) -> np.ndarray:
+    """``q_sensor_earth`` (4,) with its inclination changed so that ``up_sensor`` (3,) maps to earth z (heading kept)."""
+    up_now = rot.rotate(q_sensor_earth, up_sensor)  # where the true vertical is mapped now (earth)
+    axis = np.cross(up_now, _UP_EARTH)
+    s = np.linalg.norm(axis)
+    if s < 1e-12:
+        return rot.normalize(q_sensor_earth)
+    ang = np.arctan2(s, float(up_now @ _UP_EARTH))
+    return rot.normalize(rot.multiply(rot.from_axis_angle(axis / s, ang), q_sensor_earth))
+
+
+def detrended_integral(rate: np.ndarray, rate_hz: float) -> np.ndarray:
+    """Integral (N,) of a rate (N,) with mean and linear trend removed (an angle without drift)."""
+    a = np.cumsum(rate - rate.mean()) / rate_hz
+    x = np.arange(a.size)
+    return a - np.polyval(np.polyfit(x, a, 1), x) if a.size > 2 else a - a.mean()
+
+
+def _pelvis_right_axis(acc_sensor, gyr_sensor, up_s, flex_rate, window, rate_hz):
+    """The pelvis's mediolateral axis (3,) in its sensor frame; metrics, reasons, score.
+
+    Axis: gait symmetry (module docstring). Sign, alternating gait: the stance
+    side of the pelvis is up (contralateral drop). In forward gait the stance
+    thigh extends while the swing thigh flexes, so the pelvis's rotation angle
+    about its anterior axis X (-obliquity) follows ``s_right - s_left`` (thigh
+    flexion rates); in place, the stance thigh is the lower one, so it follows
+    the flexion-angle difference ``∫(s_right - s_left)``. Both correlations are
+    summed (each is ~0 or positive in the other case: measured).
+    Symmetric movements: the pelvis tilts anteriorly (rotation about -Z) as the hips flex.
+    """
     m0, m1 = window
     metrics: dict[str, float] = {}
     reasons: list[str] = []
@@ -481,7 +531,9 @@ def _pelvis_right_axis(q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_
     a = acc_sensor["pelvis"][m0:m1] @ b.T
     g = g - g.mean(0)
     a = a - a.mean(0)
-    lag, r = stride_half_period_samples(flex_rate["left_thigh"][m0:m1], flex_rate["right_thigh"][m0:m1], rate_hz)
+    s_l = flex_rate["left_thigh"][m0:m1]
+    s_r = flex_rate["right_thigh"][m0:m1]
+    lag, r = stride_half_period_samples(s_l, s_r, rate_hz)
     metrics["half_stride_s"] = lag / rate_hz
     metrics["left_right_correlation"] = r
     alternating = lag > int(0.15 * rate_hz) and r > 0.3
@@ -491,50 +543,96 @@ def _pelvis_right_axis(q_sensor_earth, acc_sensor, gyr_sensor, up_s, right_s, q_
         go = 0.5 * (g[lag:] - g[:-lag])
         ae = 0.5 * (a[lag:] + a[:-lag])
         ao = 0.5 * (a[lag:] - a[:-lag])
-        m_gyr = (ge.T @ ge - go.T @ go) / ge.shape[0]  # principal axis -> right (Z)
-        m_acc = (ao.T @ ao - ae.T @ ae) / ae.shape[0]  # principal axis -> right (Z)
-        m_gyr /= max(np.trace(ge.T @ ge + go.T @ go) / ge.shape[0], 1e-12)
-        m_acc /= max(np.trace(ae.T @ ae + ao.T @ ao) / ae.shape[0], 1e-12)
+        m_gyr = (ge.T @ ge - go.T @ go) / max(np.trace(ge.T @ ge + go.T @ go), 1e-12)  # main axis -> Z
+        m_acc = (ao.T @ ao - ae.T @ ae) / max(np.trace(ae.T @ ae + ao.T @ ao), 1e-12)  # main axis -> Z
         m2 = m_gyr + m_acc
+        axis, strength = axis_from_second_moments(m2, b)
+        axis_g, _ = axis_from_second_moments(m_gyr, b)
+        axis_a, _ = axis_from_second_moments(m_acc, b)
+        agree = float(np.degrees(np.arccos(min(1.0, abs(float(axis_g @ axis_a))))))
+        metrics["pelvis_gyr_acc_axis_disagreement_deg"] = agree
+        x_axis = np.cross(up_s["pelvis"], axis)
+        theta_x = detrended_integral(gyr_sensor["pelvis"][m0:m1] @ x_axis, rate_hz)
+        cue = s_r - s_l  # forward gait: the stance thigh extends while the swing thigh flexes
+        cue_angle = detrended_integral(cue, rate_hz)  # in place: the stance thigh is the lower one
+        corr = float(np.corrcoef(theta_x, cue)[0, 1] + np.corrcoef(theta_x, cue_angle)[0, 1])
+        metrics["pelvis_sign_correlation_rate"] = float(np.corrcoef(theta_x, cue)[0, 1])
+        metrics["pelvis_sign_correlation_angle"] = float(np.corrcoef(theta_x, cue_angle)[0, 1])
+        if agree > 15.0:
+            reasons.append(f"pelvis: axes from rotation and from acceleration differ by {agree:.0f} deg")
+            strength = min(strength, 0.1)
     else:
-        m2 = g.T @ g / max(g.shape[0], 1)
-        m2 /= max(np.trace(m2), 1e-12)
-    axis, strength = axis_from_second_moments(m2, b)
+        m2 = g.T @ g / max(np.trace(g.T @ g), 1e-12)
+        axis, strength = axis_from_second_moments(m2, b)
+        theta_z = detrended_integral(gyr_sensor["pelvis"][m0:m1] @ axis, rate_hz)
+        flex = detrended_integral(s_l + s_r, rate_hz)
+        corr = -float(np.corrcoef(theta_z, flex)[0, 1])
+    if corr < 0:
+        axis = -axis
     metrics["pelvis_axis_strength"] = strength
     metrics["pelvis_alternating_gait"] = float(alternating)
-    # sign: the hip joint's relative rotation must be about the pelvis's right axis
-    costs = []
-    for cand in (axis, -axis):
-        costs.append(_hinge_cost(q_sensor_earth, up_s, {**right_s, "pelvis": cand}, q_stand, window))
-    best = int(np.argmin(costs))
-    axis = axis if best == 0 else -axis
-    ratio = float(min(costs) / max(max(costs), 1e-12))
-    metrics["pelvis_sign_cost_ratio"] = ratio
+    metrics["pelvis_sign_correlation"] = abs(corr)
     score = 1.0
     if strength < 0.2:
         reasons.append(f"pelvis: rotation pattern too weak to find its axes (strength {strength:.2f})")
         score = min(score, float(np.clip(strength / 0.4, 0, 1)))
-    if ratio > 0.8:
-        reasons.append(f"pelvis: forward and backward facing fit the hip joints about equally (ratio {ratio:.2f})")
-        score = min(score, float(np.clip((1.0 - ratio) / 0.4, 0, 1)))
+    if abs(corr) < 0.4:
+        reasons.append(f"pelvis: cannot tell forward from backward (correlation {abs(corr):.2f})")
+        score = min(score, float(np.clip(abs(corr) / 0.8, 0, 1)))
     return axis, metrics, reasons, score
 
 
-def _hinge_cost(q_sensor_earth, up_s, right_s, q_stand, window) -> float:
-    """Mean squared non-flexion relative angular rate of both hips (rad²/s²) for candidate axes."""
+def _segment_orientations(q_sensor_earth, up_s, right_s, q_stand, window, placements=PLACEMENTS):
     m0, m1 = window
-    q_seg = {}
-    for p in PLACEMENTS:
+    out = {}
+    for p in placements:
         fwd = np.cross(up_s[p], right_s[p])
         qge = global_in_earth(rot.rotate(q_stand[p], fwd))
         qss = rot.multiply(rot.conjugate(qge), q_stand[p])
-        q_seg[p] = segment_orientation(q_sensor_earth[p][m0:m1], qss, qge)
-    cost = 0.0
-    for p in ("left_thigh", "right_thigh"):
-        q_tp = rot.multiply(rot.conjugate(q_seg["pelvis"]), q_seg[p])
-        # relative angular velocity in the pelvis frame by finite differences
-        dq = rot.multiply(rot.conjugate(q_tp[:-1]), q_tp[1:])
-        w_thigh = rot.to_rotvec(dq)  # thigh frame, per sample
-        w_pelvis = rot.rotate(q_tp[:-1], w_thigh)
-        cost += float(np.mean(w_pelvis[:, 0] ** 2 + w_pelvis[:, 1] ** 2))
-    return cost
+        out[p] = segment_orientation(q_sensor_earth[p][m0:m1], qss, qge)
+    return out
+
+
+def _hinge_leak(q_pelvis_global: np.ndarray, q_thigh_global: np.ndarray) -> float:
+    """Mean squared rotation (rad² per sample²) of the thigh relative to the pelvis about the pelvis's X."""
+    q_tp = rot.multiply(rot.conjugate(q_pelvis_global), q_thigh_global)
+    dq = rot.multiply(rot.conjugate(q_tp[:-1]), q_tp[1:])
+    w_pelvis = rot.rotate(q_tp[:-1], rot.to_rotvec(dq))
+    return float(np.mean(w_pelvis[:, 0] ** 2))
+
+
+def _refine_thigh_axis(q_sensor_earth, up_s, right_s, q_stand, placement, window, span_deg=20.0):
+    """Turn the thigh's Z about its vertical to minimise the hip's rotation about the pelvis's X.
+
+    A heading error ε of the thigh's mounting makes flexion leak into adduction
+    (``≈ flexion rate · sin ε`` about the pelvis's X); the leak is smallest at the
+    true axis (up to the athlete's own adduction-flexion coupling).
+    """
+    qp = _segment_orientations(q_sensor_earth, up_s, right_s, q_stand, window, ("pelvis",))["pelvis"]
+    up = up_s[placement]
+    z0 = right_s[placement]
+
+    def axis_at(deg: float) -> np.ndarray:
+        return rot.rotate(rot.from_axis_angle(up, np.radians(deg)), z0)
+
+    def cost(deg: float) -> float:
+        qt = _segment_orientations(q_sensor_earth, up_s, {placement: axis_at(deg)}, q_stand, window, (placement,))[placement]
+        return _hinge_leak(qp, qt)
+
+    grid = np.linspace(-span_deg, span_deg, 9)
+    costs = [cost(d) for d in grid]
+    lo, hi = float(grid[max(int(np.argmin(costs)) - 1, 0)]), float(grid[min(int(np.argmin(costs)) + 1, grid.size - 1)])
+    gr = (np.sqrt(5) - 1) / 2
+    c, d = hi - gr * (hi - lo), lo + gr * (hi - lo)
+    fc, fd = cost(c), cost(d)
+    for _ in range(14):
+        if fc < fd:
+            hi, d, fd = d, c, fc
+            c = hi - gr * (hi - lo)
+            fc = cost(c)
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + gr * (hi - lo)
+            fd = cost(d)
+    best = 0.5 * (lo + hi)
+    return axis_at(best), float(cost(best))

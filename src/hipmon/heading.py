@@ -78,13 +78,15 @@ class HeadingConfig:
 
     - ``block_samples``: grid samples per update (1 s at 100 Hz).
     - ``thigh_tau_s``: time constant of the relative-heading feedback (s).
+    - ``thigh_rate``: also learn the drift rate (PI feedback) instead of the offset only.
     - ``min_flexion_rate_rad_s``: RMS flexion rate a block needs to update the thigh heading.
     - ``pelvis_tau_s``: time constant of the pelvis-to-travel heading feedback (s).
     - ``thigh``, ``pelvis``: turn each correction on or off.
     """
 
     block_samples: int = 100
-    thigh_tau_s: float = 30.0
+    thigh_tau_s: float = 10.0
+    thigh_rate: bool = True
     min_flexion_rate_rad_s: float = 1.0
     pelvis_tau_s: float = 20.0
     thigh: bool = True
@@ -106,6 +108,7 @@ class HeadingTracker:
         self.config = config or HeadingConfig()
         self.rate_hz = float(rate_hz)
         self.gamma_rad = {"left_thigh": 0.0, "right_thigh": 0.0}
+        self.rate_rad_s = {"left_thigh": 0.0, "right_thigh": 0.0}
         self.gamma_pelvis_rad = 0.0
         self.reference = {"left_thigh": 0.0, "right_thigh": 0.0}
         self._acc: dict[str, list[float]] = {}
@@ -158,8 +161,15 @@ class HeadingTracker:
             if nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
                 moving = True
                 if c.thigh:
-                    lean = sxz / szz
-                    self.gamma_rad[p] -= (dt_block / c.thigh_tau_s) * (lean - self.reference[p])
+                    # PI feedback (critically damped, natural period 2π·tau): the integral
+                    # term learns the drift rate, so a constant residual bias leaves no lag
+                    e = sxz / szz - self.reference[p]
+                    tau = c.thigh_tau_s
+                    if c.thigh_rate:
+                        self.rate_rad_s[p] -= dt_block * e / (tau * tau)
+                        self.gamma_rad[p] += dt_block * (self.rate_rad_s[p] - 2.0 * e / tau)
+                    else:
+                        self.gamma_rad[p] -= dt_block * e / tau
         if c.pelvis and moving and nblk > 0:
             mean_rot = self._acc["rot"][0] / nblk
             self.gamma_pelvis_rad -= (dt_block / c.pelvis_tau_s) * mean_rot

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import re
 import struct
 import tomllib
@@ -164,11 +165,17 @@ class Profile:
 
 
 def profile_dir() -> Path:
-    """The shipped profile directory (``$HIPMON_PROFILE_DIR`` overrides)."""
+    """The shipped profile directory (``$HIPMON_PROFILE_DIR`` overrides).
+
+    A checkout (editable install) uses the repository's ``firmware_profiles/``;
+    a wheel install uses the copy installed under ``<prefix>/share/hipmon/``.
+    """
     env = os.environ.get("HIPMON_PROFILE_DIR")
     if env:
         return Path(env)
-    return Path(hipmon.__file__).resolve().parents[2] / "firmware_profiles"
+    in_repo = Path(hipmon.__file__).resolve().parents[2] / "firmware_profiles"
+    installed = Path(sys.prefix) / "share" / "hipmon" / "firmware_profiles"
+    return installed if not in_repo.is_dir() and installed.is_dir() else in_repo
 
 
 def load_profile_file(path: Path | str) -> Profile:

@@ -81,6 +81,9 @@ class HeadingConfig:
     - ``thigh_rate``: also learn the drift rate (PI feedback) instead of the offset only.
     - ``min_flexion_rate_rad_s``: RMS flexion rate a block needs to update the thigh heading.
     - ``pelvis_tau_s``: time constant of the pelvis-to-travel heading feedback (s).
+    - ``max_left_right_correlation``: blocks update only in gait, i.e. when the
+      thighs' flexion rates alternate (correlation below this); landings, squats
+      and holds have their own adduction-flexion coupling and would bias the estimate.
     - ``thigh``, ``pelvis``: turn each correction on or off.
     """
 
@@ -89,6 +92,7 @@ class HeadingConfig:
     thigh_rate: bool = True
     min_flexion_rate_rad_s: float = 1.0
     pelvis_tau_s: float = 20.0
+    max_left_right_correlation: float = -0.3
     thigh: bool = True
     pelvis: bool = True
 
@@ -116,7 +120,7 @@ class HeadingTracker:
         self.history: list[tuple[int, float, float, float]] = []  # (block end index, γL, γR, γP)
 
     def _reset_block(self) -> None:
-        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0]}
+        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0]}
 
     def set_reference(self, q_segment_global: dict, gyr_segment: dict) -> dict[str, float]:
         """Reference slopes (rad) of both thighs from the calibration movement (arrays (N, ·))."""
@@ -143,6 +147,10 @@ class HeadingTracker:
                 w = relative_rate_in_pelvis(qp, qt, gyr_segment["pelvis"][sl], gyr_segment[p][sl])
                 self._acc[p][0] += float(np.dot(w[:, 0], w[:, 2]))
                 self._acc[p][1] += float(np.dot(w[:, 2], w[:, 2]))
+                if p == "left_thigh":
+                    wz_left = w[:, 2]
+                else:
+                    self._acc["lr"][0] += float(np.dot(wz_left, w[:, 2]))
             yaw = kin.pelvis_angles_rad(qp)[:, 2]
             self._acc["rot"][0] += float(np.sum(yaw))
             self._acc["n"][0] += float(j - i)
@@ -156,9 +164,12 @@ class HeadingTracker:
         nblk = self._acc["n"][0]
         dt_block = nblk / self.rate_hz
         moving = False
+        szl, szr = self._acc["left_thigh"][1], self._acc["right_thigh"][1]
+        lr_corr = self._acc["lr"][0] / np.sqrt(szl * szr) if szl > 0 and szr > 0 else 0.0
+        gait = lr_corr < c.max_left_right_correlation  # alternating thighs: walking or running
         for p in ("left_thigh", "right_thigh"):
             sxz, szz = self._acc[p]
-            if nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
+            if gait and nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
                 moving = True
                 if c.thigh:
                     # PI feedback (critically damped, natural period 2π·tau): the integral

@@ -199,3 +199,36 @@ class PeriodicShapes:
         right, left = both[:, :n], both[:, n:]
         return ({n: right[:, i] for i, n in enumerate(self.names)},
                 {n: left[:, i] for i, n in enumerate(self.names)})
+
+
+class PeriodicBumps:
+    """Named periodic curves of the phase (period 1) through key points at rest.
+
+    Each curve is ``[(phase, value), ...]``; between key points it follows the
+    quintic smoothstep (zero slope and curvature at every key point), so each
+    key point is an exact extremum, the curve is C2 and exactly zero wherever
+    two neighbouring key points are zero: a compact "bump" with no ripple
+    elsewhere in the cycle (unlike a truncated Fourier series).
+    """
+
+    def __init__(self, keypoints: dict[str, list[tuple[float, float]]]):
+        self.names = list(keypoints)
+        self._tracks = {}
+        for name, pts in keypoints.items():
+            pts = sorted(pts)
+            ph = [p for p, _ in pts]
+            val = [v for _, v in pts]
+            if ph[0] > 0.0:
+                ph, val = [ph[-1] - 1.0] + ph, [val[-1]] + val
+            if ph[-1] < 1.0:
+                ph, val = ph + [ph[1] + 1.0 if ph[0] < 0 else ph[0] + 1.0], val + [val[1] if ph[0] < 0 else val[0]]
+            self._tracks[name] = PiecewiseQuintic(np.array(ph), np.array(val)[:, None])
+        self.peak_phase = {}
+        fine = np.arange(8192) / 8192.0
+        for name in self.names:
+            v = self(fine)[name]
+            self.peak_phase[name] = float(fine[np.argmax(v)])
+
+    def __call__(self, phase: np.ndarray) -> dict[str, np.ndarray]:
+        ph = np.asarray(phase, dtype=float) % 1.0
+        return {name: tr(ph)[:, 0] for name, tr in self._tracks.items()}

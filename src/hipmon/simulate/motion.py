@@ -31,7 +31,7 @@ from hipmon import kinematics as kin
 from hipmon import rotations as rot
 
 from .athlete import FATIGUE_GAIN, Athlete
-from .curves import GRAVITY_MPS2, Envelope, PeriodicShapes, PiecewiseQuintic, smoothstep5
+from .curves import GRAVITY_MPS2, Envelope, PeriodicBumps, PeriodicShapes, PiecewiseQuintic, smoothstep5
 
 SIDE_SIGN = {"left": -1.0, "right": 1.0}
 # column indices into the 9 angles
@@ -130,34 +130,36 @@ class StandPhase(Phase):
         return ang, pos
 
 
-def _gait_shapes(style: str, duty: float) -> PeriodicShapes:
+def _gait_shapes(style: str, duty: float) -> tuple[PeriodicShapes, PeriodicBumps]:
     """Right-leg gait curves of the phase φ (0 = right initial contact), degrees or unit bumps.
 
-    Key points (phase, deg) digitised from normative means: running at
-    3.3–3.9 m/s (Novacheck 1998 Fig. 5–7; Fukuchi et al. 2017 dataset; Ferber
-    et al. 2003), walking (Kadaba et al. 1990; Perry 1992). Bumps (peak 1 at
-    about 45 % of stance, i.e. midstance) carry the per-side amplitudes.
+    Hip flexion: key points (phase, deg) digitised from normative means, running
+    at 3.3–3.9 m/s (Novacheck 1998 Fig. 5; Fukuchi et al. 2017 dataset) and
+    walking (Kadaba et al. 1990; Perry 1992), as a Fourier series. Frontal and
+    transverse plane: compact C2 bumps (``PeriodicBumps``) peaking at 45 % of
+    stance (midstance: pelvic drop and hip adduction; Bramah 2018, Ferber 2003)
+    or 35 % (hip internal rotation), zero from shortly after toe-off, plus
+    swing-phase abduction and external rotation lobes in degrees.
     """
     d = duty
-    bump = [(0.0, 0.0), (0.15 * d, 0.35), (0.3 * d, 0.8), (0.45 * d, 1.0), (0.65 * d, 0.75),
-            (0.85 * d, 0.3), (1.0 * d, 0.08), (min(0.5 * (1 + d), d + 0.12), 0.0), (0.92, 0.0)]
-    bump_ir = [(0.0, 0.1), (0.15 * d, 0.6), (0.35 * d, 1.0), (0.6 * d, 0.7), (0.9 * d, 0.15),
-               (min(0.5 * (1 + d), d + 0.12), 0.0), (0.92, 0.0)]
     if style == "run":
         flex = [(0.0, 35.0), (0.08, 31.0), (0.18, 18.0), (0.30, 2.0), (0.38, -7.0), (0.44, -9.0),
                 (0.52, -3.0), (0.62, 12.0), (0.72, 30.0), (0.82, 43.0), (0.88, 45.0), (0.95, 40.0)]
-        add_swing = [(0.0, 0.0), (d, 0.0), (d + 0.12, -2.0), (0.7, -3.0), (0.85, -1.5), (0.95, 0.0)]
-        ir_swing = [(0.0, 0.0), (d, -1.0), (d + 0.15, -4.0), (0.75, -3.0), (0.9, -1.0), (0.97, 0.0)]
+        add_swing = [(0.0, 0.0), (d + 0.02, 0.0), (0.70, -3.0), (0.97, 0.0)]
+        ir_swing = [(0.0, 0.0), (d - 0.04, 0.0), (d + 0.22, -4.0), (0.99, 0.0)]
     else:
         flex = [(0.0, 30.0), (0.10, 27.0), (0.30, 8.0), (0.50, -10.0), (0.60, -3.0), (0.73, 20.0),
                 (0.85, 33.0), (0.93, 32.0)]
-        add_swing = [(0.0, 0.0), (d, 0.0), (d + 0.08, -1.5), (0.78, -2.5), (0.92, -0.5)]
-        ir_swing = [(0.0, 0.0), (d - 0.05, -1.0), (d + 0.1, -4.0), (0.85, -2.0), (0.95, 0.0)]
-    return PeriodicShapes(
-        {"bump": bump, "bump_ir": bump_ir, "flex": flex, "add_swing": add_swing, "ir_swing": ir_swing},
-        harmonics=12,
-        normalize=("bump", "bump_ir"),
-    )
+        add_swing = [(0.0, 0.0), (d + 0.02, 0.0), (0.80, -2.5), (0.98, 0.0)]
+        ir_swing = [(0.0, 0.0), (d - 0.05, 0.0), (d + 0.12, -4.0), (0.99, 0.0)]
+    end = min(d + 0.10, 0.5 * (1 + d))
+    bumps = PeriodicBumps({
+        "bump": [(0.0, 0.0), (0.45 * d, 1.0), (end, 0.0)],
+        "bump_ir": [(0.0, 0.0), (0.35 * d, 1.0), (end, 0.0)],
+        "add_swing": add_swing,
+        "ir_swing": ir_swing,
+    })
+    return PeriodicShapes({"flex": flex}, harmonics=12), bumps
 
 
 def _running_vertical_unit(c: float, u: np.ndarray) -> np.ndarray:
@@ -264,9 +266,9 @@ class GaitPhase(Phase):
         self.dphi = self.phi.derivative()
         t_grid = np.arange(t_knots[0], t_knots[-1], 1e-3)
         self._t_grid, self._phi_grid = t_grid, self.phi(t_grid)
-        self.shapes = _gait_shapes(style, duty)
+        self.shapes, self.bumps = _gait_shapes(style, duty)
         # per-stance peaks splined over φ (knot at the bump's peak phase)
-        p_peak = self.shapes.peak_phase["bump"]
+        p_peak = self.bumps.peak_phase["bump"]
         stance_phi = {"right": np.arange(-1, n) + p_peak, "left": np.arange(-1, n) + 0.5 + p_peak}
         self.amp = {}
         sd = ath.variability_deg
@@ -335,6 +337,8 @@ class GaitPhase(Phase):
         phi = self.phi(t)
         e = self.env(t)
         sh_r, sh_l = self.shapes.pair(phi)
+        sh_r.update(self.bumps(phi))
+        sh_l.update(self.bumps(phi - 0.5))
         sh = {"right": sh_r, "left": sh_l}
         amp = {s: {k: f(phi) for k, f in self.amp[s].items()} for s in ("left", "right")}
         obl = amp["right"]["drop"] * sh["right"]["bump"] - amp["left"]["drop"] * sh["left"]["bump"]

@@ -323,3 +323,24 @@ def test_kill_9_keeps_everything_up_to_1s_before(tmp_path: Path) -> None:
         lag_s = (kill_ns - newest) / 1e9
         print(f"kill -9: newest stored notification {lag_s * 1e3:.0f} ms before the kill")
         assert lag_s <= 1.0
+
+
+def test_real_profile_codec_round_trip(tmp_path: Path) -> None:
+    """Notifications from a real profile's encoder decode back through the default (profile) decoder."""
+    profiles = pytest.importorskip("hipmon.profiles")
+    profile = profiles.get_profile("hipmon-open")
+    rate = profile.default_rate_hz
+    n = 400
+    t = np.arange(n) / rate
+    block = ImuBlock(t, np.tile([0.0, 9.81, 0.0], (n, 1)), np.tile([0.1, -0.2, 0.3], (n, 1)))
+    packets = profile.make_encoder(rate).encode(block)
+    path = tmp_path / "s.hipmon"
+    with SessionWriter(path, origin_ns=0) as w:
+        w.add_sensor("p", "pelvis", "hipmon-open", rate)
+        w.write_many(RawNotification("p", 1_000_000 * (k + 1), d) for k, d in enumerate(packets))
+    with SessionReader(path) as r:
+        d = r.decode("p")
+        assert d.decode_errors == 0 and d.notifications == len(packets)
+        assert len(d.block) == n
+        np.testing.assert_allclose(d.block.acc_sensor, block.acc_sensor, atol=0.01)
+        np.testing.assert_allclose(d.block.gyr_sensor, block.gyr_sensor, atol=0.01)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,11 +150,15 @@ class Simulation:
         return out
 
 
+_NEGATIVE_ZERO = re.compile(r"(?<![\d.])-(0\.0+)(?=[,\n])")
+
+
 def _csv(header: str, cols: np.ndarray, fmts: list[str]) -> str:
+    """CSV text with fixed formats (deterministic bytes); "-0.000" is written as "0.000"."""
     fmt = ",".join(fmts)
     body = "\n".join(fmt % tuple(row) for row in cols.tolist())
     text = header + "\n" + body + ("\n" if body else "")
-    return text.replace("-0.0000,", "0.0000,") if False else text
+    return _NEGATIVE_ZERO.sub(r"\1", text)
 
 
 def _fmt(v: float) -> str:

@@ -156,8 +156,9 @@ def seeded_rng(seed: int, *names: str) -> np.random.Generator:
 def earth_field_global(model: ImuModel) -> np.ndarray:
     """Earth's magnetic field in the global frame (X forward, Y up, Z right), µT (3,).
 
-    North lies ``heading_deg`` clockwise (seen from above) from +X... i.e. +X
-    points to compass heading ``heading_deg``; the field dips ``inclination_deg`` down.
+    Global +X points to compass heading ``heading_deg`` (clockwise from
+    magnetic north seen from above); the field dips ``inclination_deg`` below
+    the horizontal (northern hemisphere).
     """
     inc = np.radians(model.inclination_deg)
     psi = np.radians(model.heading_deg)

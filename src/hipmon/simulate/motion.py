@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from hipmon import kinematics as kin
 from hipmon import rotations as rot
 
 from .athlete import FATIGUE_GAIN, Athlete
@@ -796,10 +795,8 @@ def build_motion(kind: str, seconds: float, ath: Athlete, rng_for) -> Motion:
         return Motion(phases, seconds, ath)
     phases.append(StandPhase(0.0, stand, 0.0, ath, rng_for("stand0"), ath.sway))
     t = stand
-    task_fatigue_start = None
     if kind in ("run", "walk"):
         treadmill = ath.treadmill if ath.treadmill is not None else (kind == "run")
-        task_fatigue_start = t
         dur = ath.fatigue_duration_s if ath.fatigue_duration_s is not None else seconds - t - ath.fatigue_onset_s
         fat = FatigueCurve(t + ath.fatigue_onset_s, dur)
         if seconds - t < 4.0:
@@ -815,7 +812,6 @@ def build_motion(kind: str, seconds: float, ath: Athlete, rng_for) -> Motion:
     t += 2.0
     if seconds - t < 10.0:
         raise ValueError(f"{kind}: the calibration takes {t:.0f} s; give at least {t + 10:.0f} s")
-    del task_fatigue_start
     if kind == "jump":
         if ath.jump_style == "dvj":
             task = build_drop_jumps(t, seconds - 2.0, x, ath, rng_for("task"))

@@ -130,33 +130,54 @@ class HeadingTracker:
         return dict(self.reference)
 
     def apply(self, q_segment_global: dict, gyr_segment: dict, start_index: int) -> dict:
-        """Correct a chunk starting at grid index ``start_index``; update at block ends."""
+        """Correct a chunk starting at grid index ``start_index``; update at block ends.
+
+        Vectorised: the relative rate under a thigh heading correction ``γ`` is
+        ``w = R_pelvisᵀ · Ry(γ) · (R_thigh · ω_thigh) − ω_pelvis`` (the pelvis/travel
+        correction cancels in it), and the pelvis rotation angle under ``γ_P`` is
+        the uncorrected one plus ``γ_P`` (Cardan Y first); so per block only a
+        2-D rotation and a few dot products remain.
+        """
         n = q_segment_global["pelvis"].shape[0]
-        out = {k: v.copy() for k, v in q_segment_global.items()}
         bs = self.config.block_samples
+        qp0 = q_segment_global["pelvis"]
+        rp = rot.matrix(qp0)  # (n, 3, 3)
+        u = {p: rot.rotate(q_segment_global[p], gyr_segment[p]) for p in ("left_thigh", "right_thigh")}
+        gp = gyr_segment["pelvis"]
+        yaw0 = kin.pelvis_angles_rad(qp0)[:, 2]
+        g_pel = np.empty(n)
+        g_th = {"left_thigh": np.empty(n), "right_thigh": np.empty(n)}
         i = 0
         while i < n:
             k = start_index + i
             j = min(n, i + (bs - k % bs))  # up to the next block boundary
             sl = slice(i, j)
-            qp = rot.multiply(heading_about_global_up(self.gamma_pelvis_rad), q_segment_global["pelvis"][sl])
-            out["pelvis"][sl] = qp
+            g_pel[sl] = self.gamma_pelvis_rad
+            wz_left = None
             for p in ("left_thigh", "right_thigh"):
-                qt = rot.multiply(heading_about_global_up(self.gamma_pelvis_rad + self.gamma_rad[p]), q_segment_global[p][sl])
-                out[p][sl] = qt
-                w = relative_rate_in_pelvis(qp, qt, gyr_segment["pelvis"][sl], gyr_segment[p][sl])
-                self._acc[p][0] += float(np.dot(w[:, 0], w[:, 2]))
-                self._acc[p][1] += float(np.dot(w[:, 2], w[:, 2]))
-                if p == "left_thigh":
-                    wz_left = w[:, 2]
+                g = self.gamma_rad[p]
+                g_th[p][sl] = g
+                ux, uy, uz = u[p][sl, 0], u[p][sl, 1], u[p][sl, 2]
+                c, s_ = np.cos(g), np.sin(g)
+                vx, vz = c * ux + s_ * uz, -s_ * ux + c * uz  # Ry(γ) · u
+                r = rp[sl]
+                wx = r[:, 0, 0] * vx + r[:, 1, 0] * uy + r[:, 2, 0] * vz - gp[sl, 0]
+                wz = r[:, 0, 2] * vx + r[:, 1, 2] * uy + r[:, 2, 2] * vz - gp[sl, 2]
+                self._acc[p][0] += float(np.dot(wx, wz))
+                self._acc[p][1] += float(np.dot(wz, wz))
+                if wz_left is None:
+                    wz_left = wz
                 else:
-                    self._acc["lr"][0] += float(np.dot(wz_left, w[:, 2]))
-            yaw = kin.pelvis_angles_rad(qp)[:, 2]
+                    self._acc["lr"][0] += float(np.dot(wz_left, wz))
+            yaw = np.angle(np.exp(1j * (yaw0[sl] + self.gamma_pelvis_rad)))
             self._acc["rot"][0] += float(np.sum(yaw))
             self._acc["n"][0] += float(j - i)
             if (start_index + j) % bs == 0:
                 self._update_block(start_index + j)
             i = j
+        out = {"pelvis": rot.multiply(heading_about_global_up(g_pel), qp0)}
+        for p in ("left_thigh", "right_thigh"):
+            out[p] = rot.multiply(heading_about_global_up(g_pel + g_th[p]), q_segment_global[p])
         return out
 
     def _update_block(self, end_index: int) -> None:

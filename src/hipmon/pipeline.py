@@ -371,6 +371,14 @@ class Pipeline:
         self.streams[sensor_id].add(time_session_s, acc_sensor, gyr_sensor, mag_sensor)
         return self._advance(final=False)
 
+    def feed_many(
+        self, samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
+    ) -> Update:
+        """Decoded samples of several sensors arriving together (sensor id -> (time_session_s, acc, gyr, mag))."""
+        for sid, (t, a, g, m) in samples.items():
+            self.streams[sid].add(t, a, g, m)
+        return self._advance(final=False)
+
     def finish(self) -> Update:
         """End of stream: emit what is left, flush events."""
         up = self._advance(final=True)
@@ -553,12 +561,13 @@ def process_samples(
     samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]],
     specs: Sequence[SensorSpec],
     config: PipelineConfig | None = None,
-    chunk_s: float = 1.0,
+    chunk_s: float = 10.0,
 ) -> SessionResult:
     """Run the causal pipeline over decoded samples (sensor id -> (time_session_s, acc, gyr, mag)).
 
     Samples are fed in ``chunk_s`` slices of session time, interleaved across
-    sensors, as a live stream would deliver them.
+    sensors, as a live stream would deliver them (the chunk size never changes
+    the frames: tests/test_pipeline.py; larger chunks are faster).
     """
     config = config or PipelineConfig()
 
@@ -571,16 +580,15 @@ def process_samples(
             t1 = max(float(t[-1]) for t in t_all)
             edges = np.arange(t0, t1 + chunk_s, chunk_s)
             idx = {sid: np.searchsorted(v[0], edges, side="left") for sid, v in samples.items()}
-            for e in range(edges.size - 1):
+            idx = {sid: np.concatenate([v, [len(samples[sid][0])]]) for sid, v in idx.items()}
+            for e in range(edges.size):
+                part = {}
                 for sid, (t, a, g, m) in samples.items():
                     i0, i1 = idx[sid][e], idx[sid][e + 1]
                     if i1 > i0:
-                        ups.append(pipe.feed_samples(sid, t[i0:i1], a[i0:i1], g[i0:i1], None if m is None else m[i0:i1]))
-            # the last partial chunk
-            for sid, (t, a, g, m) in samples.items():
-                i0 = idx[sid][-1]
-                if i0 < len(t):
-                    ups.append(pipe.feed_samples(sid, t[i0:], a[i0:], g[i0:], None if m is None else m[i0:]))
+                        part[sid] = (t[i0:i1], a[i0:i1], g[i0:i1], None if m is None else m[i0:i1])
+                if part:
+                    ups.append(pipe.feed_many(part))
         ups.append(pipe.finish())
         return pipe, ups
 

@@ -359,6 +359,14 @@ class Pipeline:
             s.add(t, block.acc_sensor, block.gyr_sensor, block.mag_sensor)
         return self._advance(final=False)
 
+    def reset_sensor(self, sensor_id: str) -> None:
+        """A sensor reconnected: restart its decoder and clock map (its samples keep their place)."""
+        s = self.streams.get(sensor_id)
+        if s is None or s.decoder is None:
+            return
+        s.decoder.reset()
+        s.sync.reset(keep_drift=True)  # type: ignore[union-attr]
+
     def feed_samples(
         self,
         sensor_id: str,
@@ -625,38 +633,72 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
         return None
 
 
-def process_session(session: Any, config: PipelineConfig | None = None) -> SessionResult:
+def process_session(session: Any, config: PipelineConfig | None = None, batch: int = 256) -> SessionResult:
     """Run the causal pipeline over a recording (a path or a ``hipmon.recording.SessionReader``).
 
-    Sensors with a firmware profile are replayed from their raw notifications in
-    recorded order (as live); imported sessions (decoded samples only) are fed as
-    samples in 1 s slices.
+    Recorded sessions are replayed from their raw notifications in arrival order,
+    ``batch`` at a time, through the same decoder and clock sync as live (decoder
+    and clock map reset at each logged reconnect). Imported sessions (decoded
+    samples only) are fed as samples on their CSV time.
     """
-    from hipmon import recording
+    from hipmon.recording.reader import SessionReader
 
+    config = config or PipelineConfig()
     reader = session
     close = False
     if isinstance(session, (str, Path)):
-        reader = recording.SessionReader(session)  # type: ignore[attr-defined]
+        reader = SessionReader(session)
         close = True
     try:
         specs = _specs_from_reader(reader)
-        samples = {}
-        for s in specs:
-            block = reader.samples(s.sensor_id)
-            t = getattr(block, "time_session_s", None)
-            if t is None:
-                t = block.time_sensor_s
-            samples[s.sensor_id] = (np.asarray(t, float), block.acc_sensor, block.gyr_sensor, block.mag_sensor)
-        result = process_samples(samples, specs, config)
-        try:
-            result.gaps = list(reader.gaps()) + result.gaps if callable(getattr(reader, "gaps", None)) else result.gaps
-        except Exception:
-            pass
+        imported = all(reader.has_imported_samples(s.sensor_id) for s in specs)
+
+        def samples_of() -> dict:
+            out = {}
+            for s in specs:
+                b = reader.samples(s.sensor_id)
+                out[s.sensor_id] = (reader.session_time(s.sensor_id), b.acc_sensor, b.gyr_sensor, b.mag_sensor)
+            return out
+
+        if imported:
+            result = process_samples(samples_of(), specs, config)
+        else:
+            result = _replay(reader, specs, config, batch)
+            if result.calibration is None:
+                c = _offline_calibration(samples_of(), specs, config)
+                if c is not None:
+                    result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch)
+                    result.second_pass = True
+        recorded_gaps = reader.gaps() if callable(reader.gaps) else reader.gaps
+        result.gaps = list(recorded_gaps) + result.gaps
         return result
     finally:
-        if close and hasattr(reader, "close"):
+        if close:
             reader.close()
+
+
+def _replay(reader: Any, specs: list[SensorSpec], config: PipelineConfig, batch: int) -> SessionResult:
+    pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
+    resets = sorted((int(t), sid) for sid in pipe.streams for t in reader.reset_times_ns(sid))
+    ri = 0
+    ups: list[Update] = []
+    buf: list[RawNotification] = []
+    for n in reader.iter_notifications():
+        while ri < len(resets) and resets[ri][0] <= n.host_ns:
+            if buf:
+                ups.append(pipe.feed(buf))
+                buf = []
+            pipe.reset_sensor(resets[ri][1])
+            ri += 1
+        buf.append(n)
+        if len(buf) >= batch:
+            ups.append(pipe.feed(buf))
+            buf = []
+    if buf:
+        ups.append(pipe.feed(buf))
+    ups.append(pipe.finish())
+    frames, events, alerts = _collect(pipe, ups)
+    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, False, pipe.events_error)
 
 
 def _specs_from_reader(reader: Any) -> list[SensorSpec]:

@@ -155,6 +155,10 @@ class Decoder:
 class Encoder:
     """Base class of all encoders."""
 
+    #: Samples a real sensor puts in one notification (or one multi-part message);
+    #: 0 means variable (Polar frames are sent when they fill the MTU).
+    samples_per_notification: int = 1
+
     def encode(self, block: ImuBlock) -> list[bytes]:
         raise NotImplementedError
 

@@ -390,6 +390,7 @@ class Encoder(_BaseEncoder):
         self.ref = p["client_ref"]
         self.max_bytes = p["max_notification_bytes"]
         self.n = samples_per_message(params, self.rate_hz)
+        self.samples_per_notification = self.n
 
     def encode(self, block: ImuBlock) -> list[bytes]:
         total = check_block(block, self.k == 3)

@@ -424,6 +424,7 @@ class Encoder(_BaseEncoder):
         self.samples_per_packet = min(255, (p["mtu"] - 3 - HEADER_BYTES) // stride)
         if self.samples_per_packet < 1:
             raise CodecParamError("mtu", f"ATT MTU {p['mtu']} leaves no room for one sample")
+        self.samples_per_notification = self.samples_per_packet
         self.reset()
 
     def reset(self) -> None:

@@ -586,6 +586,8 @@ class Encoder(_BaseEncoder):
     Frames of different streams are interleaved in the order they fill.
     """
 
+    samples_per_notification = 0  # variable: a frame leaves when it fills the MTU
+
     def __init__(self, params: dict[str, Any] | None = None, rate_hz: float | None = None):
         p = _params(params or {})
         self.p = p

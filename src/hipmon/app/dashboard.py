@@ -227,7 +227,7 @@ class Dashboard(QtWidgets.QMainWindow):
             p.setMenuEnabled(False)
             p.getAxis("left").setWidth(36)
             if row < len(TRACES) - 1:
-                p.getAxis("bottom").setStyle(showValues=False)
+                p.hideAxis("bottom")  # one time axis (the plots are x-linked); fewer axes to paint per frame
             else:
                 p.setLabel("bottom", "session time (s)")
             if len(curves) > 1:
@@ -525,9 +525,14 @@ class Dashboard(QtWidgets.QMainWindow):
         if reset and new:
             self._last_alert_seq = max(a.seq for a in new)
         a = self._banner_alert
-        if a is not None and now is not None and (now - a.time_s) > BANNER_HOLD_S:
+        if a is not None and now is not None and (now - a.time_s) > BANNER_HOLD_S and not self._still_active(a):
             a = self._banner_alert = None
         self._set_banner(a)
+
+    def _still_active(self, a: AlertRecord) -> bool:
+        """The rule is still active on that side: its latest stride carries the alert (``Event.alert``)."""
+        evs = [e for e in self.model.events(side=a.side, last=4) if e.kind in STRIDE_KINDS]
+        return bool(evs) and evs[-1].alert == a.rule
 
     def _set_banner(self, a: AlertRecord | None) -> None:
         if a is None:

@@ -1,0 +1,233 @@
+"""Dashboard numbers: redraw rate, samples lost while the GUI is busy, memory over a long session.
+
+Run (offscreen, 2 cores shared with other work):
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_dashboard.py --seconds 20
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_dashboard.py --memory-hours 2
+
+1. fps: 3 sensors at 208 Hz are represented by a producer thread that pushes
+   208 Hz frames (9 angles) and a stride event every 0.35 s into the LiveState,
+   like the runner does, while the window redraws on its own 30 Hz timer; we
+   count redraws per second of wall time and the worst gap between redraws.
+2. loss: a producer thread emits 3 × 208 notifications/s (sequence-numbered)
+   into a SimpleQueue, as the BLE callback does, and a consumer thread drains it
+   into a RingBuffer, while the GUI redraws flat out; we count sequence numbers
+   that never reached the buffer and the largest queue backlog.
+3. memory: a LiveState is fed 2 hours of 208 Hz frames, events and alerts as fast
+   as possible (plus a redraw every simulated second); RSS is sampled along the way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import resource
+import sys
+import threading
+import time
+
+import numpy as np
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_window():
+    from hipmon.app.dashboard import Dashboard
+    from hipmon.app.feeds import FixedLimitAlerts
+    from hipmon.app.main import application
+    from hipmon.buffers import LiveState, SensorStatus
+
+    app = application()
+    state = LiveState(seconds=30, rate_hz=208)
+    state.set_limits(FixedLimitAlerts().limits())
+    state.set_sensors([SensorStatus(p, p, "bench", True, 208.0, 0.0, 30.0, 90.0) for p in ("pelvis", "left_thigh", "right_thigh")])
+    win = Dashboard(state, None, muted=True)
+    win.show()
+    return app, win, state
+
+
+def producer(state, stop: threading.Event, rate_hz: float = 208.0, chunk: int = 8):
+    """Push runner-like updates in real time: 208 Hz angle frames, a stance every 0.35 s, an alert every 20th."""
+    from hipmon.app.feeds import SimpleAlert, synthetic_run
+
+    t, a, ev = synthetic_run(120.0, rate_hz=rate_hz, fatigue_after_s=0.0)
+    t0 = time.monotonic()
+    i = j = 0
+    while not stop.is_set():
+        target = (time.monotonic() - t0) % 119.0
+        hi = int(np.searchsorted(t, target))
+        if hi < i:
+            i = j = 0
+        if hi > i:
+            state.push_frames(t[i:hi] + 0.0, a[i:hi])
+            i = hi
+        while j < len(ev) and ev[j].end_s <= target:
+            state.push_events([ev[j]])
+            if j % 20 == 0:
+                state.push_alerts([SimpleAlert("pelvic_drop", ev[j].side, ev[j].end_s, {"peak_pelvic_drop_deg": 9.0}, ev[j])])
+            j += 1
+        time.sleep(chunk / rate_hz)
+
+
+def bench_fps(seconds: float) -> dict:
+    app, win, state = make_window()
+    stop = threading.Event()
+    th = threading.Thread(target=producer, args=(state, stop), daemon=True)
+    th.start()
+    time.sleep(0.5)
+    win.start()
+    n0 = win.n_redraws
+    stamps = []
+    orig = win.refresh
+
+    def timed():
+        orig()
+        stamps.append(time.perf_counter())
+
+    win.timer.timeout.disconnect()
+    win.timer.timeout.connect(timed)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    stop.set()
+    th.join()
+    elapsed = time.perf_counter() - t0
+    gaps = np.diff(stamps) if len(stamps) > 1 else np.array([0.0])
+    # paint cost: refresh + repaint flat out
+    t1 = time.perf_counter()
+    k = 0
+    while time.perf_counter() - t1 < 3.0:
+        win.refresh()
+        win.repaint()
+        app.processEvents()
+        k += 1
+    flat = k / (time.perf_counter() - t1)
+    win.close()
+    return {"redraws_per_s_at_30hz_timer": len(stamps) / elapsed, "worst_gap_ms": float(gaps.max() * 1e3),
+            "p95_gap_ms": float(np.percentile(gaps, 95) * 1e3), "max_redraws_per_s_flat_out": flat,
+            "frames_pushed": state.stats()["frames"], "n_redraws": win.n_redraws - n0}
+
+
+def bench_loss(seconds: float) -> dict:
+    """Sequence-numbered notifications through a queue to a consumer while the GUI redraws flat out."""
+    from hipmon.buffers import RingBuffer
+
+    app, win, state = make_window()
+    stop = threading.Event()
+    th_p = threading.Thread(target=producer, args=(state, stop), daemon=True)
+    th_p.start()
+    q: "queue.SimpleQueue[tuple[int, float]]" = queue.SimpleQueue()
+    rb = RingBuffer(60, 3 * 208, 1)
+    sent = [0]
+    received = []
+    backlog = [0]
+
+    def ble():  # 3 sensors × 208 Hz, one notification per 4 samples (52 Hz each, like Movesense batching)
+        seq = 0
+        t0 = time.monotonic()
+        while not stop.is_set():
+            due = int((time.monotonic() - t0) * 3 * 52)
+            while seq < due:
+                q.put((seq, time.monotonic()))
+                seq += 1
+            time.sleep(0.005)
+        sent[0] = seq
+
+    def consumer():
+        while not (stop.is_set() and q.empty()):
+            try:
+                s, _t = q.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            backlog[0] = max(backlog[0], q.qsize())
+            received.append(s)
+            rb.push(np.array([s], float), np.array([[s]], float))
+
+    tb = threading.Thread(target=ble, daemon=True)
+    tc = threading.Thread(target=consumer, daemon=True)
+    tb.start()
+    tc.start()
+    t0 = time.perf_counter()
+    k = 0
+    while time.perf_counter() - t0 < seconds:
+        win.refresh()
+        win.repaint()
+        app.processEvents()
+        k += 1
+    stop.set()
+    tb.join()
+    tc.join()
+    th_p.join()
+    win.close()
+    got = np.unique(received)
+    missing = sent[0] - got.size
+    return {"notifications_sent": sent[0], "notifications_lost": int(missing), "max_queue_backlog": backlog[0],
+            "gui_redraws_per_s_during": k / (time.perf_counter() - t0)}
+
+
+def bench_memory(hours: float) -> dict:
+    from hipmon.app.feeds import SimpleAlert
+    from hipmon.types import Event
+
+    app, win, state = make_window()
+    rate = 208.0
+    chunk_s = 1.0
+    n = int(rate * chunk_s)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, 9))
+    samples = []
+    total = int(hours * 3600 / chunk_s)
+    t0 = time.perf_counter()
+    for k in range(total):
+        t = k * chunk_s + np.arange(n) / rate
+        state.push_frames(t, a)
+        evs = [Event("stance", "left" if i % 2 else "right", t[0] + 0.35 * i, t[0] + 0.35 * i + 0.2, 5.0, 10.0, 3.0)
+               for i in range(3)]
+        state.push_events(evs)
+        if k % 10 == 0:
+            state.push_alerts([SimpleAlert("valgus", "right", t[-1], {"peak_hip_adduction_deg": 17.0}, evs[0])])
+        if k % 60 == 0:
+            state.add_marker(t[0], f"m{k}")
+        if k % 10 == 0:  # a redraw every 10 s of session (the live window redraws 30x/s over the same bounded data)
+            win.refresh()
+            app.processEvents()
+        if k % 600 == 0:
+            samples.append((k * chunk_s / 3600.0, rss_mb()))
+    samples.append((hours, rss_mb()))
+    win.close()
+    first_after_warmup = samples[min(2, len(samples) - 1)][1]
+    return {"session_hours": hours, "wall_s": time.perf_counter() - t0,
+            "rss_mb_at": [(round(h, 2), round(m, 1)) for h, m in samples[:: max(1, len(samples) // 8)]],
+            "rss_growth_after_first_20_min_mb": round(samples[-1][1] - first_after_warmup, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--memory-hours", type=float, default=2.0)
+    ap.add_argument("--skip", nargs="*", default=[])
+    args = ap.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    out = {}
+    if "fps" not in args.skip:
+        out["fps"] = bench_fps(args.seconds)
+        print("fps", out["fps"], flush=True)
+    if "loss" not in args.skip:
+        out["loss"] = bench_loss(args.seconds)
+        print("loss", out["loss"], flush=True)
+    if "memory" not in args.skip:
+        out["memory"] = bench_memory(args.memory_hours)
+        print("memory", out["memory"], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

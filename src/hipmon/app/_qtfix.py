@@ -1,4 +1,4 @@
-"""Work around a PySide6 6.12 reference-count bug on Python < 3.12.
+"""Guard against a PySide6 6.12 reference-count bug on Python < 3.12.
 
 Found while building the dashboard: with PySide6 6.12 on CPython 3.11 every
 call of a void Qt method (``QPainter.setPen``, ``drawLine``, ``save``, ...)
@@ -9,15 +9,13 @@ seconds the count reaches zero and the interpreter aborts with
 ``Fatal Python error: none_dealloc: deallocating None`` (and, for methods
 returning a bool, ``bool_dealloc`` at exit).
 
-``None``/``True``/``False`` are never deallocated in a healthy interpreter, so we make them
-effectively immortal, as CPython 3.12 does: add 2**40 to their counts once
-(about 10 years of redraws at the observed rate). Applied only on CPython < 3.12
-and only after measuring the drift, so it is a no-op where the bug is absent.
+hipmon pins ``PySide6-Essentials != 6.12.0`` (6.11.3, for one, is healthy);
+``apply()`` measures the drift at start-up and refuses, with a clear message,
+to run on a binding that has it, instead of aborting mid-session.
 """
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
 _applied = False
@@ -41,14 +39,27 @@ def none_refcount_drift(n: int = 64) -> int:
     return after - before
 
 
+class BrokenQtBindingError(RuntimeError):
+    """The installed PySide6 corrupts reference counts; the dashboard would crash within seconds."""
+
+
 def apply() -> bool:
-    """Make ``None`` immortal if this interpreter + PySide6 leak its references; returns True if applied."""
+    """Refuse to start on a PySide6 that leaks ``None`` references (returns False when healthy).
+
+    hipmon pins ``PySide6-Essentials != 6.12.0`` so a normal install never meets
+    the bug; a hand-installed 6.12.0 on CPython < 3.12 gets a clear error here
+    instead of a ``none_dealloc`` abort mid-session.
+    """
     global _applied
     if _applied or sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return _applied
-    if none_refcount_drift() >= 0:
         return False
-    for singleton in (None, True, False):  # bool-returning methods have the same bug
-        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
     _applied = True
-    return True
+    if none_refcount_drift() < 0:
+        import PySide6  # noqa: PLC0415
+
+        raise BrokenQtBindingError(
+            f"PySide6 {PySide6.__version__} loses references to None on Python "
+            f"{sys.version_info.major}.{sys.version_info.minor} and would crash the dashboard; "
+            'install another version: pip install "PySide6-Essentials!=6.12.0"'
+        )
+    return False

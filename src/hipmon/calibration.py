@@ -71,6 +71,11 @@ class CalibrationConfig:
     - ``refine_thigh_axes``: refine the thigh axes with the hip-joint criterion: True,
       False, or ``"running"`` (only when the movement has flight phases; measured
       better in running, worse in walking: docs/calibration.md).
+    - ``pelvis_axis_from``: what finds the pelvis's mediolateral axis in alternating
+      gait: ``"gyr"`` (angular rate only), ``"both"`` (angular rate and specific
+      force), or ``"auto"``: ``"both"`` in running, ``"gyr"`` otherwise (in walking the
+      sacral sensor's lever arm turns pelvic rotation into sideways specific force
+      as large as the sway; measured: docs/calibration.md).
     """
 
     standing_min_s: float = 2.0
@@ -83,6 +88,7 @@ class CalibrationConfig:
     moving_gyr_rad_s: float = 0.6
     trusted_quality: float = 0.5
     refine_thigh_axes: bool | str = "running"
+    pelvis_axis_from: str = "auto"
 
 
 @dataclass
@@ -448,9 +454,18 @@ def calibrate(
         reasons.append(f"left/right thigh movement differs (range ratio {sym:.2f})")
     scores.append(float(np.clip((sym - 0.3) / 0.4, 0, 1)))
 
+    # flight phases (running) or not (walking, landings between stands)
+    f_vert = acc_sensor["pelvis"][m0:m1] @ up_s["pelvis"]
+    flight = float(np.mean(f_vert < 0.3 * GRAVITY_M_S2))
+    metrics["flight_fraction"] = flight
+    running = flight > 0.05
+
     # ---- pelvis: mediolateral axis from gait symmetry, sign from the stance side
+    axis_from = config.pelvis_axis_from
+    if axis_from == "auto":
+        axis_from = "both" if running else "gyr"
     z_p, pel_metrics, pel_reasons, pel_score = _pelvis_right_axis(
-        acc_sensor, gyr_sensor, up_s, flex_rate, (m0, m1), rate_hz
+        acc_sensor, gyr_sensor, up_s, flex_rate, (m0, m1), rate_hz, axis_from
     )
     metrics.update(pel_metrics)
     reasons.extend(pel_reasons)
@@ -458,10 +473,7 @@ def calibrate(
     right_s["pelvis"] = z_p
 
     # ---- thighs, refined in running: the thigh's rotation relative to the pelvis is about the pelvis's Z
-    f_vert = acc_sensor["pelvis"][m0:m1] @ up_s["pelvis"]
-    flight = float(np.mean(f_vert < 0.3 * GRAVITY_M_S2))
-    metrics["flight_fraction"] = flight
-    refine = flight > 0.05 if config.refine_thigh_axes == "running" else bool(config.refine_thigh_axes)
+    refine = running if config.refine_thigh_axes == "running" else bool(config.refine_thigh_axes)
     for p in (("left_thigh", "right_thigh") if refine else ()):
         before = right_s[p]
         right_s[p], resid = _refine_thigh_axis(q_sensor_earth, up_s, right_s, q_stand, p, (m0, m1))
@@ -511,7 +523,7 @@ def detrended_integral(rate: np.ndarray, rate_hz: float) -> np.ndarray:
     return a - np.polyval(np.polyfit(x, a, 1), x) if a.size > 2 else a - a.mean()
 
 
-def _pelvis_right_axis(acc_sensor, gyr_sensor, up_s, flex_rate, window, rate_hz):
+def _pelvis_right_axis(acc_sensor, gyr_sensor, up_s, flex_rate, window, rate_hz, pelvis_axis_from="gyr"):
     """The pelvis's mediolateral axis (3,) in its sensor frame; metrics, reasons, score.
 
     Axis: gait symmetry (module docstring). Sign, alternating gait: the stance
@@ -545,7 +557,7 @@ def _pelvis_right_axis(acc_sensor, gyr_sensor, up_s, flex_rate, window, rate_hz)
         ao = 0.5 * (a[lag:] - a[:-lag])
         m_gyr = (ge.T @ ge - go.T @ go) / max(np.trace(ge.T @ ge + go.T @ go), 1e-12)  # main axis -> Z
         m_acc = (ao.T @ ao - ae.T @ ae) / max(np.trace(ae.T @ ae + ao.T @ ao), 1e-12)  # main axis -> Z
-        m2 = m_gyr + m_acc
+        m2 = m_gyr + m_acc if pelvis_axis_from == "both" else m_gyr
         axis, strength = axis_from_second_moments(m2, b)
         axis_g, _ = axis_from_second_moments(m_gyr, b)
         axis_a, _ = axis_from_second_moments(m_acc, b)

@@ -27,9 +27,21 @@ gyroscope bias about the vertical. Two consequences and two corrections:
    and tilt do not change; Cardan Y first). ``pelvis_rotation`` is therefore
    reported relative to the direction of travel, followed with time constant
    ``pelvis_tau_s``.
+3. **Relative-heading reset at quiet neutral standing** (the victim is again hip
+   internal rotation, and adduction at deep flexion). In movements without
+   alternating gait (landings, squats, hops) tracker 1 has nothing to measure,
+   but athletes stand still between repetitions. When all three segments are
+   still and upright (every thigh and the pelvis within a few degrees of
+   vertical, as in the calibration pose) for ``rest_min_s``, the thigh's heading
+   relative to the pelvis is set back to its calibration value (zero: the
+   segment frames coincide in the calibration pose), OpenSense-style static
+   re-zeroing. Assumption: the athlete stands in the same neutral pose as at
+   calibration (feet not turned out); a stance turned by ``x`` degrees becomes an
+   internal-rotation offset of ``x`` until the next reset.
 
-Both trackers update once per block of ``block_samples`` grid samples aligned
-to the grid index, so any chunking of the same stream gives the same numbers.
+The trackers update once per block of ``block_samples`` grid samples, the rest
+reset once per ``rest_block_samples``, both aligned to the grid index, so any
+chunking of the same stream gives the same numbers.
 
 Frames: global (X forward, Y up, Z right), segment (X anterior, Y superior, Z
 right). Angles in rad inside.
@@ -72,6 +84,23 @@ def flexion_axis_lean(w_rel_pelvis: np.ndarray) -> tuple[float, float]:
     return float(np.dot(wx, wz) / s_zz), s_zz
 
 
+def relative_twist_about_up(q_pelvis_global: np.ndarray, q_thigh_global: np.ndarray) -> np.ndarray:
+    """Twist (N,) rad of the thigh relative to the pelvis about the pelvis's Y (swing-twist split).
+
+    In an upright pose this is the thigh's heading relative to the pelvis (the hip's
+    internal rotation up to the side's sign); a rotation ``γ`` of the thigh about the
+    global vertical adds ``γ`` to it while the pelvis is upright.
+    """
+    q_rel = rot.multiply(rot.conjugate(q_pelvis_global), q_thigh_global)
+    return 2.0 * np.arctan2(q_rel[..., 2], q_rel[..., 0])
+
+
+def up_alignment(q_segment_global: np.ndarray) -> np.ndarray:
+    """Cosine (N,) of the angle between the segment's Y axis and the global vertical."""
+    w, x, y, z = (q_segment_global[..., i] for i in range(4))
+    return 1.0 - 2.0 * (x * x + z * z)  # R[1, 1]
+
+
 @dataclass
 class HeadingConfig:
     """Heading-drift correction parameters.
@@ -85,6 +114,15 @@ class HeadingConfig:
       thighs' flexion rates alternate (correlation below this); landings, squats
       and holds have their own adduction-flexion coupling and would bias the estimate.
     - ``thigh``, ``pelvis``: turn each correction on or off.
+    - ``rest_reset``: reset the thigh-to-pelvis heading at quiet neutral standing.
+    - ``rest_block_samples``: grid samples per stillness check (0.25 s at 100 Hz).
+    - ``rest_min_s``: stillness needed before a reset (s).
+    - ``rest_max_gyr_rad_s``: largest angular-rate norm of any segment counted as still
+      (rad/s; leaves room for several °/s of uncorrected gyroscope offset).
+    - ``rest_max_thigh_tilt_deg``, ``rest_max_pelvis_tilt_deg``: largest inclination of
+      a thigh's / the pelvis's long axis from vertical counted as neutral standing.
+    - ``rest_max_twist_deg``: a larger relative heading is not reset (a turned-out
+      stance rather than drift).
     """
 
     block_samples: int = 100
@@ -95,6 +133,13 @@ class HeadingConfig:
     max_left_right_correlation: float = -0.3
     thigh: bool = True
     pelvis: bool = True
+    rest_reset: bool = True
+    rest_block_samples: int = 25
+    rest_min_s: float = 0.5
+    rest_max_gyr_rad_s: float = 0.15
+    rest_max_thigh_tilt_deg: float = 10.0
+    rest_max_pelvis_tilt_deg: float = 8.0
+    rest_max_twist_deg: float = 30.0
 
 
 class HeadingTracker:
@@ -118,6 +163,14 @@ class HeadingTracker:
         self._acc: dict[str, list[float]] = {}
         self._reset_block()
         self.history: list[tuple[int, float, float, float]] = []  # (block end index, γL, γR, γP)
+        # rest reset: the current stillness sub-block, and how long the segments have been still
+        self._rest = self._empty_rest()
+        self._still_samples = 0
+        self.resets: list[tuple[int, float, float]] = []  # (sub-block end index, ΔγL, ΔγR)
+
+    @staticmethod
+    def _empty_rest() -> dict:
+        return {"n": 0, "ok": True, "left_thigh": 0.0 + 0.0j, "right_thigh": 0.0 + 0.0j}
 
     def _reset_block(self) -> None:
         self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0]}
@@ -140,7 +193,9 @@ class HeadingTracker:
         """
         n = q_segment_global["pelvis"].shape[0]
         bs = self.config.block_samples
+        rs = self.config.rest_block_samples if self.config.rest_reset else bs
         qp0 = q_segment_global["pelvis"]
+        rest = self._rest_inputs(q_segment_global, gyr_segment) if self.config.rest_reset else None
         rp = rot.matrix(qp0)  # (n, 3, 3)
         u = {p: rot.rotate(q_segment_global[p], gyr_segment[p]) for p in ("left_thigh", "right_thigh")}
         gp = gyr_segment["pelvis"]
@@ -150,7 +205,7 @@ class HeadingTracker:
         i = 0
         while i < n:
             k = start_index + i
-            j = min(n, i + (bs - k % bs))  # up to the next block boundary
+            j = min(n, i + (bs - k % bs), i + (rs - k % rs))  # up to the next block or rest boundary
             sl = slice(i, j)
             g_pel[sl] = self.gamma_pelvis_rad
             wz_left = None
@@ -172,6 +227,10 @@ class HeadingTracker:
             yaw = np.angle(np.exp(1j * (yaw0[sl] + self.gamma_pelvis_rad)))
             self._acc["rot"][0] += float(np.sum(yaw))
             self._acc["n"][0] += float(j - i)
+            if rest is not None:
+                self._accumulate_rest(rest, sl)
+                if (start_index + j) % rs == 0:
+                    self._end_rest_block(start_index + j)
             if (start_index + j) % bs == 0:
                 self._update_block(start_index + j)
             i = j
@@ -179,6 +238,53 @@ class HeadingTracker:
         for p in ("left_thigh", "right_thigh"):
             out[p] = rot.multiply(heading_about_global_up(g_pel + g_th[p]), q_segment_global[p])
         return out
+
+    def _rest_inputs(self, q_segment_global: dict, gyr_segment: dict) -> dict:
+        """Per-sample stillness and neutrality (N,) bool and the uncorrected relative twists (N,) rad."""
+        c = self.config
+        still = np.ones(q_segment_global["pelvis"].shape[0], dtype=bool)
+        for p in ("pelvis", "left_thigh", "right_thigh"):
+            still &= np.einsum("ij,ij->i", gyr_segment[p], gyr_segment[p]) < c.rest_max_gyr_rad_s**2
+        still &= up_alignment(q_segment_global["pelvis"]) > np.cos(np.radians(c.rest_max_pelvis_tilt_deg))
+        for p in ("left_thigh", "right_thigh"):
+            still &= up_alignment(q_segment_global[p]) > np.cos(np.radians(c.rest_max_thigh_tilt_deg))
+        out: dict = {"still": still}
+        idx = np.flatnonzero(still)
+        for p in ("left_thigh", "right_thigh"):
+            tw = np.zeros(still.size)
+            if idx.size:
+                tw[idx] = relative_twist_about_up(q_segment_global["pelvis"][idx], q_segment_global[p][idx])
+            out[p] = tw
+        return out
+
+    def _accumulate_rest(self, rest: dict, sl: slice) -> None:
+        r = self._rest
+        st = rest["still"][sl]
+        r["n"] += int(st.size)
+        if not st.all():
+            r["ok"] = False
+            return
+        for p in ("left_thigh", "right_thigh"):
+            # mean heading as a unit vector, with the current correction (it adds to the twist)
+            r[p] += complex(np.sum(np.exp(1j * (rest[p][sl] + self.gamma_rad[p]))))
+
+    def _end_rest_block(self, end_index: int) -> None:
+        """End of a stillness sub-block: count still time; reset the relative headings after ``rest_min_s``."""
+        c = self.config
+        r = self._rest
+        self._rest = self._empty_rest()
+        if not r["ok"] or r["n"] == 0:
+            self._still_samples = 0
+            return
+        self._still_samples += r["n"]
+        if self._still_samples < c.rest_min_s * self.rate_hz:
+            return
+        twists = {p: float(np.angle(r[p])) for p in ("left_thigh", "right_thigh")}
+        if any(abs(t) > np.radians(c.rest_max_twist_deg) for t in twists.values()):
+            return
+        for p, t in twists.items():
+            self.gamma_rad[p] -= t
+        self.resets.append((end_index, -twists["left_thigh"], -twists["right_thigh"]))
 
     def _update_block(self, end_index: int) -> None:
         c = self.config

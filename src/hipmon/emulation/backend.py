@@ -285,6 +285,19 @@ class BumbleBleakClient(BaseBleakClient):
         raise NotImplementedError("emulated sensors do not pair")
 
     # ---------------------------------------------------------------- I/O
+    @staticmethod
+    async def _att(coro: Any) -> Any:
+        """Await a GATT procedure; an ATT error response becomes a BleakError, as bleak's
+        platform backends report it (e.g. BlueZ ``org.bluez.Error.*``)."""
+        from bumble.att import ATT_Error
+
+        try:
+            return await coro
+        except ATT_Error as exc:
+            code = getattr(exc, "error_code", None)
+            name = getattr(exc, "error_name", None) or (f"0x{code:02X}" if isinstance(code, int) else "?")
+            raise BleakError(f"ATT error {name}" + (f" (0x{code:02X})" if isinstance(code, int) else "")) from None
+
     def _require_peer(self) -> Any:
         if self._peer is None:
             raise BleakError("Not connected")
@@ -294,23 +307,23 @@ class BumbleBleakClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         self._require_peer()
-        return bytearray(await characteristic.obj.read_value())
+        return bytearray(await self._att(characteristic.obj.read_value()))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         peer = self._require_peer()
-        return bytearray(await peer.read_value(descriptor.handle))
+        return bytearray(await self._att(peer.read_value(descriptor.handle)))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
     ) -> None:
         self._require_peer()
-        await characteristic.obj.write_value(bytes(data), with_response=response)
+        await self._att(characteristic.obj.write_value(bytes(data), with_response=response))
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
         peer = self._require_peer()
-        await peer.write_value(descriptor.handle, bytes(data), with_response=True)
+        await self._att(peer.write_value(descriptor.handle, bytes(data), with_response=True))
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any

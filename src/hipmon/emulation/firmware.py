@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 #: Characteristic roles and their GATT properties (bumble Characteristic.Properties bits).
 _READ, _WRITE_NR, _WRITE, _NOTIFY, _INDICATE = 0x02, 0x04, 0x08, 0x10, 0x20
 
+#: Optional profile role: the standard Battery Level characteristic (0x2A19), served in
+#: the Battery Service (0x180F) next to the sensor's own service.
+BATTERY_ROLE = "battery"
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+
 
 def _steps(steps: Any) -> list[Any]:
     return list(steps or [])
@@ -62,7 +67,12 @@ class Firmware:
         self._pending: bytearray = bytearray()  # split/merge byte stream carry-over
 
     # ------------------------------------------------------------------ GATT
+    #: Battery level the emulated sensor reports (Battery Service 0x180F / 0x2A19), percent.
+    battery_pct = 87
+
     def properties_for(self, role: str) -> int:
+        if role == BATTERY_ROLE:
+            return _READ | _NOTIFY
         if role in self.data_roles:
             return _NOTIFY | _READ
         notified = any(
@@ -76,6 +86,7 @@ class Firmware:
         from bumble.gatt import Characteristic, CharacteristicValue, Service
 
         chars = []
+        battery = []
         for role, uuid in self.profile.characteristics.items():
             value = CharacteristicValue(
                 read=lambda conn, role=role: self.on_read(role),
@@ -89,11 +100,15 @@ class Firmware:
             )
             char.on(char.EVENT_SUBSCRIPTION, lambda bearer, notify, indicate, role=role: self._on_cccd(role, notify or indicate))
             self.chars[role] = char
-            chars.append(char)
+            (battery if role == BATTERY_ROLE else chars).append(char)
         device.add_service(Service(self.profile.service_uuid, chars))
+        if battery:  # the standard Battery Service, beside the sensor's own
+            device.add_service(Service(BATTERY_SERVICE_UUID, battery))
 
     # ------------------------------------------------------------------ client actions
     def on_read(self, role: str) -> bytes:
+        if role == BATTERY_ROLE:
+            return bytes([max(0, min(100, int(self.battery_pct)))])
         return b""
 
     def _on_write(self, role: str, data: bytes) -> None:
@@ -145,12 +160,10 @@ class Firmware:
     # ------------------------------------------------------------------ streaming
     def batch_size(self) -> int:
         """Samples per notification as the real firmware batches them."""
-        # the encoders expose it under these names (open_imu, movesense)
-        for attr in ("samples_per_notification", "samples_per_packet", "samples_per_message", "n"):
-            n = getattr(self.encoder, attr, None)
-            if isinstance(n, (int, np.integer)) and n > 0:
-                return int(n)
-        return 1
+        # the encoders' common attribute; 0 = variable (Polar: frames fill the MTU),
+        # then the firmware samples in 20 ms steps and the encoder decides the frames
+        n = int(getattr(self.encoder, "samples_per_notification", 1) or 0)
+        return n if n > 0 else max(1, int(round(self.sensor.rate_hz / 50.0)))
 
     def transmitting(self, data: bytes) -> bool:
         return (
@@ -288,9 +301,291 @@ class WitMotionFirmware(Firmware):
             self.stream_on = True
 
 
+class PolarPmdFirmware(Firmware):
+    """Polar Verity Sense PMD service (SDK mode): the control-point protocol of
+    ``hipmon.codecs.polar`` (Polar SDK ``BlePMDClient``/``PmdControlPointResponse``).
+
+    - read of the control point: ``0F`` + feature bitmask (PPG, ACC, PPI, GYRO, MAG, SDK);
+    - ``01 <type>`` GET settings -> ``F0 01 <type> 00 00`` + the available settings;
+    - ``02 09`` START SDK mode; ``02 <type> <settings>`` START ACC/GYRO/MAG -> ``F0 02 <type>
+      00 00`` + FACTOR (``05 01 <float32>``, the scale the encoder uses), or a status:
+      8 INVALID SAMPLE RATE, 9 INVALID RANGE, 7 INVALID RESOLUTION, 6 ALREADY IN STATE,
+      12 INVALID STATE (ACC/GYRO above 52 Hz outside SDK mode), 2 INVALID MEASUREMENT TYPE;
+    - ``03 <type>`` STOP -> ``F0 03 <type> 00 00``;
+    - responses and the device's own notices are indications on the control point;
+    - quirk (``Impairments.stop_stream_at_s``): the sensor stops its measurements by itself
+      and indicates ``01 <types>`` (ONLINE_MEASUREMENT_STOPPED, first byte not 0xF0);
+    - a disconnect stops the measurements (the client starts them again).
+
+    Ground truth: one record per frame; ACC frames carry the sample indices (the IMU
+    samples the client pairs); GYRO/MAG frames are recorded with ``n_samples`` 0. Samples
+    produced while stopped are ``unsent``; the encoder's partly filled frames are
+    discarded at a stop, as on the device.
+    """
+
+    FEATURES = (1, 2, 3, 5, 6, 9)  # PPG, ACC, PPI, GYRO, MAG, SDK_MODE
+    SDK_RATES = (26, 52, 104, 208, 416)
+    RANGES = {2: (2, 4, 8, 16), 5: (250, 500, 1000, 2000), 6: (50,)}
+
+    def __init__(self, sensor: Any) -> None:
+        super().__init__(sensor)
+        from hipmon.codecs import polar
+
+        self.pmd = polar
+        self.sdk_mode = False
+        self.running: set[int] = set()
+        self.wanted_types = {polar.MEAS_ACC, polar.MEAS_GYRO} | ({polar.MEAS_MAG} if self.encoder.mag else set())
+        self.acc_next = 0  # first ACC sample index not yet in a frame
+        self.stream_next: dict[int, int] = {}  # per measurement type: first sample not yet framed
+        self._next_sample = 0
+
+    def properties_for(self, role: str) -> int:
+        if role == "control":
+            return _READ | _WRITE | _INDICATE
+        return super().properties_for(role)
+
+    def on_read(self, role: str) -> bytes:
+        if role == "control":
+            return self.pmd.build_features(self.FEATURES)
+        return super().on_read(role)
+
+    def _indicate(self, data: bytes) -> None:
+        char = self.chars["control"]
+        device = self.sensor.device
+        self.sensor.log.commands.append(("control<-", bytes(data)))
+
+        async def send() -> None:
+            try:
+                await device.indicate_subscribers(char, data)
+            except Exception:
+                log.debug("%s: control point indication failed", self.sensor.name, exc_info=True)
+
+        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(send()))
+
+    def _rate_for(self, meas: int) -> float:
+        return float(self.encoder.mag_rate_hz if meas == self.pmd.MEAS_MAG else self.sensor.rate_hz)
+
+    def _settings_for(self, meas: int) -> bytes:
+        pmd = self.pmd
+        rates = [int(self._rate_for(meas))] if meas == pmd.MEAS_MAG else (
+            list(self.SDK_RATES) if self.sdk_mode else [52])
+        out = bytes([pmd.SET_SAMPLE_RATE, len(rates)]) + b"".join(r.to_bytes(2, "little") for r in rates)
+        out += bytes([pmd.SET_RESOLUTION, 1]) + (16).to_bytes(2, "little")
+        ranges = self.RANGES[meas]
+        out += bytes([pmd.SET_RANGE, len(ranges)]) + b"".join(r.to_bytes(2, "little") for r in ranges)
+        return out
+
+    def _factor(self, meas: int) -> float:
+        key = {self.pmd.MEAS_ACC: "acc_factor", self.pmd.MEAS_GYRO: "gyr_factor", self.pmd.MEAS_MAG: "mag_factor"}
+        return float(self.encoder.p[key[meas]])
+
+    def _check_start(self, meas: int, settings: dict[int, list]) -> int:
+        pmd = self.pmd
+        if meas not in self.wanted_types:
+            return 2 if meas not in self.FEATURES else 3
+        if meas in self.running:
+            return 6
+        rate = settings.get(pmd.SET_SAMPLE_RATE, [None])[0]
+        if rate is None:
+            return 5
+        if meas != pmd.MEAS_MAG and rate > 52 and not self.sdk_mode:
+            return 12  # fast ACC/GYRO only in SDK mode
+        if abs(rate - self._rate_for(meas)) > 1e-6:
+            return 8  # this emulated sensor samples at one rate
+        if settings.get(pmd.SET_RESOLUTION, [16])[0] != 16:
+            return 7
+        rng = settings.get(pmd.SET_RANGE, [self.RANGES[meas][-1]])[0]
+        if rng not in self.RANGES[meas]:
+            return 9
+        return 0
+
+    def on_write(self, role: str, data: bytes) -> None:
+        from hipmon.codecs import DecodeError
+
+        pmd = self.pmd
+        if role != "control":
+            return
+        try:
+            cmd = pmd.parse_cp_command(data)
+        except DecodeError:
+            op = data[0] if data else 0
+            meas = data[1] if len(data) > 1 else 0
+            status = 1 if op not in (pmd.OP_GET, pmd.OP_START, pmd.OP_STOP) else (4 if len(data) < 2 else 5)
+            self._indicate(pmd.build_cp_response(op, meas, status))
+            return
+        if cmd.op == pmd.OP_GET:
+            if cmd.meas in self.RANGES:
+                self._indicate(pmd.build_cp_response(pmd.OP_GET, cmd.meas, 0, False, self._settings_for(cmd.meas)))
+            else:
+                self._indicate(pmd.build_cp_response(pmd.OP_GET, cmd.meas, 2 if cmd.meas not in self.FEATURES else 3))
+        elif cmd.op == pmd.OP_START:
+            if cmd.meas == pmd.MEAS_SDK_MODE:
+                status = 6 if self.sdk_mode or self.running else 0
+                self.sdk_mode = True
+                self._indicate(pmd.build_cp_response(pmd.OP_START, cmd.meas, status))
+                return
+            status = self._check_start(cmd.meas, cmd.settings)
+            if status:
+                self._indicate(pmd.build_cp_response(pmd.OP_START, cmd.meas, status))
+                return
+            if not self.running:  # a fresh measurement: empty frame buffers
+                self.encoder.reset()
+                self.acc_next = self._next_sample
+                self.stream_next = {pmd.MEAS_ACC: self._next_sample, pmd.MEAS_GYRO: self._next_sample}
+            self.running.add(cmd.meas)
+            self.stream_on = self.wanted_types <= self.running
+            self._indicate(pmd.build_start_response(cmd.meas, self._factor(cmd.meas)))
+        else:  # STOP
+            if cmd.meas == pmd.MEAS_SDK_MODE:
+                status = 0 if self.sdk_mode else 6
+                self.sdk_mode = False
+                self.running.clear()
+            else:
+                status = 0 if cmd.meas in self.running else 6
+                self.running.discard(cmd.meas)
+            self.stream_on = self.wanted_types <= self.running
+            self._indicate(pmd.build_cp_response(pmd.OP_STOP, cmd.meas, status))
+
+    def on_disconnect(self) -> None:
+        super().on_disconnect()
+        self.running.clear()
+        self.sdk_mode = False
+        self.stream_on = False
+
+    async def stop_stream_by_itself(self) -> None:
+        if not self.running:
+            return
+        stopped = sorted(self.running)
+        self.running.clear()
+        self.stream_on = False
+        self._indicate(bytes([0x01] + stopped))  # ONLINE_MEASUREMENT_STOPPED <types>
+
+    async def emit(self, datas: list[bytes], first: int, n: int) -> None:
+        from hipmon.emulation.sensor import NotificationRecord
+
+        s = self.sensor
+        pmd = self.pmd
+        self._next_sample = first + n
+        if not self.stream_on:
+            # not measuring: nothing is framed (partly filled frames are discarded)
+            self.encoder.reset()
+            self.stream_next = {pmd.MEAS_ACC: first + n, pmd.MEAS_GYRO: first + n}
+            if first + n > self.acc_next:
+                self._seq += 1
+                s.log.records.append(NotificationRecord(
+                    self._seq, self.acc_next, first + n - self.acc_next, b"", "unsent",
+                    float(s.source.time_session_s[first + n - 1])))
+                self.acc_next = first + n
+            return
+        char = self.chars["data"]
+        for data in datas:
+            meas = data[0]
+            count = 0
+            start = self.acc_next
+            channels = 4 if (meas == pmd.MEAS_MAG and data[9] == 0x81) else 3
+            frame_n = int(pmd.unpack_delta_frame(data[pmd.HEADER_BYTES:], channels).shape[0]) \
+                if data[9] & 0x80 else (len(data) - pmd.HEADER_BYTES) // 6
+            s_first = self.stream_next.get(meas, 0)
+            self.stream_next[meas] = s_first + frame_n
+            if meas == pmd.MEAS_ACC:
+                count = frame_n
+                self.acc_next += count
+            if not self.transmitting(data):
+                status = "unsent"
+            elif s.should_drop():
+                status = "dropped"
+            else:
+                status = "sent"
+            self._seq += 1
+            last = min(start + max(count, 1), s.n_samples) - 1
+            s.log.records.append(NotificationRecord(self._seq, start, count, data, status,
+                                                    float(s.source.time_session_s[last]),
+                                                    meas, s_first, frame_n))
+            if status != "sent":
+                continue
+            try:
+                await s.device.notify_subscribers(char, data)
+            except Exception:
+                log.debug("%s: notify failed (link gone)", s.name, exc_info=True)
+                s.log.records[-1].status = "unsent"
+                return
+
+
+class ThingyFirmware(Firmware):
+    """Nordic Thingy:52 motion service: the config characteristic (9 bytes: pedometer,
+    temperature, compass intervals in ms, motion frequency in Hz, wake-on-motion) is
+    read/write; raw data streams on the CCCD at the configured motion frequency.
+
+    Writes are validated as ``ble_tms`` does (length 9, intervals 100-5000 ms, motion
+    1-200 Hz; otherwise an ATT error). The emulated sensor samples at one rate: a motion
+    frequency other than that rate stops the raw stream (logged), as nothing at that
+    rate could be produced.
+    """
+
+    DEFAULT_MOTION_HZ = 10
+
+    def __init__(self, sensor: Any) -> None:
+        super().__init__(sensor)
+        from hipmon.codecs import thingy
+
+        self.tms = thingy
+        self.config = thingy.encode_config(self.DEFAULT_MOTION_HZ)
+        self.configs_written: list[dict[str, int]] = []
+
+    def properties_for(self, role: str) -> int:
+        if role == "config":
+            return _READ | _WRITE
+        return super().properties_for(role)
+
+    def on_read(self, role: str) -> bytes:
+        if role == "config":
+            return self.config
+        return super().on_read(role)
+
+    def _on_write(self, role: str, data: bytes) -> None:
+        from bumble.att import ATT_Error
+
+        self.sensor.log.commands.append((role, data))
+        if role != "config":
+            raise ATT_Error(0x03)  # write not permitted
+        if len(data) != 9:
+            raise ATT_Error(0x0D)  # invalid attribute value length
+        cfg = self.tms.parse_config(data)
+        intervals = (cfg["pedo_ms"], cfg["temp_ms"], cfg["compass_ms"])
+        if not all(100 <= v <= 5000 for v in intervals) or not 1 <= cfg["motion_hz"] <= 200 \
+                or cfg["wake_on_motion"] > 1:
+            raise ATT_Error(0x13)  # value not allowed
+        self.config = bytes(data)
+        self.configs_written.append(cfg)
+        self._apply()
+
+    def _motion_hz(self) -> int:
+        return int(self.tms.parse_config(self.config)["motion_hz"])
+
+    def _apply(self) -> None:
+        ok = abs(self._motion_hz() - self.sensor.rate_hz) < 1e-6
+        if not ok and "data" in self.subscribed:
+            log.info("%s: motion frequency %s Hz set; this emulated sensor samples at %g Hz",
+                     self.sensor.name, self._motion_hz(), self.sensor.rate_hz)
+        self.stream_on = ok and "data" in self.subscribed
+
+    def _on_cccd(self, role: str, enabled: bool) -> None:
+        if enabled:
+            self.subscribed.add(role)
+        else:
+            self.subscribed.discard(role)
+        self._apply()
+
+    def on_disconnect(self) -> None:
+        super().on_disconnect()
+        self.stream_on = False
+
+
 _FIRMWARE_BY_CODEC: dict[str, type[Firmware]] = {
     "movesense_gsp": MovesenseFirmware,
     "witmotion": WitMotionFirmware,
+    "polar_pmd": PolarPmdFirmware,
+    "thingy52": ThingyFirmware,
 }
 
 

@@ -52,13 +52,16 @@ class EmulatedRadio:
         self._next_peripheral = itertools.count(1)
 
     # ------------------------------------------------------------------ life cycle
-    async def start(self) -> "EmulatedRadio":
+    async def start(self, central: bool = True) -> "EmulatedRadio":
+        """Create the link and (unless ``central`` is False: the central's controller
+        is then served elsewhere, see :mod:`hipmon.emulation.remote`) the central."""
         global _current
         from bumble.link import LocalLink
 
         self.link = LocalLink()
-        self.central = self.make_device("hipmon-central", self.central_address)
-        await self.central.power_on()
+        if central:
+            self.central = self.make_device("hipmon-central", self.central_address)
+            await self.central.power_on()
         self.running = True
         _current = self
         return self

@@ -128,6 +128,12 @@ class NotificationRecord:
     data: bytes
     status: str  # "sent", "dropped" (loss injection), "unsent" (no subscriber/link)
     session_time_s: float
+    #: Protocols with one frame per channel group (Polar PMD): the measurement type of the
+    #: frame and the first sample/count of that stream it carries (``n_samples`` counts the
+    #: master stream only, ACC for Polar).
+    stream: int = -1
+    stream_first: int = 0
+    stream_count: int = 0
 
 
 @dataclass

@@ -96,3 +96,36 @@ async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[s
             seed=plan.seed * 100 + i,
         ).start(t0)
     return sensors, origin
+
+
+async def open_session(plan: EmulationPlan, *, remote: bool = False) -> tuple[Any, dict[str, Any], str]:
+    """Start the emulated sensors of ``plan``: ``(radio, sensors, origin)``.
+
+    ``remote=False``: an in-process :class:`~hipmon.emulation.radio.EmulatedRadio`
+    (sensors are :class:`EmulatedSensor` objects, their logs live). ``remote=True``:
+    a :class:`~hipmon.emulation.remote.RemoteRadio` (sensors, link and the central's
+    controller in a child process; HCI over a UNIX socket); sensors are
+    ``RemoteSensor`` handles whose ``log``/``source`` are filled by
+    :func:`close_session`.
+    """
+    if remote:
+        from hipmon.emulation.remote import RemoteRadio
+
+        radio = await RemoteRadio(plan).start()
+        return radio, dict(radio.sensors), radio.origin
+    from hipmon.emulation.radio import EmulatedRadio
+
+    radio = await EmulatedRadio().start()
+    sensors, origin = await start_session_sensors(radio, plan)
+    return radio, sensors, origin
+
+
+async def close_session(radio: Any, *, sources: bool = False) -> None:
+    """Stop the sensors; for a remote radio first copy their ground truth (and sources)."""
+    fetch = getattr(radio, "fetch_ground_truth", None)
+    if fetch is not None:
+        try:
+            await fetch(sources=sources)
+        except Exception:
+            log.warning("could not fetch the emulated sensors' ground truth", exc_info=True)
+    await radio.close()

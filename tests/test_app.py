@@ -92,9 +92,18 @@ def test_dashboard_draws_traces_figure_and_bars(qtbot, fast_feed, tmp_path):
     t, a = state.angles_window(10.0)
     assert t.size > 1000 and t[-1] == pytest.approx(fast_feed.time_s[-1], abs=0.01)
     np.testing.assert_allclose(a[-1], fast_feed.angles_deg[-1])
-    # the traces show exactly the buffered window
+    # the traces show exactly the buffered window, on the relative axis (0 = now, −10 s at the left)
     x, y = win.curves["hip_adduction_left_deg"].getData()
-    assert x[-1] == pytest.approx(t[-1]) and np.nanmax(y) > 10.0
+    np.testing.assert_allclose(x, t - t[-1])
+    np.testing.assert_allclose(y, a[:, COL["hip_adduction_left_deg"]])
+    assert np.nanmax(y) > 10.0
+    assert win.trace_plots[0].viewRange()[0] == pytest.approx([-10.0, 0.0])
+    # stance bands: one rectangle per completed stance of that side inside the window
+    stances = state.events(kind="stance")[-80:]
+    n_left = sum(1 for e in stances if e.side == "left" and e.end_s >= t[-1] - 12.0)
+    assert n_left > 10
+    assert win._stance_items[0]["left"].path().elementCount() == 5 * n_left  # addRect: 5 elements
+    assert win._stance_items[0]["left"].pos().x() == pytest.approx(-t[-1])
     # stride bars: 20 per side, heights = event peaks
     evs = [e for e in fast_feed.events if e.side == "left"][-20:]
     bars = win.bar_items[(0, "left")].opts
@@ -237,8 +246,9 @@ def test_replay_jumps_to_alerts_and_events(qtbot):
     np.testing.assert_allclose(model.current_angles(), model.angles_deg[i])
     # the trace window is around the playhead, with the playhead line drawn
     x, _ = win.curves["pelvis_obliquity_deg"].getData()
-    assert x[0] >= model.playhead - win.trace_seconds - 0.02 and x[-1] <= model.playhead + model.lookahead_s + 0.02
-    assert win.playhead_lines and win.playhead_lines[0].value() == pytest.approx(model.playhead)
+    assert x[0] >= -win.trace_seconds - 0.02 and x[-1] <= model.lookahead_s + 0.02  # relative to the playhead
+    assert win.trace_plots[0].viewRange()[0] == pytest.approx([-win.trace_seconds, model.lookahead_s])
+    assert win.playhead_lines and win.playhead_lines[0].value() == 0.0
     # scrubbing the timeline seeks
     bar._seek(30.0)
     assert model.playhead == pytest.approx(30.0) and win.clock_label.text() == "t = 0:30.0"

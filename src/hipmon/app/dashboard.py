@@ -32,8 +32,10 @@ _qtfix.apply()
 
 TRACE_SECONDS = 10.0
 N_STRIDES = 20
+TRACE_PEN_WIDTH = 2.0
 BANNER_HOLD_S = 4.0  # an alert stays on the banner this long (session time)
 STRIDE_KINDS = ("stance", "landing", "rep")
+STANCE_EVENTS = 80  # newest stance events looked at for the bands (10 s of running is ~30)
 
 TRACES = (
     # title, y range, [(column, colour, legend)]
@@ -105,6 +107,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self.model = model
         self.runner = runner
         self.trace_seconds = trace_seconds
+        self._lookahead = float(getattr(model, "lookahead_s", 0.0))
         self.beeper = Beeper(muted)
         self.setWindowTitle(title)
         self.resize(1600, 940)
@@ -113,6 +116,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self._frame_times: list[float] = []
         self.n_redraws = 0
         self._stride_cache_key: Any = None
+        self._status_key: Any = None
+        self._status_wall = 0.0
 
         central = QtWidgets.QWidget()
         self.setCentralWidget(central)
@@ -211,32 +216,78 @@ class Dashboard(QtWidgets.QMainWindow):
         return h
 
     def _build_traces(self) -> QtWidgets.QWidget:
+        """Three plots on a fixed *relative* time axis (−10 s … now, or … +2 s after a replay's playhead).
+
+        Nothing about the axes changes from frame to frame: the curves are drawn at ``t − now``,
+        the ranges are fixed (y widened in 5° steps only when data leave them), so every axis is
+        painted once into a pixmap (``DeviceCoordinateCache``) and blitted afterwards. Tick text
+        was >50 % of a frame when the axes followed the session clock.
+        """
+        back = self.trace_seconds
+        fwd = self._lookahead
         self.traces = pg.GraphicsLayoutWidget()
         self.trace_plots: list[pg.PlotItem] = []
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._bands: list[tuple[pg.PlotItem, str, str, QtWidgets.QGraphicsRectItem, pg.InfiniteLine]] = []
         self._alert_lines: list[list[pg.InfiniteLine]] = []
         self._marker_lines: list[list[pg.InfiniteLine]] = []
+        self._stance_items: list[dict[str, QtWidgets.QGraphicsPathItem]] = []
+        self._y_ranges: list[tuple[float, float]] = []
+        self._band_key: Any = None
+        self._stance_key: Any = None
+        step = 2 if back <= 12 else 5
+        ticks = [(float(x), "now" if x == 0 and not fwd else f"{x:+d}".replace("-", "−") if x else "0")
+                 for x in range(-int(back), int(fwd) + 1) if x % step == 0]
         for row, (title, yr, curves) in enumerate(TRACES):
             p = self.traces.addPlot(row=row, col=0)
             p.setTitle(title, size="11pt")
-            p.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
-            p.setYRange(*yr, padding=0)
+            p.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
             p.setMouseEnabled(False, False)
             p.hideButtons()
             p.setMenuEnabled(False)
-            p.getAxis("left").setWidth(36)
+            p.getViewBox().disableAutoRange()
+            p.setXRange(-back, fwd, padding=0)
+            p.setYRange(*yr, padding=0)
+            self._y_ranges.append(tuple(yr))
+            left, bottom = p.getAxis("left"), p.getAxis("bottom")
+            left.setWidth(36)
+            left.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # vertical grid: one static path (the axis' own x grid would clip "−10" and "now" at the edges)
+            grid = QtGui.QPainterPath()
+            for x, _label in ticks:
+                grid.moveTo(x, -500.0)
+                grid.lineTo(x, 500.0)
+            grid_item = QtWidgets.QGraphicsPathItem(grid)
+            grid_pen = pg.mkPen(*theme.rgb(theme.FOREGROUND), int(255 * theme.GRID_ALPHA), width=1)
+            grid_pen.setCosmetic(True)
+            grid_item.setPen(grid_pen)
+            grid_item.setZValue(-30)
+            p.addItem(grid_item)
             if row < len(TRACES) - 1:
-                p.hideAxis("bottom")  # one time axis (the plots are x-linked); fewer axes to paint per frame
+                p.hideAxis("bottom")  # one labelled time axis
             else:
-                p.setLabel("bottom", "session time (s)")
+                bottom.setTicks([ticks, []])
+                bottom.setStyle(hideOverlappingLabels=False)  # "−10" and "now" sit on the plot's edges
+                bottom.setLabel("seconds before now" if not fwd else "seconds from the playhead")
+                bottom.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if len(curves) > 1:
                 legend = p.addLegend(offset=(6, 4), labelTextSize="9pt")
                 legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+                legend.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             for col, colour, name in curves:
-                c = p.plot([], [], pen=pg.mkPen(colour, width=2.5), name=name, connect="finite")
-                c.setClipToView(True)
+                c = p.plot([], [], pen=pg.mkPen(colour, width=TRACE_PEN_WIDTH), name=name, connect="finite")
                 self.curves[col] = c
+            # stance of each side (from the detector's events) as light bands behind the traces,
+            # one path per side in session time, shifted by −now each frame (rebuilt on new events)
+            stance = {}
+            for side in ("left", "right"):
+                item = QtWidgets.QGraphicsPathItem()
+                item.setBrush(pg.mkBrush(*theme.rgb(theme.SIDE_COLOR[side]), theme.STANCE_ALPHA))
+                item.setPen(pg.mkPen(None))
+                item.setZValue(-20)
+                p.addItem(item)
+                stance[side] = item
+            self._stance_items.append(stance)
             zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#888888", width=1))
             p.addItem(zero)
             for col, colour, _ in curves:
@@ -255,9 +306,12 @@ class Dashboard(QtWidgets.QMainWindow):
             self._alert_lines.append([])
             self._marker_lines.append([])
             self.trace_plots.append(p)
-            if row:
-                p.setXLink(self.trace_plots[0])
         self.playhead_lines = []
+        if fwd:
+            for p in self.trace_plots:
+                ln = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#000000", width=1.5))
+                p.addItem(ln)
+                self.playhead_lines.append(ln)
         return self.traces
 
     def _build_calibration(self) -> QtWidgets.QWidget:
@@ -289,6 +343,8 @@ class Dashboard(QtWidgets.QMainWindow):
             p.setXRange(-0.7, N_STRIDES - 0.3, padding=0)
             p.getAxis("bottom").setTicks([[(0, "−19"), (4, "−15"), (9, "−10"), (14, "−5"), (N_STRIDES - 1, "last")]])
             p.getAxis("left").setWidth(30)
+            for ax in ("left", "bottom"):
+                p.getAxis(ax).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             for side in ("left", "right"):
                 item = pg.BarGraphItem(x=[], height=[], width=0.4, brush=theme.SIDE_COLOR[side], pen=None)
                 p.addItem(item)
@@ -393,10 +449,13 @@ class Dashboard(QtWidgets.QMainWindow):
         self.clock_label.setText("t = —" if now is None else f"t = {int(now // 60):d}:{now % 60:04.1f}")
         msg = m.message()
         rec = m.recording()
-        fps = self.measured_fps()
-        self.statusBar().showMessage(
-            "  ·  ".join(s for s in (f"● REC {rec}" if rec else "", msg, f"{fps:.0f} fps" if fps else "") if s)
-        )
+        wall = time.perf_counter()
+        if (msg, rec) != self._status_key or wall - self._status_wall > 0.5:
+            self._status_key, self._status_wall = (msg, rec), wall
+            fps = self.measured_fps()
+            self.statusBar().showMessage(
+                "  ·  ".join(s for s in (f"● REC {rec}" if rec else "", msg, f"{fps:.0f} fps" if fps else "") if s)
+            )
         if self.replay_bar is not None and hasattr(self.replay_bar, "refresh"):
             self.replay_bar.refresh()
         self.n_redraws += 1
@@ -405,51 +464,70 @@ class Dashboard(QtWidgets.QMainWindow):
             del self._frame_times[:-60]
 
     def _draw_traces(self, now: float | None, limits: dict) -> None:
+        """Curves at ``t − now`` on the fixed axes; bands and ranges only when they change."""
         if now is None:
             return
         back = self.trace_seconds
-        fwd = float(getattr(self.model, "lookahead_s", 0.0))
+        fwd = self._lookahead
         t, a = self.model.angles_window(back + fwd, end_s=now + fwd if fwd else None)
+        x = t - now
         for col, curve in self.curves.items():
-            curve.setData(t, a[:, COL[col]], skipFiniteCheck=True) if t.size else curve.setData([], [])
+            if t.size:
+                curve.setData(x, a[:, COL[col]], skipFiniteCheck=True)
+            elif curve.xData is not None and len(curve.xData):
+                curve.setData([], [])
         # fixed ranges (no jumping axes) widened in 5° steps only when the data leave them
-        for p, (_title, (y0, y1), cols) in zip(self.trace_plots, TRACES):
+        for k, (p, (_title, (y0, y1), cols)) in enumerate(zip(self.trace_plots, TRACES)):
             if t.size:
                 vals = a[:, [COL[c] for c, _, _ in cols]]
                 if np.isfinite(vals).any():
                     y0 = min(y0, 5.0 * math.floor(np.nanmin(vals) / 5.0))
                     y1 = max(y1, 5.0 * math.ceil(np.nanmax(vals) / 5.0))
-            if p.viewRange()[1] != [y0, y1]:
+            if self._y_ranges[k] != (y0, y1):
+                self._y_ranges[k] = (y0, y1)
                 p.setYRange(y0, y1, padding=0)
-        x0, x1 = now - back, now + fwd
-        self.trace_plots[0].setXRange(x0, x1, padding=0)
-        for p, col, which, region, line in self._bands:
-            lo, hi = limits.get(col, (None, None))
-            v = hi if which == "high" else lo
-            if v is None:
-                region.setVisible(False)
-                line.setVisible(False)
-                continue
-            region.setRect(QtCore.QRectF(x0 - 1.0, v if which == "high" else v - 100.0, back + fwd + 2.0, 100.0))
-            line.setPos(v)
-            region.setVisible(True)
-            line.setVisible(True)
+        key = tuple(sorted(limits.items()))
+        if key != self._band_key:
+            self._band_key = key
+            for p, col, which, region, line in self._bands:
+                lo, hi = limits.get(col, (None, None))
+                v = hi if which == "high" else lo
+                if v is None:
+                    region.setVisible(False)
+                    line.setVisible(False)
+                    continue
+                region.setRect(QtCore.QRectF(-back - 1.0, v if which == "high" else v - 500.0, back + fwd + 2.0, 500.0))
+                line.setPos(v)
+                region.setVisible(True)
+                line.setVisible(True)
+        self._draw_stance(now)
         # alert and marker lines inside the window
-        alerts = [a for a in self.model.alerts() if x0 <= a.time_s <= x1]
-        markers = [mk for mk in self.model.markers() if x0 <= mk[0] <= x1]
+        x0, x1 = now - back, now + fwd
+        alerts = [a.time_s - now for a in self.model.alerts() if x0 <= a.time_s <= x1]
+        markers = [mk[0] - now for mk in self.model.markers() if x0 <= mk[0] <= x1]
         for i, p in enumerate(self.trace_plots):
-            self._place_lines(p, self._alert_lines[i], [a.time_s for a in alerts],
-                              pg.mkPen(theme.ALERT, width=2))
-            self._place_lines(p, self._marker_lines[i], [mk[0] for mk in markers],
+            self._place_lines(p, self._alert_lines[i], alerts, pg.mkPen(theme.ALERT, width=2))
+            self._place_lines(p, self._marker_lines[i], markers,
                               pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DotLine))
-        if fwd:
-            if not self.playhead_lines:
-                for p in self.trace_plots:
-                    ln = pg.InfiniteLine(angle=90, pen=pg.mkPen("#000000", width=1.5))
-                    p.addItem(ln)
-                    self.playhead_lines.append(ln)
-            for ln in self.playhead_lines:
-                ln.setPos(now)
+
+    def _draw_stance(self, now: float) -> None:
+        """Light bands where each side was in stance (completed stance events, so they trail by the detector's delay)."""
+        horizon = now - self.trace_seconds - 2.0
+        evs = [e for e in self.model.events(kind="stance", last=STANCE_EVENTS) if e.end_s >= horizon]
+        key = (len(evs), evs[-1].end_s if evs else None, evs[0].start_s if evs else None)
+        if key != self._stance_key:
+            self._stance_key = key
+            paths = {"left": QtGui.QPainterPath(), "right": QtGui.QPainterPath()}
+            for e in evs:
+                if e.side in paths and e.end_s > e.start_s:
+                    paths[e.side].addRect(QtCore.QRectF(e.start_s, -500.0, e.end_s - e.start_s, 1000.0))
+            for items in self._stance_items:
+                for side, item in items.items():
+                    item.setPath(paths[side])
+        for items in self._stance_items:
+            for item in items.values():
+                if item.pos().x() != -now:
+                    item.setPos(-now, 0.0)
 
     @staticmethod
     def _place_lines(plot: pg.PlotItem, pool: list[pg.InfiniteLine], xs: list[float], pen: QtGui.QPen) -> None:
@@ -497,8 +575,9 @@ class Dashboard(QtWidgets.QMainWindow):
             vals = [getattr(e, metric) for e in events[-2 * N_STRIDES:]]
             vals = [v for v in vals if math.isfinite(v)]
             top = max([top] + vals)
-            y_top = max(5.0, top * 1.15)
-            self.bar_plots[i].setYRange(0, y_top, padding=0)
+            y_top = max(5.0, 5.0 * math.ceil(top * 1.15 / 5.0))  # 5° steps: the axis rarely re-lays out
+            if self.bar_plots[i].viewRange()[1] != [0.0, y_top]:
+                self.bar_plots[i].setYRange(0, y_top, padding=0)
             self.bar_flags[i].setData(flag_x[i], np.asarray(flag_y[i]) + 0.04 * y_top)
 
     def _draw_alerts(self, now: float | None) -> None:
@@ -535,6 +614,10 @@ class Dashboard(QtWidgets.QMainWindow):
         return bool(evs) and evs[-1].alert == a.rule
 
     def _set_banner(self, a: AlertRecord | None) -> None:
+        key = None if a is None else a.seq
+        if key == getattr(self, "_banner_key", "unset"):
+            return  # a style sheet change re-polishes the label: only when the banner changes
+        self._banner_key = key
         if a is None:
             self.banner.setText("No alert — pelvis and knees within limits")
             self.banner.setStyleSheet(theme.BANNER_IDLE)
@@ -563,10 +646,13 @@ class Dashboard(QtWidgets.QMainWindow):
                     tbl.setItem(r, c, item)
                 if item.text() != text:
                     item.setText(text)
+                colour = None
                 if c == 1:
-                    item.setForeground(QtGui.QColor(theme.OK if s.connected else theme.ALERT))
-                if c == 3 and s.loss is not None:
-                    item.setForeground(QtGui.QColor(theme.ALERT if s.loss > 0.05 else theme.WARN if s.loss > 0.01 else theme.FOREGROUND))
+                    colour = theme.OK if s.connected else theme.ALERT
+                elif c == 3 and s.loss is not None:
+                    colour = theme.ALERT if s.loss > 0.05 else theme.WARN if s.loss > 0.01 else theme.FOREGROUND
+                if colour is not None and item.foreground().color().name() != colour:
+                    item.setForeground(QtGui.QColor(colour))
 
     def _draw_calibration(self) -> None:
         c = self.model.calibration()

@@ -14,6 +14,7 @@ SIDE_COLOR = {"left": LEFT, "right": RIGHT}
 
 ALERT = "#d62728"
 ALERT_BAND = (214, 39, 40, 45)  # translucent red beyond the limits
+STANCE_ALPHA = 30  # stance bands behind the traces: the side colour at this alpha (0..255)
 OK = "#2ca02c"
 WARN = "#e0a800"
 MUTED = "#9a9a9a"

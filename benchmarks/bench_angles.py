@@ -11,6 +11,14 @@ landing window) against the true peaks.
 
     .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 600 --seeds 0,1,2
     .venv/bin/python benchmarks/bench_angles.py --kind jump --seconds 120 --seeds 0,1,2
+
+Magnetometer-aided mode (``PipelineConfig(use_mag=True)``: VQF 9D, the sensors'
+magnetometers fed to the pipeline) against the simulator's field, with any
+simulator option changed by ``--sim KEY=VALUE`` (JSON values), e.g.:
+
+    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on            # Earth field + floor dipole + hard/soft iron
+    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on --sim mag_disturbance=false
+    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on --sim mag_hard_iron_ut=0 --sim mag_soft_iron_pct=0
 """
 
 from __future__ import annotations
@@ -34,14 +42,18 @@ LIMITS = {  # 10-minute run, each side (issue 5)
 }
 
 
-def run_session(kind: str, seconds: float, seed: int, heading: HeadingConfig | None = None, **sim_options):
+def run_session(kind: str, seconds: float, seed: int, heading: HeadingConfig | None = None, use_mag: bool = False,
+                mag_shared_heading: bool = False, **sim_options):
     """(simulation, SessionResult, truth (N, 9) at the frame times)."""
     sim = simulate(kind, seconds, seed, mounting="random", **sim_options)
     specs = [SensorSpec(p, p, None, sim.sensors[p].rate_hz) for p in PLACEMENTS]
     samples = {
-        p: (sim.sensors[p].time_session_s, sim.sensors[p].acc_sensor, sim.sensors[p].gyr_sensor, None) for p in PLACEMENTS
+        p: (sim.sensors[p].time_session_s, sim.sensors[p].acc_sensor, sim.sensors[p].gyr_sensor,
+            sim.sensors[p].mag_sensor if use_mag else None)
+        for p in PLACEMENTS
     }
-    cfg = PipelineConfig(events=False, heading=heading or HeadingConfig())
+    cfg = PipelineConfig(events=False, heading=heading or HeadingConfig(), use_mag=use_mag,
+                         mag_shared_heading=mag_shared_heading)
     result = process_samples(samples, specs, cfg)
     f = result.frames
     truth = np.stack([np.interp(f.time_s, sim.truth_time_s, sim.truth_angles_deg[:, c]) for c in range(9)], axis=1)
@@ -92,8 +104,20 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--heading", default="on", choices=["on", "off", "thigh", "offset-only"],
                     help="heading-drift correction variant (for the comparison table)")
+    ap.add_argument("--mag", default="off", choices=["off", "on", "shared"],
+                    help="magnetometer-aided mode (VQF 9D, use_mag=True); shared: also every sensor's heading "
+                         "from the pelvis's at calibration (mag_shared_heading=True)")
+    ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
+                    help="simulator option (JSON value), e.g. mag_disturbance=false; repeatable")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    sim_options = {}
+    for kv in a.sim:
+        k, v = kv.split("=", 1)
+        try:
+            sim_options[k] = json.loads(v)
+        except json.JSONDecodeError:
+            sim_options[k] = v
     heading = {
         "on": HeadingConfig(),
         "off": HeadingConfig(thigh=False, pelvis=False),
@@ -103,7 +127,8 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in a.seeds.split(",")):
         t0 = time.perf_counter()
-        sim, res, truth = run_session(a.kind, a.seconds, seed, heading)
+        sim, res, truth = run_session(a.kind, a.seconds, seed, heading, use_mag=a.mag != "off",
+                                      mag_shared_heading=a.mag == "shared", **sim_options)
         row = {"seed": seed, **angle_errors(res, truth), "seconds_cpu": time.perf_counter() - t0}
         if a.kind == "jump":
             row["landings"] = landing_errors(sim, res)

@@ -200,3 +200,30 @@ def test_stillness_and_windows_are_found_on_the_grid():
     cut = int(8.0 * s["rate_hz"])
     part = {k: {p: v[p][:cut] for p in PLACEMENTS} for k, v in (("a", s["acc_sensor"]), ("g", s["gyr_sensor"]))}
     assert cal.find_calibration_windows(part["a"], part["g"], s["rate_hz"], final=False) is None
+
+
+def test_rest_reset_zeroes_relative_heading_only_in_neutral_standing():
+    from hipmon.heading import HeadingConfig, HeadingTracker, relative_twist_about_up
+    from hipmon.kinematics import hip_orientation
+
+    n = 300
+    ident = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    still = {p: np.zeros((n, 3)) for p in ("pelvis", "left_thigh", "right_thigh")}
+    yaw = np.radians(5.0)  # drift: left thigh's heading 5 deg off the pelvis's
+    q_left = np.tile([np.cos(yaw / 2), 0.0, np.sin(yaw / 2), 0.0], (n, 1))
+    # neutral standing: reset after rest_min_s; the twist is then zero
+    tr = HeadingTracker(HeadingConfig(), 100.0)
+    out = tr.apply({"pelvis": ident, "left_thigh": q_left, "right_thigh": ident}, still, 0)
+    tw = np.degrees(relative_twist_about_up(out["pelvis"], out["left_thigh"]))
+    assert abs(tw[0] - 5.0) < 1e-6 and abs(tw[-1]) < 1e-6
+    assert tr.resets and abs(np.degrees(tr.resets[0][1]) + 5.0) < 1e-6
+    # the right thigh lifted (hip flexed 30 deg, single-leg stance): no reset
+    q_right = np.tile(hip_orientation(np.radians(30.0), 0.0, 0.0, "right"), (n, 1))
+    tr = HeadingTracker(HeadingConfig(), 100.0)
+    out = tr.apply({"pelvis": ident, "left_thigh": q_left, "right_thigh": q_right}, still, 0)
+    assert not tr.resets
+    # moving (angular rate above the threshold): no reset
+    tr = HeadingTracker(HeadingConfig(), 100.0)
+    moving = dict(still, right_thigh=np.tile([0.0, 0.0, 0.5], (n, 1)))
+    tr.apply({"pelvis": ident, "left_thigh": q_left, "right_thigh": ident}, moving, 0)
+    assert not tr.resets

@@ -648,3 +648,26 @@ def _refine_thigh_axis(q_sensor_earth, up_s, right_s, q_stand, placement, window
             fd = cost(d)
     best = 0.5 * (lo + hi)
     return axis_at(best), float(cost(best))
+
+
+def share_heading(calibration: Calibration, reference: str = "pelvis") -> Calibration:
+    """The calibration with every sensor's heading taken from ``reference``'s (9D fusion only).
+
+    With a magnetometer every sensor's earth frame points to the same magnetic north,
+    so one forward direction serves all: the thighs' flexion axes then come from the
+    pelvis's and the standing pose, not from their own movement (whose axis the
+    gait's frontal-plane motion biases by 2–4°: docs/calibration.md). Each
+    ``q_sensor_segment`` is re-derived so that the standing pose stays all zeros.
+    Only valid when the sensors' earth frames agree, i.e. the field is the same
+    at every sensor (no local disturbance).
+    """
+    q_ge_ref = calibration.q_global_earth[reference]
+    q_ss, q_ge = {}, {}
+    for p in calibration.q_sensor_segment:
+        q_stand = rot.multiply(calibration.q_global_earth[p], calibration.q_sensor_segment[p])
+        q_ge[p] = np.array(q_ge_ref, dtype=float)
+        q_ss[p] = rot.normalize(rot.multiply(rot.conjugate(q_ge_ref), q_stand))
+    metrics = dict(calibration.metrics)
+    metrics["shared_heading"] = 1.0
+    return Calibration(q_ss, q_ge, calibration.standing_s, calibration.movement_s, calibration.quality,
+                       calibration.trusted, list(calibration.reasons), metrics)

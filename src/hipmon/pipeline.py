@@ -38,7 +38,14 @@ import numpy as np
 
 from hipmon import kinematics as kin
 from hipmon import rotations as rot
-from hipmon.calibration import Calibration, CalibrationConfig, CalibrationError, calibrate, find_calibration_windows
+from hipmon.calibration import (
+    Calibration,
+    CalibrationConfig,
+    CalibrationError,
+    calibrate,
+    find_calibration_windows,
+    share_heading,
+)
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
 
@@ -157,6 +164,8 @@ class PipelineConfig:
     - ``filter``, ``filter_params``: the fusion filter (``hipmon.fusion.make_filter``);
       ``filter_params`` default to ``VQF_PARAMS`` (emptied for other filters).
     - ``use_mag``: magnetometer-aided heading (9D); the relative-heading tracker is then off.
+    - ``mag_shared_heading``: with ``use_mag``, calibrate every sensor's heading from the
+      pelvis's (``hipmon.calibration.share_heading``) instead of each thigh's own movement.
     - ``max_wait_s``: bounded delay for a lagging sensor (s).
     - ``calibration_check_s``: how often calibration is attempted (s of grid time).
     - ``max_buffer_s``: data kept while waiting for a calibration (s).
@@ -169,6 +178,7 @@ class PipelineConfig:
     filter: str = "vqf"
     filter_params: dict[str, Any] = field(default_factory=lambda: dict(VQF_PARAMS))
     use_mag: bool = False
+    mag_shared_heading: bool = False
     max_wait_s: float = 1.0
     calibration_check_s: float = 1.0
     max_buffer_s: float = 90.0
@@ -503,6 +513,8 @@ class Pipeline:
                 c = calibrate(buf["t"][0][:end], q, a, g, self.rate_hz, self.config.calibration_config, windows=win)
             except CalibrationError:
                 continue
+            if self.config.use_mag and self.config.mag_shared_heading:
+                c = share_heading(c)
             self.calibration = c
             self._set_heading_reference(q, g, win[1])
             self._cal_buf = {}
@@ -620,17 +632,29 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     by_p = {s.placement: s.sensor_id for s in specs}
     pipe = Pipeline(specs, PipelineConfig(**{**config.__dict__, "events": False}))
     rate = pipe.rate_hz
-    streams = {p: (samples[by_p[p]][0], np.hstack([samples[by_p[p]][1], samples[by_p[p]][2]])) for p in PLACEMENTS}
+    # the same fusion as the causal pass (9D with the magnetometers when use_mag), so the
+    # calibration's headings belong to the earth frames it will be applied to
+    use_mag = config.use_mag and all(samples[by_p[p]][3] is not None for p in PLACEMENTS)
+    streams = {
+        p: (samples[by_p[p]][0], np.hstack([samples[by_p[p]][1], samples[by_p[p]][2]]
+                                           + ([samples[by_p[p]][3]] if use_mag else [])))
+        for p in PLACEMENTS
+    }
     t0 = max(float(v[0][0]) for v in streams.values())
     t1 = min(float(v[0][-1]) for v in streams.values())
     grid, arrays, _ = resample(streams, rate, start_s=t0, end_s=t1, max_step_s=1.0)
     acc = {p: np.nan_to_num(arrays[p][:, :3]) for p in PLACEMENTS}
-    gyr = {p: np.nan_to_num(arrays[p][:, 3:]) for p in PLACEMENTS}
-    q = {p: make_filter(config.filter, rate, **config.filter_params).update(acc[p], gyr[p]) for p in PLACEMENTS}
+    gyr = {p: np.nan_to_num(arrays[p][:, 3:6]) for p in PLACEMENTS}
+    mag = {p: np.nan_to_num(arrays[p][:, 6:9]) if use_mag else None for p in PLACEMENTS}
+    q = {
+        p: make_filter(config.filter, rate, use_mag=use_mag, **config.filter_params).update(acc[p], gyr[p], mag[p])
+        for p in PLACEMENTS
+    }
     try:
-        return calibrate(grid, q, acc, gyr, rate, config.calibration_config)
+        c = calibrate(grid, q, acc, gyr, rate, config.calibration_config)
     except CalibrationError:
         return None
+    return share_heading(c) if config.use_mag and config.mag_shared_heading else c
 
 
 def process_session(session: Any, config: PipelineConfig | None = None, batch: int = 256) -> SessionResult:

@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--kind", default="run")
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--heading", default="on", choices=["on", "off", "thigh", "offset-only"],
+    ap.add_argument("--heading", default="on", choices=["on", "off", "thigh", "offset-only", "no-rest"],
                     help="heading-drift correction variant (for the comparison table)")
     ap.add_argument("--mag", default="off", choices=["off", "on", "shared"],
                     help="magnetometer-aided mode (VQF 9D, use_mag=True); shared: also every sensor's heading "
@@ -120,7 +120,8 @@ def main() -> None:
             sim_options[k] = v
     heading = {
         "on": HeadingConfig(),
-        "off": HeadingConfig(thigh=False, pelvis=False),
+        "off": HeadingConfig(thigh=False, pelvis=False, rest_reset=False),
+        "no-rest": HeadingConfig(rest_reset=False),
         "thigh": HeadingConfig(pelvis=False),
         "offset-only": HeadingConfig(thigh_rate=False),
     }[a.heading]

@@ -22,7 +22,7 @@ Units of an ``ImuBlock``: s, m/s², rad/s, µT (see ``hipmon.types``).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -150,6 +150,33 @@ class Decoder:
         if not blocks:
             return empty_block(self.has_mag)
         return ImuBlock.concatenate(blocks)
+
+
+class PacketDecoder(Decoder):
+    """Base of decoders whose packets decode independently and in bulk.
+
+    Subclasses implement ``_decode(datas, host_ns) -> (block, [(packet_index, message), ...])``,
+    vectorised over all packets; ``feed`` and ``feed_many`` both go through it.
+    """
+
+    def _decode(self, datas: list[bytes], hns: np.ndarray | None) -> tuple[ImuBlock, list[tuple[int, str]]]:
+        raise NotImplementedError
+
+    def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
+        block, errors = self._decode([data], None if host_ns is None else np.array([host_ns], dtype=np.int64))
+        if errors:
+            raise DecodeError(errors[0][1])
+        return block
+
+    def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:
+        datas = [bytes(d) for d in datas]
+        hns = host_ns_array(host_ns, len(datas))
+        self.stats.packets += len(datas)
+        block, errors = self._decode(datas, hns)
+        self.stats.errors += len(errors)
+        self.stats.samples += len(block)
+        self.last_errors = [f"packet {i}: {msg}" for i, msg in errors]
+        return block
 
 
 class Encoder:

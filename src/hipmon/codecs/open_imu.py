@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,13 +40,12 @@ from hipmon.codecs import (
     STANDARD_GRAVITY,
     CodecParamError,
     DecodeError,
-    Decoder as _BaseDecoder,
+    PacketDecoder as _BaseDecoder,
     Encoder as _BaseEncoder,
     check_block,
     empty_block,
     get_param,
     group_by_length,
-    host_ns_array,
     quantize_int16,
 )
 from hipmon.types import ImuBlock
@@ -232,22 +231,6 @@ class Decoder(_BaseDecoder):
         self._last_seq: int | None = None  # unwrapped seq of the last packet's first sample
         self._last_n = 0
         self._last_t: int | None = None  # unwrapped t_us of the last packet
-
-    def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
-        block, errors = self._decode([data], None if host_ns is None else np.array([host_ns], dtype=np.int64))
-        if errors:
-            raise DecodeError(errors[0][1])
-        return block
-
-    def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:
-        datas = [bytes(d) for d in datas]
-        hns = host_ns_array(host_ns, len(datas))
-        self.stats.packets += len(datas)
-        block, errors = self._decode(datas, hns)
-        self.stats.errors += len(errors)
-        self.stats.samples += len(block)
-        self.last_errors = [f"packet {i}: {msg}" for i, msg in errors]
-        return block
 
     # The vectorised core: all packets of one length are parsed at once.
     def _decode(self, datas: list[bytes], hns: np.ndarray | None) -> tuple[ImuBlock, list[tuple[int, str]]]:

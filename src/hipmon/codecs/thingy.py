@@ -22,7 +22,7 @@ setting, so hipmon offers 10–100 Hz).
 from __future__ import annotations
 
 import struct
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,12 +30,11 @@ from hipmon.codecs import (
     DEG,
     STANDARD_GRAVITY,
     DecodeError,
-    Decoder as _BaseDecoder,
+    PacketDecoder as _BaseDecoder,
     Encoder as _BaseEncoder,
     check_block,
     empty_block,
     group_by_length,
-    host_ns_array,
     quantize_int16,
 )
 from hipmon.types import ImuBlock
@@ -96,22 +95,6 @@ class Decoder(_BaseDecoder):
             None if hns is None else hns[good_idx],
         )
         return block, sorted(errors)
-
-    def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
-        block, errors = self._decode([data], None if host_ns is None else np.array([host_ns], dtype=np.int64))
-        if errors:
-            raise DecodeError(errors[0][1])
-        return block
-
-    def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:
-        datas = [bytes(d) for d in datas]
-        hns = host_ns_array(host_ns, len(datas))
-        self.stats.packets += len(datas)
-        block, errors = self._decode(datas, hns)
-        self.stats.errors += len(errors)
-        self.stats.samples += len(block)
-        self.last_errors = [f"packet {i}: {m}" for i, m in errors]
-        return block
 
 
 class Encoder(_BaseEncoder):

@@ -116,6 +116,9 @@ def test_garbage_sensor_and_non_sensor_are_named_and_the_rest_carries_on():
     for p in ("pelvis", "left_thigh"):
         assert st[p].samples == len(sensors[p].log.samples_sent()) > 0
         assert st[p].bad_packets == 0
+        assert st[p].battery_pct == sensors[p].firmware.battery_pct == 87  # Battery Service, read at connect
+    # one scan found all four devices at start-up
+    assert th.acquisition.finder.scans_started == 1
     # nothing received is lost: garbage and good packets are all in the raw stream
     rt = [n.data for n in got["right_thigh"]]
     assert rt == [r.data for r in sensors["right_thigh"].log.sent()]

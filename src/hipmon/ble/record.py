@@ -21,6 +21,7 @@ class SensorSummary:
     reconnects: int
     state: str
     messages: list[str] = field(default_factory=list)
+    battery_pct: int | None = None
 
 
 @dataclass
@@ -30,17 +31,20 @@ class RecordSummary:
     sensors: list[SensorSummary]
     messages: list[str]
     extra: dict[str, Any] = field(default_factory=dict)
+    start_delay_s: float = 0.0  # from the command's start to every sensor streaming
 
     @property
     def ok(self) -> bool:
         return all(s.samples > 0 for s in self.sensors)
 
     def format(self) -> str:
-        lines = [f"{self.path}: {self.seconds:.1f} s"]
+        lines = [f"{self.path}: {self.seconds:.1f} s recorded after a start-up of {self.start_delay_s:.1f} s "
+                 "(scan, connect, start sequences)"]
         for s in self.sensors:
             lines.append(
                 f"  {s.placement:<12} {s.profile:<14} samples {s.samples:>7}  notifications {s.notifications:>6}"
                 f"  gaps {s.gaps:>3} ({s.samples_lost} samples lost)  reconnects {s.reconnects}"
+                + (f"  battery {s.battery_pct} %" if s.battery_pct is not None else "")
                 + ("" if s.samples else f"  [{s.state}]")
             )
         for m in self.messages:
@@ -48,8 +52,21 @@ class RecordSummary:
         return "\n".join(lines)
 
 
+def _wait_streaming(thread: Any, timeout_s: float) -> None:
+    """Until every sensor has delivered samples (or failed), at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        st = thread.status().values()
+        if all(s.samples > 0 or s.state == "failed" for s in st):
+            return
+        time.sleep(0.02)
+
+
 def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[str, Any],
-            overwrite: bool, setup: Any = None, after: Any = None, **acq_kwargs: Any) -> RecordSummary:
+            overwrite: bool, setup: Any = None, after: Any = None, start_timeout_s: float = 30.0,
+            **acq_kwargs: Any) -> RecordSummary:
+    """Record ``seconds`` from the moment every sensor streams (start-up: at most
+    ``start_timeout_s``, reported as ``start_delay_s``)."""
     from hipmon.ble.acquisition import AcquisitionThread
     from hipmon.cli import CommandError
     from hipmon.profiles import get_profile
@@ -66,7 +83,7 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
                           address=spec.address)
 
     def on_event(ev: Any) -> None:
-        if ev.kind in ("connect", "reconnect", "disconnect"):
+        if ev.kind in ("connect", "reconnect", "disconnect", "restart"):
             writer.log_connection(ev.sensor_id, ev.kind, ev.host_ns, ev.detail)
 
     thread = AcquisitionThread(
@@ -74,42 +91,60 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
         origin_ns=writer.origin_ns, **acq_kwargs,
     )
     t_start = time.monotonic()
+    t_streaming = t_start
     try:
         thread.start()
         if after is not None:
             after(thread)
-        time.sleep(max(0.0, seconds - (time.monotonic() - t_start)))
+        _wait_streaming(thread, start_timeout_s)
+        t_streaming = time.monotonic()
+        time.sleep(max(0.0, seconds - (time.monotonic() - t_streaming)))
     except KeyboardInterrupt:
         pass
     finally:
         thread.stop()
-        elapsed = time.monotonic() - t_start
+        elapsed = time.monotonic() - t_streaming
         statuses = thread.status()
         summaries = [
             SensorSummary(s.sensor_id, s.placement, s.profile, s.notifications, s.samples, s.gaps,
-                          s.samples_lost, s.reconnects, s.state, list(s.messages))
+                          s.samples_lost, s.reconnects, s.state, list(s.messages), s.battery_pct)
             for s in statuses.values()
         ]
         writer.update_metadata(
             sensors_summary={s.sensor_id: s.__dict__ for s in summaries},
             recorded_seconds=elapsed,
+            start_delay_s=t_streaming - t_start,
+            battery_pct={s.sensor_id: s.battery_pct for s in statuses.values()},
         )
         writer.close()
     messages = list(thread.monitor.messages)
     for s in summaries:
         if s.samples == 0:
             messages.append(f"sensor {s.sensor_id} ({s.placement}): no samples received ({s.state})")
-    return RecordSummary(path, elapsed, summaries, messages, {"thread": thread})
+    return RecordSummary(path, elapsed, summaries, messages, {"thread": thread},
+                         start_delay_s=t_streaming - t_start)
+
+
+#: Extra simulated seconds beyond ``--seconds``: the sensors' clocks start before the
+#: recorder has found and connected them (start-up), so the recording still holds
+#: ``seconds`` of samples per sensor.
+EMULATION_LEAD_S = 4.0
 
 
 def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "movesense-gsp",
                     rate_hz: float = 208.0, loss: float = 0.0, disconnects: int = 0, seed: int = 0,
-                    speed: float = 1.0, overwrite: bool = False, jitter_s: float = 0.004) -> RecordSummary:
-    """Emulated pelvis/left/right thigh sensors over bumble, recorded through bleak."""
+                    speed: float = 1.0, overwrite: bool = False, jitter_s: float = 0.004,
+                    remote: bool = True) -> RecordSummary:
+    """Emulated pelvis/left/right thigh sensors over bumble, recorded through bleak.
+
+    ``remote`` (default): the sensors run in a child process and the central's host
+    reaches them over HCI on a UNIX socket (:mod:`hipmon.emulation.remote`), so the
+    emulation does not compete with the recorder for the GIL, as real sensors do not.
+    Forced disconnects are spread over ``seconds`` of session time.
+    """
     from hipmon.cli import CommandError
-    from hipmon.emulation import EmulatedRadio
     from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner
-    from hipmon.emulation.session import EmulationPlan, start_session_sensors
+    from hipmon.emulation.session import EmulationPlan, close_session, open_session
     from hipmon.profiles import ProfileError, get_profile
     from hipmon.types import PLACEMENTS
 
@@ -118,20 +153,22 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         prof.start_steps(rate_hz)
     except (ProfileError, KeyError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    plan = EmulationPlan(kind=kind, seconds=seconds, seed=seed, profile=profile, rate_hz=rate_hz, loss=loss,
-                         disconnects=disconnects, speed=speed, jitter_s=jitter_s)
+    plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S, seed=seed, profile=profile,
+                         rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s)
     specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
     state: dict[str, Any] = {}
 
     async def setup() -> Any:
-        radio = await EmulatedRadio().start()
-        sensors, origin = await start_session_sensors(radio, plan)
+        try:
+            radio, sensors, origin = await open_session(plan, remote=remote)
+        except ValueError as exc:  # the simulator refuses the request (kind, length)
+            raise CommandError(str(exc)) from None
         state.update(radio=radio, sensors=sensors, origin=origin)
         for spec in specs:
             spec.address = sensors[spec.placement].address
 
         async def teardown() -> None:
-            await radio.close()
+            await close_session(radio)
 
         return state, teardown
 
@@ -139,10 +176,12 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         "source": "emulation",
         "emulation": {"kind": kind, "seconds": seconds, "seed": seed, "profile": profile, "rate_hz": rate_hz,
                       "loss": loss, "disconnects": disconnects, "speed": speed, "jitter_s": jitter_s,
-                      "backend": "bumble LocalLink via bleak (hipmon.emulation.backend)"},
+                      "backend": ("bumble: sensors in a child process, HCI over a UNIX socket; bleak backend "
+                                  "hipmon.emulation.backend" if remote else
+                                  "bumble LocalLink in process via bleak (hipmon.emulation.backend)")},
     }
     # the emulated sensors' sample clock runs `seconds` of session time
-    summary = _record(path, specs, seconds / speed + 0.3, metadata, overwrite, setup=setup,
+    summary = _record(path, specs, seconds / speed, metadata, overwrite, setup=setup,
                       client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
     summary.extra["emulation"] = state
     return summary

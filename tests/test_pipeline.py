@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from test_calibration import synth_session
 
-from hipmon import rotations as rot
 from hipmon.heading import HeadingConfig
 from hipmon.pipeline import Frames, Pipeline, PipelineConfig, SensorSpec, process_samples
 from hipmon.types import ImuBlock, PLACEMENTS, RawNotification

@@ -327,7 +327,8 @@ def test_kill_9_keeps_everything_up_to_1s_before(tmp_path: Path) -> None:
 
 def test_real_profile_codec_round_trip(tmp_path: Path) -> None:
     """Notifications from a real profile's encoder decode back through the default (profile) decoder."""
-    profiles = pytest.importorskip("hipmon.profiles")
+    from hipmon import profiles
+
     profile = profiles.get_profile("hipmon-open")
     rate = profile.default_rate_hz
     n = 400

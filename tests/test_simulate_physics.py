@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from hipmon import kinematics as kin
 from hipmon import rotations as rot
 from hipmon.simulate import GRAVITY_MPS2, simulate
 

@@ -22,6 +22,7 @@ series; the key points follow published normative data (docs/simulator.md).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,7 +76,7 @@ class FatigueCurve:
 # ---------------------------------------------------------------------------- phases
 
 
-class Phase:
+class Phase(ABC):
     """A piece of the session on [t0, t1]: ``evaluate(t) -> (angles_deg (N, 9), pelvis_pos_global (N, 3))``."""
 
     t0: float
@@ -83,8 +84,9 @@ class Phase:
     events: list[EventWindow]
     x_end: float
 
-    def evaluate(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Truth at session times ``t`` (s): see the subclasses."""
 
 
 class StandPhase(Phase):

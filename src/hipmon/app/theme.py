@@ -14,7 +14,7 @@ SIDE_COLOR = {"left": LEFT, "right": RIGHT}
 
 ALERT = "#d62728"
 ALERT_BAND = (214, 39, 40, 45)  # translucent red beyond the limits
-STANCE_ALPHA = 30  # stance bands behind the traces: the side colour at this alpha (0..255)
+STANCE_ALPHA = 30  # stance bands behind the traces: the side colour at this opacity (0..255) on the background
 OK = "#2ca02c"
 WARN = "#e0a800"
 MUTED = "#9a9a9a"
@@ -27,3 +27,10 @@ BANNER_ALERT = "background:#d62728; color:white; border-radius:6px; padding:6px;
 def rgb(hex_colour: str) -> tuple[int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def tint(hex_colour: str, alpha: int, background: str = BACKGROUND) -> str:
+    """``hex_colour`` at opacity ``alpha`` (0..255) over ``background``, as an opaque colour (cheaper to fill)."""
+    a = alpha / 255.0
+    c, b = rgb(hex_colour), rgb(background)
+    return "#%02x%02x%02x" % tuple(round(b[i] + a * (c[i] - b[i])) for i in range(3))

@@ -212,6 +212,56 @@ def test_demo_chain_shows_data_from_emulated_sensors(qtbot):
     runner.stop()
 
 
+@pytest.mark.slow
+def test_record_from_the_window_on_the_emulated_chain(qtbot, tmp_path):
+    """Record ● on the emulated chain, a marker, ■ stop: the session file has the sensors, their raw
+    notifications, the marker and the names; the sensor panel shows latency and battery."""
+    pytest.importorskip("bumble")
+    from hipmon.app.chain import ChainSource
+    from hipmon.recording import SessionReader
+
+    source = ChainSource.emulated(seconds=40.0, seed=3)
+    win, runner, state = build_live(source, athlete="Rec Runner", session="rec test", muted=True)
+    win.recordings_dir = str(tmp_path)
+    qtbot.addWidget(win)
+    win.show()
+    runner.start()
+    assert run_until(qtbot, win, lambda: (state.now_s() or 0.0) > 1.0, 60.0), runner.error
+    assert win.record_button.isEnabled()
+    qtbot.mouseClick(win.record_button, QtCore.Qt.MouseButton.LeftButton)
+    assert run_until(qtbot, win, lambda: state.recording() is not None, 5.0)
+    path = state.recording()
+    assert path.startswith(str(tmp_path)) and "■" in win.record_button.text()
+    t_start = state.now_s()
+    assert run_until(qtbot, win, lambda: state.now_s() > t_start + 2.0, 20.0)
+    qtbot.mouseClick(win.marker_button, QtCore.Qt.MouseButton.LeftButton)
+    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 5.0)
+    t_marker = state.now_s()
+    assert run_until(qtbot, win, lambda: state.now_s() > t_marker + 1.0, 20.0)
+    # the sensor panel: acquisition latency per sensor (ms) and the emulated Battery Service's level
+    sensors = state.sensors()
+    assert all(s.latency_ms is not None and 0.0 <= s.latency_ms < 1000.0 for s in sensors), sensors
+    assert all(s.battery_pct is not None for s in sensors), sensors
+    assert win.sensor_table.item(0, 4).text().endswith(" ms") and win.sensor_table.item(0, 5).text().endswith(" %")
+    qtbot.mouseClick(win.record_button, QtCore.Qt.MouseButton.LeftButton)
+    assert run_until(qtbot, win, lambda: state.recording() is None, 10.0)
+    assert "Record" in win.record_button.text() and "saved" in state.message()
+    runner.stop()
+    with SessionReader(path) as reader:
+        assert {s.placement for s in reader.sensors.values()} == {"pelvis", "left_thigh", "right_thigh"}
+        for sid in reader.sensors:
+            # ~3 s of Movesense notifications at 208 Hz (4 samples each: 52/s)
+            assert reader.notification_count(sid) > 100, sid
+            assert len(reader.samples(sid)) > 400, sid
+        (marker,) = reader.markers
+        assert marker.label == "marker 1" and marker.time_s == pytest.approx(state.markers()[0][0])
+        meta = reader.metadata
+        assert meta["athlete"] == "Rec Runner" and meta["session"] == "rec test"
+        # the recording shares the live session clock: the marker lies within the recorded span
+        t0, t1 = reader.time_span_s
+        assert t0 - 0.5 <= marker.time_s <= t1 + 0.5
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -291,6 +341,7 @@ def test_replay_of_a_recording(qtbot, tmp_path):
                        metadata={"athlete": "Sim", "session": "t"})
     model = ReplayModel.from_session(str(path))
     assert model.end_s == pytest.approx(30.0, abs=0.5)
+    assert model.info.athlete == "Sim"  # the recording's metadata, shown in the header
     assert np.isfinite(model.angles_deg).all(axis=1).mean() > 0.5
     assert len(model.events_all) > 20
     win = build_replay(model, muted=True)

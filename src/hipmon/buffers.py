@@ -246,6 +246,7 @@ class LiveState:
         self.info = SessionInfo()
         self._recording: str | None = None
         self._message = ""
+        self._lag_ms: float | None = None
         self._stats: dict[str, float] = {"frames": 0, "updates": 0}
 
     # ------------------------------------------------------------ writer side (runner thread)
@@ -318,6 +319,11 @@ class LiveState:
         with self._lock:
             self._recording = path
 
+    def set_lag_ms(self, lag_ms: float | None) -> None:
+        """Arrival of the newest sample → its angles in this buffer (ms, a recent median; None = not measured)."""
+        with self._lock:
+            self._lag_ms = lag_ms
+
     def set_message(self, text: str) -> None:
         """A status line (source errors, 'sensor lost', ...)."""
         with self._lock:
@@ -385,6 +391,10 @@ class LiveState:
     def message(self) -> str:
         with self._lock:
             return self._message
+
+    def lag_ms(self) -> float | None:
+        with self._lock:
+            return self._lag_ms
 
     def stats(self) -> dict[str, float]:
         with self._lock:

@@ -11,10 +11,13 @@ on the GUI thread, and this module computes nothing itself.
 
 from __future__ import annotations
 
+import collections
 import math
 import queue
 import time
 from typing import Any
+
+import numpy as np
 
 from hipmon.app.feeds import limits_of
 from hipmon.buffers import CalibrationStatus, Limit, SensorStatus, SessionInfo
@@ -46,6 +49,8 @@ class ChainSource:
         self.n_notifications = 0
         self.finished = False
         self._end_after_s: float | None = None
+        # (wall s, ms): how long after the newest sample's arrival its angles were in the buffer
+        self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=2000)
 
     # ------------------------------------------------------------ construction
 
@@ -120,7 +125,8 @@ class ChainSource:
         from hipmon.pipeline import SensorSpec as PSpec  # noqa: PLC0415
 
         self.origin_ns = time.monotonic_ns()
-        self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, **self._acq_kwargs)
+        self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=True,
+                                        **self._acq_kwargs)
         self.pipeline = Pipeline(
             [PSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
             PipelineConfig(), origin_ns=self.origin_ns,
@@ -166,6 +172,10 @@ class ChainSource:
         frames = update.frames
         if frames is not None and len(frames):
             self._session_s = float(frames.time_s[-1])
+            # session time = the sync's estimate of when a sample arrived (lower envelope of host arrival),
+            # so now − newest frame time = arrival → angles in the buffer (decode, queue, sync hold-back, pipeline)
+            now_ns = time.monotonic_ns()
+            self._lags.append((now_ns / 1e9, ((now_ns - self.origin_ns) / 1e9 - self._session_s) * 1e3))
             if self._first_s is None:
                 self._first_s = float(frames.time_s[0])
         if update.calibration is not None or self.pipeline.calibration is not None:
@@ -177,8 +187,26 @@ class ChainSource:
     def session_time(self) -> float:
         return self._session_s
 
+    def pipeline_lag_ms(self, window_s: float = 5.0) -> float | None:
+        """Median over the last ``window_s`` of: arrival of the newest sample → its angles in the live buffer (ms)."""
+        if not self._lags:
+            return None
+        now = time.monotonic()
+        recent = [ms for t, ms in list(self._lags) if now - t <= window_s]
+        return float(np.median(recent)) if recent else None
+
+    def _bound_latency_lists(self, keep: int = 500) -> None:
+        # AcquisitionThread(keep_latencies=True) appends one value per decoded notification and reports the
+        # median of the last 500: keep only those, or 2 h at 3 × 52 notifications/s would hold ~1 M ints.
+        monitor = getattr(self.thread, "monitor", None)
+        for stream in getattr(monitor, "streams", {}).values():
+            lat = getattr(stream, "latencies_ns", None)
+            if isinstance(lat, list) and len(lat) > 4 * keep:
+                del lat[:-keep]  # one slice deletion: atomic under the GIL against the monitor's append
+
     def sensor_status(self) -> list[SensorStatus]:
         out = []
+        self._bound_latency_lists()
         for st in (self.thread.status().values() if self.thread is not None else ()):
             total = st.samples + st.samples_lost
             lat = st.latency_ms_p50

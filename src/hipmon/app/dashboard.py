@@ -17,6 +17,7 @@ marker, athlete and session names.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -108,6 +109,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self.model = model
         self.runner = runner
         self.trace_seconds = trace_seconds
+        self.recordings_dir = "."  # where Record writes NAME-YYYYmmdd-HHMMSS.hipmon
         self._lookahead = float(getattr(model, "lookahead_s", 0.0))
         self.beeper = Beeper(muted)
         self.setWindowTitle(title)
@@ -387,7 +389,16 @@ class Dashboard(QtWidgets.QMainWindow):
         hh = self.sensor_table.horizontalHeader()
         hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
+        tips = {2: "samples per second measured over the connection", 3: "samples lost (gaps), % of expected",
+                4: "BLE arrival → decoded, median of the last ~10 s", 5: "battery level read at connection"}
+        for c, tip in tips.items():
+            self.sensor_table.horizontalHeaderItem(c).setToolTip(tip)
         v.addWidget(self.sensor_table)
+        self.lag_label = QtWidgets.QLabel("")
+        self.lag_label.setStyleSheet(f"color:{theme.MUTED}")
+        self.lag_label.setToolTip("from a sample's arrival over BLE to its angles in the live buffer (sync, fusion, "
+                                  "kinematics, events), median of the last 5 s; the screen adds up to one frame (33 ms)")
+        v.addWidget(self.lag_label)
         return box
 
     def add_replay_bar(self, bar: QtWidgets.QWidget) -> None:
@@ -406,7 +417,7 @@ class Dashboard(QtWidgets.QMainWindow):
             return
         if on:
             name = (self.session_edit.text() or "session").strip().replace(" ", "_")
-            path = time.strftime(f"{name}-%Y%m%d-%H%M%S.hipmon")
+            path = os.path.join(self.recordings_dir, time.strftime(f"{name}-%Y%m%d-%H%M%S.hipmon"))
             self.runner.start_recording(path)
             self.record_button.setText("■ Stop")
             self.record_button.setStyleSheet(f"color:white; background:{theme.ALERT}")
@@ -638,6 +649,11 @@ class Dashboard(QtWidgets.QMainWindow):
             self.banner.setStyleSheet(theme.BANNER_ALERT)
 
     def _draw_sensors(self) -> None:
+        lag = getattr(self.model, "lag_ms", None)
+        lag = lag() if callable(lag) else None
+        text = "" if lag is None else f"angles on screen {lag:.0f} ms after the samples arrive (median, 5 s)"
+        if self.lag_label.text() != text:
+            self.lag_label.setText(text)
         sensors = self.model.sensors()
         tbl = self.sensor_table
         if tbl.rowCount() != len(sensors):
@@ -648,7 +664,7 @@ class Dashboard(QtWidgets.QMainWindow):
                 "● on" if s.connected else "○ lost",
                 _fmt(s.rate_hz, ".0f"),
                 _fmt(None if s.loss is None else 100 * s.loss, ".1f", " %"),
-                _fmt(s.latency_ms, ".0f", " ms"),
+                _fmt(s.latency_ms, ".1f" if (s.latency_ms or 0) < 10 else ".0f", " ms"),
                 _fmt(s.battery_pct, ".0f", " %"),
             ]
             for c, text in enumerate(cells):

@@ -95,7 +95,7 @@ class ReplayModel:
         try:
             result = process_session(reader, config)
             markers = [(m.time_s, m.label) for m in _prop(reader, "markers")]
-            meta = dict(reader.meta or {})
+            meta = dict(_prop(reader, "metadata") or {})  # what the writer was given: athlete, session, ...
             sensors = []
             gaps = list(result.gaps)
             for sid, s in reader.sensors.items():

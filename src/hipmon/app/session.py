@@ -14,6 +14,7 @@ A *source* is any object with::
     sensor_status() -> list[SensorStatus]
     calibration_status() -> CalibrationStatus
     limits() -> list[Limit]                        # alert bands
+    pipeline_lag_ms() -> float | None              # optional: sample arrival -> angles buffered (ms)
     can_record: bool; start_recording(path, info); stop_recording(); add_marker(t, label)   (optional)
 
 ``hipmon.app.feeds.SimulatedFeed`` (truth angles, no sensors) and
@@ -134,6 +135,9 @@ class SessionRunner(threading.Thread):
         self.state.set_sensors(self.source.sensor_status())
         self.state.set_calibration(self.source.calibration_status())
         self.state.set_limits(self.source.limits())  # baseline-relative limits move as the baseline forms
+        lag = getattr(self.source, "pipeline_lag_ms", None)
+        if lag is not None:
+            self.state.set_lag_ms(lag())
 
 
 def make_source(kind: str = "demo", **kw: Any) -> Any:

@@ -262,6 +262,47 @@ def test_record_from_the_window_on_the_emulated_chain(qtbot, tmp_path):
         assert t0 - 0.5 <= marker.time_s <= t1 + 0.5
 
 
+def test_faded_feedback_schedule():
+    from hipmon.app.feedback import CueGate, FadeSchedule
+
+    sched = FadeSchedule.parse("1,2,4/5")
+    assert sched == FadeSchedule((1, 2, 4), 300.0) and FadeSchedule.parse("1,3") == FadeSchedule((1, 3), 300.0)
+    with pytest.raises(ValueError):
+        FadeSchedule.parse("1,0")
+    with pytest.raises(ValueError):
+        FadeSchedule.parse("every")
+    gate = CueGate(sched)
+    # 8 alerts in each stage: all, every 2nd, every 4th (the first of a stage always sounds); the last stage holds
+    fired = {stage: [gate.allow(stage * 300.0 + 10.0 + i) for i in range(8)] for stage in range(4)}
+    assert fired[0] == [True] * 8
+    assert fired[1] == [True, False] * 4
+    assert fired[2] == fired[3] == [True, False, False, False] * 2
+    assert all(CueGate(None).allow(t) for t in range(20))  # default: every alert
+
+
+def test_faded_cue_in_the_window_keeps_every_alert_on_screen(qtbot):
+    from hipmon.app.feedback import FadeSchedule
+    from hipmon.app.feeds import SimpleAlert
+
+    state = LiveState(seconds=30, rate_hz=100)
+    win = Dashboard(state, None, muted=False, fade=FadeSchedule((1, 2), 10.0))
+    qtbot.addWidget(win)
+    assert win.cue_box.currentIndex() == 1
+    state.push_frames(np.array([0.0, 25.0]), np.zeros((2, len(ANGLE_COLUMNS))))
+    for t in (1.0, 2.0, 3.0, 11.0, 12.0, 13.0, 14.0):  # stage 0: every alert; from 10 s: every 2nd
+        state.push_alerts([SimpleAlert("pelvic_drop", "left", t, {"peak_pelvic_drop_deg": 9.0})])
+        win.refresh()
+    assert win.beeper.count == 3 + 2 and win.beeper.withheld == 2
+    assert win.alert_log.count() == 7  # the coach still sees all of them
+    # switching the menu back to "every alert" cues each one again
+    win.cue_box.setCurrentIndex(0)
+    state.push_alerts([SimpleAlert("pelvic_drop", "left", 15.0, {"peak_pelvic_drop_deg": 9.0})])
+    win.refresh()
+    state.push_alerts([SimpleAlert("pelvic_drop", "left", 16.0, {"peak_pelvic_drop_deg": 9.0})])
+    win.refresh()
+    assert win.beeper.count == 7
+
+
 # ---------------------------------------------------------------- replay
 
 

@@ -26,6 +26,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from hipmon.app import _qtfix, theme
+from hipmon.app.feedback import CueGate, FadeSchedule
 from hipmon.app.figure import FrontalFigure
 from hipmon.buffers import COL, AlertRecord, Limit
 
@@ -83,27 +84,40 @@ def _fmt(v: float | None, spec: str, unit: str = "") -> str:
 
 
 class Beeper:
-    """The audible cue: ``QApplication.beep()`` (QtMultimedia is not in PySide6-Essentials); never fails offscreen."""
+    """The audible cue: ``QApplication.beep()`` (QtMultimedia is not in PySide6-Essentials); never fails offscreen.
 
-    def __init__(self, muted: bool = False):
+    ``gate`` (``hipmon.app.feedback.CueGate``) thins the cues out on a faded-feedback schedule;
+    every alert still reaches the banner and the log.
+    """
+
+    def __init__(self, muted: bool = False, fade: FadeSchedule | None = None):
         self.muted = muted
-        self.count = 0  # cues requested while unmuted (tests read this)
+        self.gate = CueGate(fade)
+        self.count = 0  # cues given (tests read this)
+        self.withheld = 0  # alerts the fading schedule kept silent
 
-    def cue(self) -> None:
+    def cue(self, alert_times_s: list[float] | None = None) -> bool:
+        """One cue for the alerts just raised (their session times); False when muted or faded out."""
         if self.muted:
-            return
+            return False
+        times = alert_times_s if alert_times_s else [0.0]
+        allowed = [self.gate.allow(t) for t in times]  # every alert counts in the schedule
+        if not any(allowed):
+            self.withheld += 1
+            return False
         self.count += 1
         try:
             QtWidgets.QApplication.beep()
         except Exception:  # pragma: no cover
             pass
+        return True
 
 
 class Dashboard(QtWidgets.QMainWindow):
     """The main window. ``model``: a LiveState or a ReplayModel; ``runner``: a SessionRunner (live) or None."""
 
     def __init__(self, model: Any, runner: Any = None, *, muted: bool = False, title: str = "hipmon",
-                 refresh_hz: float = 30.0, trace_seconds: float = TRACE_SECONDS):
+                 refresh_hz: float = 30.0, trace_seconds: float = TRACE_SECONDS, fade: FadeSchedule | None = None):
         super().__init__()
         pg.setConfigOptions(antialias=False, foreground=theme.FOREGROUND, background=theme.BACKGROUND)
         self.model = model
@@ -111,7 +125,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self.trace_seconds = trace_seconds
         self.recordings_dir = "."  # where Record writes NAME-YYYYmmdd-HHMMSS.hipmon
         self._lookahead = float(getattr(model, "lookahead_s", 0.0))
-        self.beeper = Beeper(muted)
+        self.beeper = Beeper(muted, fade)
+        self._fade = fade or FadeSchedule()  # offered in the cue menu
         self.setWindowTitle(title)
         self.resize(1600, 940)
         self._last_alert_seq = 0
@@ -215,6 +230,16 @@ class Dashboard(QtWidgets.QMainWindow):
         self.mute_button.toggled.connect(self._on_mute)
         self._on_mute(self.beeper.muted)
         h.addWidget(self.mute_button)
+        # faded feedback (off by default): the cue thins out over the session, the screen keeps every alert
+        self.cue_box = QtWidgets.QComboBox()
+        self.cue_box.addItem("cue: every alert", None)
+        self.cue_box.addItem(f"cue: every {'→'.join(map(str, self._fade.every))} ({self._fade.step_s / 60:g} min steps)",
+                             self._fade)
+        self.cue_box.setToolTip("Faded feedback: the audible cue fires on every alert at first, then on every 2nd, "
+                                "then every 4th (stages of session time); banner, log and bars still show every alert.")
+        self.cue_box.setCurrentIndex(1 if self.beeper.gate.schedule is not None else 0)
+        self.cue_box.currentIndexChanged.connect(self._on_cue_mode)
+        h.addWidget(self.cue_box)
         QtGui.QShortcut(QtGui.QKeySequence("M"), self, activated=self.add_marker)
         return h
 
@@ -426,6 +451,9 @@ class Dashboard(QtWidgets.QMainWindow):
             self.record_button.setText("● Record")
             self.record_button.setStyleSheet("")
 
+    def _on_cue_mode(self, index: int) -> None:
+        self.beeper.gate = CueGate(self.cue_box.itemData(index))
+
     def add_marker(self) -> None:
         if self.runner is not None:
             self.runner.add_marker(f"marker {len(self.model.markers()) + 1}")
@@ -610,6 +638,7 @@ class Dashboard(QtWidgets.QMainWindow):
             self.model.alerts_reset = False
             self.alert_log.clear()
             self._banner_alert = None
+            self.beeper.gate.reset()
             new = self.model.alerts()
         for a in new:
             item = QtWidgets.QListWidgetItem(f"{a.time_s:6.1f} s  {a.message}")
@@ -623,7 +652,7 @@ class Dashboard(QtWidgets.QMainWindow):
         if new:
             self._banner_alert = new[-1]
             if not reset and getattr(self.model, "audible", True):
-                self.beeper.cue()
+                self.beeper.cue([a.time_s for a in new])
         if reset and new:
             self._last_alert_seq = max(a.seq for a in new)
         a = self._banner_alert

@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
     parser.add_argument("--mute", action="store_true", help="start with the audible alert cue off")
+    parser.add_argument("--fade", nargs="?", const="1,2,4/5", metavar="N,N,.../MIN",
+                        help="faded feedback: the audible cue on every Nth alert per stage of MIN minutes "
+                        "(bare --fade: 1,2,4/5 = every alert for 5 min, then every 2nd, then every 4th); "
+                        "the screen still shows every alert. Default: every alert")
     parser.add_argument("--seed", type=int, default=7, help="with --emulate: simulator seed")
     parser.add_argument("--athlete", default="", help="athlete name")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                        athlete=args.athlete, session=args.session)
+                        athlete=args.athlete, session=args.session, fade=_fade(args))
     return run_terminal(source, args.duration)
 
 
@@ -112,3 +116,15 @@ def run_terminal(source, duration: float | None, out=None) -> int:
 
         raise CommandError(f"acquisition failed: {runner.error}")
     return 0
+
+
+def _fade(args: argparse.Namespace):
+    from hipmon.app.feedback import FadeSchedule
+    from hipmon.cli import CommandError
+
+    if not getattr(args, "fade", None):
+        return None
+    try:
+        return FadeSchedule.parse(args.fade)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None

@@ -232,11 +232,11 @@ class Dashboard(QtWidgets.QMainWindow):
         h.addWidget(self.mute_button)
         # faded feedback (off by default): the cue thins out over the session, the screen keeps every alert
         self.cue_box = QtWidgets.QComboBox()
-        self.cue_box.addItem("cue: every alert", None)
-        self.cue_box.addItem(f"cue: every {'→'.join(map(str, self._fade.every))} ({self._fade.step_s / 60:g} min steps)",
-                             self._fade)
-        self.cue_box.setToolTip("Faded feedback: the audible cue fires on every alert at first, then on every 2nd, "
-                                "then every 4th (stages of session time); banner, log and bars still show every alert.")
+        self.cue_box.addItem("Cue: every alert", None)
+        self.cue_box.addItem(f"Cue: faded {'→'.join(map(str, self._fade.every))}", self._fade)
+        self.cue_box.setToolTip(f"Faded feedback: the audible cue on every {', '.join(map(str, self._fade.every))}"
+                                f"-th alert in stages of {self._fade.step_s / 60:g} min of session time; "
+                                "banner, log and bars still show every alert.")
         self.cue_box.setCurrentIndex(1 if self.beeper.gate.schedule is not None else 0)
         self.cue_box.currentIndexChanged.connect(self._on_cue_mode)
         h.addWidget(self.cue_box)

@@ -45,7 +45,10 @@ class SensorError(Exception):
 
 @dataclass(frozen=True)
 class ConnectionEvent:
-    """In-band marker in the notification queue: ``kind`` is connect, reconnect, disconnect, error."""
+    """In-band marker in the notification queue: ``kind`` is connect / reconnect (before the
+    start sequence: decoder reset), streaming (start sequence done), restart (sequence replayed
+    after the sensor stopped its stream), disconnect, control (a control-point message, hex),
+    message."""
 
     sensor_id: str
     host_ns: int
@@ -210,7 +213,19 @@ class SensorSupervisor:
         return uuid
 
     async def start_streaming(self, replay: bool = False) -> None:
+        """Run the profile's start sequence (``replay``: after the sensor stopped its stream;
+        notifications are still enabled).
+
+        The connect/reconnect marker goes into the queue *before* the sequence: no sample can
+        arrive before the subscription, so every notification after the marker belongs to the
+        new connection (the monitor and the session reader reset the decoder there). After the
+        sequence a ``streaming`` (or ``restart``) event marks when the sensor streams again.
+        """
         client = self.client
+        if not replay:
+            await self.read_battery()
+            kind = "reconnect" if self._connected_once else "connect"
+            self.acq.put(ConnectionEvent(self.spec.sensor_id, time.monotonic_ns(), kind))
         for step in self.profile.start_steps(self.rate_hz):
             if step.op == "wait":
                 await asyncio.sleep(step.seconds)
@@ -230,13 +245,12 @@ class SensorSupervisor:
                 await client.read_gatt_char(uuid)
         now = time.monotonic_ns()
         self.stream_times_ns.append(now)
-        if not replay:
-            await self.read_battery()
-        kind = "reconnect" if self._connected_once else "connect"
         if replay:
             kind = "restart"
-        elif self._connected_once:
-            self.status.reconnects += 1
+        else:
+            kind = "streaming"
+            if self._connected_once:
+                self.status.reconnects += 1
         self._connected_once = True
         self.status.connected = True
         self.status.error = ""

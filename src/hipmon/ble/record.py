@@ -83,7 +83,7 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
                           address=spec.address)
 
     def on_event(ev: Any) -> None:
-        if ev.kind in ("connect", "reconnect", "disconnect", "restart"):
+        if ev.kind in ("connect", "reconnect", "disconnect", "restart", "streaming"):
             writer.log_connection(ev.sensor_id, ev.kind, ev.host_ns, ev.detail)
 
     thread = AcquisitionThread(
@@ -153,8 +153,10 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         prof.start_steps(rate_hz)
     except (ProfileError, KeyError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S, seed=seed, profile=profile,
-                         rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s)
+    plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S * max(1.0, speed), seed=seed, profile=profile,
+                         rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s,
+                         # drops inside the recorded span (the clock starts ~1 s before streaming)
+                         disconnect_window_s=(1.5 * max(1.0, speed), seconds + 0.5))
     specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
     state: dict[str, Any] = {}
 

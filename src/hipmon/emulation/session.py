@@ -15,8 +15,10 @@ from hipmon.types import PLACEMENTS
 log = logging.getLogger(__name__)
 
 
-def session_sources(kind: str, seconds: float, seed: int, rate_hz: float) -> tuple[dict[str, Any], str]:
-    """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ...)``.
+def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
+                    **simulate_kwargs: Any) -> tuple[dict[str, Any], str]:
+    """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ...)``
+    (``simulate_kwargs``, e.g. ``preset``, are passed on).
 
     Returns (sources, origin) where origin is ``"simulate"``, or ``"synthetic"``
     when the simulator is not available (a deterministic stand-in).
@@ -26,7 +28,7 @@ def session_sources(kind: str, seconds: float, seed: int, rate_hz: float) -> tup
     except ImportError:
         simulate = None
     if simulate is not None:
-        sim = simulate(kind, seconds=seconds, seed=seed)
+        sim = simulate(kind, seconds=seconds, seed=seed, **simulate_kwargs)
         sources = {}
         for placement in PLACEMENTS:
             src = sim.sensors[placement]
@@ -70,14 +72,19 @@ class EmulationPlan:
     disconnects: int = 0
     speed: float = 1.0
     jitter_s: float = 0.004
+    #: session-time window (start, end) s over which the forced drops are spread
+    #: (default: the whole session)
+    disconnect_window_s: tuple[float, float] | None = None
+    #: ``{"simulate": {...}}``: keyword arguments for ``hipmon.simulate.simulate`` (e.g. preset)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def disconnect_times(self, i: int) -> tuple[float, ...]:
         """``disconnects`` forced drops per sensor, evenly spread, staggered per sensor."""
         if self.disconnects <= 0:
             return ()
-        span = self.seconds / (self.disconnects + 1)
-        return tuple(span * (k + 1) + 0.15 * i for k in range(self.disconnects))
+        start, end = self.disconnect_window_s or (0.0, self.seconds)
+        span = (end - start) / (self.disconnects + 1)
+        return tuple(start + span * (k + 1) + 0.15 * i for k in range(self.disconnects))
 
 
 async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[str, EmulatedSensor], str]:
@@ -86,7 +93,7 @@ async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[s
 
     profile = get_profile(plan.profile)
     rate = float(plan.rate_hz or profile.default_rate_hz)
-    sources, origin = session_sources(plan.kind, plan.seconds, plan.seed, rate)
+    sources, origin = session_sources(plan.kind, plan.seconds, plan.seed, rate, **plan.extra.get("simulate", {}))
     t0 = time.monotonic()
     sensors = {}
     for i, placement in enumerate(PLACEMENTS):

@@ -153,6 +153,9 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         prof.start_steps(rate_hz)
     except (ProfileError, KeyError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    import os
+
+    remote = remote and os.name == "posix"  # UNIX sockets and fd passing
     plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S * max(1.0, speed), seed=seed, profile=profile,
                          rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s,
                          # drops inside the recorded span (the clock starts ~1 s before streaming)

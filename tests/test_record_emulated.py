@@ -38,6 +38,10 @@ def test_record_bad_arguments_are_clear(tmp_path, capsys):
     assert "--loss" in capsys.readouterr().err
     assert main(["record", "--seconds", "2", "-o", str(tmp_path / "y")]) == 1
     assert "--config" in capsys.readouterr().err
+    # the simulator refuses a too short walk: a clear message and no session file left behind
+    assert main(["record", "--emulate", "walk", "--seconds", "2", "-o", str(tmp_path / "z")]) == 1
+    assert "need at least" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()
 
 
 def test_record_holds_the_requested_seconds_of_samples_after_start_up(tmp_path, capsys):

@@ -94,6 +94,19 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
     t_streaming = t_start
     try:
         thread.start()
+    except BaseException as exc:  # nothing was recorded: no session file is left behind
+        try:
+            thread.stop()
+        except BaseException:
+            pass
+        writer.close()
+        from hipmon.recording.writer import remove_session_file
+
+        remove_session_file(writer.path)  # a live writer: the file holds nothing yet
+        if isinstance(exc, CommandError):
+            raise
+        raise CommandError(f"could not start the recording: {type(exc).__name__}: {exc}") from None
+    try:
         if after is not None:
             after(thread)
         _wait_streaming(thread, start_timeout_s)
@@ -164,10 +177,13 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
     state: dict[str, Any] = {}
 
     async def setup() -> Any:
+        from hipmon.emulation.remote import EmulationError
+
         try:
             radio, sensors, origin = await open_session(plan, remote=remote)
-        except ValueError as exc:  # the simulator refuses the request (kind, length)
-            raise CommandError(str(exc)) from None
+        except (ValueError, EmulationError) as exc:  # the simulator refuses the request (kind, length)
+            raise CommandError(f"emulated sensors: {exc} (the simulated session is --seconds + "
+                               f"{EMULATION_LEAD_S:g} s for start-up)") from None
         state.update(radio=radio, sensors=sensors, origin=origin)
         for spec in specs:
             spec.address = sensors[spec.placement].address

@@ -44,6 +44,10 @@ from hipmon.emulation.radio import EmulatedRadio
 log = logging.getLogger(__name__)
 
 
+class EmulationError(RuntimeError):
+    """The emulated sensors could not be started (the child process's message)."""
+
+
 @dataclass
 class RemoteSensor:
     """What this process knows of an emulated sensor living in the child process."""
@@ -109,7 +113,7 @@ class RemoteRadio(EmulatedRadio):
             raise
         if not reply.get("ok"):
             await self._kill()
-            raise RuntimeError(f"emulated sensor process failed to start: {reply.get('error')}")
+            raise EmulationError(str(reply.get("error")))
         self.origin = reply["origin"]
         for placement, (address, name, rate) in reply["sensors"].items():
             self.sensors[placement] = RemoteSensor(placement, address, name, rate)

@@ -123,3 +123,34 @@ def test_garbage_sensor_and_non_sensor_are_named_and_the_rest_carries_on():
     rt = [n.data for n in got["right_thigh"]]
     assert rt == [r.data for r in sensors["right_thigh"].log.sent()]
     assert st["right_thigh"].bad_packets == sum(1 for d in rt if d == b"\xde\xad\xbe\xef") > 0
+
+
+def test_name_globs_matching_several_sensors_each_get_their_own():
+    """Two sensors configured by the same name glob: one scan, two different devices, both stream."""
+    from hipmon.emulation import EmulatedSensor, SyntheticSource
+
+    prof = get_profile("hipmon-open")
+    specs = [SensorSpec("left_thigh", prof.name, 104.0, name="hipmon-*"),
+             SensorSpec("right_thigh", prof.name, 104.0, name="hipmon-*")]
+    state = {}
+
+    async def setup():
+        radio = await EmulatedRadio().start()
+        state["sensors"] = [await EmulatedSensor(radio, prof, SyntheticSource.make(6, 104, seed=i), rate_hz=104).start()
+                            for i in range(2)]
+
+        async def teardown():
+            await radio.close()
+
+        return state, teardown
+
+    th = AcquisitionThread(specs, setup=setup, client_backend=BumbleBleakClient,
+                           scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
+    th.start()
+    time.sleep(2.5)
+    th.stop()
+    st = th.status()
+    assert {st["left_thigh"].address, st["right_thigh"].address} == {s.address for s in state["sensors"]}
+    for sid in ("left_thigh", "right_thigh"):
+        assert st[sid].samples > 0 and st[sid].reconnects == 0 and not st[sid].error
+    assert th.acquisition.finder.scans_started == 1

@@ -334,9 +334,11 @@ class DeviceFinder:
         self._scanner: Any = None
         self._lock = asyncio.Lock()
         self.scans_started = 0
+        self.claims: dict[str, str] = {}  # sensor_id -> address handed to it (until it looks again)
 
     async def find(self, sup: "SensorSupervisor", timeout: float) -> Any:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.claims.pop(sup.spec.sensor_id, None)  # looking again: its device is free
         self._waiters[sup.spec.sensor_id] = (sup, fut)
         try:
             await self._update()
@@ -355,10 +357,8 @@ class DeviceFinder:
                 fut.set_result(None)
 
     def _in_use(self, address: str, by: str) -> bool:
-        for sid, other in self.acq.supervisors.items():
-            if sid != by and other.client is not None and (other.status.address or "").upper() == address.upper():
-                return True
-        return False
+        """Another sensor of this session was handed this device (name globs can match several)."""
+        return any(sid != by and a == address.upper() for sid, a in self.claims.items())
 
     def _on_detect(self, device: Any, adv: Any) -> None:
         name = adv.local_name or device.name
@@ -366,6 +366,7 @@ class DeviceFinder:
             if fut.done() or not sup.spec.matches(device.address, name) or self._in_use(device.address, sid):
                 continue
             fut.set_result(device)
+            self.claims[sid] = device.address.upper()
             break  # one advertisement, one sensor
 
     async def _update(self) -> None:

@@ -34,6 +34,7 @@ _qtfix.apply()
 
 TRACE_SECONDS = 10.0
 N_STRIDES = 20
+REFRESH_HZ = 40.0  # the redraw timer: 30 fps with margin when the machine is busy (measured: benchmarks.md)
 TRACE_PEN_WIDTH = 2.0  # readable from the treadmill; 2 px lines cost ~1.4 ms per 2000-point curve, hence PEAK_POINTS_PER_PX
 PEAK_POINTS_PER_PX = 1.0  # min/max decimation ('peak': every bin's extremes kept, so no peak is lost) down to ~this density
 BANNER_HOLD_S = 4.0  # an alert stays on the banner this long (session time)
@@ -117,7 +118,7 @@ class Dashboard(QtWidgets.QMainWindow):
     """The main window. ``model``: a LiveState or a ReplayModel; ``runner``: a SessionRunner (live) or None."""
 
     def __init__(self, model: Any, runner: Any = None, *, muted: bool = False, title: str = "hipmon",
-                 refresh_hz: float = 30.0, trace_seconds: float = TRACE_SECONDS, fade: FadeSchedule | None = None):
+                 refresh_hz: float = REFRESH_HZ, trace_seconds: float = TRACE_SECONDS, fade: FadeSchedule | None = None):
         super().__init__()
         pg.setConfigOptions(antialias=False, foreground=theme.FOREGROUND, background=theme.BACKGROUND)
         self.model = model
@@ -181,6 +182,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self._set_banner(None)
 
         self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(1000 / refresh_hz))
         self.timer.timeout.connect(self.refresh)
 

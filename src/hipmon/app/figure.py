@@ -23,6 +23,7 @@ valgus, not a 3D avatar.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,6 +32,7 @@ from PySide6 import QtCore, QtGui
 from hipmon.app import theme
 from hipmon.buffers import COL
 
+READOUT_PERIOD_S = 0.125  # the numbers change at most 8×/s: readable, and cheaper than 40×/s
 THIGH_LENGTH = 1.6
 HIP_HALF_WIDTH = 0.5
 KNEECAP_OFFSET = 0.25
@@ -108,6 +110,26 @@ class FrontalFigure(pg.PlotWidget):
         self._readout["left"].setPos(-0.75, -1.75)
         self._readout["right"].setPos(0.75, -1.75)
         self.last_points: dict[str, np.ndarray] = {}
+        self._style: dict[str, object] = {}  # what each part was last drawn with (pens/brushes only on change)
+        self._readout_wall = 0.0
+        self._pens = {
+            ("pelvis", False): pg.mkPen(theme.PELVIS, width=9), ("pelvis", True): pg.mkPen(theme.ALERT, width=9),
+            **{(s, bad): pg.mkPen(theme.ALERT if bad else theme.SIDE_COLOR[s], width=10)
+               for s in ("left", "right") for bad in (False, True)},
+        }
+        self._cap_brushes = {False: pg.mkBrush("#ffd54f"), True: pg.mkBrush(theme.ALERT)}
+
+    def _set_style(self, key: str, value: object, apply) -> None:
+        if self._style.get(key) is not value:
+            self._style[key] = value
+            apply(value)
+
+    def _set_text(self, key: str, text: str, colour: str) -> None:
+        item = self._readout[key]
+        if self._style.get(("text", key)) != (text, colour):
+            self._style[("text", key)] = (text, colour)
+            item.setText(text)
+            item.setColor(colour)
 
     def set_angles(self, angles_deg: np.ndarray | None, limits: dict[str, tuple[float | None, float | None]] | None = None) -> None:
         """Redraw from one row of the nine angles (degrees); NaN/None blanks the figure."""
@@ -117,9 +139,9 @@ class FrontalFigure(pg.PlotWidget):
                 item.setData([], [])
             self._joints.setData([], [])
             self._kneecap.setData([], [])
-            for t in self._readout.values():
-                t.setText("")
-            self._readout["pelvis"].setText("no valid data")
+            for key in ("left", "right"):
+                self._set_text(key, "", theme.FOREGROUND)
+            self._set_text("pelvis", "no valid data", theme.FOREGROUND)
             return
         obl = float(angles_deg[COL["pelvis_obliquity_deg"]])
         add = {s: float(angles_deg[COL[f"hip_adduction_{s}_deg"]]) for s in ("left", "right")}
@@ -133,7 +155,11 @@ class FrontalFigure(pg.PlotWidget):
             [p["left_hip"][0], p["right_hip"][0]],
             [p["left_hip"][1], p["right_hip"][1]],
         )
-        self._pelvis.setPen(pg.mkPen(theme.ALERT if pelvis_bad else theme.PELVIS, width=9))
+        self._set_style("pelvis", self._pens[("pelvis", pelvis_bad)], self._pelvis.setPen)
+        wall = time.monotonic()
+        readouts = wall - self._readout_wall >= READOUT_PERIOD_S
+        if readouts:
+            self._readout_wall = wall
 
         knees, caps, cap_brushes = [], [], []
         for side, medial in (("left", 1.0), ("right", -1.0)):
@@ -142,18 +168,18 @@ class FrontalFigure(pg.PlotWidget):
             _, hi_ir = limits.get(f"hip_internal_rotation_{side}_deg", (None, None))
             bad_add = hi_add is not None and add[side] > hi_add
             bad_ir = hi_ir is not None and ir[side] > hi_ir
-            colour = theme.ALERT if bad_add else theme.SIDE_COLOR[side]
             self._thigh[side].setData([hip[0], knee[0]], [hip[1], knee[1]])
-            self._thigh[side].setPen(pg.mkPen(colour, width=10))
+            self._set_style(side, self._pens[(side, bad_add)], self._thigh[side].setPen)
             knees.append(knee)
             caps.append(knee + np.array([medial * KNEECAP_OFFSET * math.sin(math.radians(ir[side])), 0.0]))
-            cap_brushes.append(pg.mkBrush(theme.ALERT if bad_ir else "#ffd54f"))
-            self._readout[side].setText(f"ADD {add[side]:+.1f}°\nIR {ir[side]:+.1f}°")
-            self._readout[side].setColor(theme.ALERT if (bad_add or bad_ir) else theme.SIDE_COLOR[side])
+            cap_brushes.append(self._cap_brushes[bad_ir])
+            if readouts or (bad_add or bad_ir) != (self._style.get(("text", side), ("", ""))[1] == theme.ALERT):
+                self._set_text(side, f"ADD {add[side]:+.1f}°\nIR {ir[side]:+.1f}°",
+                               theme.ALERT if (bad_add or bad_ir) else theme.SIDE_COLOR[side])
         pts = np.array([p["left_hip"], p["right_hip"], *knees])
         self._joints.setData(pts[:, 0], pts[:, 1])
         caps_a = np.array(caps)
         self._kneecap.setData(caps_a[:, 0], caps_a[:, 1], brush=cap_brushes)
         low = "L side low" if obl > 0.5 else "R side low" if obl < -0.5 else "level"
-        self._readout["pelvis"].setText(f"obliquity {obl:+.1f}° ({low})")
-        self._readout["pelvis"].setColor(theme.ALERT if pelvis_bad else theme.PELVIS)
+        if readouts or pelvis_bad != (self._style.get(("text", "pelvis"), ("", ""))[1] == theme.ALERT):
+            self._set_text("pelvis", f"obliquity {obl:+.1f}° ({low})", theme.ALERT if pelvis_bad else theme.PELVIS)

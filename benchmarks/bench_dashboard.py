@@ -17,6 +17,7 @@ Run (offscreen, 2 cores shared with other work):
    into a SimpleQueue, as the BLE callback does, and a consumer thread drains it
    into a RingBuffer, while the GUI redraws flat out; we count sequence numbers
    that never reached the buffer and the largest queue backlog.
+3b. chain memory (--chain-minutes M): RSS of the live process, emulated chain + window, every 30 s.
 3. memory: a LiveState is fed 2 hours of 208 Hz frames, events and alerts as fast
    as possible (plus a redraw every simulated second); RSS is sampled along the way.
 """
@@ -182,6 +183,37 @@ def bench_chain(seconds: float) -> dict:
     return out
 
 
+def bench_chain_memory(minutes: float) -> dict:
+    """RSS of the whole live process (emulated chain + pipeline + window at its own timer) over ``minutes`` of real time."""
+    from PySide6 import QtCore
+
+    from hipmon.app.chain import ChainSource
+    from hipmon.app.main import application, build_live
+
+    app = application()
+    source = ChainSource.emulated(seconds=minutes * 60.0 + 30.0, seed=7)
+    win, runner, state = build_live(source, muted=True)
+    win.show()
+    runner.start()
+    win.start()
+    samples = []
+    t0 = time.perf_counter()
+    loop = QtCore.QEventLoop()
+    timer = QtCore.QTimer()
+    timer.timeout.connect(lambda: samples.append((round((time.perf_counter() - t0) / 60.0, 2), round(rss_mb(), 1))))
+    timer.start(30_000)
+    QtCore.QTimer.singleShot(int(minutes * 60_000), loop.quit)
+    loop.exec()
+    samples.append((round((time.perf_counter() - t0) / 60.0, 2), round(rss_mb(), 1)))
+    st = list(source.thread.status().values())
+    win.close()
+    runner.stop()
+    first = samples[min(1, len(samples) - 1)][1]
+    return {"minutes": minutes, "rss_mb_at_min": samples, "growth_after_first_min_mb": round(samples[-1][1] - first, 1),
+            "samples": int(sum(x.samples for x in st)), "samples_lost": int(sum(x.samples_lost for x in st)),
+            "fps_shown": round(win.measured_fps(), 1)}
+
+
 def bench_loss(seconds: float) -> dict:
     """Sequence-numbered notifications through a queue to a consumer while the GUI redraws flat out."""
     from hipmon.buffers import RingBuffer
@@ -279,6 +311,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--memory-hours", type=float, default=2.0)
+    ap.add_argument("--chain-minutes", type=float, default=0.0, help="also: RSS of the live chain over this many minutes")
     ap.add_argument("--skip", nargs="*", default=[])
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -295,6 +328,9 @@ def main() -> int:
     if "memory" not in args.skip:
         out["memory"] = bench_memory(args.memory_hours)
         print("memory", out["memory"], flush=True)
+    if args.chain_minutes > 0:
+        out["chain_memory"] = bench_chain_memory(args.chain_minutes)
+        print("chain_memory", out["chain_memory"], flush=True)
     return 0
 
 

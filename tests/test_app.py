@@ -61,6 +61,30 @@ def run_until(qtbot, win, cond, timeout_s: float):
 # ---------------------------------------------------------------- pure geometry
 
 
+def test_minmax_decimation_keeps_every_bin_extreme_in_time_order():
+    from hipmon.app.dashboard import minmax_decimate
+
+    rng = np.random.default_rng(1)
+    x = np.arange(1000) / 200.0
+    y = np.cumsum(rng.standard_normal(1000))
+    y[500:507] = np.nan  # a gap
+    xd, yd = minmax_decimate(x, y, 5, phase=3)
+    assert xd.size < 0.45 * x.size and np.all(np.diff(xd) >= 0)  # a subset, in time order
+    idx = np.round(xd * 200.0).astype(int)
+    ok = np.isfinite(yd)
+    np.testing.assert_array_equal(yd[ok], y[idx[ok]])
+    for b in range((x.size - 2) // 5):  # every whole bin (aligned to phase 3 → starting at index 2) keeps min and max
+        seg = y[2 + 5 * b: 2 + 5 * b + 5]
+        if np.isfinite(seg).all():
+            assert seg.max() in yd and seg.min() in yd
+    assert np.isnan(yd[(xd >= x[500]) & (xd <= x[506])]).all()  # the gap stays a gap
+    # the bins follow the sample clock: one sample later, the same picks (shifted window)
+    xd2, _ = minmax_decimate(x[1:], y[1:], 5, phase=4)
+    common = np.intersect1d(xd, xd2)
+    assert common.size > 0.95 * min(xd.size, xd2.size)
+    assert minmax_decimate(x, y, 1)[0] is x
+
+
 def test_frontal_figure_geometry_follows_the_sign_conventions():
     # right side up: the right hip is higher than the left (seen from behind: right is screen right)
     p = frontal_points(8.0, {"left": 0.0, "right": 0.0})
@@ -93,13 +117,15 @@ def test_dashboard_draws_traces_figure_and_bars(qtbot, fast_feed, tmp_path):
     assert t.size > 1000 and t[-1] == pytest.approx(fast_feed.time_s[-1], abs=0.01)
     np.testing.assert_allclose(a[-1], fast_feed.angles_deg[-1])
     # the traces show exactly the buffered window, on the relative axis (0 = now, −10 s at the left)
-    curve = win.curves["hip_adduction_left_deg"]
-    np.testing.assert_allclose(curve.xData, t - t[-1])
-    np.testing.assert_allclose(curve.yData, a[:, COL["hip_adduction_left_deg"]])
-    # what is drawn is decimated to ~1 point per pixel, keeping each bin's min and max: no peak is lost
-    x, y = curve.getData()
-    assert x.size < t.size and np.nanmax(y) == np.nanmax(curve.yData) > 10.0
-    assert np.nanmin(y) == np.nanmin(curve.yData)
+    x, y = win.curves["hip_adduction_left_deg"].getData()
+    col = a[:, COL["hip_adduction_left_deg"]]
+    # decimated to ~1 point per pixel (minmax_decimate): a subset of the buffered samples at t − now,
+    # keeping the window's extremes
+    assert 0 < x.size < t.size and x[-1] == pytest.approx(0.0) and x[0] >= -10.0
+    idx = np.searchsorted(t - t[-1], x)
+    np.testing.assert_allclose(t[idx] - t[-1], x)
+    np.testing.assert_allclose(col[idx], y)
+    assert np.nanmax(y) == np.nanmax(col) > 10.0 and np.nanmin(y) == np.nanmin(col)
     assert win.trace_plots[0].viewRange()[0] == pytest.approx([-10.0, 0.0])
     # stance bands: one rectangle per completed stance of that side inside the window
     stances = state.events(kind="stance")[-80:]

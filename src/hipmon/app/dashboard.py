@@ -35,8 +35,8 @@ _qtfix.apply()
 TRACE_SECONDS = 10.0
 N_STRIDES = 20
 REFRESH_HZ = 40.0  # the redraw timer: 30 fps with margin when the machine is busy (measured: benchmarks.md)
-TRACE_PEN_WIDTH = 2.0  # readable from the treadmill; 2 px lines cost ~1.4 ms per 2000-point curve, hence PEAK_POINTS_PER_PX
-PEAK_POINTS_PER_PX = 1.0  # min/max decimation ('peak': every bin's extremes kept, so no peak is lost) down to ~this density
+TRACE_PEN_WIDTH = 2.0  # readable from the treadmill; 2 px lines cost ~1.4 ms per 2000-point curve, hence POINTS_PER_PX
+POINTS_PER_PX = 1.0  # traces are decimated to about this density, keeping every bin's min and max (minmax_decimate)
 BANNER_HOLD_S = 4.0  # an alert stays on the banner this long (session time)
 STRIDE_KINDS = ("stance", "landing", "rep")
 STANCE_EVENTS = 80  # newest stance events looked at for the bands (10 s of running is ~30)
@@ -64,6 +64,37 @@ BARS = (
     ("Peak hip adduction (°)", "peak_hip_adduction_deg", "hip_adduction_{side}_deg"),
     ("Peak hip IR (°)", "peak_hip_internal_rotation_deg", "hip_internal_rotation_{side}_deg"),
 )
+
+
+def minmax_decimate(x: np.ndarray, y: np.ndarray, ds: int, phase: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 of every ``ds`` samples: each bin's minimum and maximum, in time order, with their own times.
+
+    The curve passes through real samples only, keeps every extreme (no peak is lost or
+    flattened, unlike plain subsampling) and stays smooth (unlike drawing min→max at one x,
+    which zigzags). Bins are aligned to the sample clock (``phase``: the index of ``x[0]``), so
+    the picks do not change as the window scrolls. A bin holding a NaN becomes a NaN pair, so
+    gaps stay visible.
+    """
+    n = y.size
+    if ds <= 1 or n < 4 * ds:
+        return x, y
+    head = (-phase) % ds
+    m = (n - head - 1) // ds  # the newest sample is always drawn as is (the trace reaches 'now')
+    end = head + m * ds
+    yb = y[head:end].reshape(m, ds)
+    bad = ~np.isfinite(yb)
+    lo = np.where(bad, np.inf, yb).argmin(axis=1)
+    hi = np.where(bad, -np.inf, yb).argmax(axis=1)
+    base = head + np.arange(m) * ds
+    idx = np.empty(2 * m, dtype=np.intp)
+    idx[0::2] = base + np.minimum(lo, hi)
+    idx[1::2] = base + np.maximum(lo, hi)
+    yd = y[idx]
+    gap = bad.any(axis=1)
+    if gap.any():
+        yd = yd.copy()
+        yd[np.repeat(gap, 2)] = np.nan
+    return (np.concatenate([x[:head], x[idx], x[end:]]), np.concatenate([y[:head], yd, y[end:]]))
 
 
 def limits_by_column(limits: tuple[Limit, ...] | list[Limit]) -> dict[str, tuple[float | None, float | None]]:
@@ -516,17 +547,16 @@ class Dashboard(QtWidgets.QMainWindow):
         t, a = self.model.angles_window(back + fwd, end_s=now + fwd if fwd else None)
         x = t - now
         width_px = self.trace_plots[0].getViewBox().width()
+        ds, phase = 1, 0
         if t.size > 1 and width_px > 0 and t[-1] > t[0]:
-            # 'peak' decimation: each bin of ds samples keeps its min and max (2 points)
-            per_window = (t.size - 1) / (t[-1] - t[0]) * (back + fwd)
-            ds = max(1, int(2.0 * per_window / (width_px * PEAK_POINTS_PER_PX)))
-            if ds != self._ds:
-                self._ds = ds
-                for curve in self.curves.values():
-                    curve.setDownsampling(ds=ds, auto=False, method="peak")
+            rate = (t.size - 1) / (t[-1] - t[0])
+            ds = max(1, int(2.0 * rate * (back + fwd) / (width_px * POINTS_PER_PX)))
+            phase = int(round(t[0] * rate))  # bins fixed to the sample clock: the picks do not shimmer as it scrolls
+        self._ds = ds
         for col, curve in self.curves.items():
             if t.size:
-                curve.setData(x, a[:, COL[col]], skipFiniteCheck=True)
+                xd, yd = minmax_decimate(x, a[:, COL[col]], ds, phase)
+                curve.setData(xd, yd, skipFiniteCheck=True)
             elif curve.xData is not None and len(curve.xData):
                 curve.setData([], [])
         # fixed ranges (no jumping axes) widened in 5° steps only when the data leave them

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hipmon.cli import main
-from hipmon.recording import CSV_IMPORT_PROFILE, SessionReader
+from hipmon.recording import CSV_IMPORT_PROFILE, SCHEMA_VERSION, SessionReader
 
 HEADER = "time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
 
@@ -69,7 +69,7 @@ def test_import_round_trip_and_info(three_csvs, tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["schema_version"] == 1 and info["source"] == "csv-import"
+    assert info["schema_version"] == SCHEMA_VERSION and info["source"] == "csv-import"
     assert info["duration_s"] == pytest.approx(10.01)
     by = {s["placement"]: s for s in info["sensors"]}
     assert by["pelvis"]["samples"] == 1000 and by["right_thigh"]["samples"] == 1002

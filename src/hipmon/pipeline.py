@@ -351,12 +351,23 @@ class Pipeline:
     # ------------------------------------------------------------ inputs
 
     def feed(self, notifications: Iterable[RawNotification]) -> Update:
-        """Raw notifications in arrival order -> new frames, events, alerts."""
+        """Raw notifications in arrival order -> new frames, events, alerts.
+
+        Control-point messages (``role != "data"``) go to the decoder's ``handle_control``."""
         for n in notifications:
             s = self.streams.get(n.sensor_id)
             if s is None:
                 continue
             s.ensure_decoder()
+            if getattr(n, "role", "data") != "data":
+                # a control-point message (Polar START response: the FACTOR), in arrival order
+                handle = getattr(s.decoder, "handle_control", None)
+                if handle is not None:
+                    try:
+                        handle(n.data)
+                    except Exception:  # a bad control message: the decoder keeps its scale
+                        pass
+                continue
             try:
                 block = s.decoder.feed(n.data, n.host_ns)  # type: ignore[union-attr]
             except Exception:  # a bad packet: the decoder stays usable

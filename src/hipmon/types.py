@@ -49,12 +49,16 @@ class RawNotification:
     """One BLE notification exactly as received: the unit of a recording.
 
     ``host_ns`` is the host's monotonic clock (``time.monotonic_ns()``) when the
-    notification callback ran; ``data`` the payload bytes.
+    notification callback ran; ``data`` the payload bytes. ``role`` is the firmware
+    profile's characteristic role it came from: ``"data"`` (samples) or a control
+    role (``"control"``: e.g. Polar's control-point indications, whose START
+    responses carry the scale the decoder needs; fed to ``decoder.handle_control``).
     """
 
     sensor_id: str
     host_ns: int
     data: bytes
+    role: str = "data"
 
 
 @dataclass

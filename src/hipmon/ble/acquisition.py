@@ -271,9 +271,10 @@ class SensorSupervisor:
             self.status.battery_pct = int(value[0])
 
     def _on_control(self, role: str, _char: Any, data: bytearray) -> None:
-        """Control-point notifications/indications (not samples): in band to the monitor
-        (the decoder takes e.g. Polar's START FACTOR from them); look for 'stream stopped'."""
-        self.acq.put(ConnectionEvent(self.spec.sensor_id, time.monotonic_ns(), "control", bytes(data).hex()))
+        """Control-point notifications/indications (not samples): in band to the monitor as a
+        RawNotification with ``role`` (recorded beside the data; the decoder takes e.g. Polar's
+        START FACTOR from them); look for 'stream stopped'."""
+        self.acq.put(RawNotification(self.spec.sensor_id, time.monotonic_ns(), bytes(data), role))
         stopped = getattr(self.profile, "is_stream_stopped", None)
         if stopped is None:
             from hipmon.ble import protocol
@@ -564,9 +565,6 @@ class StreamMonitor:
                 st.control_log.clear()
             if item.kind == "restart" and st is not None:
                 st.restarted = True
-            if item.kind == "control" and st is not None:
-                st.control_log.append(bytes.fromhex(item.detail))
-                self._control(st, st.control_log[-1])
             if item.kind == "message":
                 self.messages.append(item.detail)
             for sink in self.event_sinks:
@@ -577,6 +575,16 @@ class StreamMonitor:
             sink(note)
         self.out.put_nowait(note)
         st = self.streams.get(note.sensor_id)
+        if note.role != "data":
+            # a control-point message: written by the sinks like data (the recording keeps it
+            # in its place), to the decoder here; event sinks see it as a 'control' event
+            if st is not None:
+                st.control_log.append(note.data)
+                self._control(st, note.data)
+            event = ConnectionEvent(note.sensor_id, note.host_ns, "control", note.data.hex())
+            for esink in self.event_sinks:
+                esink(event)
+            return
         if st is None:
             return
         st.notifications += 1

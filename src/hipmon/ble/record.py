@@ -147,8 +147,15 @@ EMULATION_LEAD_S = 4.0
 def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "movesense-gsp",
                     rate_hz: float = 208.0, loss: float = 0.0, disconnects: int = 0, seed: int = 0,
                     speed: float = 1.0, overwrite: bool = False, jitter_s: float = 0.004,
-                    remote: bool = True) -> RecordSummary:
+                    remote: bool = True, simulate_options: dict[str, Any] | None = None,
+                    codec_params: dict[str, Any] | None = None, **acq_kwargs: Any) -> RecordSummary:
     """Emulated pelvis/left/right thigh sensors over bumble, recorded through bleak.
+
+    ``simulate_options``: keyword arguments for ``hipmon.simulate.simulate`` (``preset``,
+    ``right_valgus_deg``, ...: the athlete), stored in the metadata; ``codec_params``: codec
+    parameters the emulated sensors' encoders use instead of the profile's (tests: a Polar
+    scale the profile does not know); ``acq_kwargs`` go to the ``AcquisitionThread``
+    (e.g. ``block_sinks``).
 
     ``remote`` (default): the sensors run in a child process and the central's host
     reaches them over HCI on a UNIX socket (:mod:`hipmon.emulation.remote`), so the
@@ -172,7 +179,8 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
     plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S * max(1.0, speed), seed=seed, profile=profile,
                          rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s,
                          # drops inside the recorded span (the clock starts ~1 s before streaming)
-                         disconnect_window_s=(1.5 * max(1.0, speed), seconds + 0.5))
+                         disconnect_window_s=(1.5 * max(1.0, speed), seconds + 0.5),
+                         extra={"simulate": dict(simulate_options or {}), "codec": dict(codec_params or {})})
     specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
     state: dict[str, Any] = {}
 
@@ -197,13 +205,16 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         "source": "emulation",
         "emulation": {"kind": kind, "seconds": seconds, "seed": seed, "profile": profile, "rate_hz": rate_hz,
                       "loss": loss, "disconnects": disconnects, "speed": speed, "jitter_s": jitter_s,
+                      "simulate": dict(simulate_options or {}),
+                      **({"codec": dict(codec_params)} if codec_params else {}),
                       "backend": ("bumble: sensors in a child process, HCI over a UNIX socket; bleak backend "
                                   "hipmon.emulation.backend" if remote else
                                   "bumble LocalLink in process via bleak (hipmon.emulation.backend)")},
     }
     # the emulated sensors' sample clock runs `seconds` of session time
     summary = _record(path, specs, seconds / speed, metadata, overwrite, setup=setup,
-                      client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
+                      client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0,
+                      **acq_kwargs)
     summary.extra["emulation"] = state
     return summary
 

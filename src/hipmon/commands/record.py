@@ -19,7 +19,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--disconnects", type=int, default=0, help="emulation: forced disconnects per sensor")
     parser.add_argument("--seed", type=int, default=0, help="emulation: random seed")
     parser.add_argument("--speed", type=float, default=1.0, help="emulation: clock speed factor (1 = real time)")
+    parser.add_argument("--preset", metavar="NAME", help="emulation: named athlete (as hipmon simulate --preset: "
+                        "healthy, right_hip_tires, left_hip_tires, weak_right_glute, right_valgus, trendelenburg_right)")
+    parser.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
+                        help="emulation: any hipmon.simulate.simulate option, repeatable "
+                             "(e.g. --sim right_valgus_deg=8 --sim reps=4); numbers and on/off parsed")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session file")
+
+
+#: ``simulate`` arguments ``hipmon record`` sets from its own options.
+_SIM_RESERVED = {"kind": "--emulate", "seconds": "--seconds", "seed": "--seed", "rate_hz": "--rate"}
+
+
+def parse_value(text: str) -> object:
+    """A ``--sim`` value: on/off/true/false/yes/no -> bool, else int, else float, else the text."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    return t
+
+
+def simulate_options(preset: str | None, items: list[str]) -> dict[str, object]:
+    """``--preset`` and ``--sim KEY=VALUE`` items -> ``simulate`` keyword arguments, checked as
+    ``hipmon simulate`` checks them (same messages); CommandError otherwise."""
+    from hipmon.cli import CommandError
+
+    options: dict[str, object] = {}
+    if preset is not None:
+        options["preset"] = preset
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise CommandError(f"--sim {item!r}: expected KEY=VALUE (e.g. --sim right_valgus_deg=8)")
+        if key in _SIM_RESERVED:
+            raise CommandError(f"--sim {key}: use {_SIM_RESERVED[key]}")
+        options[key] = parse_value(value)
+    if options:
+        from hipmon.simulate import check_options
+
+        try:
+            check_options(**options)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+    return options
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -42,14 +93,17 @@ def run(args: argparse.Namespace) -> int:
     if args.emulate:
         from hipmon.ble.record import record_emulated
 
+        options = simulate_options(args.preset, args.sim)
         summary = record_emulated(
             args.output, kind=args.emulate, seconds=args.seconds, profile=args.profile or "movesense-gsp",
             rate_hz=args.rate or 208.0, loss=args.loss, disconnects=args.disconnects, seed=args.seed,
-            speed=args.speed, overwrite=args.overwrite,
+            speed=args.speed, overwrite=args.overwrite, simulate_options=options,
         )
     else:
         from hipmon.ble.record import record_hardware
 
+        if args.preset is not None or args.sim:
+            raise CommandError("--preset and --sim describe the simulated athlete: use them with --emulate KIND")
         if not args.config:
             raise CommandError("give --config SESSION.toml (sensors and placements) or --emulate KIND")
         summary = record_hardware(args.output, args.config, seconds=args.seconds, profile=args.profile,

@@ -75,7 +75,10 @@ class EmulationPlan:
     #: session-time window (start, end) s over which the forced drops are spread
     #: (default: the whole session)
     disconnect_window_s: tuple[float, float] | None = None
-    #: ``{"simulate": {...}}``: keyword arguments for ``hipmon.simulate.simulate`` (e.g. preset)
+    #: ``{"simulate": {...}}``: keyword arguments for ``hipmon.simulate.simulate`` (e.g. preset,
+    #: ``right_valgus_deg``); ``{"codec": {...}}``: codec parameters the emulated sensors'
+    #: encoders use instead of the profile's (e.g. a Polar ``acc_factor`` the profile does not
+    #: know: the sensor then reports it in its START responses, as a real one with another scale)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def disconnect_times(self, i: int) -> tuple[float, ...]:
@@ -102,6 +105,11 @@ async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[s
             radio, profile, sources[placement], rate_hz=rate, speed=plan.speed, impairments=imp,
             seed=plan.seed * 100 + i,
         ).start(t0)
+        encoder = getattr(sensors[placement].firmware, "encoder", None)
+        for key, value in plan.extra.get("codec", {}).items():
+            if encoder is None or key not in getattr(encoder, "p", {}):
+                raise ValueError(f"emulated {profile.name} encoder has no codec parameter {key!r}")
+            encoder.p[key] = value
     return sensors, origin
 
 

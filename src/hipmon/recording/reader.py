@@ -13,7 +13,15 @@ import numpy as np
 from hipmon.types import Gap, ImuBlock, RawNotification
 
 from ._common import RecordingError, blob_f64, loads
-from .schema import APPLICATION_ID, CSV_IMPORT_PROFILE, FORMAT_NAME, SCHEMA_VERSION, TABLES_V1
+from .schema import (
+    APPLICATION_ID,
+    CSV_IMPORT_PROFILE,
+    DATA_ROLE,
+    FORMAT_NAME,
+    MIN_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    TABLES_V1,
+)
 
 #: Reconnect-like connection log kinds: the decoder and clock map restart there.
 RESET_KINDS = ("connect", "reconnect")
@@ -59,13 +67,16 @@ class DecodedStream:
 
     ``block.host_ns`` (N,) is each sample's notification arrival (host
     monotonic ns; None for imported samples); ``decode_errors`` counts
-    notifications the decoder rejected (``first_errors``: up to 5 messages).
+    notifications the decoder rejected (``first_errors``: up to 5 messages);
+    ``control_messages``: control-point messages fed to ``decoder.handle_control``
+    in arrival order (Polar START responses: the scale).
     """
 
     block: ImuBlock
     notifications: int
     decode_errors: int
     first_errors: list[str]
+    control_messages: int = 0
 
 
 DecoderFactory = Callable[[SensorInfo], Any]
@@ -132,13 +143,21 @@ class SessionReader:
                 f"{SCHEMA_VERSION} (upgrade hipmon)"
             )
         missing = [t for t in TABLES_V1 if t not in tables]
-        if version < 1 or missing:
+        if not missing:
+            cols = {r[1] for r in self._con.execute("PRAGMA table_info(notifications)")}
+            if version >= 2 and "role" not in cols:
+                missing = ["notifications.role"]
+        else:
+            cols = set()
+        if version < MIN_SCHEMA_VERSION or missing:
             self._con.close()
             raise RecordingError(
                 f"{self.path}: damaged hipmon recording (schema version {version}, missing tables: "
                 f"{', '.join(missing) or 'none'})"
             )
         self.schema_version = int(version)
+        # version 1 files have no role column: every stored notification is data
+        self._role_sql = "role" if "role" in cols else f"'{DATA_ROLE}'"
         try:
             self._meta = {k: loads(v) for k, v in self._con.execute("SELECT key, value FROM meta")}
         except (sqlite3.Error, ValueError) as exc:
@@ -231,24 +250,53 @@ class SessionReader:
         return "; ".join(str(r[0]) for r in self._q("PRAGMA integrity_check"))
 
     # ------------------------------------------------------------------ raw notifications
-    def notification_count(self, sensor_id: str | None = None) -> int:
-        if sensor_id is None:
-            return int(self._q("SELECT COUNT(*) FROM notifications")[0][0])
-        return int(self._q("SELECT COUNT(*) FROM notifications WHERE sensor_id=?", (sensor_id,))[0][0])
+    def _role_where(self, role: str | None) -> tuple[str, tuple[Any, ...]]:
+        if role is None:
+            return "", ()
+        if role == "control":  # every non-data role
+            return f" AND {self._role_sql} <> ?", (DATA_ROLE,)
+        return f" AND {self._role_sql} = ?", (role,)
 
-    def notifications(self, sensor_id: str) -> tuple[np.ndarray, list[bytes]]:
-        """One sensor's notifications in receive order: host_ns (N,) int64 and the payloads."""
-        rows = self._q("SELECT host_ns, data FROM notifications WHERE sensor_id=? ORDER BY seq", (sensor_id,))
+    def notification_count(self, sensor_id: str | None = None, role: str | None = DATA_ROLE) -> int:
+        """Stored notifications (default: data only; ``role="control"``: control-point
+        messages; ``None``: all)."""
+        where, params = self._role_where(role)
+        if sensor_id is None:
+            return int(self._q(f"SELECT COUNT(*) FROM notifications WHERE 1{where}", params)[0][0])
+        return int(self._q(f"SELECT COUNT(*) FROM notifications WHERE sensor_id=?{where}", (sensor_id, *params))[0][0])
+
+    def notifications(self, sensor_id: str, role: str | None = DATA_ROLE) -> tuple[np.ndarray, list[bytes]]:
+        """One sensor's notifications in receive order: host_ns (N,) int64 and the payloads.
+
+        ``role``: ``"data"`` (default, the sample-carrying ones), ``"control"`` (control-point
+        messages), or None (all, in receive order; see :meth:`messages` for their roles)."""
+        where, params = self._role_where(role)
+        rows = self._q(
+            f"SELECT host_ns, data FROM notifications WHERE sensor_id=?{where} ORDER BY seq", (sensor_id, *params)
+        )
         return np.array([r[0] for r in rows], dtype=np.int64), [bytes(r[1]) for r in rows]
 
-    def iter_notifications(self) -> Iterator[RawNotification]:
-        """All sensors' notifications in arrival order (replay as a live stream)."""
+    def messages(self, sensor_id: str) -> list[RawNotification]:
+        """Every message of one sensor (data and control) in receive order, with its ``role``."""
+        rows = self._q(
+            f"SELECT host_ns, data, {self._role_sql} FROM notifications WHERE sensor_id=? ORDER BY seq", (sensor_id,)
+        )
+        return [RawNotification(sensor_id, int(r[0]), bytes(r[1]), str(r[2])) for r in rows]
+
+    def iter_notifications(self, control: bool = True) -> Iterator[RawNotification]:
+        """All sensors' notifications in arrival order (replay as a live stream).
+
+        With ``control`` (default) the control-point messages come too, in their place
+        (``RawNotification.role != "data"``; :meth:`hipmon.pipeline.Pipeline.feed` hands
+        them to the decoder's ``handle_control``), so a replay decodes exactly as live."""
+        where = "" if control else f" WHERE {self._role_sql} = '{DATA_ROLE}'"
         try:
             cur = self._con.execute(
-                "SELECT sensor_id, host_ns, data FROM notifications ORDER BY host_ns, sensor_id, seq"
+                f"SELECT sensor_id, host_ns, data, {self._role_sql} FROM notifications{where}"
+                " ORDER BY host_ns, sensor_id, seq"
             )
-            for sid, host_ns, data in cur:
-                yield RawNotification(sid, int(host_ns), bytes(data))
+            for sid, host_ns, data, role in cur:
+                yield RawNotification(sid, int(host_ns), bytes(data), str(role))
         except sqlite3.DatabaseError as exc:
             raise RecordingError(f"{self.path}: read failed: {exc}") from exc
 
@@ -276,11 +324,13 @@ class SessionReader:
             )
             out = DecodedStream(block, 0, 0, [])
         else:
-            host_ns, payloads = self.notifications(sensor_id)
+            msgs = self.messages(sensor_id)
             blocks: list[ImuBlock] = []
             errors = 0
+            n_data = 0
+            n_control = 0
             messages: list[str] = []
-            if len(payloads):
+            if msgs:
                 if info.profile is None:
                     raise RecordingError(f"{self.path}: sensor {sensor_id!r} has no profile: cannot decode")
                 try:
@@ -290,18 +340,31 @@ class SessionReader:
                         f"{self.path}: sensor {sensor_id!r}: no decoder for profile {info.profile!r}: {exc}"
                     ) from exc
                 resets = sorted(self.reset_times_ns(sensor_id))
+                handle_control = getattr(decoder, "handle_control", None)
                 r = 0
-                for i, (t, data) in enumerate(zip(host_ns, payloads)):
+                for i, msg in enumerate(msgs):
+                    t, data = msg.host_ns, msg.data
                     while r < len(resets) and resets[r] <= t:
                         if i > 0:
                             decoder.reset()
                         r += 1
+                    if msg.role != DATA_ROLE:
+                        # in arrival order, as the live monitor does (Polar: the FACTOR of START)
+                        n_control += 1
+                        if handle_control is not None:
+                            try:
+                                handle_control(data)
+                            except Exception as exc:
+                                if len(messages) < 5:
+                                    messages.append(f"control message {i} (host_ns {int(t)}): {exc}")
+                        continue
+                    n_data += 1
                     try:
                         blk = decoder.feed(data, int(t))
                     except Exception as exc:  # a bad packet: count it, keep going
                         errors += 1
                         if len(messages) < 5:
-                            messages.append(f"notification {i} (host_ns {int(t)}): {exc}")
+                            messages.append(f"notification {n_data - 1} (host_ns {int(t)}): {exc}")
                         continue
                     if blk is not None and len(blk):
                         if blk.host_ns is None:
@@ -310,7 +373,7 @@ class SessionReader:
             block = ImuBlock.concatenate(blocks) if blocks else ImuBlock(
                 np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None, np.zeros(0, np.int64), np.zeros(0, np.int64)
             )
-            out = DecodedStream(block, len(payloads), errors, messages)
+            out = DecodedStream(block, n_data, errors, messages, n_control)
         self._decoded[sensor_id] = out
         return out
 
@@ -367,7 +430,7 @@ class SessionReader:
     def time_span_s(self) -> tuple[float, float]:
         """(first, last) session time (s) of any data: imported samples or notification arrivals."""
         firsts, lasts = [], []
-        rows = self._q("SELECT MIN(host_ns), MAX(host_ns) FROM notifications")
+        rows = self._q(f"SELECT MIN(host_ns), MAX(host_ns) FROM notifications WHERE {self._role_sql} = ?", (DATA_ROLE,))
         if rows and rows[0][0] is not None:
             firsts.append((rows[0][0] - self.origin_ns) / 1e9)
             lasts.append((rows[0][1] - self.origin_ns) / 1e9)
@@ -409,6 +472,7 @@ def summarize(reader: SessionReader) -> dict[str, Any]:
             "rate_hz": info.rate_hz,
             "address": info.address,
             "notifications": reader.notification_count(sid),
+            "control_messages": reader.notification_count(sid, role="control"),
             "samples": None,
             "decode_errors": 0,
             "first_s": None,

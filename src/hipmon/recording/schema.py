@@ -15,7 +15,15 @@ from __future__ import annotations
 APPLICATION_ID: int = int.from_bytes(b"HIPM", "big")
 
 #: Current schema version (``PRAGMA user_version`` and ``meta.schema_version``).
-SCHEMA_VERSION: int = 1
+#: Version 2 added ``notifications.role`` (control-point messages stored beside the data);
+#: the reader still opens version 1 files (every row there is ``data``).
+SCHEMA_VERSION: int = 2
+
+#: Oldest schema version the reader opens.
+MIN_SCHEMA_VERSION: int = 1
+
+#: ``notifications.role`` of sample-carrying notifications (other values: control roles).
+DATA_ROLE: str = "data"
 
 #: ``meta.format`` value.
 FORMAT_NAME: str = "hipmon-session"
@@ -42,9 +50,10 @@ CREATE TABLE sensors (
 );
 CREATE TABLE notifications (
     sensor_id TEXT NOT NULL,
-    seq       INTEGER NOT NULL,    -- per-sensor receive order, 0, 1, 2, ...
+    seq       INTEGER NOT NULL,    -- per-sensor receive order of all its messages, 0, 1, 2, ...
     host_ns   INTEGER NOT NULL,    -- host monotonic ns when the notification arrived
     data      BLOB NOT NULL,       -- payload bytes exactly as received
+    role      TEXT NOT NULL DEFAULT 'data',  -- profile characteristic role: data | control (v2)
     PRIMARY KEY (sensor_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE samples (
@@ -91,7 +100,7 @@ CREATE TABLE connection_log (
 );
 """
 
-#: Tables every version-1 file has (checked by the reader).
+#: Tables every file (version 1 and later) has (checked by the reader).
 TABLES_V1: tuple[str, ...] = (
     "meta",
     "sensors",

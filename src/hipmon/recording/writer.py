@@ -28,6 +28,7 @@ from hipmon.types import PLACEMENTS, Gap, ImuBlock, RawNotification
 from ._common import RecordingError, dumps, f64_blob
 from .schema import (
     APPLICATION_ID,
+    DATA_ROLE,
     FORMAT_NAME,
     SAMPLES_CHUNK,
     SCHEMA_SQL,
@@ -118,7 +119,7 @@ class SessionWriter:
             self._file = self.path
         self._db_lock = threading.RLock()
         self._buf_lock = threading.Lock()
-        self._buf: list[tuple[str, int, int, bytes]] = []
+        self._buf: list[tuple[str, int, int, bytes, str]] = []
         self._next_seq: dict[str, int] = {}
         self._pending_sensors: list[str] = []
         self._last_flush = time.monotonic()
@@ -308,6 +309,9 @@ class SessionWriter:
     def write(self, notification: RawNotification) -> None:
         """Buffer one notification (cheap; committed within ``flush_interval_s``).
 
+        Data notifications and control-point messages (``notification.role``,
+        e.g. ``"control"``) share the sensor's ``seq``: the file keeps the order
+        in which they arrived, so a reader decodes exactly as the live decoder did.
         A notification from a sensor never declared with :meth:`add_sensor` is
         kept, and the sensor is registered with unknown placement and profile.
         """
@@ -320,7 +324,8 @@ class SessionWriter:
                 seq = 0
                 self._pending_sensors.append(sid)
             self._next_seq[sid] = seq + 1
-            self._buf.append((sid, seq, int(notification.host_ns), bytes(notification.data)))
+            self._buf.append((sid, seq, int(notification.host_ns), bytes(notification.data),
+                              getattr(notification, "role", DATA_ROLE) or DATA_ROLE))
         if self._thread is None and time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
@@ -350,7 +355,7 @@ class SessionWriter:
                         [(s, now) for s in pending],
                     )
                 con.executemany(
-                    "INSERT INTO notifications(sensor_id, seq, host_ns, data) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO notifications(sensor_id, seq, host_ns, data, role) VALUES (?, ?, ?, ?, ?)",
                     buf,
                 )
                 con.execute("COMMIT")

@@ -47,7 +47,7 @@ from .imu import (
 )
 from .motion import Motion, build_motion
 
-__all__ = ["simulate", "Simulation", "SimSensor", "Athlete", "ImuModel", "PRESETS", "KINDS", "TASK_DEFAULTS",
+__all__ = ["simulate", "check_options", "Simulation", "SimSensor", "Athlete", "ImuModel", "PRESETS", "KINDS", "TASK_DEFAULTS",
            "GRAVITY_MPS2", "OPTION_NAMES"]
 
 #: Every keyword ``simulate`` accepts besides kind, seconds, seed.
@@ -195,6 +195,30 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
     imu = {k: v for k, v in merged.items() if k in IMU_FIELDS}
     rest = {k: v for k, v in merged.items() if k not in ATHLETE_FIELDS and k not in IMU_FIELDS}
     return ath, imu, rest
+
+
+def check_options(**options) -> None:
+    """Check ``simulate`` options without simulating: raises the ``ValueError`` that
+    :func:`simulate` would raise for an unknown option or preset or an invalid athlete
+    value (``hipmon record --emulate --sim KEY=VALUE`` checks before starting sensors)."""
+    ath_opts, imu_opts, _ = _split_options(dict(options))
+    if "sides" in ath_opts and isinstance(ath_opts["sides"], str):
+        ath_opts["sides"] = tuple(s.strip() for s in ath_opts["sides"].split(","))
+    import dataclasses
+
+    for cls, opts in ((Athlete, ath_opts), (ImuModel, imu_opts)):
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        for key, value in opts.items():
+            numeric = types.get(key, "").split(" |")[0] in ("float", "int")
+            if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{key} must be a number, not {value!r}")
+            if types.get(key, "").startswith("bool") and not isinstance(value, (bool, int)):
+                raise ValueError(f"{key} must be on or off, not {value!r}")
+    try:
+        Athlete(**ath_opts).validate()
+        ImuModel(**imu_opts)
+    except TypeError as exc:  # e.g. a word where a number belongs
+        raise ValueError(f"invalid simulate option value: {exc}") from None
 
 
 def _event_peaks(motion: Motion, windows) -> list[Event]:

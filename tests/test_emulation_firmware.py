@@ -202,9 +202,15 @@ def test_polar_stops_stream_by_itself_supervisor_restarts_gap_exact_and_factor_u
     assert np.all(np.diff(got.time_sensor_s) > 0)
     # FACTOR from the START responses (the profile's default would be off by 2x)
     np.testing.assert_allclose(got.acc_sensor, src.acc_sensor[delivered[:n]], atol=0.01)
-    # one 'stopped' gap: exactly the samples between that the sensor did not deliver
+    # one 'stopped' gap: exactly the samples between that the sensor did not deliver; ACC
+    # samples sent without their GYRO frame (the stop cuts the streams at different samples)
+    # arrived but could not be paired: an 'unpaired' gap of exactly those
     gaps = [g for g in th.monitor.gaps if g.sensor_id == "pelvis"]
-    assert [g.reason for g in gaps] == ["stopped"]
+    assert [g.reason for g in gaps if g.reason != "unpaired"] == ["stopped"]
     span = delivered[(delivered >= delivered[0]) & (delivered <= delivered[n - 1])]
     missing = int(delivered[n - 1] - delivered[0] + 1 - len(span))
-    assert gaps[0].samples_lost == missing > 0
+    acc_only = np.array(sorted(sent[polar.MEAS_ACC] - sent[polar.MEAS_GYRO]))
+    unpaired = int(np.count_nonzero((acc_only > delivered[0]) & (acc_only < delivered[n - 1])))
+    assert sum(g.samples_lost for g in gaps if g.reason == "unpaired") == unpaired
+    assert sum(g.samples_lost for g in gaps) == missing > unpaired
+    assert [g.samples_lost for g in gaps if g.reason == "stopped"] == [missing - unpaired]

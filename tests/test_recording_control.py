@@ -167,3 +167,43 @@ def test_version_1_files_still_open_and_decode(tmp_path):
         assert r.notifications("pelvis", role="control")[1] == [b"\x01\x02"]
         assert len(r.samples("pelvis")) == n  # hipmon-open has no handle_control: skipped, counted
         assert r.decode("pelvis").control_messages == 1
+
+
+def test_polar_pairing_losses_are_recorded_as_unpaired_gaps(tmp_path, capsys):
+    """Lost notifications of a Polar sensor: a lost GYRO frame leaves ACC samples that arrived
+    but cannot be paired. The recording's gaps say so: reason 'unpaired', exactly the ACC
+    samples sent without their GYRO frame; 'loss' the samples whose ACC frame was lost."""
+    from hipmon.ble.record import record_emulated
+
+    out = tmp_path / "lossy.hipmon"
+    summary = record_emulated(str(out), kind="walk", seconds=5, profile=POLAR.name, rate_hz=104.0, seed=1,
+                              loss=0.12)
+    assert summary.ok, summary.format()
+    sensors = summary.extra["emulation"]["sensors"]
+    with SessionReader(out) as r:
+        gaps = r.gaps
+        total_unpaired = 0
+        for sid in ("pelvis", "left_thigh", "right_thigh"):
+            sent = {polar.MEAS_ACC: set(), polar.MEAS_GYRO: set()}
+            for rec in sensors[sid].log.records:
+                if rec.status == "sent" and rec.stream in sent:
+                    sent[rec.stream].update(range(rec.stream_first, rec.stream_first + rec.stream_count))
+            both = np.array(sorted(sent[polar.MEAS_ACC] & sent[polar.MEAS_GYRO]))
+            got = len(r.samples(sid))
+            first, last = both[0], both[got - 1]  # the recording's span (the tail waits for partners)
+            acc_only = np.array(sorted(sent[polar.MEAS_ACC] - sent[polar.MEAS_GYRO]))
+            unpaired = int(np.count_nonzero((acc_only > first) & (acc_only < last)))
+            missing = int(last - first + 1 - np.count_nonzero((both >= first) & (both <= last)))
+            mine = [g for g in gaps if g.sensor_id == sid]
+            assert sum(g.samples_lost for g in mine if g.reason == "unpaired") == unpaired, sid
+            assert sum(g.samples_lost for g in mine if g.reason == "loss") == missing - unpaired, sid
+            assert {g.reason for g in mine} <= {"loss", "unpaired"}
+            total_unpaired += unpaired
+        assert total_unpaired > 0  # the loss rate makes some GYRO frames go missing
+        info = summarize(r)
+        for e in info["sensors"]:
+            by = e["gaps_recorded"]["by_reason"]
+            assert by.get("unpaired", {"samples_lost": 0})["samples_lost"] == sum(
+                g.samples_lost for g in gaps if g.sensor_id == e["sensor_id"] and g.reason == "unpaired")
+    assert main(["info", str(out)]) == 0
+    assert "unpaired" in capsys.readouterr().out

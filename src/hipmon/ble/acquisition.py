@@ -463,6 +463,10 @@ class _SensorStream:
         self.reconnected = False
         self.restarted = False  # the sensor stopped its stream; the start sequence was replayed
         self.control_log: list[bytes] = []  # control-point messages of the current connection
+        #: sensor times (s) of samples the decoder received but dropped unpaired (Polar ACC
+        #: without GYRO), not yet inside a gap found in the decoded stream
+        self.unpaired_s = np.zeros(0)
+        self.lost_unpaired = 0  # of ``lost``: samples received but dropped unpaired
         self.samples = 0
         self.notifications = 0
         self.lost = 0
@@ -595,12 +599,14 @@ class StreamMonitor:
             block = st.decoder.feed(note.data, note.host_ns)
         except Exception as exc:  # DecodeError: name the sensor, carry on
             st.bad += 1
+            self._take_unpaired(st)
             if st.bad <= 3 or st.bad in (10, 100, 1000):
                 msg = f"sensor {note.sensor_id}: bad notification ({len(note.data)} bytes {note.data[:12].hex()}…): {exc}"
                 self.messages.append(msg)
                 log.warning(msg)
             self._update_status(st)
             return
+        self._take_unpaired(st)
         if block is None or len(block) == 0:
             return
         if self.keep_latencies:
@@ -644,9 +650,34 @@ class StreamMonitor:
             self.messages.append(msg)
             log.warning(msg)
 
-    def _gap(self, st: _SensorStream, end_session: float, lost: int, reason: str) -> None:
+    @staticmethod
+    def _take_unpaired(st: _SensorStream) -> None:
+        take = getattr(st.decoder, "take_unpaired", None)
+        if take is None:
+            return
+        dropped = take()
+        if len(dropped):
+            st.unpaired_s = np.concatenate([st.unpaired_s, np.asarray(dropped, dtype=np.int64) * 1e-9])
+
+    def _gap(self, st: _SensorStream, end_session: float, lost: int, reason: str,
+             between_s: tuple[float, float] | None = None) -> None:
+        """A gap of ``lost`` samples; ``between_s``: the sensor times (s) of the samples on either
+        side. Samples the decoder dropped unpaired in that span are a gap of reason ``unpaired``
+        (they arrived; their partner stream's frame did not), the rest keeps ``reason``."""
+        if between_s is not None and st.unpaired_s.size and lost > 0:
+            a, b = between_s
+            half = 0.5 * st.period_s
+            u = st.unpaired_s
+            inside = int(np.count_nonzero((u > a + half * 0.5) & (u < b - half * 0.5)))
+            st.unpaired_s = u[u >= b - half * 0.5]
+            inside = min(inside, lost)
+            if inside:
+                self._gap(st, end_session, inside, "unpaired")
+                lost -= inside
         if lost <= 0:
             return
+        if reason == "unpaired":
+            st.lost_unpaired += lost
         gap = Gap(st.sensor_id, float(st.last_session if st.last_session is not None else end_session),
                   float(end_session), int(lost), reason)
         st.lost += lost
@@ -661,16 +692,17 @@ class StreamMonitor:
         index = block.sample_index
         tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
         has_time = self._has_sensor_time(st)
-        lost_before = st.lost
+        lost_before = st.lost - st.lost_unpaired  # samples that never arrived
         between = "disconnect" if st.reconnected else ("stopped" if st.restarted else "loss")
         # between the previous block and this one
         if st.last_time_sensor is not None:
+            span = (st.last_time_sensor, float(tsens[0]))
             if index is not None and st.last_index is not None:
                 lost = int(index[0]) - st.last_index - 1
-                self._gap(st, t_arrival, lost, between)
+                self._gap(st, t_arrival, lost, between, span)
             elif has_time:
                 lost = int(round((tsens[0] - st.last_time_sensor) / st.period_s)) - 1
-                self._gap(st, t_arrival, lost, between)
+                self._gap(st, t_arrival, lost, between, span)
             elif st.reconnected and st.last_session is not None:
                 lost = int(round((t_arrival - st.last_session) * st.rate_hz)) - len(block)
                 self._gap(st, t_arrival, lost, "disconnect")
@@ -681,9 +713,12 @@ class StreamMonitor:
         elif index is None and has_time and len(tsens) > 1:
             # sensor time only (Polar): a block may span a lost frame or a stream restart
             steps = np.rint(np.diff(tsens) / st.period_s).astype(np.int64) - 1
-            for lost in steps[steps > 0]:
-                self._gap(st, t_arrival, int(lost), "stopped" if st.restarted else "loss")
-                st.restarted = False
+            for i in np.flatnonzero(steps > 0):
+                other_before = st.lost - st.lost_unpaired
+                self._gap(st, t_arrival, int(steps[i]), "stopped" if st.restarted else "loss",
+                          (float(tsens[i]), float(tsens[i + 1])))
+                if st.lost - st.lost_unpaired != other_before:
+                    st.restarted = False
         # sample period measured on the sensor's clock (robust to its drift)
         if index is not None and st.last_index is not None and has_time and int(index[-1]) > st.last_index:
             span = int(index[-1]) - st.last_index
@@ -694,7 +729,7 @@ class StreamMonitor:
         st.reconnected = False
         # a stream restart's gap may come a block late (samples from before the stop
         # still waiting for their partner frames): the flag stays until a gap is seen
-        if st.lost != lost_before:
+        if st.lost - st.lost_unpaired != lost_before:
             st.restarted = False
         st.last_index = None if index is None else int(index[-1])
         st.last_time_sensor = float(tsens[-1])

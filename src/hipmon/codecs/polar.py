@@ -374,7 +374,16 @@ class Decoder(_BaseDecoder):
         self.rate_hz = float(rate_hz or 52.0)
         self.has_mag = p["mag"]
         self.mag_rate_hz = p["mag_rate_hz"] or float(mag_rate_for(self.rate_hz))
+        self._unpaired: list[np.ndarray] = []
         self.reset()
+
+    def take_unpaired(self) -> np.ndarray:
+        """Sensor times (ns, int64) of the ACC samples dropped by the pairing since the last
+        call: received, but their GYRO (or MAG) partner never came. The acquisition reports
+        them as gaps of reason ``unpaired``; they are also in ``stats.samples_lost``."""
+        out = np.concatenate(self._unpaired) if self._unpaired else np.zeros(0, dtype=np.int64)
+        self._unpaired = []
+        return out
 
     def reset(self) -> None:
         p = self.p
@@ -507,6 +516,8 @@ class Decoder(_BaseDecoder):
             emit &= False
         lost = int(cut - emit.sum())
         self.stats.samples_lost += lost
+        if lost:
+            self._unpaired.append(acc.t[:cut][~emit].copy())
         sel = np.flatnonzero(emit)
         t_out = acc.t[sel]
         block = None

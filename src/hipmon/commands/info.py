@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
             f"{_fmt(s['rate_hz'], '.1f'):>8}{s['notifications']:>9}{_fmt(s['samples']):>10}"
             f"{_fmt(gaps.get('count')):>6}{_fmt(gaps.get('samples_lost')):>7}{s['decode_errors']:>8}"
         )
+        by_reason = (s.get("gaps_recorded") or {}).get("by_reason") or {}
+        if by_reason:
+            lines.append("    recorded gaps: " + ", ".join(
+                f"{r} {v['count']} ({v['samples_lost']} samples)" for r, v in sorted(by_reason.items())))
         if "decode_problem" in s:
             lines.append(f"    cannot decode: {s['decode_problem']}")
     lines.append(f"gaps        {info['gaps']['count']} ({info['gaps']['samples_lost']} samples lost)")

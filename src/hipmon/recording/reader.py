@@ -454,6 +454,16 @@ class SessionReader:
         return any(s.profile == CSV_IMPORT_PROFILE for s in self.sensors.values())
 
 
+def _by_reason(gaps: list[Gap]) -> dict[str, dict[str, int]]:
+    """reason -> {count, samples_lost} (loss, disconnect, stopped, unpaired, import)."""
+    out: dict[str, dict[str, int]] = {}
+    for g in gaps:
+        e = out.setdefault(g.reason, {"count": 0, "samples_lost": 0})
+        e["count"] += 1
+        e["samples_lost"] += int(g.samples_lost)
+    return out
+
+
 def summarize(reader: SessionReader) -> dict[str, Any]:
     """The facts ``hipmon info --json`` prints (keys documented in ``docs/recording-format.md``).
 
@@ -481,6 +491,7 @@ def summarize(reader: SessionReader) -> dict[str, Any]:
             "gaps_recorded": {
                 "count": sum(1 for g in recorded if g.sensor_id == sid),
                 "samples_lost": sum(g.samples_lost for g in recorded if g.sensor_id == sid),
+                "by_reason": _by_reason([g for g in recorded if g.sensor_id == sid]),
             },
         }
         try:

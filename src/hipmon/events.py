@@ -451,6 +451,11 @@ class _SingleLegDetector:
         diff = flex_l - flex_r
         if self.lifted is None:
             if not self.stand_init:
+                # the standing level comes from a still frame with the legs level: the first
+                # frame may fall mid-stride (events start after the calibration walk), and a
+                # stride's 20-30 deg would read as a leg lift when standing still afterwards
+                if moving or abs(diff) >= 0.5 * cfg.hold_lift_deg:
+                    return out
                 self.stand = np.array([flex_l, flex_r])
                 self.stand_init = True
             elif abs(diff) < 0.5 * cfg.hold_lift_deg and not moving:

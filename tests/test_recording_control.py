@@ -207,3 +207,41 @@ def test_polar_pairing_losses_are_recorded_as_unpaired_gaps(tmp_path, capsys):
                 g.samples_lost for g in gaps if g.sensor_id == e["sensor_id"] and g.reason == "unpaired")
     assert main(["info", str(out)]) == 0
     assert "unpaired" in capsys.readouterr().out
+
+
+def test_record_sim_options_reach_the_simulator(tmp_path, capsys):
+    """`hipmon record --emulate run --sim right_drop_deg=12`: the recorded athlete drops the
+    pelvis more in right stance than in left (the simulator's default is 5 deg both sides),
+    and the options are stored in the session metadata."""
+    from hipmon.pipeline import process_session
+
+    out = tmp_path / "drop.hipmon"
+    assert main(["record", "--emulate", "run", "--seconds", "12", "--rate", "104", "--seed", "3",
+                 "--sim", "right_drop_deg=12", "--sim", "stand_s=5", "-o", str(out)]) == 0
+    capsys.readouterr()
+    with SessionReader(out) as r:
+        assert r.metadata["emulation"]["simulate"] == {"right_drop_deg": 12, "stand_s": 5}
+    res = process_session(out)
+    drop = {side: [e.peak_pelvic_drop_deg for e in res.events if e.kind == "stance" and e.side == side]
+            for side in ("left", "right")}
+    assert len(drop["left"]) >= 5 and len(drop["right"]) >= 5
+    assert np.median(drop["right"]) - np.median(drop["left"]) > 4.0, drop
+
+
+def test_record_sim_option_errors_are_those_of_simulate(tmp_path, capsys):
+    out = str(tmp_path / "x.hipmon")
+    assert main(["record", "--emulate", "run", "-o", out, "--preset", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert main(["simulate", "run", "--seconds", "20", "-o", str(tmp_path / "d"), "--preset", "nope"]) == 1
+    assert capsys.readouterr().err.split(":", 1)[1] == err.split(":", 1)[1]  # same message
+    for args, words in ((["--sim", "foo=1"], "unknown simulate option(s) foo"),
+                        (["--sim", "fatigue_side=middle"], "fatigue_side must be left, right or both"),
+                        (["--sim", "right_drop_deg=abc"], "right_drop_deg must be a number"),
+                        (["--sim", "seconds=3"], "use --seconds"),
+                        (["--sim", "novalue"], "KEY=VALUE")):
+        assert main(["record", "--emulate", "run", "-o", out, *args]) == 1
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "x.hipmon").exists()
+    from hipmon.commands.record import parse_value
+
+    assert [parse_value(v) for v in ("8", "2.5", "on", "Off", "right,left")] == [8, 2.5, True, False, "right,left"]

@@ -216,11 +216,11 @@ def test_record_sim_options_reach_the_simulator(tmp_path, capsys):
     from hipmon.pipeline import process_session
 
     out = tmp_path / "drop.hipmon"
-    assert main(["record", "--emulate", "run", "--seconds", "14", "--rate", "104", "--seed", "3",
-                 "--sim", "right_drop_deg=12", "--sim", "stand_s=7", "-o", str(out)]) == 0
+    assert main(["record", "--emulate", "run", "--seconds", "18", "--rate", "104", "--seed", "3",
+                 "--sim", "right_drop_deg=12", "--sim", "stand_s=6", "-o", str(out)]) == 0
     capsys.readouterr()
     with SessionReader(out) as r:
-        assert r.metadata["emulation"]["simulate"] == {"right_drop_deg": 12, "stand_s": 7}
+        assert r.metadata["emulation"]["simulate"] == {"right_drop_deg": 12, "stand_s": 6}
     res = process_session(out)
     drop = {side: [e.peak_pelvic_drop_deg for e in res.events if e.kind == "stance" and e.side == side]
             for side in ("left", "right")}

@@ -329,6 +329,30 @@ def test_faded_cue_in_the_window_keeps_every_alert_on_screen(qtbot):
     assert win.beeper.count == 7
 
 
+def test_banner_stays_on_an_active_rule_when_a_newer_alert_has_cleared(qtbot):
+    """The engine labels a stride with its first active rule only; the banner must not go green while it is active."""
+    from hipmon.app.feeds import SimpleAlert
+
+    state = LiveState(seconds=30, rate_hz=100)
+    win = Dashboard(state, None, muted=True)
+    qtbot.addWidget(win)
+    state.push_frames(np.array([0.0, 1.0]), np.zeros((2, len(ANGLE_COLUMNS))))
+    state.push_alerts([SimpleAlert("pelvic_drop", "right", 1.0, {"peak_pelvic_drop_deg": 9.0})])
+    state.push_alerts([SimpleAlert("valgus", "right", 1.0, {"peak_hip_adduction_deg": 18.0})])
+    win.refresh()
+    assert "knee valgus" in win.banner.text()
+    # 10 s later the right strides still carry pelvic_drop (valgus not in their label)
+    state.push_events([Event("stance", "right", 9.5, 9.8, 9.0, 10.0, 2.0, "pelvic_drop")])
+    state.push_frames(np.array([10.0]), np.zeros((1, len(ANGLE_COLUMNS))))
+    win.refresh()
+    assert "pelvic drop" in win.banner.text() and theme.ALERT in win.banner.styleSheet()
+    # and once no rule is active on that side, it goes green
+    state.push_events([Event("stance", "right", 10.5, 10.8, 3.0, 10.0, 2.0, "")])
+    state.push_frames(np.array([11.0]), np.zeros((1, len(ANGLE_COLUMNS))))
+    win.refresh()
+    assert "No alert" in win.banner.text()
+
+
 # ---------------------------------------------------------------- replay
 
 

@@ -689,7 +689,9 @@ class Dashboard(QtWidgets.QMainWindow):
             self._last_alert_seq = max(a.seq for a in new)
         a = self._banner_alert
         if a is not None and now is not None and (now - a.time_s) > BANNER_HOLD_S and not self._still_active(a):
-            a = self._banner_alert = None
+            # the engine labels a stride with its first active rule only: an older alert may be the active one
+            a = self._banner_alert = next((b for b in reversed(self.model.alerts()[-50:]) if self._still_active(b)),
+                                          None)
         self._set_banner(a)
 
     def _still_active(self, a: AlertRecord) -> bool:

@@ -34,7 +34,7 @@ _qtfix.apply()
 
 TRACE_SECONDS = 10.0
 N_STRIDES = 20
-REFRESH_HZ = 40.0  # the redraw timer: 30 fps with margin when the machine is busy (measured: benchmarks.md)
+REFRESH_HZ = 40.0  # the redraw timer: headroom above 30 fps on a shared machine (measured: docs/benchmarks.md)
 TRACE_PEN_WIDTH = 2.0  # readable from the treadmill; 2 px lines cost ~1.4 ms per 2000-point curve, hence POINTS_PER_PX
 POINTS_PER_PX = 1.0  # traces are decimated to about this density, keeping every bin's min and max (minmax_decimate)
 BANNER_HOLD_S = 4.0  # an alert stays on the banner this long (session time)

@@ -143,3 +143,30 @@ def test_hostile_frames():
     dec.feed(good)
     with pytest.raises(DecodeError, match="not after"):
         dec.feed(good)  # same frame time again
+
+
+def test_a_corrupted_frame_time_is_refused_without_stalling_the_stream():
+    """A bit flip in the u64 frame time (beyond int64, or years ahead) is one DecodeError; the
+    next good frames decode; two frames agreeing on a new time base are a real clock jump."""
+    n = 3  # samples in GOLDEN_PAYLOAD
+    dec = polar.Decoder(PARAMS, 52)
+    period = int(1e9 / 52)
+    t0 = 10**15
+    frames = [frame(polar.MEAS_ACC, t0 + k * n * period, 0x81, GOLDEN_PAYLOAD) for k in range(4)]
+    gyro = [frame(polar.MEAS_GYRO, t0 + k * n * period, 0x80, GOLDEN_PAYLOAD) for k in range(4)]
+    dec.feed(frames[0]); dec.feed(gyro[0])
+    flipped = bytearray(frames[1]); flipped[8] ^= 0x80  # top bit of the u64 time: beyond int64
+    with pytest.raises(DecodeError, match="63-bit"):
+        dec.feed(bytes(flipped))
+    ahead = bytearray(frames[1]); ahead[7] ^= 0x40  # ~2.3 years ahead
+    with pytest.raises(DecodeError, match="too far"):
+        dec.feed(bytes(ahead))
+    dec.feed(frames[1]); dec.feed(gyro[1])  # the stream carries on
+    dec.feed(frames[2]); out = dec.feed(gyro[2])
+    assert out is not None and np.all(np.diff(out.time_sensor_s) > 0)
+    # a real jump of one hour: the first frame is refused, the second agrees and re-bases
+    jump = 3600 * 10**9
+    with pytest.raises(DecodeError, match="too far"):
+        dec.feed(frame(polar.MEAS_ACC, t0 + jump, 0x81, GOLDEN_PAYLOAD))
+    dec.feed(frame(polar.MEAS_ACC, t0 + jump + n * period, 0x81, GOLDEN_PAYLOAD))
+    assert dec.streams[polar.MEAS_ACC].prev_ts == t0 + jump + n * period

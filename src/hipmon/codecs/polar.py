@@ -335,12 +335,16 @@ def validate_params(params: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- decoder
 
+#: Largest plausible step between two frames of one stream within a connection (ns).
+MAX_FRAME_STEP_NS = 60 * 10**9
+
 
 @dataclass
 class _Stream:
     rate_hz: float
     factor: float
     prev_ts: int | None = None
+    rejected_ts: int | None = None  # time of the last frame refused for an implausible time step
     t: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     v: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
@@ -449,10 +453,25 @@ class Decoder(_BaseDecoder):
         return meas, times, vals
 
     def _sample_times(self, st: _Stream, ts: int, n: int) -> np.ndarray:
+        """Per-sample times (ns) of a frame of ``n`` samples ending at ``ts`` (PmdTimeStampUtils rule).
+
+        A frame time outside int64, not after the previous frame, or more than
+        ``MAX_FRAME_STEP_NS`` after it is a corrupted frame (DecodeError); two
+        consecutive frames that agree on a new time base are a real clock jump and
+        restart the stream's timing, so one bad time cannot stall the stream.
+        """
+        if ts >= 1 << 63:
+            raise DecodeError(f"frame time {ts} ns is beyond the 63-bit range: corrupted frame")
         nominal = 1e9 / st.rate_hz
+        if st.prev_ts is not None and not 0 < ts - st.prev_ts <= MAX_FRAME_STEP_NS:
+            rebase = st.rejected_ts is not None and 0 < ts - st.rejected_ts <= MAX_FRAME_STEP_NS
+            st.rejected_ts = ts
+            if not rebase:
+                what = "is not after" if ts <= st.prev_ts else "jumps too far past"
+                raise DecodeError(f"frame time {ts} ns {what} the previous frame's {st.prev_ts} ns")
+            st.prev_ts = None  # the sensor's clock really jumped: time this frame as a first one
+        st.rejected_ts = None
         if st.prev_ts is not None:
-            if ts <= st.prev_ts:
-                raise DecodeError(f"frame time {ts} ns is not after the previous frame's {st.prev_ts} ns")
             delta = (ts - st.prev_ts) / n
             if 0.8 * nominal < delta < 1.25 * nominal:
                 first = st.prev_ts + delta

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
+
 HELP = "Live dashboard on emulated sensors (a simulated runner who fatigues); --duration/--screenshot for headless use."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S", help="quit after S seconds (wall clock)")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
-    parser.add_argument("--mute", action="store_true", help="start with the audible alert cue off")
-    parser.add_argument("--fade", nargs="?", const="1,2,4/5", metavar="N,N,.../MIN",
-                        help="faded feedback: the audible cue on every Nth alert per stage of MIN minutes "
-                        "(bare --fade: 1,2,4/5 = every alert for 5 min, then every 2nd, then every 4th); "
-                        "the screen still shows every alert. Default: every alert")
+    add_feedback_arguments(parser)
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument("--speed", type=float, default=1.0, help="play the simulated run this many times real time")
     parser.add_argument(
@@ -48,16 +46,4 @@ def run(args: argparse.Namespace) -> int:
         seconds = min(180.0, (args.duration or 0) * args.speed + 15.0) if args.duration else 180.0
         source = make_source("truth", seconds=max(seconds, 75.0), seed=args.seed, speed=args.speed, loop=True)
     return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                    athlete=args.athlete, session=args.session, fade=_fade(args))
-
-
-def _fade(args: argparse.Namespace):
-    from hipmon.app.feedback import FadeSchedule
-    from hipmon.cli import CommandError
-
-    if not getattr(args, "fade", None):
-        return None
-    try:
-        return FadeSchedule.parse(args.fade)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+                    athlete=args.athlete, session=args.session, fade=fade_schedule(args))

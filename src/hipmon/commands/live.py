@@ -7,6 +7,8 @@ import math
 import sys
 import time
 
+from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
+
 HELP = "Live dashboard on real sensors from a session configuration or a scan; --no-gui prints one line per stride."
 
 
@@ -18,11 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gui", action="store_true", help="no window: one line per stride or landing, with alerts")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
-    parser.add_argument("--mute", action="store_true", help="start with the audible alert cue off")
-    parser.add_argument("--fade", nargs="?", const="1,2,4/5", metavar="N,N,.../MIN",
-                        help="faded feedback: the audible cue on every Nth alert per stage of MIN minutes "
-                        "(bare --fade: 1,2,4/5 = every alert for 5 min, then every 2nd, then every 4th); "
-                        "the screen still shows every alert. Default: every alert")
+    add_feedback_arguments(parser)
     parser.add_argument("--seed", type=int, default=7, help="with --emulate: simulator seed")
     parser.add_argument("--athlete", default="", help="athlete name")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
@@ -72,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                        athlete=args.athlete, session=args.session, fade=_fade(args))
+                        athlete=args.athlete, session=args.session, fade=fade_schedule(args))
     return run_terminal(source, args.duration)
 
 
@@ -116,15 +114,3 @@ def run_terminal(source, duration: float | None, out=None) -> int:
 
         raise CommandError(f"acquisition failed: {runner.error}")
     return 0
-
-
-def _fade(args: argparse.Namespace):
-    from hipmon.app.feedback import FadeSchedule
-    from hipmon.cli import CommandError
-
-    if not getattr(args, "fade", None):
-        return None
-    try:
-        return FadeSchedule.parse(args.fade)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None

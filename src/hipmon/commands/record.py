@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "Record a session without a GUI, from sensors or --emulate KIND, to a SQLite session file."
 

@@ -100,6 +100,23 @@ class _AhrsFilter(OrientationFilter):
     def state(self) -> dict[str, Any]:
         return {"q_sensor_earth": None if self._q is None else self._from_lib(self._q)}
 
+    def _loop(self, q, acc, gyr, mag):
+        """One library step per sample (ahrs filters are pure Python); Madgwick and Mahony
+        share ``updateIMU(q, gyr, acc, dt)`` / ``updateMARG(q, gyr, acc, mag, dt)``."""
+        out = np.empty((acc.shape[0], 4))
+        dt = self.dt_s
+        if mag is None:
+            step = self._impl.updateIMU
+            for i in range(acc.shape[0]):
+                q = step(q, gyr[i], acc[i], dt)
+                out[i] = q
+        else:
+            step = self._impl.updateMARG
+            for i in range(acc.shape[0]):
+                q = step(q, gyr[i], acc[i], mag[i], dt)
+                out[i] = q
+        return out
+
 
 class MadgwickFilter(_AhrsFilter):
     """ahrs Madgwick gradient-descent filter.
@@ -126,21 +143,6 @@ class MadgwickFilter(_AhrsFilter):
     def _from_lib(self, q):
         return rotations.multiply(Q_NWU_ENU, q) if self.use_mag else q
 
-    def _loop(self, q, acc, gyr, mag):
-        out = np.empty((acc.shape[0], 4))
-        dt = self.dt_s
-        if mag is None:
-            step = self._impl.updateIMU
-            for i in range(acc.shape[0]):
-                q = step(q, gyr[i], acc[i], dt)
-                out[i] = q
-        else:
-            step = self._impl.updateMARG
-            for i in range(acc.shape[0]):
-                q = step(q, gyr[i], acc[i], mag[i], dt)
-                out[i] = q
-        return out
-
 
 class MahonyFilter(_AhrsFilter):
     """ahrs Mahony explicit complementary filter with gyroscope-bias integrator.
@@ -161,21 +163,6 @@ class MahonyFilter(_AhrsFilter):
     def _reset_impl(self) -> None:
         k_I = self.params["k_I"] if self.params["k_I"] != 0 else 1e-12
         self._impl = Mahony(frequency=self.rate_hz, k_P=self.params["k_P"], k_I=k_I)
-
-    def _loop(self, q, acc, gyr, mag):
-        out = np.empty((acc.shape[0], 4))
-        dt = self.dt_s
-        if mag is None:
-            step = self._impl.updateIMU
-            for i in range(acc.shape[0]):
-                q = step(q, gyr[i], acc[i], dt)
-                out[i] = q
-        else:
-            step = self._impl.updateMARG
-            for i in range(acc.shape[0]):
-                q = step(q, gyr[i], acc[i], mag[i], dt)
-                out[i] = q
-        return out
 
     def state(self) -> dict[str, Any]:
         s = super().state()

@@ -25,7 +25,6 @@ import logging
 import time
 from typing import Any
 
-import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +164,12 @@ class Firmware:
         n = int(getattr(self.encoder, "samples_per_notification", 1) or 0)
         return n if n > 0 else max(1, int(round(self.sensor.rate_hz / 50.0)))
 
+    def delivery(self, data: bytes) -> str:
+        """What becomes of a notification: "unsent" (nobody subscribed), "dropped" (injected loss) or "sent"."""
+        if not self.transmitting(data):
+            return "unsent"
+        return "dropped" if self.sensor.should_drop() else "sent"
+
     def transmitting(self, data: bytes) -> bool:
         return (
             self.sensor.connection is not None
@@ -219,12 +224,7 @@ class Firmware:
         if not datas:
             return
         session_t = float(s.source.time_session_s[first + n - 1])
-        if not self.transmitting(datas[0]):
-            status = "unsent"
-        elif s.should_drop():
-            status = "dropped"
-        else:
-            status = "sent"
+        status = self.delivery(datas[0])
         self._seq += 1
         s.log.records.append(NotificationRecord(self._seq, first, n, b"".join(datas), status, session_t))
         if status != "sent":
@@ -490,12 +490,7 @@ class PolarPmdFirmware(Firmware):
             if meas == pmd.MEAS_ACC:
                 count = frame_n
                 self.acc_next += count
-            if not self.transmitting(data):
-                status = "unsent"
-            elif s.should_drop():
-                status = "dropped"
-            else:
-                status = "sent"
+            status = self.delivery(data)
             self._seq += 1
             last = min(start + max(count, 1), s.n_samples) - 1
             s.log.records.append(NotificationRecord(self._seq, start, count, data, status,

@@ -420,6 +420,13 @@ class SessionWriter:
             except BaseException as exc:  # reported by the next write/flush/close
                 self._error = exc
 
+    def _stop_flusher(self) -> None:
+        """Stop the background flush thread (the caller commits what is left)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
     def close(self) -> None:
         """Commit everything, record the end of the session and close the file.
 
@@ -427,10 +434,7 @@ class SessionWriter:
         """
         if self._closed:
             return
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
+        self._stop_flusher()
         with self._db_lock:
             err = self._error
             self._error = None
@@ -467,10 +471,7 @@ class SessionWriter:
         a live one closes and keeps what it committed."""
         if self._closed:
             return
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
+        self._stop_flusher()
         if self._atomic:
             with self._db_lock:
                 self._closed = True

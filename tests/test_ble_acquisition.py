@@ -154,3 +154,35 @@ def test_name_globs_matching_several_sensors_each_get_their_own():
     for sid in ("left_thigh", "right_thigh"):
         assert st[sid].samples > 0 and st[sid].reconnects == 0 and not st[sid].error
     assert th.acquisition.finder.scans_started == 1
+
+
+def test_live_bounds_the_latency_list_and_the_emulation_log():
+    """keep_latencies=N keeps the newest N latencies (a live session runs for hours); True keeps all
+    (benchmarks); SensorLog.limit bounds the emulated sensor's ground-truth log the same way."""
+    import queue
+
+    import numpy as np
+
+    from hipmon.ble.acquisition import StreamMonitor
+    from hipmon.emulation.sensor import NotificationRecord, SensorLog
+    from hipmon.profiles import get_profile
+    from hipmon.types import ImuBlock, RawNotification
+
+    prof = get_profile("hipmon-open")
+    n = 2000
+    t = 10.0 + np.arange(n) / 104.0
+    block = ImuBlock(t, np.tile([0.0, 0.0, 9.81], (n, 1)), np.zeros((n, 3)))
+    packets = prof.make_encoder(104.0).encode(block)
+    assert len(packets) > 40
+    for keep, expected in ((25, 25), (True, len(packets))):
+        mon = StreamMonitor(queue.SimpleQueue(), {"s": (prof, 104.0)}, keep_latencies=keep)
+        for i, data in enumerate(packets):
+            mon.process(RawNotification("s", time.monotonic_ns() - 1000 * i, data))
+        assert len(mon.streams["s"].latencies_ns) == expected
+        assert all(v > 0 for v in mon.streams["s"].latencies_ns)
+    log = SensorLog()
+    log.records.extend(NotificationRecord(i, i, 1, b"", "sent", float(i)) for i in range(50))
+    log.limit(10)
+    for i in range(50, 60):
+        log.records.append(NotificationRecord(i, i, 1, b"", "sent", float(i)))
+    assert [r.first_sample for r in log.records] == list(range(50, 60))

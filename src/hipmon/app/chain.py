@@ -86,6 +86,7 @@ class ChainSource:
                     radio, prof, sim.sensors[p], rate_hz=rate_hz, speed=speed,
                     impairments=Impairments(loss=loss, jitter_s=0.004), seed=seed * 100 + i,
                 ).start(t0)
+                sensors[p].log.limit(1000)  # a live session reads no ground truth: keep the log bounded
             for spec in specs:
                 spec.address = sensors[spec.placement].address
             context.update(radio=radio, sensors=sensors, simulation=sim)
@@ -125,7 +126,7 @@ class ChainSource:
         from hipmon.pipeline import SensorSpec as PSpec  # noqa: PLC0415
 
         self.origin_ns = time.monotonic_ns()
-        self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=True,
+        self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=500,
                                         **self._acq_kwargs)
         self.pipeline = Pipeline(
             [PSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
@@ -195,27 +196,8 @@ class ChainSource:
         recent = [ms for t, ms in list(self._lags) if now - t <= window_s]
         return float(np.median(recent)) if recent else None
 
-    def _bound_latency_lists(self, keep: int = 500) -> None:
-        # AcquisitionThread(keep_latencies=True) appends one value per decoded notification and reports the
-        # median of the last 500: keep only those, or 2 h at 3 × 52 notifications/s would hold ~1 M ints.
-        monitor = getattr(self.thread, "monitor", None)
-        for stream in getattr(monitor, "streams", {}).values():
-            lat = getattr(stream, "latencies_ns", None)
-            if isinstance(lat, list) and len(lat) > 4 * keep:
-                del lat[:-keep]  # one slice deletion: atomic under the GIL against the monitor's append
-
-    def _bound_emulation_logs(self, keep: int = 1000) -> None:
-        # The emulated sensors log every notification they send (the truth that emulation tests compare
-        # against); nobody reads it in a live session, and it grew the demo by ~2.4 MB/min (measured).
-        for sensor in (getattr(self, "context", None) or {}).get("sensors", {}).values():
-            records = getattr(getattr(sensor, "log", None), "records", None)
-            if isinstance(records, list) and len(records) > 4 * keep:
-                del records[:-keep]  # one slice deletion: atomic under the GIL against the emulator's append
-
     def sensor_status(self) -> list[SensorStatus]:
         out = []
-        self._bound_latency_lists()
-        self._bound_emulation_logs()
         for st in (self.thread.status().values() if self.thread is not None else ()):
             total = st.samples + st.samples_lost
             lat = st.latency_ms_p50

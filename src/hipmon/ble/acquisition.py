@@ -22,6 +22,8 @@ BumbleBleakClient, scanner_backend=BumbleBleakScanner``).
 
 from __future__ import annotations
 
+import collections
+
 import asyncio
 import functools
 import logging
@@ -504,7 +506,7 @@ class StreamMonitor:
         event_sinks: list[Callable[[ConnectionEvent], None]] | None = None,
         gap_sinks: list[Callable[[Gap], None]] | None = None,
         block_sinks: list[Callable[[str, Any], None]] | None = None,
-        keep_latencies: bool = False,
+        keep_latencies: bool | int = False,
     ) -> None:
         self.source = source
         self.origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
@@ -515,7 +517,9 @@ class StreamMonitor:
         self.out: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.gaps: list[Gap] = []
         self.messages: list[str] = []
-        self.keep_latencies = keep_latencies
+        # True keeps every arrival -> decoded latency (benchmarks); an int N keeps the newest N (live)
+        self.keep_latencies = bool(keep_latencies)
+        self._latency_cap = None if isinstance(keep_latencies, bool) else int(keep_latencies)
         statuses = statuses or {}
         self.streams = {
             sid: _SensorStream(sid, prof, rate, statuses.get(sid)) for sid, (prof, rate) in sensors.items()
@@ -610,6 +614,8 @@ class StreamMonitor:
         if block is None or len(block) == 0:
             return
         if self.keep_latencies:
+            if self._latency_cap is not None and not isinstance(st.latencies_ns, collections.deque):
+                st.latencies_ns = collections.deque(st.latencies_ns, maxlen=self._latency_cap)
             st.latencies_ns.append(time.monotonic_ns() - note.host_ns)
         self._account(st, block, note.host_ns)
         st.samples += len(block)
@@ -751,7 +757,7 @@ class StreamMonitor:
         if st.first_ns is not None and st.last_ns is not None and st.last_ns > st.first_ns:
             s.rate_measured_hz = st.samples / ((st.last_ns - st.first_ns) / 1e9)
         if st.latencies_ns:
-            s.latency_ms_p50 = float(np.median(st.latencies_ns[-500:])) / 1e6
+            s.latency_ms_p50 = float(np.median(list(st.latencies_ns)[-500:])) / 1e6
 
 
 # ============================================================================ thread
@@ -775,7 +781,7 @@ class AcquisitionThread:
         gap_sinks: list[Callable[[Gap], None]] | None = None,
         block_sinks: list[Callable[[str, Any], None]] | None = None,
         origin_ns: int | None = None,
-        keep_latencies: bool = False,
+        keep_latencies: bool | int = False,
         freeze_gc: bool = True,
         **acq_kwargs: Any,
     ) -> None:

@@ -27,6 +27,8 @@ never sent because no client was subscribed (samples taken while disconnected).
 
 from __future__ import annotations
 
+import collections
+
 import asyncio
 import logging
 import random
@@ -140,10 +142,15 @@ class NotificationRecord:
 class SensorLog:
     """Everything an emulated sensor did, for tests and benchmarks."""
 
-    records: list[NotificationRecord] = field(default_factory=list)
+    records: list[NotificationRecord] = field(default_factory=list)  # a bounded deque after limit()
     commands: list[tuple[str, bytes]] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)  # host monotonic s of forced drops
     connects: int = 0
+
+    def limit(self, max_records: int) -> None:
+        """Keep only the newest ``max_records`` notification records (live sessions: nobody reads
+        the whole truth there, and it grows ~2.4 MB/min with three sensors)."""
+        self.records = collections.deque(self.records, maxlen=max_records)
 
     def sent(self) -> list[NotificationRecord]:
         return [r for r in self.records if r.status == "sent"]

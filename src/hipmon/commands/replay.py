@@ -28,9 +28,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--speed must be between 0.25 and 8")
     from hipmon.app.replay import ReplayModel
 
+    from hipmon.recording import RecordingError
+
     try:
         model = ReplayModel.from_session(args.session)
-    except Exception as exc:  # the reader/pipeline name the problem
+    except RecordingError as exc:  # names the file already
+        raise CommandError(str(exc)) from None
+    except Exception as exc:  # the pipeline names the problem
         raise CommandError(f"{args.session}: {exc}") from None
     if model.time_s.size == 0:
         raise CommandError(f"{args.session}: no frames (too short, or no sensors for all three placements)")

@@ -231,12 +231,19 @@ class Firmware:
             return
         char = self.chars[self.data_roles[0]]
         for data in self.chunk(datas):
-            try:
-                await s.device.notify_subscribers(char, data)
-            except Exception:
-                log.debug("%s: notify failed (link gone)", s.name, exc_info=True)
-                s.log.records[-1].status = "unsent"
+            if not await self.notify(char, data):
                 return
+
+    async def notify(self, char: Any, data: bytes) -> bool:
+        """Send one notification; if the link is gone, mark the last logged record unsent (False)."""
+        s = self.sensor
+        try:
+            await s.device.notify_subscribers(char, data)
+        except Exception:
+            log.debug("%s: notify failed (link gone)", s.name, exc_info=True)
+            s.log.records[-1].status = "unsent"
+            return False
+        return True
 
     def wanted(self, data: bytes) -> bool:
         """Whether a notification the encoder produced belongs to an active stream."""
@@ -498,11 +505,7 @@ class PolarPmdFirmware(Firmware):
                                                     meas, s_first, frame_n))
             if status != "sent":
                 continue
-            try:
-                await s.device.notify_subscribers(char, data)
-            except Exception:
-                log.debug("%s: notify failed (link gone)", s.name, exc_info=True)
-                s.log.records[-1].status = "unsent"
+            if not await self.notify(char, data):
                 return
 
 

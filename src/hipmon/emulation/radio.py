@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from bumble.device import Device
@@ -37,6 +37,17 @@ def current_radio() -> EmulatedRadio:
         raise RuntimeError("no emulated radio is running (start an EmulatedRadio first)")
     return _current
 
+
+
+async def disconnect_all(central: Any) -> None:
+    """Disconnect every connection of a bumble central ``Device`` (best effort, for teardown)."""
+    if central is None:
+        return
+    for connection in list(central.connections.values()):
+        try:
+            await connection.disconnect()
+        except Exception:  # pragma: no cover - the link may already be gone
+            pass
 
 class EmulatedRadio:
     """A virtual BLE medium with one central and any number of peripherals."""
@@ -75,12 +86,7 @@ class EmulatedRadio:
                     await close()
                 except Exception:  # pragma: no cover - best effort teardown
                     log.debug("peripheral close failed", exc_info=True)
-        if self.central is not None:
-            for connection in list(self.central.connections.values()):
-                try:
-                    await connection.disconnect()
-                except Exception:  # pragma: no cover
-                    pass
+        await disconnect_all(self.central)
         self.running = False
         if _current is self:
             _current = None

@@ -144,12 +144,7 @@ class RemoteRadio(EmulatedRadio):
     async def close(self) -> None:
         import hipmon.emulation.radio as radio_mod
 
-        if self.central is not None:
-            for connection in list(self.central.connections.values()):
-                try:
-                    await connection.disconnect()
-                except Exception:  # pragma: no cover
-                    pass
+        await radio_mod.disconnect_all(self.central)
         if self._conn is not None and self.process is not None and self.process.poll() is None:
             try:
                 await self._call(("stop",), 15.0)

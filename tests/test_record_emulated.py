@@ -122,8 +122,10 @@ def test_kill_9_of_record_keeps_everything_up_to_1s_before_and_the_sensors_exit(
             lag_s = (kill_ns - int(host_ns[-1])) / 1e9
             assert 0 <= lag_s <= 1.0, (p, lag_s)
             t = r.samples(p).time_sensor_s
-            # no loss injected, no drop: the samples are contiguous from the first to the last
-            assert len(t) > 3 * 208
+            # no loss injected, no drop: the samples are contiguous from the first to the last,
+            # and they reach at least (3 s streamed before the kill) - (1 s allowed lag)
+            assert t[-1] - t[0] >= 3.0 - 1.0 - 0.1, (p, t[-1] - t[0])
+            assert len(t) >= 2 * 208, (p, len(t))
             assert np.all(np.abs(np.diff(t) * 208 - 1) < 0.5), p  # ms timestamps: ±3 % spacing
     # the emulated sensors (child process) exit when the recorder is gone
     deadline = time.monotonic() + 10

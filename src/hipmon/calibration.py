@@ -71,6 +71,11 @@ class CalibrationConfig:
     - ``refine_thigh_axes``: refine the thigh axes with the hip-joint criterion: True,
       False, or ``"running"`` (only when the movement has flight phases; measured
       better in running, worse in walking: docs/calibration.md).
+    - ``thigh_heading``: where each thigh's heading comes from: ``"hip_joint"`` (the
+      hip joint centre shared with the pelvis, ``hipmon.hip_joint``; the flexion axis
+      is then only its starting guess and its fallback) or ``"axis"`` (the flexion
+      axis alone; biased 2–4° externally by the gait's frontal-plane motion:
+      docs/calibration.md).
     - ``pelvis_axis_from``: what finds the pelvis's mediolateral axis in alternating
       gait: ``"gyr"`` (angular rate only), ``"both"`` (angular rate and specific
       force), or ``"auto"``: ``"both"`` in running, ``"gyr"`` otherwise (in walking the
@@ -88,6 +93,7 @@ class CalibrationConfig:
     moving_gyr_rad_s: float = 0.6
     trusted_quality: float = 0.5
     refine_thigh_axes: bool | str = "running"
+    thigh_heading: str = "hip_joint"
     pelvis_axis_from: str = "auto"
 
 
@@ -489,6 +495,19 @@ def calibrate(
     for p in PLACEMENTS:
         fwd_sensor = np.cross(up_s[p], right_s[p])
         q_global_earth[p] = global_in_earth(rot.rotate(q_stand[p], fwd_sensor))
+    # ---- thighs: heading relative to the pelvis from the shared hip joint centre
+    if config.thigh_heading == "hip_joint":
+        for p in ("left_thigh", "right_thigh"):
+            qge, hj_metrics, hj_reasons, hj_score = _thigh_heading_from_hip_joint(
+                acc_sensor, gyr_sensor, q_stand, q_global_earth, p, (s0, s1), (m0, m1), rate_hz)
+            metrics.update(hj_metrics)
+            reasons.extend(hj_reasons)
+            scores.append(hj_score)
+            if qge is not None:
+                q_global_earth[p] = qge
+    elif config.thigh_heading != "axis":
+        raise ValueError(f"thigh_heading must be 'hip_joint' or 'axis', not {config.thigh_heading!r}")
+    for p in PLACEMENTS:
         # the segment equals the global frame in the calibration pose
         q_sensor_segment[p] = rot.normalize(rot.multiply(rot.conjugate(q_global_earth[p]), q_stand[p]))
     quality = float(min(scores)) if scores else 0.0
@@ -503,6 +522,71 @@ def calibrate(
         reasons=[] if trusted and not reasons else reasons,
         metrics=metrics,
     )
+
+
+def yaw_about_earth_up_rad(q: np.ndarray) -> float:
+    """The rotation angle (rad) about earth z of the twist part of ``q`` (4,) (swing-twist decomposition)."""
+    return float(2.0 * np.arctan2(q[3], q[0]))
+
+
+def _thigh_heading_from_hip_joint(acc_sensor, gyr_sensor, q_stand, q_global_earth, placement, standing, movement,
+                                  rate_hz):
+    """The thigh's ``q_global_earth`` (4,) from the hip joint centre it shares with the pelvis, or None.
+
+    ``hipmon.hip_joint.fit_relative_orientation`` gives the thigh-to-pelvis sensor
+    rotation at the middle of the stand (gyroscope bias: the stand's mean rate). Its
+    part about the vertical carries the pelvis's forward direction over to the thigh
+    (in the calibration pose both segment frames are the global frame); its tilt part
+    is only reported (the verticals stay the standing accelerometers'). The flexion
+    axis gives the starting guess, and its 180° turn is tried too. Returns
+    (q_global_earth or None when the fit cannot be trusted, metrics, reasons, score).
+    """
+    from hipmon.hip_joint import fit_relative_orientation
+
+    (s0, s1), (m0, m1) = standing, movement
+    i0 = (s0 + s1) // 2
+    bias = {p: gyr_sensor[p][s0:s1].mean(0) for p in ("pelvis", placement)}
+    acc = {p: acc_sensor[p][i0:m1] for p in ("pelvis", placement)}
+    gyr = {p: gyr_sensor[p][i0:m1] - bias[p] for p in ("pelvis", placement)}
+    qp, qt = q_stand["pelvis"], q_stand[placement]
+    axis_heading = rot.multiply(q_global_earth["pelvis"], rot.conjugate(q_global_earth[placement]))  # earth_t -> earth_p
+    metrics: dict[str, float] = {}
+    fits = []
+    for turn in (0.0, np.pi):
+        q_rel_earth = rot.multiply(axis_heading, heading_quaternion_earth(turn))
+        guess = rot.multiply(rot.conjugate(qp), rot.multiply(q_rel_earth, qt))
+        try:
+            fits.append(fit_relative_orientation(acc["pelvis"], gyr["pelvis"], acc[placement], gyr[placement], rate_hz,
+                                                 guess, fit_from=m0 - i0))
+        except ValueError as exc:
+            return None, metrics, [f"{placement}: no hip joint fit ({exc}); heading from the flexion axis"], 0.7
+    fit = min(fits, key=lambda f: f.residual_rms_m_s2)
+    m_earth = rot.multiply(qp, rot.multiply(fit.q_thigh_pelvis, rot.conjugate(qt)))  # earth_t -> earth_p
+    theta = yaw_about_earth_up_rad(m_earth)
+    swing = rot.multiply(heading_quaternion_earth(-theta), m_earth)
+    change = float(np.degrees(np.angle(np.exp(1j * (theta - yaw_about_earth_up_rad(axis_heading))))))
+    ratio = fit.residual_rms_m_s2 / max(fit.signal_rms_m_s2, 1e-9)
+    r_p, r_t = float(np.linalg.norm(fit.lever_arm_pelvis_m)), float(np.linalg.norm(fit.lever_arm_thigh_m))
+    metrics.update({
+        f"{placement}_hip_joint_heading_change_deg": change,
+        f"{placement}_hip_joint_residual_ratio": ratio,
+        f"{placement}_hip_joint_residual_m_s2": fit.residual_rms_m_s2,
+        f"{placement}_hip_joint_lever_arm_m": r_t,
+        f"{placement}_hip_joint_pelvis_lever_arm_m": r_p,
+        f"{placement}_hip_joint_tilt_vs_standing_deg": float(np.degrees(np.linalg.norm(rot.to_rotvec(swing[None])[0]))),
+    })
+    problems = []
+    if ratio > 0.5:
+        problems.append(f"the two hip-joint accelerations disagree (residual {ratio:.0%} of the signal)")
+    if r_t > 0.6 or r_p > 0.5:  # the HJC is within a thigh's or a pelvis's length of its sensor
+        problems.append(f"implausible lever arms (thigh {r_t:.2f} m, pelvis {r_p:.2f} m)")
+    if problems:
+        return None, metrics, [f"{placement}: " + "; ".join(problems) + "; heading from the flexion axis"], 0.7
+    reasons, score = [], 1.0
+    if abs(change) > 20.0:
+        reasons.append(f"{placement}: heading from the hip joint and from the flexion axis differ by {abs(change):.0f} deg")
+        score = float(np.clip(1.0 - (abs(change) - 20.0) / 20.0, 0.3, 1.0))
+    return rot.multiply(heading_quaternion_earth(-theta), q_global_earth["pelvis"]), metrics, reasons, score
 
 
 def tilt_to_vertical(q_sensor_earth: np.ndarray, up_sensor: np.ndarray) -> np.ndarray:

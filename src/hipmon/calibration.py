@@ -13,6 +13,9 @@ The idea (details, assumptions and the quality score in ``docs/calibration.md``)
   squats, after removing the component along the segment's long axis. Its sign is
   set so that the thigh's sagittal excursions are larger into flexion than into
   extension (true of walking, running, marching, landings and squats alike).
+  That axis is the starting guess: each thigh's heading relative to the pelvis
+  then comes from the hip joint centre the two segments share
+  (``hipmon.hip_joint``), which the gait's frontal-plane motion does not bias.
 * Pelvis: from its own rotation pattern using the left/right symmetry of gait:
   half a stride later the gait is its own mirror image, so the pelvis's horizontal
   angular rate that repeats every step is about the mediolateral axis (tilt) and

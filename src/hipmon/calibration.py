@@ -554,16 +554,13 @@ def _thigh_heading_from_hip_joint(acc_sensor, gyr_sensor, q_stand, q_global_eart
     qp, qt = q_stand["pelvis"], q_stand[placement]
     axis_heading = rot.multiply(q_global_earth["pelvis"], rot.conjugate(q_global_earth[placement]))  # earth_t -> earth_p
     metrics: dict[str, float] = {}
-    fits = []
-    for turn in (0.0, np.pi):
-        q_rel_earth = rot.multiply(axis_heading, heading_quaternion_earth(turn))
-        guess = rot.multiply(rot.conjugate(qp), rot.multiply(q_rel_earth, qt))
-        try:
-            fits.append(fit_relative_orientation(acc["pelvis"], gyr["pelvis"], acc[placement], gyr[placement], rate_hz,
-                                                 guess, fit_from=m0 - i0))
-        except ValueError as exc:
-            return None, metrics, [f"{placement}: no hip joint fit ({exc}); heading from the flexion axis"], 0.7
-    fit = min(fits, key=lambda f: f.residual_rms_m_s2)
+    guesses = np.array([rot.multiply(rot.conjugate(qp), rot.multiply(
+        rot.multiply(axis_heading, heading_quaternion_earth(turn)), qt)) for turn in (0.0, np.pi)])
+    try:
+        fit = fit_relative_orientation(acc["pelvis"], gyr["pelvis"], acc[placement], gyr[placement], rate_hz,
+                                       guesses, fit_from=m0 - i0)
+    except ValueError as exc:
+        return None, metrics, [f"{placement}: no hip joint fit ({exc}); heading from the flexion axis"], 0.7
     m_earth = rot.multiply(qp, rot.multiply(fit.q_thigh_pelvis, rot.conjugate(qt)))  # earth_t -> earth_p
     theta = yaw_about_earth_up_rad(m_earth)
     swing = rot.multiply(heading_quaternion_earth(-theta), m_earth)

@@ -89,7 +89,7 @@ def fit_relative_orientation(
     acc_thigh: np.ndarray,
     gyr_thigh: np.ndarray,
     rate_hz: float,
-    q_thigh_pelvis_guess: np.ndarray,
+    q_thigh_pelvis_guesses: np.ndarray,
     fit_from: int = 0,
     cutoff_hz: float = 12.0,
 ) -> HipJointFit:
@@ -98,8 +98,9 @@ def fit_relative_orientation(
     ``acc_*`` (N, 3) m/s² specific force and ``gyr_*`` (N, 3) rad/s (bias removed)
     on one common grid at ``rate_hz``; sample 0 is the instant the result refers to
     (e.g. the middle of the calibration stand). Samples ``fit_from:`` enter the fit
-    (the movement); all samples are integrated. ``q_thigh_pelvis_guess`` (4,) starts
-    the search (within ~30°). Raises ``ValueError`` when there are too few samples.
+    (the movement); all samples are integrated. ``q_thigh_pelvis_guesses`` (4,) or
+    (K, 4) start the search (within ~30° of the truth); the fit with the lowest
+    residual is returned. Raises ``ValueError`` when there are too few samples.
     """
     from scipy.optimize import least_squares
 
@@ -117,9 +118,8 @@ def fit_relative_orientation(
     y_t = np.einsum("nij,nj->ni", a_t, f_t)
     m_t = a_t @ lever_arm_matrices(w_t, rate_hz)
     m = y_p.shape[0]
-    q0 = rot.normalize(np.asarray(q_thigh_pelvis_guess, float))
 
-    def solve_lever_arms(rotvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def solve_lever_arms(rotvec: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = rot.multiply(rot.from_rotvec(rotvec), q0)
         r = rot.matrix(q)
         design = np.concatenate([m_p, -np.einsum("ij,njk->nik", r, m_t)], axis=2).reshape(3 * m, 6)
@@ -127,8 +127,13 @@ def fit_relative_orientation(
         x, *_ = np.linalg.lstsq(design, rhs, rcond=None)
         return design @ x - rhs, x, q
 
-    sol = least_squares(lambda v: solve_lever_arms(v)[0], np.zeros(3), x_scale=0.01, diff_step=1e-4)
-    res, x, q = solve_lever_arms(sol.x)
+    best = None
+    for q0 in rot.normalize(np.atleast_2d(np.asarray(q_thigh_pelvis_guesses, float))):
+        sol = least_squares(lambda v, q0=q0: solve_lever_arms(v, q0)[0], np.zeros(3), x_scale=0.01, diff_step=1e-4)
+        res, x, q = solve_lever_arms(sol.x, q0)
+        if best is None or res @ res < best[0] @ best[0]:
+            best = (res, x, q)
+    res, x, q = best
     hjc = y_p + m_p @ x[:3]
     centred = hjc - hjc.mean(0)
     return HipJointFit(

@@ -22,14 +22,19 @@ def application() -> QtWidgets.QApplication:
 
 
 def build_live(source: Any, *, athlete: str = "", session: str = "", muted: bool = False,
-               seconds: float = 30.0, rate_hz: float = 208.0, fade: Any = None) -> tuple[Dashboard, SessionRunner, LiveState]:
-    """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started)."""
+               seconds: float = 30.0, rate_hz: float = 208.0, fade: Any = None,
+               recordings_dir: str = ".") -> tuple[Dashboard, SessionRunner, LiveState]:
+    """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started).
+
+    ``recordings_dir``: where the window's Record button writes sessions.
+    """
     application()
     state = LiveState(seconds=seconds, rate_hz=rate_hz)
     state.info.athlete, state.info.session = athlete, session
     state.info.source = getattr(source, "label", type(source).__name__)
     runner = SessionRunner(source, state)
     win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade)
+    win.recordings_dir = recordings_dir
     return win, runner, state
 
 

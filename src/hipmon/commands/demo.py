@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
+from hipmon.commands._recordings import add_recordings_argument, recordings_dir
 
 HELP = "Live dashboard on emulated sensors (a simulated runner who fatigues); --duration/--screenshot for headless use."
 
@@ -13,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S", help="quit after S seconds (wall clock)")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
     add_feedback_arguments(parser)
+    add_recordings_argument(parser)
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument("--speed", type=float, default=1.0, help="play the simulated run this many times real time")
     parser.add_argument(
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--duration must be positive")
     if args.speed <= 0:
         raise CommandError("--speed must be positive")
+    rec_dir = recordings_dir(args)
     from hipmon.app.main import run_live
     from hipmon.app.session import make_source
 
@@ -46,4 +49,4 @@ def run(args: argparse.Namespace) -> int:
         seconds = min(180.0, (args.duration or 0) * args.speed + 15.0) if args.duration else 180.0
         source = make_source("truth", seconds=max(seconds, 75.0), seed=args.seed, speed=args.speed, loop=True)
     return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                    athlete=args.athlete, session=args.session, fade=fade_schedule(args))
+                    athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir)

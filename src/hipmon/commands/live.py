@@ -8,6 +8,7 @@ import sys
 import time
 
 from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
+from hipmon.commands._recordings import add_recordings_argument, recordings_dir
 
 HELP = "Live dashboard on real sensors from a session configuration or a scan; --no-gui prints one line per stride."
 
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
     add_feedback_arguments(parser)
+    add_recordings_argument(parser)
     parser.add_argument("--seed", type=int, default=7, help="with --emulate: simulator seed")
     parser.add_argument("--athlete", default="", help="athlete name")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
@@ -65,12 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration is not None and args.duration <= 0:
         raise CommandError("--duration must be positive")
+    rec_dir = None if args.no_gui else recordings_dir(args)
     source = _source(args)
     if not args.no_gui:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                        athlete=args.athlete, session=args.session, fade=fade_schedule(args))
+                        athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir)
     return run_terminal(source, args.duration)
 
 

@@ -1,0 +1,26 @@
+"""``--recordings DIR``: where the dashboard's Record button writes sessions (``demo`` and ``live``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_recordings_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recordings", metavar="DIR", default=".",
+                        help="folder the Record button writes NAME-YYYYmmdd-HHMMSS.hipmon to "
+                        "(created if missing; default: the current folder)")
+
+
+def recordings_dir(args: argparse.Namespace) -> str:
+    """The checked ``--recordings`` folder (created if missing); a clear error when it cannot be written."""
+    from hipmon.cli import CommandError
+
+    path = os.path.abspath(args.recordings)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"--recordings {args.recordings}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CommandError(f"--recordings {args.recordings}: the folder is not writable")
+    return path

@@ -19,6 +19,15 @@ simulator option changed by ``--sim KEY=VALUE`` (JSON values), e.g.:
     .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on            # Earth field + floor dipole + hard/soft iron
     .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on --sim mag_disturbance=false
     .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 300 --mag on --sim mag_hard_iron_ut=0 --sim mag_soft_iron_pct=0
+
+Soft-tissue artefact (docs/simulator.md, "Soft-tissue artefact") and the thigh heading's
+source (``--thigh-heading axis``: ``CalibrationConfig(thigh_heading="axis")``, the flexion
+axis instead of the hip joint centre). Each seed also prints the calibration's thigh
+heading error (estimated against the true nominal mounting, deg), the hip-joint residual
+ratios and whether the heading fell back to the flexion axis:
+
+    .venv/bin/python benchmarks/bench_angles.py --kind jump --seconds 120 --seeds 0,1,2,3,4,5 --sim soft_tissue=true --sim soft_tissue_mm=10
+    .venv/bin/python benchmarks/bench_angles.py --kind jump --seconds 120 --seeds 0,1,2,3,4,5 --sim soft_tissue=true --thigh-heading axis
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ import time
 
 import numpy as np
 
+from hipmon import rotations as rot
+from hipmon.calibration import CalibrationConfig
 from hipmon.heading import HeadingConfig
 from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
 from hipmon.simulate import simulate
@@ -43,7 +54,7 @@ LIMITS = {  # 10-minute run, each side (issue 5)
 
 
 def run_session(kind: str, seconds: float, seed: int, heading: HeadingConfig | None = None, use_mag: bool = False,
-                mag_shared_heading: bool = False, **sim_options):
+                mag_shared_heading: bool = False, thigh_heading: str = "hip_joint", **sim_options):
     """(simulation, SessionResult, truth (N, 9) at the frame times)."""
     sim = simulate(kind, seconds, seed, mounting="random", **sim_options)
     specs = [SensorSpec(p, p, None, sim.sensors[p].rate_hz) for p in PLACEMENTS]
@@ -53,7 +64,8 @@ def run_session(kind: str, seconds: float, seed: int, heading: HeadingConfig | N
         for p in PLACEMENTS
     }
     cfg = PipelineConfig(events=False, heading=heading or HeadingConfig(), use_mag=use_mag,
-                         mag_shared_heading=mag_shared_heading)
+                         mag_shared_heading=mag_shared_heading,
+                         calibration_config=CalibrationConfig(thigh_heading=thigh_heading))
     result = process_samples(samples, specs, cfg)
     f = result.frames
     truth = np.stack([np.interp(f.time_s, sim.truth_time_s, sim.truth_angles_deg[:, c]) for c in range(9)], axis=1)
@@ -77,6 +89,27 @@ def angle_errors(result, truth) -> dict:
         "calibrated_at_s": float(t[0]),
         "calibration_quality": float(result.calibration.quality),
     }
+
+
+def calibration_summary(sim, result) -> dict:
+    """Thigh heading error of the calibration (deg, rotation about the segment's long axis from the true
+    nominal mounting to the estimate), the hip-joint residual ratios and whether the thigh heading fell
+    back to the flexion axis."""
+    from scipy.signal import butter, sosfiltfilt
+
+    cal = result.calibration
+    out: dict = {"quality_reasons": list(cal.reasons)}
+    for p in PLACEMENTS:  # what the artefact adds to the calibration walk: accelerometer content above 10 Hz
+        s = sim.sensors[p]
+        hp = sosfiltfilt(butter(4, 10.0 / (s.rate_hz / 2), "highpass", output="sos"), s.acc_sensor, axis=0)
+        k = (s.time_session_s >= cal.movement_s[0]) & (s.time_session_s <= cal.movement_s[1])
+        out[f"{p}_walk_acc_above_10hz_rms_m_s2"] = float(np.sqrt(np.mean(np.sum(hp[k] ** 2, axis=1))))
+    for p in ("left_thigh", "right_thigh"):
+        q = rot.multiply(cal.q_sensor_segment[p], rot.conjugate(sim.sensors[p].q_sensor_segment))
+        out[f"{p}_heading_err_deg"] = float(np.degrees(rot.to_rotvec(q[None])[0][1]))
+        out[f"{p}_hip_joint_residual_ratio"] = cal.metrics.get(f"{p}_hip_joint_residual_ratio", float("nan"))
+        out[f"{p}_fallback"] = any(r.startswith(p) and "heading from the flexion axis" in r for r in cal.reasons)
+    return out
 
 
 def landing_errors(sim, result) -> list[dict]:
@@ -109,6 +142,11 @@ def main() -> None:
                          "from the pelvis's at calibration (mag_shared_heading=True)")
     ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
                     help="simulator option (JSON value), e.g. mag_disturbance=false; repeatable")
+    ap.add_argument("--thigh-heading", default="hip_joint", choices=["hip_joint", "axis"],
+                    help="CalibrationConfig.thigh_heading: hip joint centre (default) or flexion axis")
+    ap.add_argument("--hip-joint-cutoff", type=float, default=None, metavar="HZ",
+                    help="experiment: low-pass cutoff of the hip-joint fit (hipmon.hip_joint, default 12 Hz), "
+                         "patched in for this run only")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     sim_options = {}
@@ -118,6 +156,12 @@ def main() -> None:
             sim_options[k] = json.loads(v)
         except json.JSONDecodeError:
             sim_options[k] = v
+    if a.hip_joint_cutoff is not None:
+        import functools
+
+        import hipmon.hip_joint as hj
+
+        hj.fit_relative_orientation = functools.partial(hj.fit_relative_orientation, cutoff_hz=a.hip_joint_cutoff)
     heading = {
         "on": HeadingConfig(),
         "off": HeadingConfig(thigh=False, pelvis=False, rest_reset=False),
@@ -129,14 +173,27 @@ def main() -> None:
     for seed in (int(s) for s in a.seeds.split(",")):
         t0 = time.perf_counter()
         sim, res, truth = run_session(a.kind, a.seconds, seed, heading, use_mag=a.mag != "off",
-                                      mag_shared_heading=a.mag == "shared", **sim_options)
-        row = {"seed": seed, **angle_errors(res, truth), "seconds_cpu": time.perf_counter() - t0}
+                                      mag_shared_heading=a.mag == "shared", thigh_heading=a.thigh_heading,
+                                      **sim_options)
+        row = {"seed": seed, **angle_errors(res, truth), "calibration": calibration_summary(sim, res),
+               "seconds_cpu": time.perf_counter() - t0}
         if a.kind == "jump":
             row["landings"] = landing_errors(sim, res)
         rows.append(row)
         if not a.json:
             al, fm, lm = row["all"], row["first_min"], row["last_min"]
             print(f"seed {seed}: calibrated at {row['calibrated_at_s']:.1f} s, quality {row['calibration_quality']:.2f}")
+            cs = row["calibration"]
+            print("  thigh heading err (deg) " + "  ".join(
+                f"{p[0].upper()} {cs[f'{p}_heading_err_deg']:+.2f}" for p in ("left_thigh", "right_thigh"))
+                + "   hip-joint residual ratio " + "  ".join(
+                f"{p[0].upper()} {cs[f'{p}_hip_joint_residual_ratio']:.2f}" for p in ("left_thigh", "right_thigh"))
+                + "   fallback to axis " + "  ".join(
+                f"{p[0].upper()} {'yes' if cs[f'{p}_fallback'] else 'no'}" for p in ("left_thigh", "right_thigh")))
+            print("  calibration walk: accelerometer RMS above 10 Hz (m/s2) " + "  ".join(
+                f"{p} {cs[f'{p}_walk_acc_above_10hz_rms_m_s2']:.2f}" for p in PLACEMENTS))
+            for r in cs["quality_reasons"]:
+                print(f"  calibration: {r}")
             for c in ANGLE_COLUMNS:
                 print(f"  {c:34s} rmse {al[c]:5.2f}   first min {fm[c]:5.2f}   last min {lm[c]:5.2f}")
             if a.kind == "jump":
@@ -153,6 +210,21 @@ def main() -> None:
             w = max(r["all"][c] for r in rows)
             d = max(r["last_min"][c] - r["first_min"][c] for r in rows)
             print(f"  {c:34s} {w:5.2f}  {d:+5.2f}")
+        cs = [r["calibration"] for r in rows]
+        he = np.abs([c[f"{p}_heading_err_deg"] for c in cs for p in ("left_thigh", "right_thigh")])
+        rr = np.array([c[f"{p}_hip_joint_residual_ratio"] for c in cs for p in ("left_thigh", "right_thigh")])
+        fb = sum(c[f"{p}_fallback"] for c in cs for p in ("left_thigh", "right_thigh"))
+        hf = np.array([c[f"{p}_walk_acc_above_10hz_rms_m_s2"] for c in cs for p in ("left_thigh", "right_thigh")])
+        print(f"calibration walk, thigh accelerometer RMS above 10 Hz {hf.min():.2f}-{hf.max():.2f} m/s2; "
+              f"quality {min(r['calibration_quality'] for r in rows):.2f}-{max(r['calibration_quality'] for r in rows):.2f}")
+        print(f"thigh heading |err| max {he.max():.2f} mean {he.mean():.2f} deg; hip-joint residual ratio "
+              f"{np.nanmin(rr) if np.isfinite(rr).any() else float('nan'):.2f}-"
+              f"{np.nanmax(rr) if np.isfinite(rr).any() else float('nan'):.2f}; fallbacks {fb} of {he.size}")
+        if a.kind == "jump":
+            le = [x for r in rows for x in r["landings"]]
+            e = np.array([[abs(x["adduction_err"]), abs(x["ir_err"])] for x in le])
+            print(f"landings {len(le)}: within 3 deg (both) {100 * np.mean(e.max(1) <= 3.0):.1f} %; "
+                  f"worst adduction {e[:, 0].max():.2f}, IR {e[:, 1].max():.2f} deg")
 
 
 if __name__ == "__main__":

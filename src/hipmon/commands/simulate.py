@@ -7,6 +7,8 @@ import argparse
 HELP = "Simulate an athlete (run, jump, squat, stance, walk): sensor CSVs, truth angles and events."
 
 _KINDS = ("run", "walk", "jump", "squat", "stance", "stand")
+_SWITCHES = ("gyro_bias", "gyro_bias_drift", "acc_bias", "acc_scale", "gyro_scale", "saturation",
+             "mag_disturbance", "timing", "clock", "lever_arm", "soft_tissue")
 
 
 def _bool(text: str) -> bool:
@@ -52,10 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--truth-rate", type=float, dest="truth_rate_hz", help="truth.csv rate, Hz (200)")
     s.add_argument("--mounting", choices=("default", "aligned", "random"))
     s.add_argument("--noise", type=float, help="white-noise scale (1 = datasheet, 0 = none)")
-    s.add_argument("--ideal", action="store_true", help="no sensor errors, timing irregularity or clock effects")
-    for name in ("gyro_bias", "gyro_bias_drift", "acc_bias", "acc_scale", "gyro_scale", "saturation",
-                 "mag_disturbance", "timing", "clock", "lever_arm"):
+    s.add_argument("--ideal", action="store_true", help="no sensor errors, timing irregularity, clock effects or soft-tissue artefact")
+    for name in _SWITCHES:
         s.add_argument("--" + name.replace("_", "-"), type=_bool, dest=name, metavar="on|off")
+    s.add_argument("--soft-tissue-mm", type=float, dest="soft_tissue_mm",
+                   help="soft-tissue artefact amplitude, translation, mm (10; with --soft-tissue on)")
+    s.add_argument("--soft-tissue-deg", type=float, dest="soft_tissue_deg",
+                   help="soft-tissue artefact amplitude, rotation, deg (3; with --soft-tissue on)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
         options["treadmill"] = True
     if args.ideal:
         options["ideal"] = True
-    for name in ("gyro_bias", "gyro_bias_drift", "acc_bias", "acc_scale", "gyro_scale", "saturation",
-                 "mag_disturbance", "timing", "clock", "lever_arm"):
+    for name in _SWITCHES:
         if getattr(args, name) is False:
             options[name] = False
     if args.seconds <= 0:

@@ -6,10 +6,10 @@
 - options: any field of ``Athlete`` (speed, per-side drop / adduction / IR /
   valgus, fatigue, session structure), any field of ``ImuModel`` (rate,
   noise, biases, scale errors, saturation, magnetometer, mounting, lever arms,
-  timing, clocks), ``truth_rate_hz`` (default 200), ``preset`` (a name in
+  timing, clocks, soft-tissue artefact), ``truth_rate_hz`` (default 200), ``preset`` (a name in
   ``PRESETS``, applied before the other options) and ``ideal=True`` (all sensor
-  errors, timing irregularities and clock effects off: the signals are then the
-  exact physics of the truth).
+  errors, timing irregularities, clock effects and the soft-tissue artefact off:
+  the signals are then the exact physics of the truth).
 
 Every session starts with the calibration sequence of DESIGN.md section 4:
 ``stand_s`` (≥ 3 s) of quiet standing facing +X in the neutral pose, then, for
@@ -46,6 +46,7 @@ from .imu import (
     synthesize,
 )
 from .motion import Motion, build_motion
+from .tissue import SoftTissue
 
 __all__ = ["simulate", "check_options", "Simulation", "SimSensor", "Athlete", "ImuModel", "PRESETS", "KINDS", "TASK_DEFAULTS",
            "GRAVITY_MPS2", "OPTION_NAMES"]
@@ -296,7 +297,8 @@ def simulate(kind: str, seconds: float, seed: int = 0, **options) -> Simulation:
             raise ValueError(f"mounting must be default, aligned, random or a dict, not {imu.mounting!r}")
         r = DEFAULT_LEVER_ARM_M[placement] if imu.lever_arm else np.zeros(3)
         t_s, timing = sample_times(placement, seconds, imu, seed)
-        sensors[placement] = synthesize(placement, t_s, motion.pose, imu, seed, q_ss, r, timing)
+        tissue = SoftTissue(placement, motion, imu, seed) if imu.soft_tissue else None
+        sensors[placement] = synthesize(placement, t_s, motion.pose, imu, seed, q_ss, r, timing, tissue)
 
     return Simulation(kind=kind, seed=seed, seconds=seconds, truth_rate_hz=truth_rate, truth_time_s=t_truth,
                       truth_angles_deg=angles, q_segment_global=q_truth, pos_segment_global=pos_truth,

@@ -11,7 +11,10 @@ For a sensor on segment ``s`` with mounting ``q_sensor_segment`` and lever arm
   acceleration from the central second difference of the sensor position
   (h = 0.2 ms, taken relative to p(t) to keep round-off below 1e-4 m/s²); it
   therefore contains the tangential and centripetal terms of the lever arm;
-- magnetic field (sensor frame) ``m = R_sensor_globalᵀ (B_earth + B_dipole(p_sensor))``.
+- magnetic field (sensor frame) ``m = R_sensor_globalᵀ (B_earth + B_dipole(p_sensor))``;
+- with ``soft_tissue`` on, the mounting and lever arm move with time (wobble after
+  impacts, slide with the hip angles: ``hipmon.simulate.tissue``) and the same
+  differences are taken of the moving sensor's pose.
 
 Then the error model (each part switchable, all draws seeded per sensor):
 
@@ -88,13 +91,26 @@ class ImuModel:
     clock: bool = True  # sensor clock offset and drift
     clock_drift_ppm: float = 50.0  # uniform ±
     clock_offset_max_s: float = 3600.0  # sensor uptime at session start, uniform 0..
+    # soft-tissue artefact (hipmon.simulate.tissue; docs/simulator.md): the sensor moves on skin and muscle
+    soft_tissue: bool = False
+    soft_tissue_mm: float = 10.0  # translation amplitude of the artefact (thigh)
+    soft_tissue_deg: float = 3.0  # rotation amplitude of the artefact (thigh)
+    soft_tissue_wobble: float = 0.4  # wobble peak at a full impact, fraction of mm / deg (0: off)
+    soft_tissue_hz: float = 15.0  # wobble natural frequency (drawn per sensor within ±20 %)
+    soft_tissue_damping: float = 0.3  # wobble damping ratio (drawn per sensor within ±20 %)
+    soft_tissue_slide: float = 1.0  # skin slide: fraction of mm / deg reached at 60° of hip angle (0: off)
+    soft_tissue_pelvis: float = 0.3  # scale of the pelvis (sacral) sensor's artefact
+    soft_tissue_ref_speed_mps: float = 0.5  # touchdown speed of the hip joint centre for a full impact
 
 
 IMU_FIELDS = tuple(f.name for f in fields(ImuModel))
 
 #: Switches turned off by ``ideal=True`` (and the noise scale set to 0).
 IDEAL_OFF = ("gyro_bias", "gyro_bias_drift", "acc_scale", "gyro_scale", "acc_bias", "saturation",
-             "mag_disturbance", "timing", "clock")
+             "mag_disturbance", "timing", "clock", "soft_tissue")
+
+#: Fields that only matter with ``soft_tissue`` on (left out of simulation.json when it is off).
+SOFT_TISSUE_FIELDS = tuple(f.name for f in fields(ImuModel) if f.name.startswith("soft_tissue"))
 
 #: Lever arms (sensor origin in the segment frame, m): sacrum for the pelvis
 #: (posterior, a little above the hip joint centres), lateral mid-thigh.
@@ -188,7 +204,11 @@ class SimSensor:
     - ``time_sensor_s`` (M,): the sensor's own clock at each sample;
     - ``acc_sensor`` (M, 3) m/s², ``gyr_sensor`` (M, 3) rad/s, ``mag_sensor`` (M, 3) µT;
     - ``q_sensor_segment`` (4,): true mounting; ``position_segment_m`` (3,): lever arm;
-    - ``params``: the drawn errors (biases, scales, clock) for simulation.json.
+    - ``params``: the drawn errors (biases, scales, clock) for simulation.json;
+    - with the soft-tissue artefact only (else None): ``q_sensor_segment_t`` (M, 4) and
+      ``position_segment_t_m`` (M, 3), the true mounting and lever arm at each sample
+      (``q_sensor_segment`` and ``position_segment_m`` are then the nominal ones, where
+      the sensor sits in the standing pose).
     """
 
     placement: str
@@ -201,6 +221,8 @@ class SimSensor:
     q_sensor_segment: np.ndarray
     position_segment_m: np.ndarray
     params: dict = field(default_factory=dict)
+    q_sensor_segment_t: np.ndarray | None = None
+    position_segment_t_m: np.ndarray | None = None
 
     def session_time_from_sensor_time(self, time_sensor_s: np.ndarray) -> np.ndarray:
         """Invert the sensor clock: session time of a sensor-clock reading (the true clock map)."""
@@ -227,12 +249,16 @@ def sample_times(placement: str, seconds: float, model: ImuModel, seed: int) -> 
 
 
 def synthesize(placement: str, t: np.ndarray, pose_fn, model: ImuModel, seed: int,
-               q_sensor_segment: np.ndarray, r_segment: np.ndarray, timing: dict) -> SimSensor:
+               q_sensor_segment: np.ndarray, r_segment: np.ndarray, timing: dict, tissue=None) -> SimSensor:
     """Readings of the sensor on ``placement`` at session times ``t`` (M,).
 
     ``pose_fn(t) -> (q_segment_global dict, pos_segment_global dict)`` is the
     motion; the sensor's own orientation and position follow from the mounting
-    ``q_sensor_segment`` (4,) and lever arm ``r_segment`` (3,) m.
+    ``q_sensor_segment`` (4,) and lever arm ``r_segment`` (3,) m. ``tissue`` (a
+    ``tissue.SoftTissue``, or None for a rigid attachment) moves the sensor on its
+    segment: ``tissue.offsets(t) -> (θ, d)`` turn the mounting into
+    ``exp(θ(t)) ⊗ q_sensor_segment`` and the lever arm into ``r_segment + d(t)``, and
+    the signals are differentiated from that pose.
     """
     h = 2e-4
     m = t.shape[0]
@@ -240,8 +266,16 @@ def synthesize(placement: str, t: np.ndarray, pose_fn, model: ImuModel, seed: in
     q_all, p_all = pose_fn(tt)
     q_seg = q_all[placement]
     p_seg = p_all[placement]
-    q_sg = rot.normalize(rot.multiply(q_seg, q_sensor_segment[None]))
-    p_s = p_seg + rot.rotate(q_seg, np.broadcast_to(r_segment, p_seg.shape))
+    q_ss_t = r_t = None
+    if tissue is None:
+        q_sg = rot.normalize(rot.multiply(q_seg, q_sensor_segment[None]))
+        p_s = p_seg + rot.rotate(q_seg, np.broadcast_to(r_segment, p_seg.shape))
+    else:
+        theta, disp = tissue.offsets(tt)
+        q_ss_t = rot.normalize(rot.multiply(rot.from_rotvec(theta), q_sensor_segment[None]))
+        r_t = np.asarray(r_segment, float)[None] + disp
+        q_sg = rot.normalize(rot.multiply(q_seg, q_ss_t))
+        p_s = p_seg + rot.rotate(q_seg, r_t)
     qm, q0, qp = q_sg[:m], q_sg[m : 2 * m], q_sg[2 * m :]
     pm, p0, pp = p_s[:m], p_s[m : 2 * m], p_s[2 * m :]
     # angular rate in the sensor frame (central difference of orientation)
@@ -319,6 +353,12 @@ def synthesize(placement: str, t: np.ndarray, pose_fn, model: ImuModel, seed: in
         "acc_noise_sd_mps2": float(model.noise * model.acc_noise_density_ug * 1e-6 * GRAVITY_MPS2 * np.sqrt(model.rate_hz / 2)),
         "gyr_noise_sd_rps": float(model.noise * model.gyr_noise_density_mdps * 1e-3 * DEG * np.sqrt(model.rate_hz / 2)),
     }
+    if tissue is not None:
+        params.update(tissue.params())
+        d0 = r_t[m : 2 * m] - np.asarray(r_segment, float)[None]
+        a0 = rot.angle_between_deg(q_ss_t[m : 2 * m], np.asarray(q_sensor_segment, float)[None])
+        params["soft_tissue_max_translation_mm"] = float(1e3 * np.linalg.norm(d0, axis=1).max()) if m else 0.0
+        params["soft_tissue_max_rotation_deg"] = float(a0.max()) if m else 0.0
     return SimSensor(
         placement=placement,
         rate_hz=float(model.rate_hz),
@@ -330,11 +370,16 @@ def synthesize(placement: str, t: np.ndarray, pose_fn, model: ImuModel, seed: in
         q_sensor_segment=np.asarray(q_sensor_segment, float),
         position_segment_m=np.asarray(r_segment, float),
         params=params,
+        q_sensor_segment_t=None if q_ss_t is None else q_ss_t[m : 2 * m],
+        position_segment_t_m=None if r_t is None else r_t[m : 2 * m],
     )
 
 
 def model_dict(model: ImuModel) -> dict:
     d = asdict(model)
+    if not model.soft_tissue:  # a rigid attachment: simulation.json as before the option existed
+        for name in SOFT_TISSUE_FIELDS:
+            d.pop(name)
     if isinstance(model.mounting, dict):
         d["mounting"] = {k: np.asarray(v, float).tolist() for k, v in model.mounting.items()}
     d["dipole_position_m"] = list(model.dipole_position_m)

@@ -54,7 +54,7 @@ LIMITS = {  # 10-minute run, each side (issue 5)
 
 
 def run_session(kind: str, seconds: float, seed: int, heading: HeadingConfig | None = None, use_mag: bool = False,
-                mag_shared_heading: bool = False, thigh_heading: str = "hip_joint", **sim_options):
+                mag_shared_heading: bool = False, thigh_heading: str = "auto", **sim_options):
     """(simulation, SessionResult, truth (N, 9) at the frame times)."""
     sim = simulate(kind, seconds, seed, mounting="random", **sim_options)
     specs = [SensorSpec(p, p, None, sim.sensors[p].rate_hz) for p in PLACEMENTS]
@@ -142,8 +142,9 @@ def main() -> None:
                          "from the pelvis's at calibration (mag_shared_heading=True)")
     ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
                     help="simulator option (JSON value), e.g. mag_disturbance=false; repeatable")
-    ap.add_argument("--thigh-heading", default="hip_joint", choices=["hip_joint", "axis"],
-                    help="CalibrationConfig.thigh_heading: hip joint centre (default) or flexion axis")
+    ap.add_argument("--thigh-heading", default="auto", choices=["auto", "hip_joint", "axis"],
+                    help="CalibrationConfig.thigh_heading: auto (default: hip joint centre in walking "
+                         "calibrations, flexion axis in running), hip joint centre, or flexion axis")
     ap.add_argument("--hip-joint-cutoff", type=float, default=None, metavar="HZ",
                     help="experiment: low-pass cutoff of the hip-joint fit (hipmon.hip_joint, default 12 Hz), "
                          "patched in for this run only")

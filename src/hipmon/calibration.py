@@ -13,9 +13,11 @@ The idea (details, assumptions and the quality score in ``docs/calibration.md``)
   squats, after removing the component along the segment's long axis. Its sign is
   set so that the thigh's sagittal excursions are larger into flexion than into
   extension (true of walking, running, marching, landings and squats alike).
-  That axis is the starting guess: each thigh's heading relative to the pelvis
-  then comes from the hip joint centre the two segments share
-  (``hipmon.hip_joint``), which the gait's frontal-plane motion does not bias.
+  In walking calibrations that axis is only the starting guess: each thigh's
+  heading relative to the pelvis then comes from the hip joint centre the two
+  segments share (``hipmon.hip_joint``), which the gait's frontal-plane motion does
+  not bias; running keeps the (refined) axis, because foot strikes ring the soft
+  tissue under the sensors (``CalibrationConfig.thigh_heading``).
 * Pelvis: from its own rotation pattern using the left/right symmetry of gait:
   half a stride later the gait is its own mirror image, so the pelvis's horizontal
   angular rate that repeats every step is about the mediolateral axis (tilt) and
@@ -76,9 +78,15 @@ class CalibrationConfig:
       better in running, worse in walking: docs/calibration.md).
     - ``thigh_heading``: where each thigh's heading comes from: ``"hip_joint"`` (the
       hip joint centre shared with the pelvis, ``hipmon.hip_joint``; the flexion axis
-      is then only its starting guess and its fallback) or ``"axis"`` (the flexion
-      axis alone; biased 2–4° externally by the gait's frontal-plane motion:
-      docs/calibration.md).
+      is then only its starting guess and its fallback), ``"axis"`` (the flexion
+      axis alone; biased 2–4° externally by the gait's frontal-plane motion), or
+      ``"auto"``: the hip joint when the calibration movement has no flight phases
+      (walking), the axis in running, where every foot strike rings the soft tissue
+      under the sensors and corrupts the joint-centre accelerations (measured on the
+      simulator's soft-tissue model: docs/calibration.md).
+    - ``hip_joint_max_turn_deg``: a hip-joint heading further than this from the
+      flexion axis's is not trusted and the axis is kept (the axis's own bias: 2–5° in
+      walking and landings, ~7° marching in place).
     - ``pelvis_axis_from``: what finds the pelvis's mediolateral axis in alternating
       gait: ``"gyr"`` (angular rate only), ``"both"`` (angular rate and specific
       force), or ``"auto"``: ``"both"`` in running, ``"gyr"`` otherwise (in walking the
@@ -96,7 +104,8 @@ class CalibrationConfig:
     moving_gyr_rad_s: float = 0.6
     trusted_quality: float = 0.5
     refine_thigh_axes: bool | str = "running"
-    thigh_heading: str = "hip_joint"
+    thigh_heading: str = "auto"
+    hip_joint_max_turn_deg: float = 12.0
     pelvis_axis_from: str = "auto"
 
 
@@ -499,17 +508,20 @@ def calibrate(
         fwd_sensor = np.cross(up_s[p], right_s[p])
         q_global_earth[p] = global_in_earth(rot.rotate(q_stand[p], fwd_sensor))
     # ---- thighs: heading relative to the pelvis from the shared hip joint centre
-    if config.thigh_heading == "hip_joint":
-        for p in ("left_thigh", "right_thigh"):
-            qge, hj_metrics, hj_reasons, hj_score = _thigh_heading_from_hip_joint(
-                acc_sensor, gyr_sensor, q_stand, q_global_earth, p, (s0, s1), (m0, m1), rate_hz)
-            metrics.update(hj_metrics)
-            reasons.extend(hj_reasons)
-            scores.append(hj_score)
-            if qge is not None:
-                q_global_earth[p] = qge
-    elif config.thigh_heading != "axis":
-        raise ValueError(f"thigh_heading must be 'hip_joint' or 'axis', not {config.thigh_heading!r}")
+    if config.thigh_heading not in ("auto", "hip_joint", "axis"):
+        raise ValueError(f"thigh_heading must be 'auto', 'hip_joint' or 'axis', not {config.thigh_heading!r}")
+    use_hip_joint = config.thigh_heading == "hip_joint" or (config.thigh_heading == "auto" and not running)
+    metrics["thigh_heading_from_hip_joint"] = 0.0
+    for p in (("left_thigh", "right_thigh") if use_hip_joint else ()):
+        qge, hj_metrics, hj_reasons, hj_score = _thigh_heading_from_hip_joint(
+            acc_sensor, gyr_sensor, q_stand, q_global_earth, p, (s0, s1), (m0, m1), rate_hz,
+            config.hip_joint_max_turn_deg)
+        metrics.update(hj_metrics)
+        reasons.extend(hj_reasons)
+        scores.append(hj_score)
+        if qge is not None:
+            q_global_earth[p] = qge
+            metrics["thigh_heading_from_hip_joint"] += 0.5
     for p in PLACEMENTS:
         # the segment equals the global frame in the calibration pose
         q_sensor_segment[p] = rot.normalize(rot.multiply(rot.conjugate(q_global_earth[p]), q_stand[p]))
@@ -533,7 +545,7 @@ def yaw_about_earth_up_rad(q: np.ndarray) -> float:
 
 
 def _thigh_heading_from_hip_joint(acc_sensor, gyr_sensor, q_stand, q_global_earth, placement, standing, movement,
-                                  rate_hz):
+                                  rate_hz, max_turn_deg=12.0):
     """The thigh's ``q_global_earth`` (4,) from the hip joint centre it shares with the pelvis, or None.
 
     ``hipmon.hip_joint.fit_relative_orientation`` gives the thigh-to-pelvis sensor
@@ -580,13 +592,12 @@ def _thigh_heading_from_hip_joint(acc_sensor, gyr_sensor, q_stand, q_global_eart
         problems.append(f"the two hip-joint accelerations disagree (residual {ratio:.0%} of the signal)")
     if r_t > 0.6 or r_p > 0.5:  # the HJC is within a thigh's or a pelvis's length of its sensor
         problems.append(f"implausible lever arms (thigh {r_t:.2f} m, pelvis {r_p:.2f} m)")
+    if abs(change) > max_turn_deg:
+        problems.append(f"its heading is {abs(change):.0f} deg from the flexion axis's (more than {max_turn_deg:g})")
     if problems:
-        return None, metrics, [f"{placement}: " + "; ".join(problems) + "; heading from the flexion axis"], 0.7
-    reasons, score = [], 1.0
-    if abs(change) > 20.0:
-        reasons.append(f"{placement}: heading from the hip joint and from the flexion axis differ by {abs(change):.0f} deg")
-        score = float(np.clip(1.0 - (abs(change) - 20.0) / 20.0, 0.3, 1.0))
-    return rot.multiply(heading_quaternion_earth(-theta), q_global_earth["pelvis"]), metrics, reasons, score
+        return None, metrics, [f"{placement}: hip joint fit not used: " + "; ".join(problems)
+                               + "; heading from the flexion axis"], 0.7
+    return rot.multiply(heading_quaternion_earth(-theta), q_global_earth["pelvis"]), metrics, [], 1.0
 
 
 def tilt_to_vertical(q_sensor_earth: np.ndarray, up_sensor: np.ndarray) -> np.ndarray:

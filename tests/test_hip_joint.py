@@ -91,3 +91,36 @@ def test_strapdown_and_lever_arm_terms_match_closed_forms():
     assert np.allclose(a[-1], [[np.cos(ang), -np.sin(ang), 0], [np.sin(ang), np.cos(ang), 0], [0, 0, 1]], atol=1e-9)
     k = lever_arm_matrices(w, RATE)
     assert np.allclose(k[50] @ np.array([0.2, 0.0, 0.0]), [-0.8, 0.0, 0.0])  # centripetal: -w² r
+
+
+def test_samples_that_are_not_finite_are_a_clear_error(walk):
+    _, grid, acc, gyr = walk
+    i0 = int(np.searchsorted(grid, 2.0))
+    bad = acc["left_thigh"][i0:].copy()
+    bad[400] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        fit_relative_orientation(acc["pelvis"][i0:], gyr["pelvis"][i0:], bad, gyr["left_thigh"][i0:], RATE,
+                                 np.array([1.0, 0, 0, 0]), fit_from=250)
+
+
+def test_calibration_falls_back_to_the_flexion_axis_with_a_reason_when_the_fit_cannot_run(walk):
+    # a thigh whose data are not finite in the calibration walk: the calibration still completes,
+    # takes that thigh's heading from its flexion axis, and says so
+    from hipmon.calibration import (
+        CalibrationConfig,
+        calibrate,
+        find_calibration_windows,
+    )
+    from hipmon.fusion import make_filter
+
+    _, grid, acc, gyr = walk
+    q = {p: make_filter("vqf", RATE).update(acc[p], gyr[p]) for p in PLACEMENTS}
+    win = find_calibration_windows(acc, gyr, RATE)
+    acc_bad = dict(acc)
+    acc_bad["right_thigh"] = acc["right_thigh"].copy()
+    acc_bad["right_thigh"][win[1][0] + 100] = np.nan
+    cal = calibrate(grid, q, acc_bad, gyr, RATE, CalibrationConfig(thigh_heading="hip_joint"), windows=win)
+    assert any("right_thigh" in r and "flexion axis" in r and "finite" in r for r in cal.reasons), cal.reasons
+    assert "left_thigh_hip_joint_residual_ratio" in cal.metrics
+    assert "right_thigh_hip_joint_residual_ratio" not in cal.metrics
+    assert cal.metrics["thigh_heading_from_hip_joint"] == 0.5

@@ -107,6 +107,8 @@ def fit_relative_orientation(
     n = acc_pelvis.shape[0]
     if n - fit_from < int(rate_hz):
         raise ValueError(f"hip joint fit needs at least 1 s of movement, got {(n - fit_from) / rate_hz:.2f} s")
+    if not all(np.isfinite(a).all() for a in (acc_pelvis, gyr_pelvis, acc_thigh, gyr_thigh)):
+        raise ValueError("hip joint fit needs finite samples throughout (a gap in the window?)")
     sl = slice(fit_from, n)
     a_p = strapdown_from_start(gyr_pelvis, rate_hz)[sl]
     a_t = strapdown_from_start(gyr_thigh, rate_hz)[sl]

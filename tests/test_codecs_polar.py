@@ -171,3 +171,26 @@ def test_a_corrupted_frame_time_is_refused_without_stalling_the_stream():
         dec.feed(frame(polar.MEAS_ACC, t0 + jump, 0x81, GOLDEN_PAYLOAD))
     dec.feed(frame(polar.MEAS_ACC, t0 + jump + n * period, 0x81, GOLDEN_PAYLOAD))
     assert dec.streams[polar.MEAS_ACC].prev_ts == t0 + jump + n * period
+
+
+@pytest.mark.parametrize("lost_meas", [polar.MEAS_ACC, polar.MEAS_GYRO, polar.MEAS_MAG])
+def test_a_lost_middle_frame_is_counted_once_in_output_samples(lost_meas):
+    # samples_lost counts output (paired) samples: a lost ACC frame loses its samples, a lost
+    # GYRO frame leaves as many ACC samples unpaired (once, not also as a GYRO time gap), and a
+    # lost MAG frame is interpolated over (nothing lost)
+    params = {**PARAMS, "mag": True, "mag_range_ut": 5000.0, "mag_rate_hz": 52.0}
+    n = 400
+    t = 5e5 + np.arange(n) / 52
+    rng = np.random.default_rng(3)
+    enc = polar.Encoder(params, 52)
+    frames = enc.encode(ImuBlock(t, rng.normal(0, 5, (n, 3)), rng.normal(0, 2, (n, 3)), 30 + rng.normal(0, 1, (n, 3))))
+    frames += enc.flush()
+    of_kind = [i for i, f in enumerate(frames) if f[0] == lost_meas]
+    assert len(of_kind) >= 3
+    drop = of_kind[1]
+    n_dropped = polar.unpack_delta_frame(frames[drop][10:], 3).shape[0]
+    dec = polar.Decoder(params, 52)
+    out = dec.feed_many(frames[:drop] + frames[drop + 1:])
+    expected_lost = 0 if lost_meas == polar.MEAS_MAG else n_dropped
+    assert dec.stats.samples_lost == expected_lost
+    assert len(out) == n - expected_lost

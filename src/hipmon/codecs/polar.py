@@ -477,7 +477,10 @@ class Decoder(_BaseDecoder):
                 first = st.prev_ts + delta
             else:
                 gap = round((ts - st.prev_ts) / nominal) - n
-                if gap > 0:
+                if gap > 0 and st is self.streams[MEAS_ACC]:
+                    # ACC is the output clock: its lost frames are lost samples; a lost GYRO
+                    # frame shows as unpaired ACC samples (counted in _pair), a lost MAG frame
+                    # is interpolated over
                     self.stats.samples_lost += gap
                 delta, first = nominal, ts - nominal * (n - 1)
         else:

@@ -204,7 +204,7 @@ def test_marker_goes_through_the_runner(qtbot, fast_feed):
     runner.start()
     assert run_until(qtbot, win, lambda: state.now_s() is not None and state.now_s() > 2.0, 20.0)
     qtbot.mouseClick(win.marker_button, QtCore.Qt.MouseButton.LeftButton)
-    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 5.0)
+    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 30.0)
     assert state.markers()[0][0] > 2.0
     # a truth feed cannot record: the button is disabled, the state says why if asked
     assert not win.record_button.isEnabled()
@@ -255,13 +255,13 @@ def test_record_from_the_window_on_the_emulated_chain(qtbot, tmp_path):
     assert run_until(qtbot, win, lambda: (state.now_s() or 0.0) > 1.0, 60.0), runner.error
     assert win.record_button.isEnabled()
     qtbot.mouseClick(win.record_button, QtCore.Qt.MouseButton.LeftButton)
-    assert run_until(qtbot, win, lambda: state.recording() is not None, 5.0)
+    assert run_until(qtbot, win, lambda: state.recording() is not None, 30.0)
     path = state.recording()
     assert path.startswith(str(tmp_path)) and "■" in win.record_button.text()
     t_start = state.now_s()
     assert run_until(qtbot, win, lambda: state.now_s() > t_start + 2.0, 20.0)
     qtbot.mouseClick(win.marker_button, QtCore.Qt.MouseButton.LeftButton)
-    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 5.0)
+    assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 30.0)
     t_marker = state.now_s()
     assert run_until(qtbot, win, lambda: state.now_s() > t_marker + 1.0, 20.0)
     # the sensor panel: acquisition latency per sensor (ms) and the emulated Battery Service's level
@@ -270,7 +270,7 @@ def test_record_from_the_window_on_the_emulated_chain(qtbot, tmp_path):
     assert all(s.battery_pct is not None for s in sensors), sensors
     assert win.sensor_table.item(0, 4).text().endswith(" ms") and win.sensor_table.item(0, 5).text().endswith(" %")
     qtbot.mouseClick(win.record_button, QtCore.Qt.MouseButton.LeftButton)
-    assert run_until(qtbot, win, lambda: state.recording() is None, 10.0)
+    assert run_until(qtbot, win, lambda: state.recording() is None, 30.0)
     assert "Record" in win.record_button.text() and "saved" in state.message()
     runner.stop()
     with SessionReader(path) as reader:
@@ -406,15 +406,16 @@ def test_replay_plays_at_speed(qtbot):
     idx = win.replay_bar.speed_box.findData(8.0)
     win.replay_bar.speed_box.setCurrentIndex(idx)
     assert model.speed == 8.0
+    t0 = time.monotonic()
     win.replay_bar.play_button.click()
     assert model.playing
     win.refresh()
-    t0 = time.monotonic()
     qtbot.wait(300)
     win.refresh()
     elapsed = time.monotonic() - t0
-    # the playhead moved by elapsed x speed (bounded by the two refreshes)
-    assert 10.0 + 8.0 * 0.25 <= model.playhead <= 10.0 + 8.0 * elapsed + 0.5
+    # the playhead moved by the wall time between play and the last refresh x speed: at least
+    # the 0.3 s waited, at most all the time since before the click (however slow the redraws are)
+    assert 10.0 + 8.0 * 0.25 <= model.playhead <= 10.0 + 8.0 * elapsed + 1e-6
     win.replay_bar.play_button.click()
     assert not model.playing
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from _waiting import wait_until
 
 from hipmon.ble import AcquisitionThread, SensorSpec
 from hipmon.emulation import EmulatedRadio
@@ -14,7 +15,8 @@ from hipmon.profiles import get_profile
 from hipmon.types import PLACEMENTS
 
 
-def _run(plan: EmulationPlan, seconds: float, extra_specs=(), mutate=None):
+def _run(plan: EmulationPlan, until, extra_specs=(), mutate=None):
+    """Stream until ``until(thread, sensors, got)`` holds (not for a fixed time: CI is slower)."""
     specs = [SensorSpec(p, plan.profile, plan.rate_hz) for p in PLACEMENTS] + list(extra_specs)
     state = {}
     got: dict[str, list] = {}
@@ -37,9 +39,21 @@ def _run(plan: EmulationPlan, seconds: float, extra_specs=(), mutate=None):
     th = AcquisitionThread(specs, setup=setup, sinks=[lambda n: got.setdefault(n.sensor_id, []).append(n)],
                            client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
     th.start()
-    time.sleep(seconds)
-    th.stop()
+    try:
+        reached = wait_until(lambda: until(th, state["sensors"], got))
+    finally:
+        th.stop()
+    assert reached, {sid: (s.state, s.samples, s.error) for sid, s in th.status().items()}
     return th, state["sensors"], got
+
+
+def _all_sent_received(th, sensors, got) -> bool:
+    """Every emulated sensor has sent its whole source, and every sample notification it sent arrived."""
+    return all(
+        sensor.finished and sum(len(n.data) for n in got.get(p, []) if n.data[0] != 1)
+        == sum(len(r.data) for r in sensor.log.sent())
+        for p, sensor in sensors.items()
+    )
 
 
 def _truth_window(log):
@@ -53,7 +67,7 @@ def _truth_window(log):
 def test_loss_and_disconnects_every_sample_in_order_gaps_exact_and_fast_reconnect():
     plan = EmulationPlan(kind="walk", seconds=9.0, seed=1, profile="movesense-gsp", rate_hz=208.0,
                          loss=0.02, disconnects=3)
-    th, sensors, got = _run(plan, 9.3)
+    th, sensors, got = _run(plan, _all_sent_received)
     prof = get_profile(plan.profile)
     for placement, sensor in sensors.items():
         notes = got[placement]
@@ -89,7 +103,7 @@ def test_garbage_sensor_and_non_sensor_are_named_and_the_rest_carries_on():
     characteristics. Messages name them; the other sensors stream on; good data is kept."""
     from hipmon.emulation import EmulatedSensor, SyntheticSource
 
-    plan = EmulationPlan(kind="walk", seconds=8.0, seed=2, profile="hipmon-open", rate_hz=104.0)
+    plan = EmulationPlan(kind="walk", seconds=30.0, seed=2, profile="hipmon-open", rate_hz=104.0)
 
     async def mutate(radio, sensors, specs):
         fw = sensors["right_thigh"].firmware
@@ -107,7 +121,12 @@ def test_garbage_sensor_and_non_sensor_are_named_and_the_rest_carries_on():
                                      rate_hz=104).start()
         specs.append(SensorSpec("pelvis", "hipmon-open", 104.0, address=other.address, sensor_id="stranger"))
 
-    th, sensors, got = _run(plan, 4.0, mutate=mutate)
+    def failed_and_the_rest_carries_on(th, sensors, got):
+        st = th.status()
+        return (st["stranger"].state == "failed" and st["right_thigh"].bad_packets > 0
+                and all(st[p].samples >= 2 * 104 for p in ("pelvis", "left_thigh")))
+
+    th, sensors, got = _run(plan, failed_and_the_rest_carries_on, mutate=mutate)
     st = th.status()
     msgs = th.monitor.messages + st["stranger"].messages
     assert any("right_thigh" in m and "bad notification" in m for m in msgs)
@@ -136,7 +155,7 @@ def test_name_globs_matching_several_sensors_each_get_their_own():
 
     async def setup():
         radio = await EmulatedRadio().start()
-        state["sensors"] = [await EmulatedSensor(radio, prof, SyntheticSource.make(6, 104, seed=i), rate_hz=104).start()
+        state["sensors"] = [await EmulatedSensor(radio, prof, SyntheticSource.make(60, 104, seed=i), rate_hz=104).start()
                             for i in range(2)]
 
         async def teardown():
@@ -147,9 +166,12 @@ def test_name_globs_matching_several_sensors_each_get_their_own():
     th = AcquisitionThread(specs, setup=setup, client_backend=BumbleBleakClient,
                            scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)
     th.start()
-    time.sleep(2.5)
-    th.stop()
+    try:
+        both = wait_until(lambda: all(s.samples > 0 for s in th.status().values()))
+    finally:
+        th.stop()
     st = th.status()
+    assert both, st
     assert {st["left_thigh"].address, st["right_thigh"].address} == {s.address for s in state["sensors"]}
     for sid in ("left_thigh", "right_thigh"):
         assert st[sid].samples > 0 and st[sid].reconnects == 0 and not st[sid].error

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _waiting import wait_until
 
 from hipmon.recording import (
     APPLICATION_ID,
@@ -299,12 +300,13 @@ def test_kill_9_keeps_everything_up_to_1s_before(tmp_path: Path) -> None:
 
     th = threading.Thread(target=reader)
     th.start()
-    time.sleep(2.5)
+    # write for 2 s (by the writer's own stamps, however slow this machine is), then kill
+    wrote = wait_until(lambda: len(reported) > 300 and reported[-1][2] - reported[0][2] > 2e9)
     kill_ns = time.monotonic_ns()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     th.join()
-    assert proc.returncode == -signal.SIGKILL
+    assert wrote and proc.returncode == -signal.SIGKILL
     assert len(reported) > 300
     with SessionReader(path) as r:
         assert r.check_integrity() == "ok"

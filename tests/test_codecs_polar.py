@@ -100,11 +100,12 @@ def test_round_trip_three_streams(rate, n, seed, mag):
     assert {f[0] for f in frames} == ({2, 5, 6} if mag else {2, 5})
     out = polar.Decoder(params, rate).feed_many(frames)
     assert len(out) == n
-    # half a count of quantisation; rtol: the FACTOR travels as float32 (relative error <= 6e-8)
-    np.testing.assert_allclose(out.acc_sensor, acc, atol=ACC_FACTOR * 9.80665e-3 / 2 + 1e-9, rtol=1e-6)
-    np.testing.assert_allclose(out.gyr_sensor, gyr, atol=np.radians(2000 / 32768) / 2 + 1e-9, rtol=1e-6)
+    # half a count of quantisation; MAG is interpolated to the ACC times, which differ from
+    # MAG's own by the ns rounding of the frame times: a further ~1e-5 uT at these slopes
+    np.testing.assert_allclose(out.acc_sensor, acc, atol=ACC_FACTOR * 9.80665e-3 / 2 + 1e-9)
+    np.testing.assert_allclose(out.gyr_sensor, gyr, atol=np.radians(2000 / 32768) / 2 + 1e-9)
     if mag:
-        np.testing.assert_allclose(out.mag_sensor, magv, atol=5000 / 32768 / 2 + 1e-6, rtol=1e-6)
+        np.testing.assert_allclose(out.mag_sensor, magv, atol=5000 / 32768 / 2 + 1e-3)
     np.testing.assert_allclose(out.time_sensor_s, t, atol=2e-6)
 
 

@@ -203,3 +203,14 @@ def test_cli_writes_identical_sessions(tmp_path, capsys):
     assert params["athlete"]["right_drop_deg"] == 8.0
     assert main(["simulate", "squat", "--seconds", "10", "-o", str(tmp_path / "c")]) == 1
     assert "give at least" in capsys.readouterr().err
+
+
+def test_every_on_off_switch_of_the_imu_model_has_a_cli_flag():
+    # the CLI keeps its own list (importing the simulator at start-up would load scipy for
+    # every command); this keeps the list and ImuModel's bool fields the same
+    from dataclasses import fields
+
+    from hipmon.commands.simulate import _SWITCHES
+    from hipmon.simulate.imu import ImuModel
+
+    assert set(_SWITCHES) == {f.name for f in fields(ImuModel) if f.type in ("bool", bool)}

@@ -7,6 +7,8 @@ import argparse
 HELP = "Simulate an athlete (run, jump, squat, stance, walk): sensor CSVs, truth angles and events."
 
 _KINDS = ("run", "walk", "jump", "squat", "stance", "stand")
+#: ImuModel's on/off fields (kept equal by tests/test_simulate_options.py; importing the simulator here
+#: would load scipy for every command)
 _SWITCHES = ("gyro_bias", "gyro_bias_drift", "acc_bias", "acc_scale", "gyro_scale", "saturation",
              "mag_disturbance", "timing", "clock", "lever_arm", "soft_tissue")
 

@@ -49,11 +49,13 @@ completed it, so ``detected_s - end_s`` is the detection latency.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
+from hipmon.gait_events import PelvisStepDetector, WalkConfig, side_from_pelvis_rates
 from hipmon.metrics import angle_index, fill_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event
 
@@ -77,12 +79,9 @@ class EventConfig:
     min_jump_flight_s: float = 0.15
     landing_window_s: float = 0.5  # impact + this, or the next take-off, whichever first
     both_legs_flexion_deg: float = 12.0  # hips flexed alike at impact: a two-legged landing (one event per leg)
-    # walking
-    walk_ic_phase: float = 0.13
-    walk_to_phase: float = 0.13
-    walk_min_rate: float = 0.4  # rad/s peak thigh rate for a swing to count
-    walk_min_period_s: float = 0.6
-    walk_max_period_s: float = 2.0
+    # walking (hipmon.gait_events)
+    walk: WalkConfig = field(default_factory=WalkConfig)
+    running_hold_s: float = 1.5  # the walking detector is muted this long after a flight
     # reps
     rep_min_flexion_deg: float = 25.0
     rep_edge_deg: float = 4.0
@@ -273,11 +272,16 @@ class _ContactDetector:
         self.prev_high = False  # previous sample had f >= edge_force
         self.rise_t: float | None = None  # latest sample where f rose through edge_force
         self.fall_t: float | None = None  # latest sample with f >= edge_force before a fall below it
+        self.rate_hist: deque[tuple[float, float, float]] = deque()  # (t, pelvis rate anterior, vertical), 1 s
+        self.last_side: str | None = None
 
-    def step(self, t: float, f: float, w_l: float, w_r: float, w_p: float, flex_l: float, flex_r: float
-             ) -> list[_Pending]:
+    def step(self, t: float, f: float, w_l: float, w_r: float, w_p: float, flex_l: float, flex_r: float,
+             w_ant: float = np.nan, w_up: float = np.nan) -> list[_Pending]:
         cfg = self.cfg
         out: list[_Pending] = []
+        self.rate_hist.append((t, w_ant, w_up))
+        while self.rate_hist and self.rate_hist[0][0] < t - 1.0:
+            self.rate_hist.popleft()
         high = f >= cfg.edge_force
         if self.prev_t is not None and high != self.prev_high:
             # contact edge: extrapolate the steep flank through the two samples to the flight level
@@ -317,15 +321,20 @@ class _ContactDetector:
                                 "flight": flight, "take_off": take_off}
                 # running: the thighs scissor (the leading, more flexed thigh extends relative to the
                 # pelvis while the trailing one swings forward); a jump or hop landing does not
+                thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
                 lead_l = flex_l > flex_r
                 spread = abs(flex_l - flex_r)
                 w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
-                scissor = spread >= cfg.run_spread_deg and (
-                    flight < cfg.min_jump_flight_s
-                    or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
-                self.contact["side"] = "left" if lead_l else "right"
+                if thighs:
+                    scissor = spread >= cfg.run_spread_deg and (
+                        flight < cfg.min_jump_flight_s
+                        or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
+                else:
+                    # pelvis only: a short flight between contacts is running; a long one a jump
+                    scissor = flight < cfg.min_jump_flight_s
+                self.contact["side"] = ("left" if lead_l else "right") if thighs else ""
                 if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
-                    if spread < cfg.both_legs_flexion_deg:
+                    if not thighs or spread < cfg.both_legs_flexion_deg:
                         side = "both"
                     else:
                         side = "left" if flex_l < flex_r else "right"
@@ -346,10 +355,17 @@ class _ContactDetector:
         dur = toe_off - c["ic"]
         if dur < self.cfg.min_contact_s:
             return []
-        side = c["side"]  # the leading (more flexed) thigh at initial contact is on the ground
+        side = c["side"] or self._pelvis_side(c["ic"], c["ic"] + 0.5 * dur)
+        self.last_side = side  # the leading (more flexed) thigh at initial contact is on the ground
         return [_Pending("stance", side, c["ic"], toe_off, {
             "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,
             "flight_before_s": c["flight"], "method": 0.0, "detected_s": now})]
+
+    def _pelvis_side(self, ic: float, mid: float) -> str:
+        """Stance side from the pelvis rates (``hipmon.gait_events.side_from_pelvis_rates``) over IC ± (mid − IC)."""
+        h = np.array(self.rate_hist) if self.rate_hist else np.zeros((0, 3))
+        side = side_from_pelvis_rates(h[:, 0], h[:, 1], h[:, 2], ic, mid - ic) if len(h) else None
+        return side or ("left" if self.last_side == "right" else "right")
 
     def _close_landing(self, end: float, now: float, take_off: bool) -> list[_Pending]:
         L, self.landing = self.landing, None
@@ -361,69 +377,6 @@ class _ContactDetector:
         # a two-legged landing is reported once per leg (each leg's own peaks and alerts)
         sides = SIDES if L["side"] == "both" else (L["side"],)
         return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
-
-
-class _WalkDetector:
-    """Walking stances per side from thigh sagittal rate extrema (used when no flights are seen)."""
-
-    def __init__(self, cfg: EventConfig, side: str) -> None:
-        self.cfg = cfg
-        self.side = side
-        self.prev_w: float | None = None
-        self.peak_pos = 0.0  # largest flexion rate since the last extension maximum
-        self.peak_neg = 0.0
-        self.t_maxflex: list[float] = []
-        self.t_maxext: list[float] = []
-        self.ic: float | None = None
-        self.pending_to: float | None = None
-
-        self.other: "_WalkDetector | None" = None  # the other side's detector (for the first strides)
-
-    def period(self) -> float | None:
-        """Stride period, s: from this side's last two flexion maxima, else twice the gap to the other side's."""
-        lo, hi = self.cfg.walk_min_period_s, self.cfg.walk_max_period_s
-        if len(self.t_maxflex) >= 2:
-            p = self.t_maxflex[-1] - self.t_maxflex[-2]
-            if lo <= p <= hi:
-                return p
-        if self.t_maxflex and self.other is not None and self.other.t_maxflex:
-            p = 2.0 * (self.t_maxflex[-1] - self.other.t_maxflex[-1])
-            if lo <= p <= hi:
-                return p
-        return None
-
-    def step(self, t: float, w: float, running: bool) -> list[_Pending]:
-        cfg = self.cfg
-        out: list[_Pending] = []
-        prev, self.prev_w = self.prev_w, w
-        self.peak_pos = max(self.peak_pos, w)
-        self.peak_neg = min(self.peak_neg, w)
-        if prev is None:
-            return out
-        if prev > 0 >= w and self.peak_pos >= cfg.walk_min_rate:  # maximum hip flexion
-            self.t_maxflex.append(t)
-            self.t_maxflex = self.t_maxflex[-3:]
-            self.peak_pos = 0.0
-            p = self.period()
-            # walking: the other thigh's flexion maximum came about half a stride earlier (anti-phase)
-            anti = (p is not None and self.other is not None and bool(self.other.t_maxflex)
-                    and 0.3 * p <= t - self.other.t_maxflex[-1] <= 0.7 * p)
-            self.ic = None if (p is None or running or not anti) else t + cfg.walk_ic_phase * p
-        if prev < 0 <= w and self.peak_neg <= -cfg.walk_min_rate:  # maximum hip extension
-            self.peak_neg = 0.0
-            p = self.period()
-            if self.ic is not None and p is not None and not running:
-                self.pending_to = t + cfg.walk_to_phase * p
-            else:
-                self.ic = None
-        if self.pending_to is not None and t >= self.pending_to and self.ic is not None:
-            ic, to = self.ic, self.pending_to
-            self.ic, self.pending_to = None, None
-            if "stance" in cfg.kinds and to > ic:
-                out.append(_Pending("stance", self.side, ic, to, {
-                    "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "method": 1.0,
-                    "detected_s": t}))
-        return out
 
 
 class _SingleLegDetector:
@@ -522,8 +475,7 @@ class EventDetector:
         self.config = config or EventConfig()
         self._buf = _Buffer()
         self._contacts = _ContactDetector(self.config)
-        self._walk = {s: _WalkDetector(self.config, s) for s in SIDES}
-        self._walk["left"].other, self._walk["right"].other = self._walk["right"], self._walk["left"]
+        self._walk = PelvisStepDetector(self.config.walk)
         self._single = _SingleLegDetector(self.config)
         self._last_flight_t = -np.inf
         self._open_from: float = -np.inf
@@ -536,29 +488,36 @@ class EventDetector:
         found: list[_Pending] = []
         cfg = self.config
         f = c.acc_global["pelvis"][:, 1]
-        w_l = c.gyr_segment["left_thigh"][:, 2]
-        w_r = c.gyr_segment["right_thigh"][:, 2]
+        nan = np.full(len(c), np.nan)
+        w_l = c.gyr_segment["left_thigh"][:, 2] if "left_thigh" in c.gyr_segment else nan
+        w_r = c.gyr_segment["right_thigh"][:, 2] if "right_thigh" in c.gyr_segment else nan
         w_p = c.gyr_segment["pelvis"][:, 2]
+        w_ant = c.gyr_segment["pelvis"][:, 0]  # about the pelvis's anterior axis (− = obliquity rising)
+        w_up = c.gyr_segment["pelvis"][:, 1]  # about the pelvis's superior axis (≈ vertical), + = right forward
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
         moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
         for i in range(len(c)):
             t = float(c.time_s[i])
-            if not c.valid[i]:
+            if not c.valid[i] or not np.isfinite(f[i]):
                 continue
             got = self._contacts.step(t, float(f[i]), float(w_l[i]), float(w_r[i]), float(w_p[i]), float(fl[i]),
-                                      float(fr[i]))
+                                      float(fr[i]), float(w_ant[i]), float(w_up[i]))
             if self._contacts.in_flight:
                 self._last_flight_t = t
-            running = t - self._last_flight_t < 1.5
-            got += self._walk["left"].step(t, float(w_l[i]), running)
-            got += self._walk["right"].step(t, float(w_r[i]), running)
+            running = t - self._last_flight_t < cfg.running_hold_s
+            for side, ic, to, stride, now in self._walk.step(t, float(f[i]), float(w_ant[i]), float(w_up[i]),
+                                                             float(fl[i]), float(fr[i]), muted=running):
+                if "stance" in cfg.kinds:
+                    got.append(_Pending("stance", side, ic, to, {
+                        "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
+                        "method": 1.0, "detected_s": now}))
             got += self._single.step(t, float(fl[i]), float(fr[i]), bool(moving[i]))
             found += got
         events = [self._finish(p) for p in found]
         events = [e for e in events if e is not None]
         # keep frames back to the oldest start an open detector may still report
-        keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 2 * cfg.walk_max_period_s,
+        keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
                      cfg.max_stance_s + cfg.landing_window_s) + 0.5
         t_now = float(c.time_s[-1])
         tb = self._buf.chunk.time_s

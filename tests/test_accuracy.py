@@ -122,13 +122,16 @@ def test_landing_peaks_bounded_and_not_drifting():
 
 
 def test_rest_reset_is_what_stops_the_drift():
-    # measured, not assumed: the same session without the reset drifts (seed 2: IR +1.4 deg in 40 s)
+    # measured, not assumed: the same session without the reset drifts (seed 2: IR +0.5 deg in
+    # 40 s, worst landing 3.9 deg; with the reset 1.4 deg). Since VQF's rest detection accepts a
+    # standing person's sway (pipeline.VQF_PARAMS) it learns the bias between landings too, so
+    # the drift without the reset is half what it was (+1.4 deg); the offset it leaves is not.
     sim, res_on, _ = _run("jump", 60.0, 2)
     _, res_off, _ = _run("jump", 60.0, 2, HeadingConfig(rest_reset=False))
     on, off = _landing_errors(sim, res_on), _landing_errors(sim, res_off)
-    assert off[-4:, 1].mean() - off[:4, 1].mean() > 1.0
-    assert on[-4:, 1].mean() < off[-4:, 1].mean() - 1.5
-    assert on.max() < off.max()
+    assert off[-4:, 1].mean() - off[:4, 1].mean() > 0.3
+    assert on[-4:, 1].mean() < off[-4:, 1].mean() - 1.0
+    assert on.max() < 0.5 * off.max()
 
 
 def test_hip_joint_heading_is_what_meets_the_landing_limit():

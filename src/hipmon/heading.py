@@ -24,9 +24,12 @@ gyroscope bias about the vertical. Two consequences and two corrections:
    stride is zero relative to the direction of travel; the tracker drives the
    block mean of ``pelvis_rotation`` to zero with a slow feedback that rotates
    all three segments about the global vertical together (hip angles, obliquity
-   and tilt do not change; Cardan Y first). ``pelvis_rotation`` is therefore
-   reported relative to the direction of travel, followed with time constant
-   ``pelvis_tau_s``.
+   and tilt do not change; Cardan Y first), time constant ``pelvis_tau_s``. It
+   only acts while the athlete travels close to the calibration direction (a
+   treadmill, a straight): a block whose mean rotation is more than
+   ``pelvis_max_travel_deg`` off, or that holds a turn, is the athlete going
+   another way, not drift, and ``pelvis_rotation`` stays relative to the
+   direction faced at calibration (turns, out-and-back walks).
 3. **Relative-heading reset at quiet neutral standing** (the victim is again hip
    internal rotation, and adduction at deep flexion). In movements without
    alternating gait (landings, squats, hops) tracker 1 has nothing to measure,
@@ -39,9 +42,10 @@ gyroscope bias about the vertical. Two consequences and two corrections:
    calibration (feet not turned out); a stance turned by ``x`` degrees becomes an
    internal-rotation offset of ``x`` until the next reset.
 
-The trackers update once per block of ``block_samples`` grid samples, the rest
-reset once per ``rest_block_samples``, both aligned to the grid index, so any
-chunking of the same stream gives the same numbers.
+The trackers update once per block of ``block_s`` seconds, the rest reset once
+per ``rest_block_s``, both aligned to the grid index, so any chunking of the same
+stream gives the same numbers; both are whole grid samples at the grid rate, so the
+sample rate does not change the physics.
 
 Frames: global (X forward, Y up, Z right), segment (X anterior, Y superior, Z
 right). Angles in rad inside.
@@ -105,17 +109,25 @@ def up_alignment(q_segment_global: np.ndarray) -> np.ndarray:
 class HeadingConfig:
     """Heading-drift correction parameters.
 
-    - ``block_samples``: grid samples per update (1 s at 100 Hz).
+    - ``block_s``: length of one update block (s; whole grid samples at the grid rate, so
+      the corrections are the same physics at 52 Hz and at 416 Hz).
     - ``thigh_tau_s``: time constant of the relative-heading feedback (s).
     - ``thigh_rate``: also learn the drift rate (PI feedback) instead of the offset only.
     - ``min_flexion_rate_rad_s``: RMS flexion rate a block needs to update the thigh heading.
     - ``pelvis_tau_s``: time constant of the pelvis-to-travel heading feedback (s).
+    - ``pelvis_max_travel_deg``: the pelvis/travel feedback only updates in blocks whose
+      mean pelvis rotation is within this of the calibration direction and which hold
+      no turn (rotation spread within the block below it too). A residual 6D gyro bias
+      after VQF's estimation turns the heading by at most a few degrees per minute, so
+      a block mean further off is the athlete walking another way (a turn, the way back
+      of an out-and-back walk), which the global frame must keep (DESIGN section 2:
+      pelvis rotation is relative to the direction faced at calibration).
     - ``max_left_right_correlation``: blocks update only in gait, i.e. when the
       thighs' flexion rates alternate (correlation below this); landings, squats
       and holds have their own adduction-flexion coupling and would bias the estimate.
     - ``thigh``, ``pelvis``: turn each correction on or off.
     - ``rest_reset``: reset the thigh-to-pelvis heading at quiet neutral standing.
-    - ``rest_block_samples``: grid samples per stillness check (0.25 s at 100 Hz).
+    - ``rest_block_s``: length of one stillness check (s).
     - ``rest_min_s``: stillness needed before a reset (s).
     - ``rest_max_gyr_rad_s``: largest angular-rate norm of any segment counted as still
       (rad/s; leaves room for several °/s of uncorrected gyroscope offset).
@@ -125,16 +137,17 @@ class HeadingConfig:
       stance rather than drift).
     """
 
-    block_samples: int = 100
+    block_s: float = 1.0
     thigh_tau_s: float = 10.0
     thigh_rate: bool = True
     min_flexion_rate_rad_s: float = 1.0
     pelvis_tau_s: float = 20.0
+    pelvis_max_travel_deg: float = 20.0
     max_left_right_correlation: float = -0.3
     thigh: bool = True
     pelvis: bool = True
     rest_reset: bool = True
-    rest_block_samples: int = 25
+    rest_block_s: float = 0.25
     rest_min_s: float = 0.5
     rest_max_gyr_rad_s: float = 0.15
     rest_max_thigh_tilt_deg: float = 10.0
@@ -156,6 +169,9 @@ class HeadingTracker:
     def __init__(self, config: HeadingConfig | None = None, rate_hz: float = 100.0) -> None:
         self.config = config or HeadingConfig()
         self.rate_hz = float(rate_hz)
+        #: grid samples per update block and per stillness check (at least one)
+        self.block_samples = max(int(round(self.config.block_s * self.rate_hz)), 1)
+        self.rest_block_samples = max(int(round(self.config.rest_block_s * self.rate_hz)), 1)
         self.gamma_rad = {"left_thigh": 0.0, "right_thigh": 0.0}
         self.rate_rad_s = {"left_thigh": 0.0, "right_thigh": 0.0}
         self.gamma_pelvis_rad = 0.0
@@ -173,7 +189,8 @@ class HeadingTracker:
         return {"n": 0, "ok": True, "left_thigh": 0.0 + 0.0j, "right_thigh": 0.0 + 0.0j}
 
     def _reset_block(self) -> None:
-        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0]}
+        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0],
+                     "rot_min": [np.inf], "rot_max": [-np.inf]}
 
     def set_reference(self, q_segment_global: dict, gyr_segment: dict) -> dict[str, float]:
         """Reference slopes (rad) of both thighs from the calibration movement (arrays (N, ·))."""
@@ -192,8 +209,8 @@ class HeadingTracker:
         2-D rotation and a few dot products remain.
         """
         n = q_segment_global["pelvis"].shape[0]
-        bs = self.config.block_samples
-        rs = self.config.rest_block_samples if self.config.rest_reset else bs
+        bs = self.block_samples
+        rs = self.rest_block_samples if self.config.rest_reset else bs
         qp0 = q_segment_global["pelvis"]
         rest = self._rest_inputs(q_segment_global, gyr_segment) if self.config.rest_reset else None
         rp = rot.matrix(qp0)  # (n, 3, 3)
@@ -226,6 +243,9 @@ class HeadingTracker:
                     self._acc["lr"][0] += float(np.dot(wz_left, wz))
             yaw = np.angle(np.exp(1j * (yaw0[sl] + self.gamma_pelvis_rad)))
             self._acc["rot"][0] += float(np.sum(yaw))
+            if j > i:
+                self._acc["rot_min"][0] = min(self._acc["rot_min"][0], float(yaw.min()))
+                self._acc["rot_max"][0] = max(self._acc["rot_max"][0], float(yaw.max()))
             self._acc["n"][0] += float(j - i)
             if rest is not None:
                 self._accumulate_rest(rest, sl)
@@ -310,6 +330,10 @@ class HeadingTracker:
                         self.gamma_rad[p] -= dt_block * e / tau
         if c.pelvis and moving and nblk > 0:
             mean_rot = self._acc["rot"][0] / nblk
-            self.gamma_pelvis_rad -= (dt_block / c.pelvis_tau_s) * mean_rot
+            limit = np.radians(c.pelvis_max_travel_deg)
+            # a block that is all within ±limit of the calibration direction: the wrapped
+            # yaws are then contiguous, their plain mean is the circular mean
+            if self._acc["rot_max"][0] <= limit and self._acc["rot_min"][0] >= -limit:
+                self.gamma_pelvis_rad -= (dt_block / c.pelvis_tau_s) * mean_rot
         self.history.append((end_index, self.gamma_rad["left_thigh"], self.gamma_rad["right_thigh"], self.gamma_pelvis_rad))
         self._reset_block()

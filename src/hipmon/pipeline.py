@@ -61,11 +61,22 @@ __all__ = [
 ]
 
 
-#: VQF settings for body-worn MEMS gyroscopes: zero-rate offsets of a few °/s are
-#: common (LSM6DSL: ±1..3 °/s typical), above VQF's default 2 °/s bias clip, so the
-#: clip is raised and the initial bias uncertainty widened so that the first quiet
-#: standing estimates it (measured: a 3.4 °/s offset is found within the 3 s stand).
-VQF_PARAMS: dict[str, Any] = {"biasClip": 8.0, "biasSigmaInit": 2.0}
+#: VQF settings for body-worn MEMS gyroscopes on a person:
+#:
+#: - zero-rate offsets of a few °/s are common (LSM6DSL: ±1..3 °/s typical), above
+#:   VQF's default 2 °/s bias clip, so the clip is raised and the initial bias
+#:   uncertainty widened so that the first quiet standing estimates it (measured: a
+#:   3.4 °/s offset is found within the 3 s stand);
+#: - rest is a person standing still, not a sensor on a table: postural sway moves
+#:   the pelvis and thighs at 1.3–1.7 °/s RMS (measured on the real standing of
+#:   ``neura-sparse-s02-walk``, all three sensors) with peaks near 4 °/s, and sways the
+#:   thigh sensors' specific force by a few tenths of m/s². VQF's defaults (2 °/s,
+#:   0.5 m/s²) flag rest only in the stillest 1–2 s of a 10 s stand, so the bias it
+#:   learns depends on which seconds those were, and a 0.07 °/s difference turns
+#:   into 1° of thigh heading within a walk (hip internal rotation then moved by
+#:   1.1° between the same data at 52 and 100 Hz). Thresholds above the sway peaks
+#:   flag the whole stand; walking (tens of °/s) is never rest.
+VQF_PARAMS: dict[str, Any] = {"biasClip": 8.0, "biasSigmaInit": 2.0, "restThGyr": 5.0, "restThAcc": 1.0}
 
 
 # ---------------------------------------------------------------- data types

@@ -82,6 +82,7 @@ class EventConfig:
     # walking (hipmon.gait_events)
     walk: WalkConfig = field(default_factory=WalkConfig)
     running_hold_s: float = 1.5  # the walking detector is muted this long after a flight
+    walk_confirm_s: float = 0.2  # a walking stance is reported when no flight came this long after its toe-off
     # reps
     rep_min_flexion_deg: float = 25.0
     rep_edge_deg: float = 4.0
@@ -476,6 +477,7 @@ class EventDetector:
         self._buf = _Buffer()
         self._contacts = _ContactDetector(self.config)
         self._walk = PelvisStepDetector(self.config.walk)
+        self._walk_queue: list[_Pending] = []
         self._single = _SingleLegDetector(self.config)
         self._last_flight_t = -np.inf
         self._open_from: float = -np.inf
@@ -509,9 +511,16 @@ class EventDetector:
             for side, ic, to, stride, now in self._walk.step(t, float(f[i]), float(w_ant[i]), float(w_up[i]),
                                                              float(fl[i]), float(fr[i]), muted=running):
                 if "stance" in cfg.kinds:
-                    got.append(_Pending("stance", side, ic, to, {
+                    self._walk_queue.append(_Pending("stance", side, ic, to, {
                         "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
-                        "method": 1.0, "detected_s": now}))
+                        "method": 1.0}))
+            # walking has no flight: a walking stance is confirmed when none follows within walk_confirm_s
+            if self._contacts.in_flight:
+                self._walk_queue.clear()
+            while self._walk_queue and t >= self._walk_queue[0].end_s + cfg.walk_confirm_s:
+                p = self._walk_queue.pop(0)
+                p.extra["detected_s"] = t
+                got.append(p)
             got += self._single.step(t, float(fl[i]), float(fr[i]), bool(moving[i]))
             found += got
         events = [self._finish(p) for p in found]

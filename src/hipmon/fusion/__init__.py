@@ -20,15 +20,19 @@ filters on BROAD") and ``docs/benchmarks.md`` ("Fusion speed").
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
 from hipmon.fusion.ahrs_filters import EkfFilter, MadgwickFilter, MahonyFilter
 from hipmon.fusion.base import FusionInputError, OrientationFilter, initial_orientation
-from hipmon.fusion.vqf_filter import VqfFilter
+from hipmon.fusion.vqf_filter import VQF_DEFAULTS, VqfFilter
 
 DEFAULT_FILTER = "vqf"
+
+#: Filter names hipmon refuses, with the one-line reason (measured: docs/fusion.md).
+REFUSED: dict[str, str] = {}
 
 _FAMILIES: dict[str, type[OrientationFilter]] = {
     "vqf": VqfFilter,
@@ -41,12 +45,39 @@ _FAMILIES: dict[str, type[OrientationFilter]] = {
 FILTER_NAMES: tuple[str, ...] = tuple(_FAMILIES) + tuple(f + "9d" for f in _FAMILIES)
 
 
+def filter_parameters(family: str) -> frozenset[str]:
+    """The parameter names a filter family takes (``"vqf"``: VQF's own; others: their adapter's keywords)."""
+    if family == "vqf":
+        return frozenset(VQF_DEFAULTS)
+    sig = inspect.signature(_FAMILIES[family].__init__)
+    return frozenset(k for k in sig.parameters if k not in ("self", "rate_hz", "use_mag"))
+
+
+def split_params(family: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``params`` the family takes, ``params`` that belong to another family only).
+
+    Raises ``TypeError`` naming every parameter that no hipmon filter takes (a typo
+    must not be silently ignored).
+    """
+    own = filter_parameters(family)
+    known = set().union(*(filter_parameters(f) for f in _FAMILIES))
+    unknown = sorted(k for k in params if k not in known)
+    if unknown:
+        raise TypeError(f"unknown parameter(s) {unknown} for filter {family!r}; it takes {sorted(own)}")
+    taken = {k: v for k, v in params.items() if k in own}
+    return taken, {k: v for k, v in params.items() if k not in own}
+
+
 def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, **params: Any) -> OrientationFilter:
     """Build a filter by name for a constant sampling rate ``rate_hz`` (Hz).
 
     ``name``: one of ``FILTER_NAMES`` (case-insensitive). ``use_mag=True`` turns a
-    6D name into its 9D variant. Other keyword arguments are the filter's own
-    parameters (see each adapter); unknown ones raise ``TypeError``.
+    6D name into its 9D variant. Other keyword arguments are filter parameters (see
+    each adapter). One settings dict serves every filter: a parameter that belongs
+    only to *another* family (e.g. VQF's ``biasClip`` given to ``madgwick``, as the
+    pipeline's defaults do) is left out and listed in the filter's
+    ``ignored_params``; a name no filter takes raises ``TypeError`` naming it.
+    Refused filters (``REFUSED``) raise ``ValueError`` with the reason.
     """
     key = name.lower().strip()
     use_mag = bool(params.pop("use_mag", False))
@@ -56,7 +87,13 @@ def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, **params: An
         key = key[:-2]
     if key not in _FAMILIES:
         raise ValueError(f"unknown filter {name!r}; choose from {', '.join(FILTER_NAMES)}")
-    return _FAMILIES[key](rate_hz, use_mag=use_mag, **params)
+    full = key + ("9d" if use_mag else "")
+    if full in REFUSED:
+        raise ValueError(f"filter {full!r} is refused: {REFUSED[full]}")
+    taken, ignored = split_params(key, params)
+    filt = _FAMILIES[key](rate_hz, use_mag=use_mag, **taken)
+    filt.ignored_params = ignored
+    return filt
 
 
 def estimate_orientation(
@@ -83,8 +120,11 @@ __all__ = [
     "MadgwickFilter",
     "MahonyFilter",
     "OrientationFilter",
+    "REFUSED",
     "VqfFilter",
     "estimate_orientation",
+    "filter_parameters",
     "initial_orientation",
     "make_filter",
+    "split_params",
 ]

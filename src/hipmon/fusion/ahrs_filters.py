@@ -48,6 +48,7 @@ from ahrs.filters import EKF, Madgwick, Mahony
 
 from hipmon import rotations
 from hipmon.fusion.base import OrientationFilter, initial_orientation
+from hipmon.fusion.preprocess import ACC_TAU_S, BIAS_CLIP_DPS, EarthFrameAccLowpass, RestBiasEstimator
 
 _TINY_GYR = np.array([1e-12, 0.0, 0.0])
 
@@ -67,10 +68,15 @@ def _nonzero_gyr(gyr: np.ndarray) -> np.ndarray:
 class _AhrsFilter(OrientationFilter):
     """Shared state handling: the adapter keeps q in the library's own frame."""
 
-    def __init__(self, rate_hz: float, use_mag: bool, q0: np.ndarray | None) -> None:
+    def __init__(self, rate_hz: float, use_mag: bool, q0: np.ndarray | None, rest_bias: bool = True,
+                 bias_clip_dps: float = BIAS_CLIP_DPS, acc_tau_s: float = ACC_TAU_S) -> None:
         super().__init__(rate_hz, use_mag)
         self._q0 = None if q0 is None else rotations.normalize(np.asarray(q0, dtype=float).reshape(4))
         self._q: np.ndarray | None = None
+        self._bias = RestBiasEstimator(self.rate_hz, bias_clip_dps) if rest_bias else None
+        self._acc_lp = EarthFrameAccLowpass(self.rate_hz, acc_tau_s) if acc_tau_s > 0 else None
+        self._common_params = {"rest_bias": bool(rest_bias), "bias_clip_dps": float(bias_clip_dps),
+                               "acc_tau_s": float(acc_tau_s)}
 
     # Conversions between hipmon's earth frame and the library's, for 9D.
     def _to_lib(self, q_sensor_earth: np.ndarray) -> np.ndarray:
@@ -81,6 +87,10 @@ class _AhrsFilter(OrientationFilter):
 
     def reset(self) -> None:
         self._q = None
+        if self._bias is not None:
+            self._bias.reset()
+        if self._acc_lp is not None:
+            self._acc_lp.reset()
         self._reset_impl()
 
     def _reset_impl(self) -> None:
@@ -93,12 +103,23 @@ class _AhrsFilter(OrientationFilter):
     def _update(self, acc: np.ndarray, gyr: np.ndarray, mag: np.ndarray | None) -> np.ndarray:
         if self._q is None:
             self._q = self._start(acc[0], None if mag is None else mag[0])
+        if self._bias is not None:
+            bias, rest = self._bias.update(acc, gyr)
+            gyr = gyr - bias
+            self.flags = {"rest": rest, "bias_rad_s": bias}
+        else:
+            self.flags = {}
+        if self._acc_lp is not None:
+            acc = self._acc_lp.update(acc, gyr)
         out = self._loop(self._q, acc, _nonzero_gyr(gyr), mag)
         self._q = out[-1].copy()
         return self._from_lib(out)
 
     def state(self) -> dict[str, Any]:
-        return {"q_sensor_earth": None if self._q is None else self._from_lib(self._q)}
+        s: dict[str, Any] = {"q_sensor_earth": None if self._q is None else self._from_lib(self._q)}
+        if self._bias is not None:
+            s["rest_bias_rad_s"] = self._bias.bias_rad_s.copy()
+        return s
 
     def _loop(self, q, acc, gyr, mag):
         """One library step per sample (ahrs filters are pure Python); Madgwick and Mahony
@@ -128,11 +149,12 @@ class MadgwickFilter(_AhrsFilter):
     family = "madgwick"
 
     def __init__(self, rate_hz: float, use_mag: bool = False, gain: float | None = None,
-                 q0: np.ndarray | None = None) -> None:
-        super().__init__(rate_hz, use_mag, q0)
+                 q0: np.ndarray | None = None, rest_bias: bool = True, bias_clip_dps: float = BIAS_CLIP_DPS,
+                 acc_tau_s: float = ACC_TAU_S) -> None:
+        super().__init__(rate_hz, use_mag, q0, rest_bias, bias_clip_dps, acc_tau_s)
         if gain is None:
             gain = 0.041 if use_mag else 0.033
-        self.params = {"gain": float(gain)}
+        self.params = {"gain": float(gain), **self._common_params}
         self._impl = Madgwick(frequency=self.rate_hz, gain=float(gain))
         if self._impl.gain != float(gain):  # pragma: no cover - guards a library change
             raise RuntimeError("ahrs Madgwick did not take the gain")
@@ -155,9 +177,10 @@ class MahonyFilter(_AhrsFilter):
     family = "mahony"
 
     def __init__(self, rate_hz: float, use_mag: bool = False, k_P: float = 1.0, k_I: float = 0.3,
-                 q0: np.ndarray | None = None) -> None:
-        super().__init__(rate_hz, use_mag, q0)
-        self.params = {"k_P": float(k_P), "k_I": float(k_I)}
+                 q0: np.ndarray | None = None, rest_bias: bool = True, bias_clip_dps: float = BIAS_CLIP_DPS,
+                 acc_tau_s: float = ACC_TAU_S) -> None:
+        super().__init__(rate_hz, use_mag, q0, rest_bias, bias_clip_dps, acc_tau_s)
+        self.params = {"k_P": float(k_P), "k_I": float(k_I), **self._common_params}
         self._reset_impl()
 
     def _reset_impl(self) -> None:
@@ -184,10 +207,12 @@ class EkfFilter(_AhrsFilter):
 
     def __init__(self, rate_hz: float, use_mag: bool = False, var_gyr: float = 0.3**2,
                  var_acc: float = 0.5**2, var_mag: float = 0.8**2,
-                 magnetic_dip_deg: float | None = None, q0: np.ndarray | None = None) -> None:
-        super().__init__(rate_hz, use_mag, q0)
+                 magnetic_dip_deg: float | None = None, q0: np.ndarray | None = None,
+                 rest_bias: bool = True, bias_clip_dps: float = BIAS_CLIP_DPS,
+                 acc_tau_s: float = ACC_TAU_S) -> None:
+        super().__init__(rate_hz, use_mag, q0, rest_bias, bias_clip_dps, acc_tau_s)
         self.params = {"var_gyr": float(var_gyr), "var_acc": float(var_acc), "var_mag": float(var_mag),
-                       "magnetic_dip_deg": magnetic_dip_deg}
+                       "magnetic_dip_deg": magnetic_dip_deg, **self._common_params}
         self._reset_impl()
 
     def _reset_impl(self, dip_deg: float | None = None) -> None:

@@ -44,6 +44,8 @@ class OrientationFilter(ABC):
         params: the effective parameters (after defaults), for reports.
         flags: per-sample health flags of the last ``update`` call (dict of (N,)
             or (N, 3) arrays; keys depend on the filter; empty when it reports none).
+        ignored_params: settings given to ``make_filter`` that belong to another filter
+            family and were left out (e.g. VQF's ``biasClip`` for ``madgwick``).
     """
 
     family: str = ""
@@ -57,6 +59,7 @@ class OrientationFilter(ABC):
         self.name = self.family + ("9d" if self.use_mag else "")
         self.params: dict[str, Any] = {}
         self.flags: dict[str, np.ndarray] = {}
+        self.ignored_params: dict[str, Any] = {}
 
     @property
     def dt_s(self) -> float:

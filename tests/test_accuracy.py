@@ -22,6 +22,10 @@ COL = {c: i for i, c in enumerate(ANGLE_COLUMNS)}
 
 
 def _run(kind, seconds, seed, heading=None, thigh_heading="auto", **sim_options):
+    """Rigid-sensor runs unless asked: these tests check the pipeline against sensor errors with the
+    sensors rigidly attached (``soft_tissue=False``, the simulator's default before issue 10); the
+    honest default (soft tissue on) is measured in docs/accuracy.md."""
+    sim_options.setdefault("soft_tissue", False)
     sim = simulate(kind, seconds, seed, mounting="random", **sim_options)
     specs = [SensorSpec(p, p, None, sim.sensors[p].rate_hz) for p in PLACEMENTS]
     samples = {p: (sim.sensors[p].time_session_s, sim.sensors[p].acc_sensor, sim.sensors[p].gyr_sensor, None)
@@ -150,13 +154,20 @@ def test_hip_joint_heading_is_what_meets_the_landing_limit():
         assert _landing_errors(sim, res_joint).max() <= 3.0
 
 
+#: The soft-tissue model as it was when this was measured (issue 7: wobble after impacts and a
+#: translation slide, 10 mm), without issue 10's rotation couplings and creep.
+ISSUE7_TISSUE = dict(soft_tissue=True, soft_tissue_mm=10, soft_tissue_axial_flex=0.0, soft_tissue_axial_add=0.0,
+                     soft_tissue_axial_ir=0.0, soft_tissue_transverse_flex=0.0, soft_tissue_pelvis_rock=0.0,
+                     soft_tissue_pelvis_tilt=0.0, soft_tissue_creep_deg=0.0)
+
+
 def test_thigh_heading_source_follows_the_movement_and_soft_tissue_is_why():
     # Measured, not assumed (docs/calibration.md, "Soft tissue"): with the simulator's soft-tissue
     # model (10 mm / 3 deg) a running calibration's hip-joint heading is worse than the refined
     # flexion axis (foot strikes ring the tissue; seed 0: 7.1 vs 1.2 deg), while in a walking
     # calibration the hip joint stays better (seed 1: 0.5 vs 4.2 deg). "auto" takes each where it wins.
     def worst_heading(kind, seconds, seed, thigh_heading):
-        sim, res, _ = _run(kind, seconds, seed, thigh_heading=thigh_heading, soft_tissue=True, soft_tissue_mm=10)
+        sim, res, _ = _run(kind, seconds, seed, thigh_heading=thigh_heading, **ISSUE7_TISSUE)
         errs = _thigh_heading_errors_deg(sim, res.calibration)
         return max(abs(e) for e in errs), res.calibration.metrics["thigh_heading_from_hip_joint"]
 

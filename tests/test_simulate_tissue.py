@@ -24,8 +24,15 @@ def _arrays(sim):
             for a in (s.time_session_s, s.time_sensor_s, s.acc_sensor, s.gyr_sensor, s.mag_sensor)]
 
 
-def test_off_is_identical_to_the_option_absent(tmp_path):
-    base = simulate("run", 8.0, seed=4)
+def test_on_by_default():
+    sim = simulate("run", 8.0, seed=4)
+    assert sim.imu.soft_tissue
+    for s in sim.sensors.values():
+        assert s.q_sensor_segment_t is not None
+
+
+def test_off_ignores_the_amplitudes(tmp_path):
+    base = simulate("run", 8.0, seed=4, soft_tissue=False)
     off = simulate("run", 8.0, seed=4, soft_tissue=False, soft_tissue_mm=25.0, soft_tissue_deg=9.0)
     for a, b in zip(_arrays(base), _arrays(off)):
         assert np.array_equal(a, b)

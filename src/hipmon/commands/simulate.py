@@ -60,9 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in _SWITCHES:
         s.add_argument("--" + name.replace("_", "-"), type=_bool, dest=name, metavar="on|off")
     s.add_argument("--soft-tissue-mm", type=float, dest="soft_tissue_mm",
-                   help="soft-tissue artefact amplitude, translation, mm (10; with --soft-tissue on)")
+                   help="soft-tissue artefact amplitude, translation, mm (10; the artefact is on by default, "
+                   "--soft-tissue off: rigidly attached sensors)")
     s.add_argument("--soft-tissue-deg", type=float, dest="soft_tissue_deg",
-                   help="soft-tissue artefact amplitude, rotation, deg (3; with --soft-tissue on)")
+                   help="soft-tissue wobble amplitude after impacts, rotation, deg (3)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -92,15 +92,25 @@ class ImuModel:
     clock_drift_ppm: float = 50.0  # uniform ±
     clock_offset_max_s: float = 3600.0  # sensor uptime at session start, uniform 0..
     # soft-tissue artefact (hipmon.simulate.tissue; docs/simulator.md): the sensor moves on skin and muscle
-    soft_tissue: bool = False
+    soft_tissue: bool = True  # on by default: a real strap on a real body (ImuModel(soft_tissue=False) or ideal=True: rigid)
     soft_tissue_mm: float = 10.0  # translation amplitude of the artefact (thigh)
     soft_tissue_deg: float = 3.0  # rotation amplitude of the artefact (thigh)
     soft_tissue_wobble: float = 0.4  # wobble peak at a full impact, fraction of mm / deg (0: off)
     soft_tissue_hz: float = 15.0  # wobble natural frequency (drawn per sensor within ±20 %)
     soft_tissue_damping: float = 0.3  # wobble damping ratio (drawn per sensor within ±20 %)
     soft_tissue_slide: float = 1.0  # skin slide: fraction of mm / deg reached at 60° of hip angle (0: off)
-    soft_tissue_pelvis: float = 0.3  # scale of the pelvis (sacral) sensor's artefact
+    soft_tissue_pelvis: float = 0.3  # scale of the pelvis (sacral) sensor's wobble, translation and creep
     soft_tissue_ref_speed_mps: float = 0.5  # touchdown speed of the hip joint centre for a full impact
+    # slide rotation gains, rad of sensor rotation per rad of hip angle (measured on the real walk, docs/simulator.md "Realism")
+    soft_tissue_axial_flex: float = 0.35  # thigh: about the femur's long axis, per rad of hip flexion
+    soft_tissue_axial_add: float = 0.4  # thigh: about the long axis, per rad of hip adduction
+    soft_tissue_axial_ir: float = 0.6  # thigh: fraction of the hip's internal rotation the strap does not follow
+    soft_tissue_transverse_flex: float = 0.12  # thigh: about a drawn axis in the X-Z plane, per rad of hip flexion
+    soft_tissue_pelvis_rock: float = 0.3  # sacrum: about ~X (obliquity), per rad of (flex_L - flex_R)/2
+    soft_tissue_pelvis_tilt: float = 0.12  # sacrum: about ~Z (tilt), per rad of (flex_L + flex_R)/2
+    # creep: the strap shifts while the body moves (Ornstein-Uhlenbeck in hip flexion travelled)
+    soft_tissue_creep_deg: float = 2.0  # stationary SD per axis, deg (thigh; the sacrum: × soft_tissue_pelvis; 0: off)
+    soft_tissue_creep_rad: float = 6.0  # correlation, rad of hip flexion travelled (about 5 walking strides)
 
 
 IMU_FIELDS = tuple(f.name for f in fields(ImuModel))

@@ -113,3 +113,21 @@ def test_limits_from_the_alert_engine_map_drop_to_the_obliquity_sign():
     # fallback alerter offers its own
     assert {x.column for x in FixedLimitAlerts().limits()} >= {"pelvis_obliquity_deg", "hip_adduction_left_deg"}
     assert COL["pelvis_obliquity_deg"] == 1
+
+
+def test_live_state_fills_in_the_calibration_backfill():
+    # the update that brings the calibration brings the earlier grid points again, with angles:
+    # the traces fill in where the view held NaN; rows no longer held are left out
+    from types import SimpleNamespace
+
+    from hipmon.buffers import LiveState
+
+    st = LiveState(seconds=1.0, rate_hz=100.0)
+    t = np.arange(150) / 100.0
+    st.push_frames(t, np.zeros((150, 9)), np.zeros(150, bool))  # invalid before calibration: NaN
+    back = SimpleNamespace(time_s=t[:150], angles_deg=np.tile(np.arange(150.0)[:, None], (1, 9)),
+                           valid=np.ones(150, bool))
+    st.push_update(SimpleNamespace(backfill=back, frames=None, events=(), alerts=()))
+    tt, x = st.angles.get()
+    assert np.array_equal(tt, t[50:])  # the ring holds the newest second
+    assert np.array_equal(x[:, 0], np.arange(50.0, 150.0))

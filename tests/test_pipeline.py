@@ -44,18 +44,44 @@ def test_chunk_size_never_changes_the_frames(walk):
     assert a.calibration.to_dict() == b.calibration.to_dict()
 
 
-def test_frames_invalid_until_calibrated_then_match_truth(walk):
+def test_live_frames_invalid_until_calibrated_then_backfilled(walk):
+    # live: what is emitted before the calibration is invalid; the update that brings the
+    # calibration brings the earlier grid points again, now with angles (backfill)
+    pipe = Pipeline(_specs(), PipelineConfig(events=False))
+    samples = _samples(walk)
+    ups = []
+    for t0 in np.arange(0.0, walk["time_s"][-1] + 0.5, 0.5):
+        part = {}
+        for sid, (t, a, g, m) in samples.items():
+            sel = (t >= t0) & (t < t0 + 0.5)
+            part[sid] = (t[sel], a[sel], g[sel], None)
+        ups.append(pipe.feed_many(part))
+    ups.append(pipe.finish())
+    i_cal = next(i for i, u in enumerate(ups) if u.calibration is not None)
+    before = [u.frames for u in ups[:i_cal] if len(u.frames)]
+    assert before and not any(f.valid.any() for f in before)
+    assert all(np.isnan(f.angles_deg).all() for f in before)
+    back = ups[i_cal].backfill
+    t_chunk = ups[i_cal].frames.time_s
+    # calibrated once the standing and the steps were seen, not before the movement ended
+    assert t_chunk[0] - 0.01 <= pipe.calibration.movement_s[1] + 1.01
+    assert t_chunk[-1] >= pipe.calibration.movement_s[1]
+    # the backfill is exactly the grid points emitted before, now valid, angles against the truth
+    assert np.array_equal(back.time_s, np.concatenate([f.time_s for f in before]))
+    assert back.valid.all()
+    assert np.all(_rmse_vs_truth(walk, back) < 1.6)
+
+
+def test_frames_valid_from_the_start_and_match_truth(walk):
     r = process_samples(_samples(walk), _specs(), PipelineConfig(events=False))
     f = r.frames
     assert not r.second_pass
-    t_cal = f.time_s[np.argmax(f.valid)]
-    # calibrated once the standing and ~10 steps were seen, not before the movement ended
-    assert r.calibration.movement_s[1] <= t_cal <= r.calibration.movement_s[1] + 1.01
-    assert np.all(np.isnan(f.angles_deg[~f.valid]))
-    assert f.valid[f.time_s > t_cal].all()
+    # the standing and the calibration walk have angles too (backfilled), the whole session valid
+    assert f.valid.all()
     assert np.all(_rmse_vs_truth(walk, f) < 1.6)
-    # acc_global: +9.81 up during the standing part is before calibration, so check the mean in gait
-    assert abs(np.mean(f.acc_global["pelvis"][f.valid, 1]) - 9.81) < 0.2
+    # acc_global: +9.81 up during the standing part (first 2 s)
+    stand = f.time_s < f.time_s[0] + 2.0
+    assert abs(np.mean(f.acc_global["pelvis"][stand, 1]) - 9.81) < 0.2
     # gyr_segment: thigh Z is the flexion rate, i.e. the derivative of hip flexion + pelvis tilt rate
     v = f.valid
     flex = np.radians(f.angles_deg[v, 6])
@@ -161,14 +187,19 @@ def test_replaying_a_recording_gives_the_live_angles(tmp_path):
     notes.sort(key=lambda x: (x.host_ns, x.sensor_id))
     # live: small irregular batches as a GUI timer would drain them
     live = Pipeline(_specs(104.0, "hipmon-open"), PipelineConfig(events=False), origin_ns=origin_ns)
-    chunks, i = [], 0
+    ups, i = [], 0
     rng = np.random.default_rng(0)
     while i < len(notes):
         k = int(rng.integers(1, 40))
-        chunks.append(live.feed(notes[i:i + k]).frames)
+        ups.append(live.feed(notes[i:i + k]))
         i += k
-    chunks.append(live.finish().frames)
-    f_live = Frames.concatenate(chunks)
+    ups.append(live.finish())
+    # what the live view holds at the end: the frames, with the calibration's backfill filled in
+    f_live = Frames.concatenate([u.frames for u in ups])
+    assert sum(u.backfill is not None for u in ups) == 1
+    for u in ups:
+        if u.backfill is not None:
+            f_live.fill_in(u.backfill)
     path = tmp_path / "rec.hipmon"
     with SessionWriter(path, origin_ns=origin_ns, background=False) as w:
         for p in PLACEMENTS:

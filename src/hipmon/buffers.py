@@ -97,6 +97,25 @@ class RingBuffer:
             self._head = (self._head + n) % self.capacity
             self._count = min(self.capacity, self._count + n)
 
+    def overwrite(self, time_s: np.ndarray, data: np.ndarray) -> int:
+        """Replace the rows held at exactly these times (s) with ``data`` (N, C); returns how many.
+
+        For rows computed later than they were first pushed (the calibration walk's angles,
+        filled in once the calibration exists); rows no longer held are left out."""
+        t = np.asarray(time_s, dtype=float).reshape(-1)
+        x = np.asarray(data, dtype=float).reshape(t.shape[0], self.n_channels)
+        with self._lock:
+            held = self._t[: self._count] if self._count < self.capacity else self._t
+            order = np.argsort(held, kind="stable")
+            pos = np.searchsorted(held[order], t)
+            pos = np.clip(pos, 0, max(held.size - 1, 0))
+            if held.size == 0:
+                return 0
+            idx = order[pos]
+            hit = np.isclose(held[idx], t, rtol=0.0, atol=1e-9)
+            self._x[idx[hit]] = x[hit]
+            return int(hit.sum())
+
     def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
         # caller holds the lock
         if self._count < self.capacity:
@@ -291,6 +310,11 @@ class LiveState:
 
     def push_update(self, update: Any) -> None:
         """Store a pipeline ``Update(frames, events, alerts)`` (any of them may be None/empty)."""
+        back = getattr(update, "backfill", None)
+        if back is not None and len(back.time_s):
+            a = np.array(back.angles_deg, dtype=float, copy=True)
+            a[~np.asarray(back.valid, dtype=bool)] = np.nan
+            self.angles.overwrite(back.time_s, a)
         frames = getattr(update, "frames", None)
         if frames is not None and len(frames.time_s):
             self.push_frames(frames.time_s, frames.angles_deg, getattr(frames, "valid", None))

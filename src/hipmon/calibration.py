@@ -347,6 +347,10 @@ def find_calibration_windows(
         g = gyr_sensor[p][m0:m_end_max]
         axis, _ = _dominant_axis(g)
         s = moving_mean(g @ axis, max(int(0.08 * rate_hz), 1))
+        # the eigenvector's sign is arbitrary (it flips with the mounting): count the
+        # cycles on the side of the larger excursion, so the window does not depend on it
+        if s.size and -s.min() > s.max():
+            s = -s
         thr = 0.5 * np.std(s) if s.size else 0.0
         up = np.flatnonzero((s[1:] > thr) & (s[:-1] <= thr))
         steps += up.size

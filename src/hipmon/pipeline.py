@@ -20,9 +20,13 @@ interpolated; a grid point whose bracketing samples are further apart than
 across gaps and zero rotation beyond a sensor's last sample.
 
 Calibration: checked every ``calibration_check_s`` of grid time on everything
-buffered so far (so chunking never changes when it happens); frames before
-calibration are invalid (angles NaN). See ``hipmon.calibration`` and
-``docs/calibration.md``. Heading drift: ``hipmon.heading``.
+buffered so far (so chunking never changes when it happens). Frames are emitted
+invalid (angles NaN) until the calibration exists; the update that brings it also
+brings ``backfill``: the same grid points since the buffer's start, now with
+angles (the standing and the calibration walk), and the events in them (events
+only ever see calibrated frames, in time order). Offline results replace the
+invalid rows with the backfill; the dashboard fills its traces in. See
+``hipmon.calibration`` and ``docs/calibration.md``. Heading drift: ``hipmon.heading``.
 
 Units: s, rad/s, m/s² inside; angles in degrees in ``Frames.angles_deg`` (the edge).
 """
@@ -104,6 +108,31 @@ class Frames:
     def __len__(self) -> int:
         return int(self.time_s.shape[0])
 
+    def slice(self, a: int | None, b: int | None) -> "Frames":
+        """Rows ``a:b`` (views)."""
+        sl = slice(a, b)
+
+        def part(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {p: v[sl] for p, v in d.items()}
+
+        return Frames(self.time_s[sl], self.angles_deg[sl], part(self.gyr_segment), part(self.acc_global),
+                      self.valid[sl], part(self.q_segment_global))
+
+    def fill_in(self, backfill: "Frames") -> None:
+        """Replace the rows at ``backfill``'s grid times with its rows (in place; same grid)."""
+        if not len(backfill) or not len(self):
+            return
+        idx = np.clip(np.searchsorted(self.time_s, backfill.time_s), 0, len(self) - 1)
+        hit = np.isclose(self.time_s[idx], backfill.time_s, rtol=0.0, atol=1e-9)
+        i, j = idx[hit], np.flatnonzero(hit)
+        self.angles_deg[i] = backfill.angles_deg[j]
+        self.valid[i] = backfill.valid[j]
+        for mine, theirs in ((self.gyr_segment, backfill.gyr_segment), (self.acc_global, backfill.acc_global),
+                             (self.q_segment_global, backfill.q_segment_global)):
+            for p in mine:
+                if p in theirs:
+                    mine[p][i] = theirs[p][j]
+
     @staticmethod
     def empty() -> "Frames":
         return Frames(
@@ -142,6 +171,8 @@ class Update:
     events: list[Event] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)
     calibration: Calibration | None = None
+    #: with a new calibration: the earlier grid points (emitted invalid before it), now with angles
+    backfill: Frames | None = None
 
 
 @dataclass
@@ -199,6 +230,41 @@ class PipelineConfig:
     events: bool = True
     event_config: Any = None
     alert_rules: Any = None
+
+
+# ---------------------------------------------------------------- fusion from a level start
+
+
+class LevelledFilter:
+    """A fusion filter that starts level, whatever the sensor's mounting.
+
+    Filters start from the identity orientation and converge on the vertical over
+    their accelerometer time constant (VQF: 3 s), so how far a sensor is strapped from
+    its own identity pose changed the standing orientations the calibration averages
+    (0.5° on the real walk, ~0.7° of hip angles from the same data rotated). The
+    inputs are turned once by the rotation that takes the first valid specific force
+    to earth up; the filter then starts level and the output is turned back:
+    ``q_sensor_earth = q_level_earth · q_sensor_level``.
+    """
+
+    def __init__(self, fusion_filter: Any) -> None:
+        self.filter = fusion_filter
+        self.q_sensor_level: np.ndarray | None = None
+
+    def update(self, acc_sensor: np.ndarray, gyr_sensor: np.ndarray, mag_sensor: np.ndarray | None = None,
+               valid: np.ndarray | None = None) -> np.ndarray:
+        """``q_sensor_earth`` (N, 4) from acc m/s², gyr rad/s, mag (N, 3) in the sensor frame."""
+        if self.q_sensor_level is None:
+            ok = np.flatnonzero(valid) if valid is not None else np.arange(len(acc_sensor))
+            ok = [i for i in ok if np.linalg.norm(acc_sensor[i]) > 1.0]
+            if not ok and valid is not None:
+                return self.filter.update(acc_sensor, gyr_sensor, mag_sensor)  # nothing to level on yet
+            first = acc_sensor[ok[0]] if ok else np.array([0.0, 0.0, 1.0])
+            self.q_sensor_level = rot.from_two_vectors(first, np.array([0.0, 0.0, 1.0]))
+        q = self.q_sensor_level
+        q_level_earth = self.filter.update(
+            rot.rotate(q, acc_sensor), rot.rotate(q, gyr_sensor), None if mag_sensor is None else rot.rotate(q, mag_sensor))
+        return rot.multiply(q_level_earth, q)
 
 
 # ---------------------------------------------------------------- per-sensor stream
@@ -330,7 +396,7 @@ class Pipeline:
         if not self.config.filter.lower().startswith("vqf"):
             params = {k: v for k, v in params.items() if k not in VQF_PARAMS}
         self.filters = {
-            p: make_filter(self.config.filter, self.rate_hz, use_mag=self.config.use_mag, **params)
+            p: LevelledFilter(make_filter(self.config.filter, self.rate_hz, use_mag=self.config.use_mag, **params))
             for p in PLACEMENTS
         }
         self.next_k: int | None = None
@@ -459,17 +525,25 @@ class Pipeline:
             s = self.streams[self.by_placement[p]]
             a, g, m, v = s.on_grid(grid)
             acc[p], gyr[p] = a, g
-            q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None)
+            q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None, v)
             valid &= v
             self._track_gaps(p, grid, v)
-        new_cal: Calibration | None = None
-        cal_valid_from = 0
         if self.calibration is None:
-            new_cal, cal_valid_from = self._try_calibrate(ks, grid, q_se, acc, gyr)
-        elif not self._cal_reference_set:
+            span = self._try_calibrate(ks, grid, q_se, acc, gyr, valid)
+            if span is None:  # not yet: invalid frames, nothing for the events
+                return Update(self._kinematics(ks, grid, q_se, acc, gyr, np.zeros(n, dtype=bool)))
+            # calibrated: angles for everything buffered (standing, calibration walk), this chunk last
+            whole = self._kinematics(*span)
+            n_back = len(whole) - n
+            up = Update(whole.slice(n_back, None), calibration=self.calibration,
+                        backfill=whole.slice(0, n_back) if n_back > 0 else None)
+            if self.detector is not None and len(whole):
+                self._run_events(up, whole)
+            return up
+        if not self._cal_reference_set:
             self._cal_reference_set = True  # fixed calibration: reference slopes from zero
-        frames = self._kinematics(ks, grid, q_se, acc, gyr, valid, cal_valid_from)
-        up = Update(frames, calibration=new_cal)
+        frames = self._kinematics(ks, grid, q_se, acc, gyr, valid)
+        up = Update(frames)
         if self.detector is not None and len(frames):
             self._run_events(up, frames)
         return up
@@ -502,19 +576,23 @@ class Pipeline:
                     start = None
         self._invalid_run[placement] = start
 
-    def _try_calibrate(self, ks, grid, q_se, acc, gyr) -> tuple[Calibration | None, int]:
-        """Buffer the chunk; at check points, try to calibrate. Returns (calibration, first valid index in chunk)."""
+    def _try_calibrate(self, ks, grid, q_se, acc, gyr, valid) -> tuple | None:
+        """Buffer the chunk; at check points, try to calibrate.
+
+        Returns None (not yet), or, once calibrated (``self.calibration`` set), the whole
+        buffer as ``_kinematics`` arguments (ks, grid, q_se, acc, gyr, valid), this chunk last."""
         buf = self._cal_buf
         if not buf:
             self._cal_buf_k0 = int(ks[0])
             for p in PLACEMENTS:
                 buf[f"q_{p}"], buf[f"a_{p}"], buf[f"g_{p}"] = [], [], []
-            buf["t"] = []
+            buf["t"], buf["v"] = [], []
         for p in PLACEMENTS:
             buf[f"q_{p}"].append(q_se[p])
             buf[f"a_{p}"].append(acc[p])
             buf[f"g_{p}"].append(gyr[p])
         buf["t"].append(grid)
+        buf["v"].append(valid)
         # merge lists
         for k in list(buf):
             if len(buf[k]) > 1:
@@ -539,8 +617,11 @@ class Pipeline:
                 c = share_heading(c)
             self.calibration = c
             self._set_heading_reference(q, g, win[1])
+            k0 = self._cal_buf_k0
             self._cal_buf = {}
-            return c, idx + 1
+            t_all = buf["t"][0]
+            return (np.arange(k0, k0 + t_all.size), t_all, {p: buf[f"q_{p}"][0] for p in PLACEMENTS},
+                    {p: buf[f"a_{p}"][0] for p in PLACEMENTS}, {p: buf[f"g_{p}"][0] for p in PLACEMENTS}, buf["v"][0])
         # slide the buffer
         max_n = int(self.config.max_buffer_s * self.rate_hz)
         n_buf = buf["t"][0].size
@@ -550,7 +631,7 @@ class Pipeline:
             for k in buf:
                 buf[k] = [buf[k][0][drop:]]
             self._cal_buf_k0 = k0 + drop
-        return None, n_buf
+        return None
 
     def _set_heading_reference(self, q_se, gyr, movement) -> None:
         m0, m1 = movement
@@ -561,7 +642,7 @@ class Pipeline:
         self.heading.set_reference(qs, gs)
         self._cal_reference_set = True
 
-    def _kinematics(self, ks, grid, q_se, acc, gyr, valid, first_valid) -> Frames:
+    def _kinematics(self, ks, grid, q_se, acc, gyr, valid) -> Frames:
         n = grid.size
         c = self.calibration
         angles = np.full((n, len(ANGLE_COLUMNS)), np.nan)
@@ -569,14 +650,13 @@ class Pipeline:
         acc_glob = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
         q_out = {p: np.full((n, 4), np.nan) for p in PLACEMENTS}
         v = valid.copy()
-        v[:first_valid] = False
-        if c is None or first_valid >= n:
+        if c is None or n == 0:
             v[:] = False
             return Frames(grid, angles, gyr_seg, acc_glob, v, q_out)
-        sl = slice(first_valid, n)
+        sl = slice(0, n)
         q_seg = {p: c.segment_orientation(p, q_se[p][sl]) for p in PLACEMENTS}
         g_seg = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][sl]) for p in PLACEMENTS}
-        q_seg = self.heading.apply(q_seg, g_seg, int(ks[first_valid]))
+        q_seg = self.heading.apply(q_seg, g_seg, int(ks[0]))
         angles[sl] = kin.all_angles_deg(q_seg["pelvis"], q_seg["left_thigh"], q_seg["right_thigh"])
         for p in PLACEMENTS:
             gyr_seg[p][sl] = g_seg[p]
@@ -590,13 +670,19 @@ class Pipeline:
 # ---------------------------------------------------------------- whole sessions
 
 
-def _collect(pipe: Pipeline, updates: Iterable[Update]) -> tuple[list[Frames], list[Event], list[Any]]:
-    frames, events, alerts = [], [], []
+def _collect(pipe: Pipeline, updates: Iterable[Update]) -> tuple[Frames, list[Event], list[Any]]:
+    """The session's frames (backfilled rows in place), events and alerts."""
+    frames, backfills, events, alerts = [], [], [], []
     for up in updates:
         frames.append(up.frames)
+        if up.backfill is not None:
+            backfills.append(up.backfill)
         events.extend(up.events)
         alerts.extend(up.alerts)
-    return frames, events, alerts
+    whole = Frames.concatenate(frames)
+    for b in backfills:
+        whole.fill_in(b)
+    return whole, events, alerts
 
 
 def process_samples(
@@ -644,7 +730,7 @@ def process_samples(
             pipe, ups = run(cfg2)
             second = True
     frames, events, alerts = _collect(pipe, ups)
-    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, second, pipe.events_error)
+    return SessionResult(frames, pipe.calibration, events, alerts, pipe.gaps, second, pipe.events_error)
 
 
 def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration | None:
@@ -669,7 +755,8 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     gyr = {p: np.nan_to_num(arrays[p][:, 3:6]) for p in PLACEMENTS}
     mag = {p: np.nan_to_num(arrays[p][:, 6:9]) if use_mag else None for p in PLACEMENTS}
     q = {
-        p: make_filter(config.filter, rate, use_mag=use_mag, **config.filter_params).update(acc[p], gyr[p], mag[p])
+        p: LevelledFilter(make_filter(config.filter, rate, use_mag=use_mag, **config.filter_params)).update(
+            acc[p], gyr[p], mag[p], np.isfinite(arrays[p][:, 0]))
         for p in PLACEMENTS
     }
     try:
@@ -744,7 +831,7 @@ def _replay(reader: Any, specs: list[SensorSpec], config: PipelineConfig, batch:
         ups.append(pipe.feed(buf))
     ups.append(pipe.finish())
     frames, events, alerts = _collect(pipe, ups)
-    return SessionResult(Frames.concatenate(frames), pipe.calibration, events, alerts, pipe.gaps, False, pipe.events_error)
+    return SessionResult(frames, pipe.calibration, events, alerts, pipe.gaps, False, pipe.events_error)
 
 
 def _specs_from_reader(reader: Any) -> list[SensorSpec]:

@@ -159,3 +159,17 @@ def integrate_gyr(q0: np.ndarray, gyr_body: np.ndarray, dt_s: np.ndarray | float
         q = multiply(q, steps[i])
         out[i + 1] = q
     return normalize(out)
+
+
+def from_two_vectors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The shortest-arc rotation (4,) that turns direction ``a`` (3,) into direction ``b`` (3,)."""
+    a = np.asarray(a, dtype=float) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=float) / np.linalg.norm(b)
+    c = float(np.dot(a, b))
+    if c < -1.0 + 1e-12:  # opposite: any axis perpendicular to a
+        axis = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(axis) < 1e-6:
+            axis = np.cross(a, [0.0, 1.0, 0.0])
+        return from_axis_angle(axis / np.linalg.norm(axis), np.pi)
+    q = np.concatenate([[1.0 + c], np.cross(a, b)])
+    return normalize(q)

@@ -339,7 +339,7 @@ class _ContactDetector:
                         side = "both"
                     else:
                         side = "left" if flex_l < flex_r else "right"
-                    self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off}
+                    self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off, "thighs": thighs}
                     self.contact = None
                 elif not scissor:
                     self.contact = None  # a short hop without scissoring: neither
@@ -375,8 +375,9 @@ class _ContactDetector:
         extra = {"take_off_s": L["take_off"], "flight_time_s": L["flight"], "initial_contact_s": L["ic"],
                  "impact_s": L["ic"], "ends_in_take_off": float(take_off), "detected_s": now,
                  "bilateral": float(L["side"] == "both")}
-        # a two-legged landing is reported once per leg (each leg's own peaks and alerts)
-        sides = SIDES if L["side"] == "both" else (L["side"],)
+        # a two-legged landing is reported once per leg (each leg's own peaks and alerts); without
+        # thighs there are no per-leg peaks: one event, side "both"
+        sides = SIDES if (L["side"] == "both" and L.get("thighs", True)) else (L["side"],)
         return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
 
 

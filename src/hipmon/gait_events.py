@@ -101,6 +101,8 @@ class PelvisStepDetector:
         self.open: list[Step] = []  # ICs whose stance has not ended yet
         self.last_side: str | None = None
         self.last_ic: float | None = None
+        self.votes = 0  # steps alternate: + votes say the bout's even ICs are right
+        self.n_in_bout = 0
 
     def _setup(self, t: float) -> bool:
         if self.dt is not None:
@@ -177,12 +179,20 @@ class PelvisStepDetector:
         if not self.open or self.open[-1].peak_s < prev - 1e-9:
             # first step of a bout: the previous peak becomes an IC too
             ic0 = prev - half_ds
-            self.open = [Step(ic0, self._side(ic0), stride, prev)]
+            self.votes, self.n_in_bout = 0, 0
+            self.open = [Step(ic0, self._vote(ic0), stride, prev)]
         ic = t_peak - half_ds
-        side = self._side(ic)
-        if side == self.open[-1].side:
-            side = "left" if side == "right" else "right"  # steps alternate
-        self.open.append(Step(ic, side, stride, t_peak))
+        self.open.append(Step(ic, self._vote(ic), stride, t_peak))
+
+    def _vote(self, ic: float) -> str:
+        """Side of the k-th IC of a bout: steps alternate, and the parity is the majority of the ICs' own cues so far."""
+        own = self._side(ic)
+        even = self.n_in_bout % 2 == 0
+        self.votes += 1 if (own == "right") == even else -1
+        self.n_in_bout += 1
+        if self.votes == 0:
+            return own
+        return ("right" if even else "left") if self.votes > 0 else ("left" if even else "right")
 
     def _side(self, ic: float) -> str:
         """Side of the IC at ``ic``: the more flexed hip, else the pelvis (``side_from_pelvis_rates``)."""

@@ -1,0 +1,220 @@
+"""Gait and jump events on REAL recordings (../shared/data/real) and on simulated walking/running at every speed.
+
+Run: ``.venv/bin/python benchmarks/bench_events_real.py`` (about a minute). Results and the
+command go to docs/validation-events.md. The same helpers serve tests/test_events_real.py.
+
+- neura-sparse-s02-walk: pelvis + thigh IMUs through the pipeline (calibration found, then fixed
+  for a full-length second run); reference ICs/TOs from the heel/toe markers (Zeni 2008) on the
+  straight walking parts.
+- mobgap-lab-lowerback: the lower-back sensor alone (VQF, ``hipmon.gait_events.pelvis_only_frames``,
+  forward = sensor +z as documented); reference ICs and sides from INDIP.
+- mascia-cmj-imu-grf: one trunk IMU, force-plate take-off and touchdown.
+- mcginnis-sacral-cmj: one sacral IMU, one jump, donning and handling.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _real import loader, real_dir  # noqa: E402
+
+from hipmon.events import detect_events, frames_from_simulation, match_events  # noqa: E402
+from hipmon.gait_events import pelvis_only_frames, without_thighs  # noqa: E402
+
+NEURA_TURN_S = (14.0, 15.5)  # the 180° turn: marker events there are spurious (README)
+
+
+# ---------------------------------------------------------------- neura
+
+
+def neura_frames():
+    """Full-length frames of the neura walk through the pipeline (calibration found, then fixed)."""
+    from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+
+    L = loader("neura-sparse-s02-walk", "load_neura")
+    samples, specs = {}, []
+    for p in ("pelvis", "left_thigh", "right_thigh"):
+        d = L.load_imu(p)
+        samples[p] = (d["time_s"], d["acc"], d["gyr"], None)
+        specs.append(SensorSpec(p, p, None, 100.0))
+    first = process_samples(samples, specs, PipelineConfig())
+    return process_samples(samples, specs, PipelineConfig(calibration=first.calibration)).frames
+
+
+def neura_reference():
+    """Marker ICs and stances on the straight parts: lists of (side, ic_s, to_s or nan)."""
+    L = loader("neura-sparse-s02-walk", "load_neura")
+    vic = L.load_vicon()
+    walk = L.quiet_and_walk_windows(L.load_imu("pelvis")["gyr"])["walk"]
+    ev = L.zeni_events(vic, walk)
+    out = []
+    for side in ("left", "right"):
+        tos = ev[f"to_{side}_s"]
+        heel = vic[f"{side[0].upper()}HEE"][:, 2]
+        t = vic["time_s"]
+        standing = float(np.median(heel[t < walk[0]]))
+        for ic in ev[f"ic_{side}_s"]:
+            # straight parts: not in the turn
+            if NEURA_TURN_S[0] <= ic <= NEURA_TURN_S[1]:
+                continue
+            # a heel strike: the heel is down (within 2 cm of standing) after a swing (lifted >= 5 cm in the
+            # 0.8 s before); Zeni's extremum at gait initiation and at the closing step is neither
+            k = int(np.searchsorted(t, ic))
+            swing = heel[(t >= ic - 0.8) & (t < ic)]
+            if heel[k] - standing > 0.02 or swing.max() - standing < 0.05:
+                continue
+            nxt = tos[(tos > ic + 0.4) & (tos < ic + 1.2)]
+            to = float(nxt[0]) if nxt.size and not (NEURA_TURN_S[0] <= nxt[0] <= NEURA_TURN_S[1]) else np.nan
+            out.append((side, float(ic), to))
+    return sorted(out, key=lambda x: x[1]), walk
+
+
+def neura_scores(frames, tol_s=0.1):
+    ref, walk = neura_reference()
+    det = [e for e in detect_events(frames) if e.kind == "stance"]
+    found, ic_err, dur_rel, side_ok = 0, [], [], 0
+    for side, ic, to in ref:
+        cand = [e for e in det if abs(e.start_s - ic) <= tol_s]
+        if not cand:
+            continue
+        e = min(cand, key=lambda e: abs(e.start_s - ic))
+        found += 1
+        side_ok += e.side == side
+        ic_err.append(e.start_s - ic)
+        if np.isfinite(to):
+            dur_rel.append((e.end_s - e.start_s) / (to - ic) - 1.0)
+    quiet = [e for e in det if e.start_s < walk[0] - 0.3 or e.start_s > walk[1] + 0.3]
+    return {"reference": len(ref), "found": found, "side_right": side_ok, "detected": len(det),
+            "ic_err_s": np.array(ic_err), "stance_rel_err": np.array(dur_rel), "in_standing": len(quiet)}
+
+
+# ---------------------------------------------------------------- mobgap
+
+
+def mobgap_trials():
+    M = loader("mobgap-lab-lowerback", "load_mobgap")
+    for pid in M.PARTICIPANTS:
+        for key, r in sorted(M.load_participant(pid).items()):
+            yield f"{pid} {key[0]} {key[1]}", r
+
+
+def mobgap_scores(r, tol_s=0.06):
+    """(reference ICs, detected ICs, matched, side right, errors s) for one trial (INDIP reference)."""
+    frames = pelvis_only_frames(r["time_s"], r["acc"], r["gyr"], r["fs_hz"], forward_axis_sensor=[0.0, 0.0, 1.0])
+    det = [e for e in detect_events(frames) if e.kind == "stance"]
+    ref = [(ic, s.lower()[0]) for b in r["reference"]["INDIP"]["bouts"] for ic, s in zip(b["ic_s"], b["ic_side"])
+           if np.isfinite(ic)]
+    bouts = [(b["start_s"], b["end_s"]) for b in r["reference"]["INDIP"]["bouts"]]
+    # detections count against precision only inside the reference's walking bouts (the reference
+    # marks no contacts elsewhere, e.g. while turning or shuffling between bouts)
+    det_in = [e for e in det if any(a - tol_s <= e.start_s <= b + tol_s for a, b in bouts)]
+    cands = sorted((abs(e.start_s - ic), i, j) for i, e in enumerate(det_in) for j, (ic, _) in enumerate(ref)
+                   if abs(e.start_s - ic) <= tol_s)
+    used_i, used_j, pairs = set(), set(), []
+    for _, i, j in cands:
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            pairs.append((i, j))
+    side_ok = sum(det_in[i].side[0] == ref[j][1] for i, j in pairs)
+    err = np.array([det_in[i].start_s - ref[j][0] for i, j in pairs])
+    return len(ref), len(det_in), len(pairs), side_ok, err
+
+
+# ---------------------------------------------------------------- jumps
+
+
+def _load_module(folder, module):
+    """Import ``folder/module.py`` under a key of its own (both jump folders name their loader ``load``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_bench_real_{folder.name}_{module}", folder / f"{module}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def jump_events(name):
+    """(landings detected, reference dict or None) for the mascia / mcginnis jump recordings."""
+    folder = real_dir("mascia-cmj-imu-grf" if name == "mascia" else "mcginnis-sacral-cmj")
+    d = _load_module(folder, "load").load(str(folder))
+    s = d["sensors"]["imu" if name == "mascia" else "sacrum"]
+    ref = d["events"] if name == "mascia" else None
+    t = s["time_s"]
+    fs = 1.0 / float(np.median(np.diff(t)))
+    frames = pelvis_only_frames(t, s["acc"], s["gyr"], fs)
+    lands = [e for e in detect_events(frames) if e.kind == "landing"]
+    return lands, ref
+
+
+# ---------------------------------------------------------------- simulator
+
+SIM_SPEEDS = {"walk": (0.6, 0.9, 1.3, 1.7, 2.1), "run": (2.0, 2.5, 3.3, 4.2, 5.0, 6.0)}
+
+
+def sim_scores(kind, speed, seconds=60.0, seed=1, sacrum_only=False):
+    from hipmon.simulate import simulate
+
+    sim = simulate(kind, seconds, seed=seed, speed_mps=speed)
+    frames = frames_from_simulation(sim, angle_bias_deg=1.0, angle_noise_deg=0.4, seed=seed)
+    if sacrum_only:
+        frames = without_thighs(frames)
+    truth = [e for e in sim.events if e.kind == "stance"]
+    det = [e for e in detect_events(frames) if e.kind == "stance"]
+    pairs = match_events(det, truth, tol_s=0.1)
+    ic = np.array([det[i].start_s - truth[j].start_s for i, j in pairs])
+    return len(truth), len(det), len(pairs), ic
+
+
+def main():
+    print("## neura-sparse-s02-walk (pelvis + thighs; and the pelvis alone)\n")
+    frames = neura_frames()
+    print("| sensors | marker ICs | found (±100 ms) | side right | median abs IC error ms | max abs IC error ms | "
+          "stance duration error median / max % | stances in standing |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, fr in (("pelvis + thighs", frames), ("pelvis only", without_thighs(frames))):
+        r = neura_scores(fr)
+        e = np.abs(r["ic_err_s"]) * 1e3
+        d = np.abs(r["stance_rel_err"]) * 100
+        print(f"| {label} | {r['reference']} | {r['found']} | {r['side_right']} | {np.median(e):.0f} | {e.max():.0f} | "
+              f"{np.median(d):.1f} / {d.max():.1f} | {r['in_standing']} |")
+    print("\n## mobgap-lab-lowerback (lower-back sensor alone, INDIP reference, ±60 ms)\n")
+    print("| trial | reference ICs | detected in bouts | matched | side right | median abs error ms |")
+    print("|---|---|---|---|---|---|")
+    tot = np.zeros(4)
+    for name, r in mobgap_trials():
+        n_ref, n_det, n_match, side_ok, err = mobgap_scores(r)
+        tot += (n_ref, n_det, n_match, side_ok)
+        med = f"{1e3 * np.median(np.abs(err)):.0f}" if err.size else "-"
+        print(f"| {name} | {n_ref} | {n_det} | {n_match} | {side_ok} | {med} |")
+    rec, prec = tot[2] / tot[0], tot[2] / max(tot[1], 1)
+    print(f"\nall trials: recall {100 * rec:.1f} %, precision {100 * prec:.1f} %, F1 {2 * rec * prec / (rec + prec):.3f}, "
+          f"side right {100 * tot[3] / max(tot[2], 1):.1f} % of matched ICs")
+    print("\n## jumps\n")
+    lands, ref = jump_events("mascia")
+    for e in lands:
+        print(f"mascia: landing at {e.start_s:.3f} s (force plate {ref['touchdown_s'][0]:.3f}), take-off "
+              f"{e.extra['take_off_s']:.3f} s (force plate {ref['takeoff_s'][0]:.3f}), flight {e.extra['flight_time_s']:.3f} s "
+              f"(force plate {ref['touchdown_s'][0] - ref['takeoff_s'][0]:.3f})")
+    lands, _ = jump_events("mcginnis")
+    print("mcginnis: landings", [(round(e.start_s, 3), round(e.extra["flight_time_s"], 3)) for e in lands])
+    print("\n## simulator, every speed (60 s, seed 1; stance recall / precision, ±100 ms)\n")
+    print("| gait | speed m/s | truth | pelvis + thighs recall / precision % | pelvis only recall / precision % | "
+          "median abs IC error ms (both) |")
+    print("|---|---|---|---|---|---|")
+    for kind, speeds in SIM_SPEEDS.items():
+        for sp in speeds:
+            row = []
+            for so in (False, True):
+                n_t, n_d, n_m, ic = sim_scores(kind, sp, sacrum_only=so)
+                row.append((100 * n_m / n_t, 100 * n_m / max(n_d, 1), 1e3 * np.median(np.abs(ic))))
+            print(f"| {kind} | {sp} | {n_t} | {row[0][0]:.1f} / {row[0][1]:.1f} | {row[1][0]:.1f} / {row[1][1]:.1f} | "
+                  f"{row[0][2]:.0f} / {row[1][2]:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

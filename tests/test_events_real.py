@@ -1,0 +1,111 @@
+"""Gait and jump events on real recordings (../shared/data/real; a missing folder FAILS) and simulated gait speeds.
+
+Targets are issue 11's. Those not reached yet are strict xfails carrying the measured number
+(benchmarks/bench_events_real.py, docs/validation-events.md): they turn into failures the day
+they pass, so the marker is then removed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_events_real as B  # noqa: E402
+
+from hipmon.events import EventDetector, detect_events  # noqa: E402
+from hipmon.gait_events import without_thighs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def neura():
+    return B.neura_frames()
+
+
+@pytest.mark.parametrize("sacrum_only", [False, True])
+def test_neura_every_heel_strike_found_with_side_and_stance_time(neura, sacrum_only):
+    frames = without_thighs(neura) if sacrum_only else neura
+    r = B.neura_scores(frames)
+    assert r["reference"] >= 8
+    assert r["found"] == r["reference"]
+    assert r["side_right"] == r["found"]
+    assert np.all(np.abs(r["stance_rel_err"]) <= 0.15), r["stance_rel_err"]
+    assert r["in_standing"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: median IC error 38 ms (slow walk, double "
+                   "support ~15 % of the stride where the detector assumes 12 %)")
+def test_neura_median_initial_contact_error_within_30_ms(neura):
+    r = B.neura_scores(neura)
+    assert np.median(np.abs(r["ic_err_s"])) <= 0.030
+
+
+def test_neura_live_chunks_equal_offline_sacrum_only(neura):
+    frames = without_thighs(neura)
+    offline = detect_events(frames)
+    det, live, a = EventDetector(), [], 0
+    rng = np.random.default_rng(1)
+    while a < len(frames):
+        b = min(len(frames), a + int(rng.integers(1, 30)))
+        live += det.update(frames.slice(a, b))
+        a = b
+    live += det.flush()
+    assert [(e.kind, e.side, e.start_s, e.end_s) for e in live] == [(e.kind, e.side, e.start_s, e.end_s)
+                                                                      for e in offline]
+    assert any(e.kind == "stance" for e in offline)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: F1 0.56, side right 65 % (INDIP, all 9 trials)")
+def test_mobgap_initial_contacts_f1_and_side():
+    tot = np.zeros(4)
+    for _, r in B.mobgap_trials():
+        n_ref, n_det, n_match, side_ok, _ = B.mobgap_scores(r)
+        tot += (n_ref, n_det, n_match, side_ok)
+    rec, prec = tot[2] / tot[0], tot[2] / tot[1]
+    assert 2 * rec * prec / (rec + prec) >= 0.90
+    assert tot[3] / tot[2] >= 0.90
+
+
+def test_mascia_take_off_and_landing_within_20_ms_of_the_force_plate():
+    lands, ref = B.jump_events("mascia")
+    assert len(lands) == 1
+    e = lands[0]
+    assert abs(e.start_s - ref["touchdown_s"][0]) <= 0.020
+    assert abs(e.extra["take_off_s"] - ref["takeoff_s"][0]) <= 0.020
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: flight 0.524 s vs force plate 0.501 s (23 ms)")
+def test_mascia_flight_time_within_20_ms():
+    lands, ref = B.jump_events("mascia")
+    assert abs(lands[0].extra["flight_time_s"] - (ref["touchdown_s"][0] - ref["takeoff_s"][0])) <= 0.020
+
+
+def test_mcginnis_one_jump_and_nothing_from_handling():
+    lands, _ = B.jump_events("mcginnis")
+    assert len(lands) == 1
+    assert 82.3 < lands[0].start_s < 82.8  # the low-|acc| flight ends ~82.61 s, impact peak 82.69 s (README)
+
+
+SPEEDS = [(k, s) for k, speeds in B.SIM_SPEEDS.items() for s in speeds]
+
+
+@pytest.mark.parametrize("kind, speed", SPEEDS)
+def test_simulated_stances_every_speed(kind, speed):
+    n_t, n_d, n_m, ic = B.sim_scores(kind, speed, seconds=40.0)
+    assert n_t >= 50
+    assert n_m / n_t >= 0.98 and n_m / n_d >= 0.99, (n_t, n_d, n_m)
+    assert np.median(np.abs(ic)) <= 0.02
+
+
+@pytest.mark.xfail(strict=True, reason="sacrum-only sides come out inverted on the simulator: its pelvis gyro about "
+                   "the anterior axis barely follows its own obliquity (corr -0.14; -0.98 on the real neura walk), "
+                   "so the obliquity side rule that holds on real data fails there; see docs/validation-events.md")
+@pytest.mark.parametrize("kind, speed", SPEEDS)
+def test_simulated_sacrum_only_within_1_percent(kind, speed):
+    full = B.sim_scores(kind, speed, seconds=40.0)
+    alone = B.sim_scores(kind, speed, seconds=40.0, sacrum_only=True)
+    assert abs(full[2] / full[0] - alone[2] / alone[0]) <= 0.01
+    assert abs(full[2] / full[1] - alone[2] / max(alone[1], 1)) <= 0.01

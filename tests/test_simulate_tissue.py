@@ -65,7 +65,7 @@ def sta_run():
 def test_wobble_moves_the_sensor_by_the_requested_amplitude():
     # wobble alone at its full amplitude (default: 0.4 of it; the rest of the amplitude is the slide)
     sim = simulate("run", 12.0, seed=5, ideal=True, soft_tissue=True, soft_tissue_mm=12.0, soft_tissue_deg=4.0,
-                   soft_tissue_wobble=1.0, soft_tissue_slide=0.0)
+                   soft_tissue_wobble=1.0, soft_tissue_slide=0.0, soft_tissue_creep_deg=0.0)
     for p in ("left_thigh", "right_thigh"):
         s = sim.sensors[p]
         t = s.time_session_s
@@ -89,20 +89,42 @@ def test_wobble_moves_the_sensor_by_the_requested_amplitude():
 
 
 def test_slide_follows_the_hip_angles():
-    """Without wobble the sensor's offset is linear in the hip angles: A at 60° of flexion, A/2 for adduction, IR."""
+    """Without wobble and creep the sensor's offset is linear in the hip angles: translation A at 60° of
+    flexion (A/2 for adduction, IR); rotation about the femur's long axis ±(β_f flex + β_a add − κ IR),
+    and γ flex about an axis in the segment's X–Z plane (issue 10's gains, docs/simulator.md)."""
     sim = simulate("run", 12.0, seed=5, ideal=True, soft_tissue=True, soft_tissue_mm=12.0, soft_tissue_deg=4.0,
-                   soft_tissue_wobble=0.0)
-    for p, cols in (("left_thigh", [3, 4, 5]), ("right_thigh", [6, 7, 8])):
+                   soft_tissue_wobble=0.0, soft_tissue_creep_deg=0.0, soft_tissue_axial_flex=0.3,
+                   soft_tissue_axial_add=0.5, soft_tissue_axial_ir=0.7, soft_tissue_transverse_flex=0.1)
+    for p, cols, sg in (("left_thigh", [3, 4, 5], -1.0), ("right_thigh", [6, 7, 8], 1.0)):
         s = sim.sensors[p]
         ang = np.radians(sim.angles_at(s.time_session_s)[:, cols])
-        d = s.position_segment_t_m - s.position_segment_m
+        d = 1e3 * (s.position_segment_t_m - s.position_segment_m)
+        m, *_ = np.linalg.lstsq(ang, d, rcond=None)
+        assert np.abs(ang @ m - d).max() < 1e-3 * 12.0  # linear in the angles
+        assert np.linalg.norm(m[0]) * np.radians(60) == pytest.approx(12.0, rel=1e-3)
         theta = rot.to_rotvec(rot.multiply(s.q_sensor_segment_t, rot.conjugate(s.q_sensor_segment)[None]))
-        for y, amp in ((1e3 * d, 12.0), (np.degrees(theta), 4.0)):
-            m, *_ = np.linalg.lstsq(ang, y, rcond=None)
-            assert np.abs(ang @ m - y).max() < 1e-3 * amp  # linear in the angles (rotation: to first order)
-            per_60deg = np.linalg.norm(m, axis=1) * np.radians(60.0)
-            assert per_60deg == pytest.approx([amp, amp / 2, amp / 2], rel=0.02)
-        assert 1e3 * np.linalg.norm(d, axis=1).max() > 5.0
+        g, *_ = np.linalg.lstsq(ang, theta, rcond=None)  # g[k] = rotation vector per rad of angle k
+        assert np.abs(ang @ g - theta).max() < 1e-6
+        assert g[:, 1] == pytest.approx(sg * np.array([0.3, 0.5, -0.7]), abs=1e-6)  # long axis
+        assert np.hypot(g[0, 0], g[0, 2]) == pytest.approx(0.1, abs=1e-6)  # transverse, flexion only
+        assert np.abs(g[1:, [0, 2]]).max() < 1e-9
+
+
+def test_sacral_sensor_rocks_with_the_legs_and_creep_holds_still():
+    sim = simulate("walk", 20.0, seed=2, ideal=True, soft_tissue=True, soft_tissue_wobble=0.0)
+    s = sim.sensors["pelvis"]
+    t = s.time_session_s
+    ang = np.radians(sim.angles_at(t))
+    theta = rot.to_rotvec(rot.multiply(s.q_sensor_segment_t, rot.conjugate(s.q_sensor_segment)[None]))
+    rock = 0.5 * (ang[:, 3] - ang[:, 6])
+    k = t > 6.0
+    gain = np.polyfit(rock[k], theta[k, 0], 1)[0]
+    # rock 0.3 rad/rad about X; the rest of θ_X is creep (SD 2° × 0.3 for the sacrum)
+    assert abs(gain) == pytest.approx(0.3, abs=0.05)
+    assert np.abs(theta[t < 3.5]).max() < np.radians(0.05)  # standing before the walk: nominal mounting
+    th = sim.sensors["right_thigh"]
+    creep = rot.to_rotvec(rot.multiply(th.q_sensor_segment_t, rot.conjugate(th.q_sensor_segment)[None]))
+    assert np.degrees(np.abs(creep[th.time_session_s > 8]).max()) > 1.0  # the thigh strap has moved
 
 
 @pytest.mark.parametrize("placement", ["pelvis", "left_thigh", "right_thigh"])
@@ -188,9 +210,13 @@ def test_cli_switch(tmp_path):
     args = ["simulate", "run", "--seconds", "8", "--seed", "2"]
     assert main(args + ["--soft-tissue", "on", "--soft-tissue-mm", "15", "-o", str(tmp_path / "on")]) == 0
     assert main(args + ["--soft-tissue", "off", "--soft-tissue-mm", "15", "-o", str(tmp_path / "off")]) == 0
-    assert main(args + ["-o", str(tmp_path / "plain")]) == 0
+    assert main(args + ["-o", str(tmp_path / "plain")]) == 0  # on by default (issue 10)
+    assert main(args + ["--soft-tissue", "on", "-o", str(tmp_path / "on10")]) == 0
     on = json.loads((tmp_path / "on" / "simulation.json").read_text())
     assert on["imu"]["soft_tissue"] is True and on["imu"]["soft_tissue_mm"] == 15.0
+    off = json.loads((tmp_path / "off" / "simulation.json").read_text())
+    assert "soft_tissue" not in off["imu"]
     for f in ("right_thigh.csv", "simulation.json"):
-        assert (tmp_path / "off" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes()
-    assert (tmp_path / "on" / "right_thigh.csv").read_bytes() != (tmp_path / "plain" / "right_thigh.csv").read_bytes()
+        assert (tmp_path / "on10" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes()
+    for d in ("on", "off"):
+        assert (tmp_path / d / "right_thigh.csv").read_bytes() != (tmp_path / "plain" / "right_thigh.csv").read_bytes()

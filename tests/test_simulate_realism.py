@@ -1,0 +1,88 @@
+"""The default simulated walk against the real walk (issue 10): each angle's floor within a factor 1.5.
+
+Floor = each sensor's VQF 6D orientation with the best constant alignments fitted to the reference
+segments (real: Vicon, ``../shared/data/real/neura-sparse-s02-walk``; simulated: the true segments),
+fit run to convergence (``hipmon.simulate.realism``). docs/simulator.md, "Realism".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _real import loader
+from hipmon.simulate import simulate
+from hipmon.simulate import realism as R
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS
+
+SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="module")
+def real_floor():
+    L = loader("neura-sparse-s02-walk", "load_neura")
+    O = loader("neura-sparse-s02-walk", "oracle_floor")
+    vic = L.load_vicon()
+    ref = L.reference_angles(vic)
+    t = vic["time_s"]
+    fr = L.segment_frames(vic)
+    sel = (t >= 2.0) & (t < 9.0)
+    g0 = L._lab_to_global(np.nanmean(fr["pelvis"][sel, :, 0], axis=0))
+    seg = {}
+    for p in PLACEMENTS:
+        r_imu = O._sensor_orientation(p, "vqf")
+        f = fr[p] @ (L._mean_rotation(fr[p][sel]).T @ g0)
+        idx = np.flatnonzero((t >= 10.7) & (t <= 25.0) & np.isfinite(f).all((1, 2)))[::3]
+        rw, rs = R.fit_constant_alignments(r_imu[idx], f[idx])
+        seg[p] = np.einsum("ij,njk,kl->nil", rw, r_imu, rs)
+    est = {}
+    r, x, z = L._yxz(np.einsum("ji,njk->nik", g0, seg["pelvis"]))
+    est["pelvis_tilt_deg"], est["pelvis_obliquity_deg"], est["pelvis_rotation_deg"] = np.degrees(-z), np.degrees(-x), np.degrees(r)
+    for side, sg in (("left", -1.0), ("right", 1.0)):
+        a, b, c = L._zxy(np.einsum("nji,njk->nik", seg["pelvis"], seg[f"{side}_thigh"]))
+        est[f"hip_flexion_{side}_deg"], est[f"hip_adduction_{side}_deg"] = np.degrees(a), np.degrees(sg * b)
+        est[f"hip_internal_rotation_{side}_deg"] = np.degrees(sg * c)
+    e = np.column_stack([est[c] for c in ANGLE_COLUMNS])
+    rr = np.column_stack([ref[c] for c in ANGLE_COLUMNS])
+    return R.floor_rmse(t, e, rr, ((12.7, 21.7), (22.5, 25.0)))
+
+
+@pytest.fixture(scope="module")
+def sim_floor():
+    rows = []
+    for seed in SEEDS:
+        sim = simulate("walk", 20.0, seed)
+        st = sim.athlete.stand_s
+        t, est, tru = R.simulated_floor(sim, (st, 20.0))
+        rows.append(R.floor_rmse(t, est, tru, [(st + 2.0, 20.0)]))
+    return {c: float(np.mean([r[c] for r in rows])) for c in ANGLE_COLUMNS}
+
+
+def _pair(floor, name):
+    """An angle's floor; for the hips the RMS over both sides (which side's strap is worse is chance)."""
+    if name.startswith("pelvis"):
+        return floor[f"{name}_deg"]
+    return float(np.sqrt((floor[f"hip_{name}_left_deg"] ** 2 + floor[f"hip_{name}_right_deg"] ** 2) / 2))
+
+
+def test_fitted_floor_converges_on_an_ideal_simulated_walk():
+    # with ideal sensors and no soft tissue the floor is VQF alone: well under a degree for every angle
+    sim = simulate("walk", 14.0, 3, ideal=True)
+    t, est, tru = R.simulated_floor(sim, (4.0, 14.0))
+    rm = R.floor_rmse(t, est, tru, [(6.0, 14.0)])
+    assert max(rm.values()) < 0.6, rm
+
+
+@pytest.mark.parametrize("name", ["pelvis_tilt", "pelvis_obliquity", "flexion", "adduction"])
+def test_default_walk_floor_within_1_5_of_the_real_floor(real_floor, sim_floor, name):
+    real, sim = _pair(real_floor, name), _pair(sim_floor, name)
+    assert real / 1.5 <= sim <= 1.5 * real, (name, sim, real)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (docs/simulator.md, Realism): the real hip IR and pelvis rotation "
+                   "floors are 2x the simulated ones (marker IR swings 3x the simulated athlete's; Movesense-class "
+                   "gyro bias drifts the simulated heading)")
+@pytest.mark.parametrize("name", ["internal_rotation", "pelvis_rotation"])
+def test_known_gaps(real_floor, sim_floor, name):
+    real, sim = _pair(real_floor, name), _pair(sim_floor, name)
+    assert real / 1.5 <= sim <= 1.5 * real, (name, sim, real)

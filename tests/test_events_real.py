@@ -58,7 +58,7 @@ def test_neura_live_chunks_equal_offline_sacrum_only(neura):
     assert any(e.kind == "stance" for e in offline)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: F1 0.56, side right 65 % (INDIP, all 9 trials)")
+@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: F1 0.56, side right 87 % of matched ICs (INDIP, all 9 trials)")
 def test_mobgap_initial_contacts_f1_and_side():
     tot = np.zeros(4)
     for _, r in B.mobgap_trials():

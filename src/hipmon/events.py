@@ -28,10 +28,10 @@ Methods (see docs/events-and-alerts.md for the reasoning and the numbers):
   trailing flexes relative to the pelvis by ``scissor_rate``), else it is a
   *landing*: one event per leg when the hips are flexed alike
   (``both_legs_flexion_deg``), else the less flexed leg's.
-- **Walking stance** (no flight phases): per side from the thigh sagittal
-  rate. Maximum hip flexion (rate crossing + to −) precedes initial contact and
-  maximum hip extension (− to +) precedes toe-off; the offsets are fractions of
-  the stride period (``walk_ic_phase``, ``walk_to_phase``).
+- **Walking stance** (no flight phases): ``hipmon.gait_events.PelvisStepDetector``,
+  one step per peak of the smoothed pelvis vertical specific force (lowest
+  pelvis in double support); side from the thighs, else from the pelvic
+  obliquity cue. Works with the pelvis sensor alone (thigh keys absent or NaN).
 - **Reps** (single-leg squat): a hip flexion excursion of the squatting leg
   from ``rep_edge_deg`` above standing and back, peaking at least
   ``rep_min_flexion_deg``, while the other leg is held up.
@@ -41,7 +41,7 @@ Methods (see docs/events-and-alerts.md for the reasoning and the numbers):
 
 Delay: stances are reported at toe-off plus ``min_flight_s`` (running) or at
 the toe-off estimate (walking, which is itself causal: the extension maximum
-plus a phase offset); landings at the end of their window; reps when flexion
+plus a phase offset, confirmed ``walk_confirm_s`` later); landings at the end of their window; reps when flexion
 falls back through the edge; holds when the lifted leg comes down. The
 ``extra["detected_s"]`` of each event is the session time of the sample that
 completed it, so ``detected_s - end_s`` is the detection latency.

@@ -1,7 +1,7 @@
 """Angle accuracy on simulated sessions (docs/accuracy.md, "Angles on simulated sessions").
 
 Each session: ``hipmon.simulate.simulate(kind, seconds, seed, mounting="random")``
-(sensor noise, constant + random-walk gyroscope bias, scale errors, acc bias,
+(soft tissue calibrated on a real walk since issue 10, sensor noise, constant + random-walk gyroscope bias, scale errors, acc bias,
 lever arms, timing jitter: the simulator's defaults), fed to the causal pipeline
 as decoded samples on their session time (``hipmon.pipeline.process_samples``),
 compared with the truth angles interpolated to the frame times. RMSE over every
@@ -9,7 +9,8 @@ valid frame after calibration; first and last minute; landings: per-landing peak
 hip adduction and internal rotation (``hipmon.metrics.event_peaks`` over the true
 landing window) against the true peaks.
 
-    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 600 --seeds 0,1,2
+    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 600 --seeds 0,1,2                          # honest default (soft tissue on)
+    .venv/bin/python benchmarks/bench_angles.py --kind run --seconds 600 --seeds 0,1,2 --sim soft_tissue=false   # ideal (rigid) sensors
     .venv/bin/python benchmarks/bench_angles.py --kind jump --seconds 120 --seeds 0,1,2
 
 Magnetometer-aided mode (``PipelineConfig(use_mag=True)``: VQF 9D, the sensors'

@@ -24,7 +24,7 @@ def real_dir(name: str) -> Path:
 def loader(name: str, module: str) -> ModuleType:
     """Import a recording's own loader (e.g. ``loader('neura-sparse-s02-walk', 'load_neura')``)."""
     folder = real_dir(name)
-    key = f"_hipmon_real_{module}"
+    key = f"_hipmon_real_{name.replace('-', '_')}_{module}"
     if key in sys.modules:
         return sys.modules[key]
     spec = importlib.util.spec_from_file_location(key, folder / f"{module}.py")

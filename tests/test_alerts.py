@@ -46,8 +46,10 @@ def test_default_rules_load_and_are_baseline_relative():
     names = [r.name for r in rules.rules]
     assert names == ["pelvic_drop", "valgus"]
     assert rules["pelvic_drop"].conditions[0].above_baseline_deg == 2.0
-    assert rules["valgus"].k_n("stance") == (3, 5)
+    assert rules["valgus"].k_n("stance") == (6, 11)  # the median of the last 11 stances beyond the limit
     assert rules.baseline_events["stance"] == 20
+    assert rules.max_ci_deg == 0.5 and rules.baseline_max_events("stance") == 60
+    assert all(c.opposite_side_offset for r in rules.rules for c in r.conditions)
     assert set(rules.metrics()) == {"peak_pelvic_drop_deg", "peak_hip_adduction_deg", "peak_hip_internal_rotation_deg"}
 
 
@@ -60,6 +62,9 @@ def test_default_rules_load_and_are_baseline_relative():
         ({"rule": [{"name": "x", "kinds": ["jog"], "condition": [{"metric": "m", "above_baseline_deg": 1}]}]}, "kinds"),
         ({"baseline": {"events": {"stance": 0}}, "rule": [{"name": "x", "condition": [{"metric": "m", "above_baseline_deg": 1}]}]}, "baseline.events.stance"),
         ({"rule": [{"name": "x", "condition": [{"metric": "m", "above_baseline_deg": "two"}]}]}, "above_baseline_deg"),
+    ({"baseline": {"events": 20, "max_events": {"stance": 10}}, "rule": [{"name": "x", "condition": [{"metric": "m", "above_baseline_deg": 1}]}]}, "baseline.max_events.stance"),
+    ({"baseline": {"max_ci_deg": -1}, "rule": [{"name": "x", "condition": [{"metric": "m", "above_baseline_deg": 1}]}]}, "baseline.max_ci_deg"),
+    ({"rule": [{"name": "x", "condition": [{"metric": "m", "above_baseline_deg": 1, "opposite_side_offset": 1}]}]}, "opposite_side_offset"),
     ],
 )
 def test_bad_rules_name_the_field(doc, field):
@@ -79,8 +84,12 @@ def test_baseline_is_median_of_first_events_and_limit_is_relative():
     drops = [3.0, 5.0, 4.0, 100.0, 4.5]  # one outlier: the median ignores it
     eng.update([_stance(i, drop=d) for i, d in enumerate(drops)])
     assert eng.baseline.get("stance", "right", "peak_pelvic_drop_deg") == 4.5
+    # SE of the median from the MAD (0.5 deg): sqrt(pi/2) * 1.4826 * 0.5 / sqrt(5); the outlier moves neither
+    se = math.sqrt(math.pi / 2) * 1.4826 * 0.5 / math.sqrt(5)
+    assert eng.baseline.get_se("stance", "right", "peak_pelvic_drop_deg") == pytest.approx(se)
     cond = eng.rules["pelvic_drop"].conditions[0]
-    assert eng.limit(cond, "stance", "right") == (6.5, 4.5)
+    lim, base = eng.limit(cond, "stance", "right")
+    assert base == 4.5 and lim == pytest.approx(4.5 + 1.645 * se + 2.0)  # upper 95 % bound + margin
     assert eng.limit(cond, "stance", "left") == (7.0, None)  # no left events yet: absolute screening limit
 
 
@@ -194,3 +203,99 @@ def test_noise_on_values_rarely_changes_labels_with_debounce():
     agree = np.mean([a == b for a, b in zip(clean, est)])
     assert "pelvic_drop" in clean
     assert agree >= 0.95
+
+
+# ---------------------------------------------------------------- issue 11: alerts that do not cry wolf
+
+from hipmon.alerts import median_and_se_deg, pelvis_offset_correction_deg  # noqa: E402
+
+
+def _alternating(drop_right, drop_left, add=10.0, ir=2.0, step_s=0.35):
+    """Stances alternating right/left (running, ~170 steps/min), per-side drops (deg) given per stride."""
+    evs = []
+    for i, (dr, dl) in enumerate(zip(drop_right, drop_left)):
+        for j, (side, d) in enumerate((("right", dr), ("left", dl))):
+            t = (2 * i + j) * step_s
+            evs.append(Event("stance", side, t, t + 0.25, float(d), add, ir, extra={"detected_s": t + 0.28}))
+    return evs
+
+
+def test_median_se_states_the_spread_of_baselines_from_normal_strides():
+    """The SE the baseline reports is the SD its median actually has over repeated 20-stride baselines."""
+    rng = np.random.default_rng(3)
+    samples = rng.normal(5.0, 0.7, size=(4000, 20))
+    medians = np.median(samples, axis=1)
+    ses = np.array([median_and_se_deg(s)[1] for s in samples[:400]])
+    assert np.median(ses) == pytest.approx(np.std(medians), rel=0.15)
+    # 95 % intervals from each baseline's own SE cover the true value about 95 % of the time
+    cover = np.mean([abs(median_and_se_deg(s)[0] - 5.0) <= 1.96 * median_and_se_deg(s)[1] for s in samples[:400]])
+    assert 0.88 <= cover <= 0.99
+    assert math.isnan(median_and_se_deg([1.0, 2.0])[1])  # no spread from two values
+
+
+def test_pelvis_offset_correction_only_ever_lowers_a_value():
+    assert pelvis_offset_correction_deg(4.0, 5.0) == -1.0  # other side below its baseline: an offset
+    assert pelvis_offset_correction_deg(7.0, 5.0) == 0.0  # other side above: nothing taken off (or added)
+    assert pelvis_offset_correction_deg(float("nan"), 5.0) == 0.0
+
+
+def test_noisy_first_strides_make_the_baseline_wait_until_its_ci_is_narrow():
+    """First 20 strides with 2.5 deg scatter (settling in), then a healthy 0.7 deg.
+
+    The baseline waits past the noisy strides, its stated 95 % CI covers the
+    true level, and nothing is raised: not by the absolute screening limit
+    during the noisy start, not relative to the baseline afterwards.
+    """
+    rng = np.random.default_rng(11)
+    rules = load_rules()
+    n_noisy, step_s = 20, 0.7  # stride time (s)
+    waited, covered, total = 0, 0, 0
+    for athlete in range(30):
+        true = {"right": rng.uniform(3.0, 6.5), "left": rng.uniform(3.0, 6.5)}  # healthy drops, deg
+        n = 150
+        sd = np.where(np.arange(n) < n_noisy, 2.5, 0.7)
+        evs = _alternating(true["right"] + sd * rng.standard_normal(n), true["left"] + sd * rng.standard_normal(n))
+        eng = AlertEngine(rules)
+        assert eng.update(evs) == []
+        for side in ("left", "right"):
+            key = ("stance", side, "peak_pelvic_drop_deg")
+            waited += eng.baseline.settled_s[key] > n_noisy * step_s + 1.0
+            ci = 1.96 * eng.baseline.se[key]
+            assert ci <= 0.5
+            covered += abs(eng.baseline.values[key] - true[side]) <= ci
+            total += 1
+    assert waited >= 0.9 * total  # nearly every baseline waited for the strides to settle
+    assert covered >= 0.85 * total  # the stated 95 % CI covers the truth (0.95 expected)
+
+
+def test_healthy_athlete_over_20_minutes_raises_nothing():
+    rng = np.random.default_rng(12)
+    n = 1700  # 20 minutes of running per side
+    sd = np.where(np.arange(n) < 20, 2.5, 0.7)
+    evs = _alternating(5.0 + sd * rng.standard_normal(n), 4.0 + sd * rng.standard_normal(n))
+    assert AlertEngine(load_rules()).update(evs) == []
+
+
+def test_pelvis_obliquity_drift_is_not_an_alert_but_one_sided_fatigue_is():
+    """A 2.5 deg obliquity drift (right drop +d, left -d) after the baseline: no alert; right-side fatigue: alert."""
+    rng = np.random.default_rng(5)
+    n = 600
+    i = np.arange(n)
+    drift = 2.5 * np.clip((i - 100) / 200.0, 0, 1)  # 0 -> 2.5 deg over ~2 minutes of running
+    right = 5.0 + drift + 0.7 * rng.standard_normal(n)
+    left = 4.0 - drift + 0.7 * rng.standard_normal(n)
+    rules = load_rules()
+    assert AlertEngine(rules).update(_alternating(right, left)) == []
+    # the same strides judged without the correction: the drift alone raises a right pelvic-drop alert
+    doc = {"baseline": {"events": 20, "max_ci_deg": 0.5}, "rule": [{
+        "name": "pelvic_drop", "debounce": {"stance": [6, 11]},
+        "condition": [{"metric": "peak_pelvic_drop_deg", "above_baseline_deg": 2.0}]}]}
+    assert [a.side for a in AlertEngine(parse_rules(doc)).update(_alternating(right, left))] == ["right"]
+    # right-side fatigue of 4 deg while a 1 deg offset works against it (right -1, left +1): an alert, right only
+    fat = 4.0 * np.clip((i - 200) / 60.0, 0, 1)
+    off = -1.0 * np.clip((i - 100) / 100.0, 0, 1)
+    right = 5.0 + fat + off + 0.7 * rng.standard_normal(n)
+    left = 4.0 - off + 0.7 * rng.standard_normal(n)
+    raised = AlertEngine(rules).update(_alternating(right, left))
+    assert [(a.rule, a.side) for a in raised] == [("pelvic_drop", "right")]
+    assert raised[0].event.start_s > 200 * 0.7  # after the fatigue started

@@ -4,14 +4,37 @@ A *rule* (``alert_rules.toml``, shipped with the package) names one or more
 *conditions* on per-event peaks (``peak_pelvic_drop_deg``,
 ``peak_hip_adduction_deg``, ``peak_hip_internal_rotation_deg``, or any key of
 ``Event.extra``); the rule *holds* for an event when every condition does.
-Each condition's limit is the athlete's own baseline (median of their first
-events of that kind and side, or a stored baseline) plus ``above_baseline_deg``;
-until a baseline exists the absolute "top of normal" screening limit
-``absolute_deg`` applies (if ``absolute_before_baseline``).
+
+**Baseline** (per kind, side, metric): the median of the athlete's first
+events of that kind and side, with its standard error from the between-event
+spread (``median_and_se_deg``: robust SD from the MAD, SE = √(π/2)·SD/√n).
+It *settles* once it has ``baseline.events`` events and the 95 % confidence
+half-width of every metric is at most ``baseline.max_ci_deg``; a noisy start
+keeps it accruing, up to ``baseline.max_events``. Until it settles the
+absolute "top of normal" screening limit ``absolute_deg`` applies (if
+``absolute_before_baseline``). A stored baseline (earlier session) is used
+as given.
+
+**Limit** of a condition: ``baseline + 1.645·SE + above_baseline_deg`` (the
+one-sided 95 % upper bound of the baseline plus the clinical margin), so a
+baseline known less well gives a wider limit.
+
+**Pelvis offset** (``opposite_side_offset``): an error of the pelvis
+sensor's orientation enters the left and the right value with opposite signs
+(the left side is mirrored: an obliquity offset raises one side's pelvic drop
+and hip adduction and lowers the other's; a pelvis heading offset does the
+same to hip rotation), whereas a real change of one hip leaves the other
+side's value alone, and fatigue or weakness raises these peaks, never lowers
+them. So when the other side's current level (median of its events over the
+same span) has fallen below its own baseline, that fall is read as a pelvis
+offset and taken off this side's value: ``value + min(0, level_other -
+baseline_other)``. It can only lower a value, never raise one.
 
 State is kept per (rule, kind, side):
 
-- *raise* when the rule held for ``k`` of the last ``n`` events (debounce);
+- *raise* when the rule held for ``k`` of the last ``n`` events (debounce;
+  with ``k > n/2`` that is "the median of the last ``n`` events is beyond the
+  limit", a level, not a single stride);
 - *clear* when ``k`` events in a row had some condition below
   ``limit - hysteresis_deg`` (hysteresis).
 
@@ -27,6 +50,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import tomllib
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,6 +77,7 @@ class Condition:
     metric: str
     above_baseline_deg: float
     absolute_deg: float | None = None
+    opposite_side_offset: bool = False  # take a pelvis offset seen on the other side off (module docstring)
 
 
 @dataclass(frozen=True)
@@ -76,10 +101,17 @@ class Rules:
     """A rule set with its baseline settings."""
 
     rules: tuple[Rule, ...]
-    baseline_events: Mapping[str, int]  # kind -> number of first events forming the baseline
+    baseline_events: Mapping[str, int]  # kind -> least number of first events forming the baseline
     statistic: str = "median"  # "median" or "mean"
     absolute_before_baseline: bool = True
     source: str = "<defaults>"
+    max_ci_deg: float | None = None  # settle only when every metric's 95 % CI half-width is at most this (deg)
+    max_events: Mapping[str, int] = field(default_factory=dict)  # kind -> most events a baseline waits for
+
+    def baseline_max_events(self, kind: str) -> int:
+        """Most events the baseline of ``kind`` accrues while its CI is too wide (at least ``baseline_events``)."""
+        n_min = self.baseline_events.get(kind, 20)
+        return max(n_min, self.max_events.get(kind, n_min))
 
     def metrics(self) -> tuple[str, ...]:
         """All metrics the rules look at, in first-use order."""
@@ -181,6 +213,13 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
     absolute = base.get("absolute_before_baseline", True)
     if not isinstance(absolute, bool):
         raise RulesError(f"{source}: baseline.absolute_before_baseline must be true or false")
+    max_ci = _num(base.get("max_ci_deg"), f"{source}: baseline.max_ci_deg", positive=True, allow_none=True)
+    max_events: dict[str, int] = {}
+    for kind, n in _kind_map(base.get("max_events", {}), f"{source}: baseline.max_events").items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < events[kind]:
+            raise RulesError(f"{source}: baseline.max_events.{kind}: expected an integer >= baseline.events "
+                             f"({events[kind]}), got {n!r}")
+        max_events[kind] = n
 
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -216,11 +255,15 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
                 raise RulesError(f"{cw}.metric: missing")
             if "above_baseline_deg" not in c:
                 raise RulesError(f"{cw}.above_baseline_deg: missing")
+            opposite = c.get("opposite_side_offset", False)
+            if not isinstance(opposite, bool):
+                raise RulesError(f"{cw}.opposite_side_offset: must be true or false")
             conds.append(
                 Condition(
                     metric=metric,
                     above_baseline_deg=_num(c["above_baseline_deg"], f"{cw}.above_baseline_deg"),
                     absolute_deg=_num(c.get("absolute_deg"), f"{cw}.absolute_deg", allow_none=True),
+                    opposite_side_offset=opposite,
                 )
             )
         rules.append(
@@ -233,10 +276,19 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
                 description=str(r.get("description", "")),
             )
         )
-    return Rules(tuple(rules), events, statistic, absolute, source)
+    return Rules(tuple(rules), events, statistic, absolute, source, max_ci, max_events)
 
 
 # ---------------------------------------------------------------- baseline
+
+#: One-sided 95 % normal quantile: the limit starts at the baseline's upper confidence bound.
+Z_ONE_SIDED_95 = 1.645
+#: Two-sided 95 % normal quantile: the baseline's confidence half-width is 1.96 SE.
+Z_TWO_SIDED_95 = 1.96
+#: MAD -> SD of a normal distribution.
+MAD_TO_SD = 1.4826
+#: SE of the median / SE of the mean for normal data (asymptotic): sqrt(pi / 2).
+MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2.0)
 
 
 def metric_value(event: Event, metric: str, side: str) -> float:
@@ -259,46 +311,105 @@ def event_sides(event: Event) -> tuple[str, ...]:
     return SIDES if event.side == "both" else (event.side,)
 
 
+def median_and_se_deg(values_deg: Sequence[float], statistic: str = "median") -> tuple[float, float]:
+    """(centre, standard error) in degrees of the finite ``values_deg`` (n,).
+
+    ``statistic`` "median": the median, its SE ``sqrt(pi/2) * 1.4826 * MAD / sqrt(n)``
+    (robust: one odd stride moves neither); "mean": the mean and ``SD / sqrt(n)``.
+    The SE is NaN with fewer than 3 values (no spread to estimate); the centre is
+    NaN without any value.
+    """
+    v = np.asarray(values_deg, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if statistic == "mean":
+        centre = float(np.mean(v))
+        se = float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size >= 3 else float("nan")
+        return centre, se
+    centre = float(np.median(v))
+    if v.size < 3:
+        return centre, float("nan")
+    sd = MAD_TO_SD * float(np.median(np.abs(v - centre)))
+    return centre, MEDIAN_SE_FACTOR * sd / math.sqrt(v.size)
+
+
+def ci_half_width_deg(se_deg: float) -> float:
+    """Two-sided 95 % confidence half-width (deg) of a baseline with standard error ``se_deg``."""
+    return Z_TWO_SIDED_95 * se_deg
+
+
+def upper_bound_deg(baseline_deg: float, se_deg: float) -> float:
+    """One-sided 95 % upper confidence bound (deg) of a baseline (the baseline itself when its SE is unknown)."""
+    return baseline_deg + (Z_ONE_SIDED_95 * se_deg if math.isfinite(se_deg) else 0.0)
+
+
+def pelvis_offset_correction_deg(level_other_deg: float, baseline_other_deg: float) -> float:
+    """Correction (deg, <= 0) for a pelvis offset seen on the other side: ``min(0, level - baseline)``.
+
+    A pelvis orientation error moves the two sides' values by opposite amounts;
+    a real change of one hip does not lower the other's. NaN inputs give 0.
+    """
+    d = level_other_deg - baseline_other_deg
+    return min(0.0, d) if math.isfinite(d) else 0.0
+
+
 @dataclass
 class Baseline:
-    """Per (kind, side, metric) baseline values in degrees."""
+    """Per (kind, side, metric) baseline values in degrees, with their standard errors and event counts.
+
+    ``values[(kind, side, metric)]`` the median (deg); ``se`` its standard error
+    (deg, NaN when not estimable); ``n`` the number of events it was formed from;
+    ``settled_s`` the session time (s) of the event with which it settled (live baselines).
+    """
 
     values: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    se: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    n: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    settled_s: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def get(self, kind: str, side: str, metric: str) -> float | None:
         v = self.values.get((kind, side, metric))
         return None if v is None or not math.isfinite(v) else v
 
+    def get_se(self, kind: str, side: str, metric: str) -> float:
+        """Standard error (deg) of a baseline value; NaN when unknown."""
+        return float(self.se.get((kind, side, metric), float("nan")))
+
     @staticmethod
     def from_events(events: Iterable[Event], rules: Rules) -> "Baseline":
-        """Baseline from a (baseline) session's events: the statistic over the first events per kind and side."""
-        pools: dict[tuple[str, str, str], list[float]] = {}
-        counts: dict[tuple[str, str], int] = {}
+        """Baseline from a (baseline) session's events, formed as a live session forms it (settling rule included)."""
+        acc = _BaselineAccrual(rules)
         for e in events:
-            n_max = rules.baseline_events.get(e.kind, 20)
             for side in event_sides(e):
-                if counts.get((e.kind, side), 0) >= n_max:
-                    continue
-                counts[(e.kind, side)] = counts.get((e.kind, side), 0) + 1
-                for metric in rules.metrics():
-                    pools.setdefault((e.kind, side, metric), []).append(metric_value(e, metric, side))
-        return Baseline({key: _statistic(v, rules.statistic) for key, v in pools.items()})
+                acc.add(e, side)
+        return acc.current()
 
     def to_dict(self) -> dict:
-        """JSON form: ``{kind: {side: {metric: value}}}``."""
+        """JSON form: ``{kind: {side: {metric: value}}}``, plus ``{metric}_se`` and ``{metric}_n`` beside each value."""
         out: dict = {}
         for (kind, side, metric), v in self.values.items():
-            out.setdefault(kind, {}).setdefault(side, {})[metric] = v if math.isfinite(v) else None
+            d = out.setdefault(kind, {}).setdefault(side, {})
+            d[metric] = v if math.isfinite(v) else None
+            se = self.se.get((kind, side, metric), float("nan"))
+            d[f"{metric}_se"] = se if math.isfinite(se) else None
+            if (kind, side, metric) in self.n:
+                d[f"{metric}_n"] = self.n[(kind, side, metric)]
         return out
 
     @staticmethod
     def from_dict(data: Mapping) -> "Baseline":
-        vals = {}
+        vals, ses, ns = {}, {}, {}
         for kind, sides in data.items():
             for side, metrics in sides.items():
                 for metric, v in metrics.items():
-                    vals[(kind, side, metric)] = float("nan") if v is None else float(v)
-        return Baseline(vals)
+                    if metric.endswith("_se") and metric[:-3] in metrics:
+                        ses[(kind, side, metric[:-3])] = float("nan") if v is None else float(v)
+                    elif metric.endswith("_n") and metric[:-2] in metrics:
+                        ns[(kind, side, metric[:-2])] = int(v)
+                    else:
+                        vals[(kind, side, metric)] = float("nan") if v is None else float(v)
+        return Baseline(vals, ses, ns)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
@@ -308,12 +419,61 @@ class Baseline:
         return Baseline.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def _statistic(values: Sequence[float], statistic: str) -> float:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan")
-    return float(np.median(v) if statistic == "median" else np.mean(v))
+class _BaselineAccrual:
+    """The first events per (kind, side); each metric's baseline settles on its own (``Rules`` settings).
+
+    The candidate is the median of the most recent ``baseline.events`` events
+    (a window sliding past noisy first strides); a metric settles on it as
+    soon as its 95 % CI half-width is at most ``baseline.max_ci_deg`` (or its
+    spread cannot be estimated). One whose strides never get that steady
+    settles at ``baseline.max_events`` events on all of them, with the wider
+    CI that then widens its limit.
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.pool: dict[tuple[str, str], list[Event]] = {}
+        self.settled = Baseline()
+
+    def add(self, event: Event, side: str) -> list[str]:
+        """Add one side of an event; returns the metrics whose baseline settled with it."""
+        kind = event.kind
+        metrics = [m for m in self.rules.metrics() if (kind, side, m) not in self.settled.values]
+        if not metrics:
+            return []
+        pool = self.pool.setdefault((kind, side), [])
+        pool.append(event)
+        n_min = self.rules.baseline_events.get(kind, 20)
+        if len(pool) < n_min:
+            return []
+        full = len(pool) >= self.rules.baseline_max_events(kind)
+        out = []
+        for m in metrics:
+            window = pool if full else pool[-n_min:]
+            centre, se = median_and_se_deg([metric_value(e, m, side) for e in window], self.rules.statistic)
+            ci = ci_half_width_deg(se)
+            if full or self.rules.max_ci_deg is None or not math.isfinite(ci) or ci <= self.rules.max_ci_deg:
+                key = (kind, side, m)
+                self.settled.values[key], self.settled.se[key], self.settled.n[key] = centre, se, len(window)
+                self.settled.settled_s[key] = float(event.end_s)
+                out.append(m)
+        return out
+
+    def pool_level(self, kind: str, side: str, metric: str) -> tuple[float, float]:
+        """(median, SE) in degrees of the events so far of an unsettled baseline (NaN when none)."""
+        pool = self.pool.get((kind, side), [])[-self.rules.baseline_events.get(kind, 20):]
+        return median_and_se_deg([metric_value(e, metric, side) for e in pool], self.rules.statistic)
+
+    def current(self) -> Baseline:
+        """The settled values, and for unsettled metrics the value of the pool so far."""
+        out = Baseline(dict(self.settled.values), dict(self.settled.se), dict(self.settled.n))
+        for (kind, side), pool in self.pool.items():
+            for m in self.rules.metrics():
+                key = (kind, side, m)
+                if key not in out.values:
+                    out.values[key], out.se[key] = self.pool_level(kind, side, m)
+                    out.n[key] = min(len(pool), self.rules.baseline_events.get(kind, 20))
+        return out
 
 
 # ---------------------------------------------------------------- engine
@@ -326,57 +486,94 @@ class _State:
     active: bool = False
 
 
+@dataclass
+class _Recent:
+    """The last events of one (kind, side) since its baseline: end times (s) and values per metric (deg)."""
+
+    end_s: deque
+    values: dict[str, deque]
+
+
 class AlertEngine:
     """Stateful rule evaluation over a stream of events (live and offline alike).
 
     ``AlertEngine(rules=None, baseline=None)``: ``rules`` from ``load_rules``
     (defaults when None); ``baseline`` a stored ``Baseline`` (e.g. from an
     earlier session); without one the athlete's own first events of this
-    session form it (``rules.baseline_events`` per kind and side).
+    session form it (module docstring: it settles once its confidence
+    interval is narrow enough).
 
-    Attributes: ``baseline`` (the current ``Baseline``), ``transitions`` (every
-    raise and clear as ``Alert`` with ``kind`` "raised"/"cleared"), ``alerts``
-    (every raised alert so far).
+    Attributes: ``baseline`` (the current ``Baseline``: settled values only),
+    ``transitions`` (every raise and clear as ``Alert`` with ``kind``
+    "raised"/"cleared"), ``alerts`` (every raised alert so far).
     """
 
     def __init__(self, rules: Rules | None = None, baseline: Baseline | None = None) -> None:
         self.rules = rules if rules is not None else load_rules()
         self._fixed_baseline = baseline is not None
         self.baseline = baseline if baseline is not None else Baseline()
-        self._pool: dict[tuple[str, str], list[Event]] = {}
+        self._accrual = _BaselineAccrual(self.rules)
         self._state: dict[tuple[str, str, str], _State] = {}
+        self._recent: dict[tuple[str, str], _Recent] = {}
+        self._window = max([n for r in self.rules.rules for _, n in r.debounce.values()] + [1])
         self.transitions: list[Alert] = []
         self.alerts: list[Alert] = []
 
     # -- limits
 
     def limit(self, cond: Condition, kind: str, side: str) -> tuple[float | None, float | None]:
-        """(limit, baseline) in degrees for a condition; limit None when neither baseline nor fall-back applies."""
+        """(limit, baseline) in degrees for a condition; limit None when neither baseline nor fall-back applies.
+
+        With a baseline: its one-sided 95 % upper bound plus ``above_baseline_deg``.
+        Before it has settled: ``absolute_deg`` plus 1.645 SE of the athlete's
+        level so far (the median of their events up to now), so that only a
+        level beyond the screening limit with 95 % confidence fires, not the
+        scatter of the first strides.
+        """
         b = self.baseline.get(kind, side, cond.metric)
         if b is not None:
-            return b + cond.above_baseline_deg, b
+            return upper_bound_deg(b, self.baseline.get_se(kind, side, cond.metric)) + cond.above_baseline_deg, b
         if self.rules.absolute_before_baseline and cond.absolute_deg is not None:
-            return cond.absolute_deg, None
+            _, se = self._accrual.pool_level(kind, side, cond.metric)
+            return upper_bound_deg(cond.absolute_deg, se), None
         return None, None
 
     def is_active(self, rule: str, kind: str, side: str) -> bool:
         st = self._state.get((rule, kind, side))
         return bool(st and st.active)
 
-    # -- baseline accrual
+    # -- baseline accrual and recent values
 
     def _accrue(self, event: Event, side: str) -> None:
         if self._fixed_baseline:
             return
-        n_max = self.rules.baseline_events.get(event.kind, 20)
-        pool = self._pool.setdefault((event.kind, side), [])
-        if len(pool) >= n_max:
-            return
-        pool.append(event)
-        if len(pool) == n_max:
-            for metric in self.rules.metrics():
-                vals = [metric_value(e, metric, side) for e in pool]
-                self.baseline.values[(event.kind, side, metric)] = _statistic(vals, self.rules.statistic)
+        for m in self._accrual.add(event, side):
+            key = (event.kind, side, m)
+            b = self._accrual.settled
+            self.baseline.values[key], self.baseline.se[key], self.baseline.n[key] = b.values[key], b.se[key], b.n[key]
+            self.baseline.settled_s[key] = b.settled_s[key]
+
+    def _remember(self, event: Event, side: str) -> None:
+        key = (event.kind, side)
+        rec = self._recent.get(key)
+        if rec is None:
+            rec = self._recent[key] = _Recent(deque(maxlen=self._window),
+                                              {m: deque(maxlen=self._window) for m in self.rules.metrics()})
+        rec.end_s.append(event.end_s)
+        for m in self.rules.metrics():
+            rec.values[m].append(metric_value(event, m, side))
+
+    def _offset_correction(self, cond: Condition, kind: str, side: str, since_s: float) -> float:
+        """Pelvis-offset correction (deg, <= 0) for ``side`` from the other side's events ending at or after ``since_s``."""
+        other = "left" if side == "right" else "right"
+        b_other = self.baseline.get(kind, other, cond.metric)
+        rec = self._recent.get((kind, other))
+        if b_other is None or rec is None:
+            return 0.0
+        vals = [v for t, v in zip(rec.end_s, rec.values[cond.metric]) if t >= since_s and math.isfinite(v)]
+        if len(vals) < 3:
+            return 0.0
+        return pelvis_offset_correction_deg(statistics.median(vals), b_other)  # (fast for a few values)
 
     # -- evaluation
 
@@ -384,18 +581,28 @@ class AlertEngine:
         """(holds, below, values) of ``rule`` for one side of one event."""
         holds, below = True, False
         values: dict[str, float] = {}
+        rec = self._recent.get((event.kind, side))
+        k, n = rule.k_n(event.kind)
+        # the span of this side's last n events (this one included): the other side's level over the same span
+        ends = list(rec.end_s)[-(n - 1):] if rec is not None and n > 1 else []
+        since_s = min(ends + [event.start_s])
         for cond in rule.conditions:
             v = metric_value(event, cond.metric, side)
             lim, base = self.limit(cond, event.kind, side)
+            corr = 0.0
+            if cond.opposite_side_offset and base is not None and event.side != "both":
+                corr = self._offset_correction(cond, event.kind, side, since_s)
             values[cond.metric] = v
             values[f"{cond.metric}_limit"] = float("nan") if lim is None else lim
             values[f"{cond.metric}_baseline"] = float("nan") if base is None else base
+            values[f"{cond.metric}_baseline_se"] = self.baseline.get_se(event.kind, side, cond.metric) if base is not None else float("nan")
+            values[f"{cond.metric}_offset"] = corr
             if lim is None or not math.isfinite(v):
                 holds = False
                 continue
-            if v <= lim:
+            if v + corr <= lim:
                 holds = False
-            if v < lim - rule.hysteresis_deg:
+            if v + corr < lim - rule.hysteresis_deg:
                 below = True
         return holds, below, values
 
@@ -430,7 +637,8 @@ class AlertEngine:
                         self.transitions.append(Alert(rule.name, side, t, values, event, kind="cleared"))
                     if st.active and not label:
                         label = rule.name
-                # baseline after judging: an event is not judged against a baseline it is part of
+                # after judging: an event is not judged against a baseline it is part of
+                self._remember(event, side)
                 self._accrue(event, side)
             event.alert = label
         return raised

@@ -27,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--angles", metavar="ANGLES.csv", help="write the nine angles (degrees) per grid sample")
     parser.add_argument("--events", metavar="EVENTS.csv", help="write the detected events with their peaks and alerts")
     parser.add_argument("--rate", type=float, default=None, metavar="HZ", help="common grid rate (default: sensor rate, at most 100 Hz)")
-    parser.add_argument("--filter", default="vqf", help="orientation filter (hipmon.fusion names; default vqf)")
+    parser.add_argument("--filter", default="vqf", choices=("vqf", "madgwick", "mahony", "ekf"),
+                        help="orientation filter (default vqf); madgwick, mahony and ekf run with hipmon's "
+                             "rest gyro-bias estimate and accelerometer low-pass, within 1.5x vqf's error "
+                             "(docs/fusion.md); with --mag only vqf (the others are refused: no "
+                             "magnetic-disturbance rejection)")
     parser.add_argument("--mag", action="store_true", help="magnetometer-aided heading (9D) where the sensors send it")
     parser.add_argument("--rules", metavar="RULES.toml", default=None, help="alert rules (default: the shipped rules)")
     parser.add_argument("--include-invalid", action="store_true", help="also write rows before calibration and in gaps (empty angles)")

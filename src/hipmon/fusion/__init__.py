@@ -9,6 +9,9 @@ and ``flags`` (per-sample health of the last call) complete the interface.
 
 Names: ``vqf`` (default, 6D), ``madgwick``, ``mahony``, ``ekf``; the
 magnetometer-aided variants are ``<name>9d`` or ``<name>`` with ``use_mag=True``.
+``OFFERED_FILTERS`` are the ones hipmon runs (each within 1.5x VQF's error on a
+simulated run and a real walk); ``REFUSED`` maps the others (the ahrs 9D
+variants) to the one-line reason ``make_filter`` raises (docs/fusion.md).
 Heading stays magnetometer-free by default (indoor fields near floors and
 treadmills are unreliable); 9D is opt-in.
 
@@ -31,8 +34,6 @@ from hipmon.fusion.vqf_filter import VQF_DEFAULTS, VqfFilter
 
 DEFAULT_FILTER = "vqf"
 
-#: Filter names hipmon refuses, with the one-line reason (measured: docs/fusion.md).
-REFUSED: dict[str, str] = {}
 
 _FAMILIES: dict[str, type[OrientationFilter]] = {
     "vqf": VqfFilter,
@@ -41,8 +42,15 @@ _FAMILIES: dict[str, type[OrientationFilter]] = {
     "ekf": EkfFilter,
 }
 
-#: Every accepted name: the 6D families and their ``9d`` variants.
+#: Every name ``make_filter`` knows: the 6D families and their ``9d`` variants.
 FILTER_NAMES: tuple[str, ...] = tuple(_FAMILIES) + tuple(f + "9d" for f in _FAMILIES)
+
+_NO_MAG_REJECTION = ("no magnetic-disturbance rejection: with the simulator's floor and iron disturbances its "
+                     "pelvis-rotation error is 1.8-2.6x vqf9d's (docs/fusion.md); use vqf for magnetometer-aided heading")
+#: Names hipmon refuses to run, each with its one-line reason (measured: docs/fusion.md).
+REFUSED: dict[str, str] = {"madgwick9d": _NO_MAG_REJECTION, "mahony9d": _NO_MAG_REJECTION, "ekf9d": _NO_MAG_REJECTION}
+#: Names hipmon offers: each within 1.5x the default's error (docs/fusion.md, benchmarks/bench_filters.py).
+OFFERED_FILTERS: tuple[str, ...] = tuple(n for n in FILTER_NAMES if n not in REFUSED)
 
 
 def filter_parameters(family: str) -> frozenset[str]:
@@ -68,7 +76,8 @@ def split_params(family: str, params: dict[str, Any]) -> tuple[dict[str, Any], d
     return taken, {k: v for k, v in params.items() if k not in own}
 
 
-def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, **params: Any) -> OrientationFilter:
+def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, *, allow_refused: bool = False,
+                **params: Any) -> OrientationFilter:
     """Build a filter by name for a constant sampling rate ``rate_hz`` (Hz).
 
     ``name``: one of ``FILTER_NAMES`` (case-insensitive). ``use_mag=True`` turns a
@@ -77,7 +86,8 @@ def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, **params: An
     only to *another* family (e.g. VQF's ``biasClip`` given to ``madgwick``, as the
     pipeline's defaults do) is left out and listed in the filter's
     ``ignored_params``; a name no filter takes raises ``TypeError`` naming it.
-    Refused filters (``REFUSED``) raise ``ValueError`` with the reason.
+    Refused filters (``REFUSED``) raise ``ValueError`` with the reason, unless
+    ``allow_refused`` (adapter tests and benchmarks only; hipmon never sets it).
     """
     key = name.lower().strip()
     use_mag = bool(params.pop("use_mag", False))
@@ -88,7 +98,7 @@ def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 100.0, **params: An
     if key not in _FAMILIES:
         raise ValueError(f"unknown filter {name!r}; choose from {', '.join(FILTER_NAMES)}")
     full = key + ("9d" if use_mag else "")
-    if full in REFUSED:
+    if full in REFUSED and not allow_refused:
         raise ValueError(f"filter {full!r} is refused: {REFUSED[full]}")
     taken, ignored = split_params(key, params)
     filt = _FAMILIES[key](rate_hz, use_mag=use_mag, **taken)
@@ -119,6 +129,7 @@ __all__ = [
     "FusionInputError",
     "MadgwickFilter",
     "MahonyFilter",
+    "OFFERED_FILTERS",
     "OrientationFilter",
     "REFUSED",
     "VqfFilter",

@@ -770,3 +770,244 @@ def share_heading(calibration: Calibration, reference: str = "pelvis") -> Calibr
     metrics["shared_heading"] = 1.0
     return Calibration(q_ss, q_ge, calibration.standing_s, calibration.movement_s, calibration.quality,
                        calibration.trusted, list(calibration.reasons), metrics)
+
+
+# ---------------------------------------------------------------- one sensor on the sacrum
+#
+# Without thighs there is no flexion axis, no hip joint and no thigh half-stride lag. What
+# the pelvis alone offers (docs/calibration.md, "One sensor on the sacrum"):
+#
+# * the vertical: the mean specific force of a quiet standing (as with three sensors), or,
+#   with no standing, the mean specific force over whole strides: the velocity is periodic,
+#   so its mean rate of change over whole strides is zero and what is left is gravity;
+# * the mediolateral axis: the gait-symmetry axis of ``_pelvis_right_axis`` with the step
+#   period (half a stride) taken from the pelvis's own vertical specific force, which
+#   repeats every step (one loading peak per foot contact);
+# * forward versus backward: (1) the walking centre of mass vaults over the stance leg like
+#   an inverted pendulum: it is highest at mid-stance, where it is slowest, so the vertical
+#   velocity and the forward acceleration are in anti-phase in walking; in running the body
+#   is lowest and slowest at mid-stance (spring-mass), so they are in phase (Cavagna et al.
+#   1977); (2) after a quiet standing the body must accelerate the way it walks: the
+#   horizontal velocity gained over the first steps points forward.
+
+
+def step_period_samples(f_vertical: np.ndarray, rate_hz: float, min_s: float = 0.25, max_s: float = 1.0) -> tuple[int, float]:
+    """The step period (samples) of gait from the vertical specific force (N,) m/s², and its autocorrelation.
+
+    One loading peak per foot contact: the force repeats every step. The shortest lag in
+    ``[min_s, max_s]`` whose autocorrelation is within 80 % of the best is taken, so a
+    fast gait's stride (two steps, also in range) does not win over its step.
+    """
+    f = np.asarray(f_vertical, float) - np.mean(f_vertical)
+    n = f.size
+    lo, hi = max(int(min_s * rate_hz), 1), min(int(max_s * rate_hz), n // 2)
+    if hi <= lo:
+        return 0, 0.0
+    den = float(f @ f) + 1e-12
+    ac = np.array([float(f[k:] @ f[: n - k]) / den * n / (n - k) for k in range(lo, hi)])
+    peaks = [i for i in range(1, ac.size - 1) if ac[i] >= ac[i - 1] and ac[i] >= ac[i + 1]]
+    if not peaks:
+        return 0, 0.0
+    best = max(ac[i] for i in peaks)
+    i = next(i for i in peaks if ac[i] >= 0.8 * best)
+    return lo + i, float(ac[i])
+
+
+def pelvis_moving_mask(acc_sensor: np.ndarray, rate_hz: float, threshold_m_s2: float = 0.6) -> np.ndarray:
+    """(N,) bool: the pelvis is in gait: the specific-force norm varies by more than
+    ``threshold_m_s2`` (SD over 1 s; quiet standing sways it by a few hundredths, walking by 1–3 m/s²)."""
+    a = np.linalg.norm(acc_sensor, axis=1)
+    n = max(int(rate_hz), 1)
+    am = moving_mean(a, n)
+    sd = np.sqrt(np.maximum(moving_mean(a * a, n) - am * am, 0.0))
+    return sd > threshold_m_s2
+
+
+def find_pelvis_calibration_windows(
+    acc_sensor: np.ndarray,
+    gyr_sensor: np.ndarray,
+    rate_hz: float,
+    config: CalibrationConfig | None = None,
+    final: bool = True,
+) -> tuple[tuple[int, int] | None, tuple[int, int]] | None:
+    """(standing or None, movement) sample windows (end-exclusive) of a pelvis sensor alone.
+
+    ``acc_sensor`` (N, 3) m/s², ``gyr_sensor`` (N, 3) rad/s. Standing: the pelvis still
+    for ``standing_min_s`` before the gait starts (None when the gait comes first: the
+    gait is then the calibration). Movement: from the first gait sample,
+    ``movement_steps + 1`` steps (step period from the vertical specific force), at
+    least ``movement_min_s``, at most ``movement_max_s``. ``final=False`` (live):
+    None until that window is complete.
+    """
+    config = config or CalibrationConfig()
+    n = acc_sensor.shape[0]
+    moving = np.flatnonzero(pelvis_moving_mask(acc_sensor, rate_hz))
+    if moving.size == 0:
+        return None
+    m0 = int(moving[0])
+    still = stillness_mask(acc_sensor[:m0], gyr_sensor[:m0], rate_hz, config) if m0 > 0 else np.zeros(0, bool)
+    stand = first_run(still, int(config.standing_min_s * rate_hz))
+    if stand is not None:
+        pad = int(config.still_window_s * rate_hz / 2)
+        i0, i1 = stand
+        stand = (i0 + pad, max(i1 - pad, i0 + pad + 1))
+    max_n = int(config.movement_max_s * rate_hz)
+    seg = acc_sensor[m0:min(n, m0 + max_n)]
+    if seg.shape[0] < int(config.movement_min_s * rate_hz):
+        return None
+    up = seg.mean(0) / np.linalg.norm(seg.mean(0))
+    step, _ = step_period_samples(seg @ up, rate_hz)
+    if step == 0:
+        return None if not final or seg.shape[0] < max_n else (stand, (m0, m0 + seg.shape[0]))
+    want = max((config.movement_steps + 1) * step, int(config.movement_min_s * rate_hz))
+    want = min(want, max_n)
+    if m0 + want > n:
+        if not final:
+            return None
+        want = n - m0
+    return stand, (m0, m0 + want)
+
+
+def _forward_cues(q_sensor_earth, acc_sensor, fwd_sensor, standing, movement, rate_hz, running):
+    """Evidence in [-1, 1] that ``fwd_sensor`` (3,) points forward, from each cue (module notes above).
+
+    Returns (energy, start or nan, metrics). Computed in the earth frame with the
+    forward direction carried by the sensor's orientation sample by sample, so a turn
+    in the window does not mix forward into sideways.
+    """
+    m0, m1 = movement
+    q = q_sensor_earth[m0:m1]
+    a_e = rot.rotate(q, acc_sensor[m0:m1])
+    f_e = rot.rotate(q, np.broadcast_to(fwd_sensor, (m1 - m0, 3))).copy()
+    f_e[:, 2] = 0.0
+    f_e /= np.maximum(np.linalg.norm(f_e, axis=1, keepdims=True), 1e-9)
+    v_up = detrended_integral(a_e[:, 2], rate_hz)
+    a_fwd = np.einsum("ij,ij->i", a_e, f_e)
+    r = float(np.corrcoef(v_up, a_fwd - a_fwd.mean())[0, 1]) if v_up.std() > 0 and a_fwd.std() > 0 else 0.0
+    energy = r if running else -r
+    metrics = {"pelvis_vertical_velocity_forward_acc_corr": r}
+    start = float("nan")
+    if standing is not None and not running:
+        s0, s1 = standing
+        bias = rot.rotate(q_sensor_earth[s0:s1], acc_sensor[s0:s1]).mean(0)  # gravity as the filter sees it
+        j1 = min(m1, m0 + int(2.0 * rate_hz))
+        qa = q_sensor_earth[s1:j1]
+        a_h = rot.rotate(qa, acc_sensor[s1:j1]) - bias
+        f_h = rot.rotate(qa, np.broadcast_to(fwd_sensor, (j1 - s1, 3))).copy()
+        f_h[:, 2] = 0.0
+        f_h /= np.maximum(np.linalg.norm(f_h, axis=1, keepdims=True), 1e-9)
+        v_fwd = float(np.einsum("ij,ij->i", a_h, f_h).sum() / rate_hz)
+        v_h = float(np.linalg.norm(a_h[:, :2].sum(0) / rate_hz))
+        start = v_fwd / max(v_h, 0.3)
+        metrics["pelvis_start_velocity_forward_m_s"] = v_fwd
+        metrics["pelvis_start_velocity_horizontal_m_s"] = v_h
+    return energy, start, metrics
+
+
+def calibrate_pelvis_only(
+    time_s: np.ndarray,
+    q_sensor_earth: np.ndarray,
+    acc_sensor: np.ndarray,
+    gyr_sensor: np.ndarray,
+    rate_hz: float,
+    config: CalibrationConfig | None = None,
+    windows: tuple[tuple[int, int] | None, tuple[int, int]] | None = None,
+) -> Calibration:
+    """Calibrate a pelvis (sacral) sensor alone from its gait (see the notes above this function).
+
+    ``time_s`` (N,) s; ``q_sensor_earth`` (N, 4) fused, earth z up; ``acc_sensor`` (N, 3)
+    m/s²; ``gyr_sensor`` (N, 3) rad/s on one grid at ``rate_hz``. ``windows``: from
+    ``find_pelvis_calibration_windows`` if None. The result holds only ``pelvis``.
+    Without a standing, angles are zero in the mean pose of the calibration strides
+    (their vertical) and the direction faced over the first stride.
+    Raises ``CalibrationError`` without gait.
+    """
+    config = config or CalibrationConfig()
+    if windows is None:
+        windows = find_pelvis_calibration_windows(acc_sensor, gyr_sensor, rate_hz, config, final=True)
+    if windows is None:
+        raise CalibrationError(
+            f"no calibration sequence found for the pelvis sensor: need walking or running of at least "
+            f"{config.movement_min_s:g} s (after >= {config.standing_min_s:g} s of quiet standing, or straight away)")
+    standing, (m0, m1) = windows
+    reasons: list[str] = []
+    scores: list[float] = []
+    metrics: dict[str, float] = {"pelvis_only": 1.0}
+    up_move = acc_sensor[m0:m1].mean(0)
+    step, step_r = step_period_samples(acc_sensor[m0:m1] @ (up_move / np.linalg.norm(up_move)), rate_hz)
+    metrics["step_s"] = step / rate_hz
+    metrics["step_autocorrelation"] = step_r
+    if step == 0 or step_r < 0.3:
+        raise CalibrationError(f"no regular steps in the pelvis signal ({m0 / rate_hz:.1f}-{m1 / rate_hz:.1f} s)")
+    if standing is not None:
+        s0, s1 = standing
+        acc_mean = acc_sensor[s0:s1].mean(0)
+        up_s = acc_mean / np.linalg.norm(acc_mean)
+        q_stand = tilt_to_vertical(mean_quaternion(q_sensor_earth[s0:s1]), up_s)
+        metrics["standing_s"] = (s1 - s0) / rate_hz
+        gstd = float(np.sqrt(np.mean(np.sum((gyr_sensor[s0:s1] - gyr_sensor[s0:s1].mean(0)) ** 2, axis=1))))
+        metrics["pelvis_standing_gyr_std_rad_s"] = gstd
+        if metrics["standing_s"] < 3.0:
+            reasons.append(f"quiet standing lasted {metrics['standing_s']:.1f} s (3 s asked)")
+            scores.append(0.3 + 0.7 * max(0.0, (metrics["standing_s"] - 1.0) / 2.0) * 0.5)
+    else:
+        # the gait is the calibration: the vertical from whole strides, the heading from the first
+        stride = 2 * step
+        m1 = m0 + max((m1 - m0) // stride, 1) * stride
+        acc_mean = acc_sensor[m0:m1].mean(0)
+        up_s = acc_mean / np.linalg.norm(acc_mean)
+        q_stand = tilt_to_vertical(mean_quaternion(q_sensor_earth[m0:m0 + stride]), up_s)
+        metrics["standing_s"] = 0.0
+        reasons.append("no quiet standing: the zero pose is the mean pose of the calibration strides")
+    f_vert = acc_sensor[m0:m1] @ up_s
+    flight = float(np.mean(f_vert < 0.3 * GRAVITY_M_S2))
+    metrics["flight_fraction"] = flight
+    running = flight > 0.05
+    # mediolateral axis from gait symmetry over one step (= half a stride)
+    b = horizontal_basis(up_s)
+    g = gyr_sensor[m0:m1] @ b.T
+    a = acc_sensor[m0:m1] @ b.T
+    g, a = g - g.mean(0), a - a.mean(0)
+    ge, go = 0.5 * (g[step:] + g[:-step]), 0.5 * (g[step:] - g[:-step])
+    ae, ao = 0.5 * (a[step:] + a[:-step]), 0.5 * (a[step:] - a[:-step])
+    m_gyr = (ge.T @ ge - go.T @ go) / max(np.trace(ge.T @ ge + go.T @ go), 1e-12)
+    m_acc = (ao.T @ ao - ae.T @ ae) / max(np.trace(ae.T @ ae + ao.T @ ao), 1e-12)
+    axis_from = config.pelvis_axis_from if config.pelvis_axis_from != "auto" else ("both" if running else "gyr")
+    right_s, strength = axis_from_second_moments(m_gyr + m_acc if axis_from == "both" else m_gyr, b)
+    metrics["pelvis_axis_strength"] = strength
+    if strength < 0.2:
+        reasons.append(f"pelvis: rotation pattern too weak to find its axes (strength {strength:.2f})")
+        scores.append(float(np.clip(strength / 0.4, 0, 1)))
+    fwd_s = np.cross(up_s, right_s)
+    energy, start, cue_metrics = _forward_cues(q_sensor_earth, acc_sensor, fwd_s, standing, (m0, m1), rate_hz, running)
+    metrics.update(cue_metrics)
+    cues = [energy] + ([start] if np.isfinite(start) else [])
+    evidence = float(np.mean(cues))
+    metrics["pelvis_forward_evidence_gait"] = energy
+    if np.isfinite(start):
+        metrics["pelvis_forward_evidence_start"] = start
+        if np.sign(start) != np.sign(energy) and min(abs(start), abs(energy)) > 0.2:
+            reasons.append(f"pelvis: the gait (evidence {energy:+.2f}) and the walk start ({start:+.2f}) "
+                           "disagree on forward")
+    if evidence < 0:
+        right_s, fwd_s = -right_s, -fwd_s
+    metrics["pelvis_forward_evidence"] = abs(evidence)
+    if abs(evidence) < 0.2:
+        reasons.append(f"pelvis: cannot tell forward from backward (evidence {abs(evidence):.2f}); "
+                       "tilt and obliquity may have the wrong sign")
+        scores.append(float(np.clip(abs(evidence) / 0.4, 0, 1)))
+    qge = global_in_earth(rot.rotate(q_stand, fwd_s))
+    q_ss = rot.normalize(rot.multiply(rot.conjugate(qge), q_stand))
+    quality = float(min(scores)) if scores else 1.0
+    trusted = quality >= config.trusted_quality
+    s_win = standing if standing is not None else (m0, m1)
+    return Calibration(
+        q_sensor_segment={"pelvis": q_ss},
+        q_global_earth={"pelvis": qge},
+        standing_s=(float(time_s[s_win[0]]), float(time_s[s_win[1] - 1])),
+        movement_s=(float(time_s[m0]), float(time_s[m1 - 1])),
+        quality=quality,
+        trusted=trusted,
+        reasons=reasons,
+        metrics=metrics,
+    )

@@ -47,11 +47,17 @@ from hipmon.calibration import (
     CalibrationConfig,
     CalibrationError,
     calibrate,
+    calibrate_pelvis_only,
     find_calibration_windows,
+    find_pelvis_calibration_windows,
     share_heading,
 )
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
+
+THIGHS: tuple[str, str] = ("left_thigh", "right_thigh")
+#: ANGLES.csv columns (after time_s) of each side's hip
+_HIP_COLUMNS = {"left": slice(3, 6), "right": slice(6, 9)}
 
 __all__ = [
     "Frames",
@@ -94,8 +100,13 @@ class Frames:
     - ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order (NaN where invalid)
     - ``gyr_segment[placement]`` (N, 3) rad/s, angular rate in the segment frame
     - ``acc_global[placement]`` (N, 3) m/s², specific force in the global frame (+9.81 up at rest)
-    - ``valid`` (N,) bool: False inside gaps and before calibration
+    - ``valid`` (N,) bool: every sensor of the session has data there, and calibrated
+      (False inside any sensor's gap and before calibration)
     - ``q_segment_global[placement]`` (N, 4): segment orientations (after heading correction)
+    - ``valid_sensor[placement]`` (N,) bool: that sensor has data there (and calibrated);
+      False for a placement the session has no sensor for. Angles are NaN per column where
+      their sensors are not valid: pelvis angles need the pelvis, a hip needs the pelvis
+      and that thigh, so a lost thigh leaves the pelvis and the other hip flowing.
     """
 
     time_s: np.ndarray
@@ -104,6 +115,7 @@ class Frames:
     acc_global: dict[str, np.ndarray]
     valid: np.ndarray
     q_segment_global: dict[str, np.ndarray] = field(default_factory=dict)
+    valid_sensor: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.time_s.shape[0])
@@ -116,7 +128,7 @@ class Frames:
             return {p: v[sl] for p, v in d.items()}
 
         return Frames(self.time_s[sl], self.angles_deg[sl], part(self.gyr_segment), part(self.acc_global),
-                      self.valid[sl], part(self.q_segment_global))
+                      self.valid[sl], part(self.q_segment_global), part(self.valid_sensor))
 
     def fill_in(self, backfill: "Frames") -> None:
         """Replace the rows at ``backfill``'s grid times with its rows (in place; same grid)."""
@@ -128,7 +140,8 @@ class Frames:
         self.angles_deg[i] = backfill.angles_deg[j]
         self.valid[i] = backfill.valid[j]
         for mine, theirs in ((self.gyr_segment, backfill.gyr_segment), (self.acc_global, backfill.acc_global),
-                             (self.q_segment_global, backfill.q_segment_global)):
+                             (self.q_segment_global, backfill.q_segment_global),
+                             (self.valid_sensor, backfill.valid_sensor)):
             for p in mine:
                 if p in theirs:
                     mine[p][i] = theirs[p][j]
@@ -142,6 +155,7 @@ class Frames:
             {p: np.zeros((0, 3)) for p in PLACEMENTS},
             np.zeros(0, dtype=bool),
             {p: np.zeros((0, 4)) for p in PLACEMENTS},
+            {p: np.zeros(0, dtype=bool) for p in PLACEMENTS},
         )
 
     @staticmethod
@@ -151,7 +165,8 @@ class Frames:
             return Frames.empty()
 
         def cat(name: str) -> dict[str, np.ndarray]:
-            return {p: np.concatenate([getattr(c, name)[p] for c in chunks]) for p in PLACEMENTS}
+            return {p: np.concatenate([getattr(c, name)[p] for c in chunks]) for p in PLACEMENTS
+                    if all(p in getattr(c, name) for c in chunks)}
 
         return Frames(
             np.concatenate([c.time_s for c in chunks]),
@@ -160,6 +175,7 @@ class Frames:
             cat("acc_global"),
             np.concatenate([c.valid for c in chunks]),
             cat("q_segment_global"),
+            cat("valid_sensor"),
         )
 
 
@@ -368,8 +384,9 @@ class Pipeline:
     """The causal pipeline (see the module docstring).
 
     ``sensors``: ``SensorSpec`` list (or mapping placement -> sensor id) covering
-    the three placements. ``origin_ns``: host monotonic ns of session time 0 (for
-    raw notifications).
+    the three placements, or the pelvis alone (a sacrum-only session: pelvis angles,
+    hip columns NaN, calibration ``hipmon.calibration.calibrate_pelvis_only``).
+    ``origin_ns``: host monotonic ns of session time 0 (for raw notifications).
     """
 
     def __init__(
@@ -384,8 +401,11 @@ class Pipeline:
         self.specs = list(sensors)
         placements = [s.placement for s in self.specs]
         missing = [p for p in PLACEMENTS if p not in placements]
-        if missing:
-            raise ValueError(f"no sensor for placement(s) {missing}")
+        if missing and missing != list(THIGHS):
+            raise ValueError(f"no sensor for placement(s) {missing} (give all three, or the pelvis alone)")
+        #: the placements this session has sensors for (PLACEMENTS order)
+        self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in placements)
+        self.pelvis_only = self.placements == ("pelvis",)
         self.streams: dict[str, _Stream] = {s.sensor_id: _Stream(s, origin_ns) for s in self.specs}
         self.by_placement = {s.placement: s.sensor_id for s in self.specs}
         rates = [s.rate_hz for s in self.specs if s.rate_hz]
@@ -397,7 +417,7 @@ class Pipeline:
             params = {k: v for k, v in params.items() if k not in VQF_PARAMS}
         self.filters = {
             p: LevelledFilter(make_filter(self.config.filter, self.rate_hz, use_mag=self.config.use_mag, **params))
-            for p in PLACEMENTS
+            for p in self.placements
         }
         self.next_k: int | None = None
         self.calibration: Calibration | None = self.config.calibration
@@ -409,7 +429,7 @@ class Pipeline:
         self._cal_buf_k0: int | None = None
         self._cal_reference_set = False
         self.gaps: list[Gap] = []
-        self._invalid_run: dict[str, float | None] = {p: None for p in PLACEMENTS}
+        self._invalid_run: dict[str, float | None] = {p: None for p in self.placements}
         self.detector = None
         self.alert_engine = None
         self.events_error: str | None = None
@@ -495,7 +515,7 @@ class Pipeline:
     # ------------------------------------------------------------ the work
 
     def _advance(self, final: bool) -> Update:
-        streams = [self.streams[self.by_placement[p]] for p in PLACEMENTS]
+        streams = [self.streams[self.by_placement[p]] for p in self.placements]
         if any(s.t.size == 0 and not final for s in streams) and self.next_k is None:
             return Update(Frames.empty())
         if self.next_k is None:
@@ -519,19 +539,19 @@ class Pipeline:
     def _process_grid(self, ks: np.ndarray) -> Update:
         grid = ks / self.rate_hz
         n = grid.size
-        acc, gyr, q_se = {}, {}, {}
-        valid = np.ones(n, dtype=bool)
-        for p in PLACEMENTS:
+        acc, gyr, q_se, valid = {}, {}, {}, {}
+        for p in self.placements:  # one filter per sensor: a lost sensor's fusion touches no other
             s = self.streams[self.by_placement[p]]
             a, g, m, v = s.on_grid(grid)
             acc[p], gyr[p] = a, g
             q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None, v)
-            valid &= v
+            valid[p] = v
             self._track_gaps(p, grid, v)
         if self.calibration is None:
             span = self._try_calibrate(ks, grid, q_se, acc, gyr, valid)
             if span is None:  # not yet: invalid frames, nothing for the events
-                return Update(self._kinematics(ks, grid, q_se, acc, gyr, np.zeros(n, dtype=bool)))
+                none = {p: np.zeros(n, dtype=bool) for p in self.placements}
+                return Update(self._kinematics(ks, grid, q_se, acc, gyr, none))
             # calibrated: angles for everything buffered (standing, calibration walk), this chunk last
             whole = self._kinematics(*span)
             n_back = len(whole) - n
@@ -550,8 +570,15 @@ class Pipeline:
 
     def _run_events(self, up: Update, frames: Frames | None) -> None:
         """Events and alerts of a chunk (``frames`` None = flush). A failure there switches
-        events off for the rest of the stream (``events_error``); angles keep flowing."""
+        events off for the rest of the stream (``events_error``); angles keep flowing.
+
+        The detector sees a frame wherever the pelvis has data (its contact and step
+        methods need only the pelvis; a lost thigh's entries are NaN there, and the
+        detector falls back to its pelvis-only methods)."""
         try:
+            if frames is not None and "pelvis" in frames.valid_sensor:
+                frames = Frames(frames.time_s, frames.angles_deg, frames.gyr_segment, frames.acc_global,
+                                frames.valid_sensor["pelvis"], frames.q_segment_global, frames.valid_sensor)
             ev = self.detector.flush() if frames is None else self.detector.update(frames)  # type: ignore[union-attr]
             up.events.extend(ev)
             if self.alert_engine is not None and ev:
@@ -579,20 +606,22 @@ class Pipeline:
     def _try_calibrate(self, ks, grid, q_se, acc, gyr, valid) -> tuple | None:
         """Buffer the chunk; at check points, try to calibrate.
 
-        Returns None (not yet), or, once calibrated (``self.calibration`` set), the whole
-        buffer as ``_kinematics`` arguments (ks, grid, q_se, acc, gyr, valid), this chunk last."""
+        ``valid``: placement -> (M,) bool. Returns None (not yet), or, once calibrated
+        (``self.calibration`` set), the whole buffer as ``_kinematics`` arguments
+        (ks, grid, q_se, acc, gyr, valid), this chunk last."""
         buf = self._cal_buf
+        P = self.placements
         if not buf:
             self._cal_buf_k0 = int(ks[0])
-            for p in PLACEMENTS:
-                buf[f"q_{p}"], buf[f"a_{p}"], buf[f"g_{p}"] = [], [], []
-            buf["t"], buf["v"] = [], []
-        for p in PLACEMENTS:
+            for p in P:
+                buf[f"q_{p}"], buf[f"a_{p}"], buf[f"g_{p}"], buf[f"v_{p}"] = [], [], [], []
+            buf["t"] = []
+        for p in P:
             buf[f"q_{p}"].append(q_se[p])
             buf[f"a_{p}"].append(acc[p])
             buf[f"g_{p}"].append(gyr[p])
+            buf[f"v_{p}"].append(valid[p])
         buf["t"].append(grid)
-        buf["v"].append(valid)
         # merge lists
         for k in list(buf):
             if len(buf[k]) > 1:
@@ -603,16 +632,28 @@ class Pipeline:
         for idx in np.flatnonzero((ks + 1) % check == 0):
             kk = int(ks[idx]) + 1  # data up to grid index kk (exclusive)
             end = kk - k0
-            a = {p: buf[f"a_{p}"][0][:end] for p in PLACEMENTS}
-            g = {p: buf[f"g_{p}"][0][:end] for p in PLACEMENTS}
-            win = find_calibration_windows(a, g, self.rate_hz, self.config.calibration_config, final=False)
-            if win is None:
-                continue
-            q = {p: buf[f"q_{p}"][0][:end] for p in PLACEMENTS}
-            try:
-                c = calibrate(buf["t"][0][:end], q, a, g, self.rate_hz, self.config.calibration_config, windows=win)
-            except CalibrationError:
-                continue
+            a = {p: buf[f"a_{p}"][0][:end] for p in P}
+            g = {p: buf[f"g_{p}"][0][:end] for p in P}
+            q = {p: buf[f"q_{p}"][0][:end] for p in P}
+            cfg = self.config.calibration_config
+            if self.pelvis_only:
+                pwin = find_pelvis_calibration_windows(a["pelvis"], g["pelvis"], self.rate_hz, cfg, final=False)
+                if pwin is None:
+                    continue
+                try:
+                    c = calibrate_pelvis_only(buf["t"][0][:end], q["pelvis"], a["pelvis"], g["pelvis"], self.rate_hz,
+                                              cfg, windows=pwin)
+                except CalibrationError:
+                    continue
+                win = (pwin[0] or pwin[1], pwin[1])
+            else:
+                win = find_calibration_windows(a, g, self.rate_hz, cfg, final=False)
+                if win is None:
+                    continue
+                try:
+                    c = calibrate(buf["t"][0][:end], q, a, g, self.rate_hz, cfg, windows=win)
+                except CalibrationError:
+                    continue
             if self.config.use_mag and self.config.mag_shared_heading:
                 c = share_heading(c)
             self.calibration = c
@@ -620,8 +661,8 @@ class Pipeline:
             k0 = self._cal_buf_k0
             self._cal_buf = {}
             t_all = buf["t"][0]
-            return (np.arange(k0, k0 + t_all.size), t_all, {p: buf[f"q_{p}"][0] for p in PLACEMENTS},
-                    {p: buf[f"a_{p}"][0] for p in PLACEMENTS}, {p: buf[f"g_{p}"][0] for p in PLACEMENTS}, buf["v"][0])
+            return (np.arange(k0, k0 + t_all.size), t_all, {p: buf[f"q_{p}"][0] for p in P},
+                    {p: buf[f"a_{p}"][0] for p in P}, {p: buf[f"g_{p}"][0] for p in P}, {p: buf[f"v_{p}"][0] for p in P})
         # slide the buffer
         max_n = int(self.config.max_buffer_s * self.rate_hz)
         n_buf = buf["t"][0].size
@@ -637,34 +678,59 @@ class Pipeline:
         m0, m1 = movement
         c = self.calibration
         assert c is not None
-        qs = {p: c.segment_orientation(p, q_se[p][m0:m1]) for p in PLACEMENTS}
-        gs = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][m0:m1]) for p in PLACEMENTS}
+        qs = {p: c.segment_orientation(p, q_se[p][m0:m1]) for p in self.placements}
+        gs = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][m0:m1]) for p in self.placements}
+        for p in THIGHS:  # no thighs: held to the pelvis (no relative motion, nothing to learn)
+            qs.setdefault(p, qs["pelvis"])
+            gs.setdefault(p, gs["pelvis"])
         self.heading.set_reference(qs, gs)
         self._cal_reference_set = True
 
     def _kinematics(self, ks, grid, q_se, acc, gyr, valid) -> Frames:
+        """Frames of grid points ``ks``; ``valid``: placement -> (N,) bool (the sensor has data there).
+
+        Each angle column needs only its own sensors: pelvis angles the pelvis, a hip the
+        pelvis and that thigh. The heading tracker sees a thigh without data (lost, or
+        absent in a sacrum-only session) held to the pelvis: zero motion relative to the
+        pelvis adds nothing to its sums, so the pelvis and the other thigh get the
+        corrections they would get with it (``hipmon.heading``)."""
         n = grid.size
         c = self.calibration
         angles = np.full((n, len(ANGLE_COLUMNS)), np.nan)
         gyr_seg = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
         acc_glob = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
         q_out = {p: np.full((n, 4), np.nan) for p in PLACEMENTS}
-        v = valid.copy()
+        vs = {p: (valid[p].copy() if p in valid and c is not None else np.zeros(n, dtype=bool)) for p in PLACEMENTS}
+        v = np.ones(n, dtype=bool)
+        for p in self.placements:
+            v &= vs[p]
         if c is None or n == 0:
-            v[:] = False
-            return Frames(grid, angles, gyr_seg, acc_glob, v, q_out)
-        sl = slice(0, n)
-        q_seg = {p: c.segment_orientation(p, q_se[p][sl]) for p in PLACEMENTS}
-        g_seg = {p: rot.rotate(c.q_sensor_segment[p], gyr[p][sl]) for p in PLACEMENTS}
-        q_seg = self.heading.apply(q_seg, g_seg, int(ks[0]))
-        angles[sl] = kin.all_angles_deg(q_seg["pelvis"], q_seg["left_thigh"], q_seg["right_thigh"])
-        for p in PLACEMENTS:
-            gyr_seg[p][sl] = g_seg[p]
-            q_sensor_global = rot.multiply(q_seg[p], c.q_sensor_segment[p])
-            acc_glob[p][sl] = rot.rotate(q_sensor_global, acc[p][sl])
-            q_out[p][sl] = q_seg[p]
-        angles[~v] = np.nan
-        return Frames(grid, angles, gyr_seg, acc_glob, v, q_out)
+            return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
+        q_seg = {p: c.segment_orientation(p, q_se[p]) for p in self.placements}
+        g_seg = {p: rot.rotate(c.q_sensor_segment[p], gyr[p]) for p in self.placements}
+        q_in, g_in = dict(q_seg), dict(g_seg)
+        for p in THIGHS:
+            lost = ~vs[p]
+            if p not in q_seg:
+                q_in[p], g_in[p] = q_seg["pelvis"], g_seg["pelvis"]
+            elif lost.any():
+                q_in[p] = np.where(lost[:, None], q_seg["pelvis"], q_seg[p])
+                g_in[p] = np.where(lost[:, None], g_seg["pelvis"], g_seg[p])
+        q_h = self.heading.apply(q_in, g_in, int(ks[0]))
+        angles[:, :3] = np.degrees(kin.pelvis_angles_rad(q_h["pelvis"]))
+        for side, p in zip(("left", "right"), THIGHS):
+            if p in q_seg:
+                angles[:, _HIP_COLUMNS[side]] = np.degrees(kin.hip_angles_rad(q_h["pelvis"], q_h[p], side))
+            angles[~(vs["pelvis"] & vs[p]), _HIP_COLUMNS[side]] = np.nan
+        angles[~vs["pelvis"], :3] = np.nan
+        for p in self.placements:
+            gyr_seg[p] = g_seg[p]
+            q_sensor_global = rot.multiply(q_h[p], c.q_sensor_segment[p])
+            acc_glob[p] = rot.rotate(q_sensor_global, acc[p])
+            q_out[p] = q_h[p]
+            for arr in (gyr_seg[p], acc_glob[p], q_out[p]):
+                arr[~vs[p]] = np.nan
+        return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
 
 
 # ---------------------------------------------------------------- whole sessions
@@ -740,26 +806,29 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     by_p = {s.placement: s.sensor_id for s in specs}
     pipe = Pipeline(specs, PipelineConfig(**{**config.__dict__, "events": False}))
     rate = pipe.rate_hz
+    P = pipe.placements
     # the same fusion as the causal pass (9D with the magnetometers when use_mag), so the
     # calibration's headings belong to the earth frames it will be applied to
-    use_mag = config.use_mag and all(samples[by_p[p]][3] is not None for p in PLACEMENTS)
+    use_mag = config.use_mag and all(samples[by_p[p]][3] is not None for p in P)
     streams = {
         p: (samples[by_p[p]][0], np.hstack([samples[by_p[p]][1], samples[by_p[p]][2]]
                                            + ([samples[by_p[p]][3]] if use_mag else [])))
-        for p in PLACEMENTS
+        for p in P
     }
     t0 = max(float(v[0][0]) for v in streams.values())
     t1 = min(float(v[0][-1]) for v in streams.values())
     grid, arrays, _ = resample(streams, rate, start_s=t0, end_s=t1, max_step_s=1.0)
-    acc = {p: np.nan_to_num(arrays[p][:, :3]) for p in PLACEMENTS}
-    gyr = {p: np.nan_to_num(arrays[p][:, 3:6]) for p in PLACEMENTS}
-    mag = {p: np.nan_to_num(arrays[p][:, 6:9]) if use_mag else None for p in PLACEMENTS}
+    acc = {p: np.nan_to_num(arrays[p][:, :3]) for p in P}
+    gyr = {p: np.nan_to_num(arrays[p][:, 3:6]) for p in P}
+    mag = {p: np.nan_to_num(arrays[p][:, 6:9]) if use_mag else None for p in P}
     q = {
         p: LevelledFilter(make_filter(config.filter, rate, use_mag=use_mag, **config.filter_params)).update(
             acc[p], gyr[p], mag[p], np.isfinite(arrays[p][:, 0]))
-        for p in PLACEMENTS
+        for p in P
     }
     try:
+        if pipe.pelvis_only:
+            return calibrate_pelvis_only(grid, q["pelvis"], acc["pelvis"], gyr["pelvis"], rate, config.calibration_config)
         c = calibrate(grid, q, acc, gyr, rate, config.calibration_config)
     except CalibrationError:
         return None
@@ -847,6 +916,7 @@ def _specs_from_reader(reader: Any) -> list[SensorSpec]:
         if placement in PLACEMENTS:
             specs.append(SensorSpec(str(get("sensor_id")), placement, get("profile"), get("rate_hz")))
     missing = [p for p in PLACEMENTS if p not in {s.placement for s in specs}]
-    if missing:
-        raise ValueError(f"session has no sensor for placement(s) {', '.join(missing)}")
+    if missing and missing != list(THIGHS):
+        raise ValueError(f"session has no sensor for placement(s) {', '.join(missing)} "
+                         "(hipmon needs all three, or the pelvis alone)")
     return specs

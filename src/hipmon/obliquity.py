@@ -72,9 +72,11 @@ def obliquity_from_hip_joint_centres_rad(acc_up_left: np.ndarray, acc_up_right: 
     difference is the band-passed double integral of the acceleration difference; the constant
     and slow part of the obliquity (below the band) is not observable this way.
     """
+    from scipy.integrate import cumulative_trapezoid
+
     da = np.asarray(acc_up_right, float) - np.asarray(acc_up_left, float)
-    v = band_pass(np.cumsum(da) / rate_hz, rate_hz, band_hz)
-    dz = band_pass(np.cumsum(v) / rate_hz, rate_hz, band_hz)
+    v = band_pass(cumulative_trapezoid(da, dx=1.0 / rate_hz, initial=0.0), rate_hz, band_hz)
+    dz = band_pass(cumulative_trapezoid(v, dx=1.0 / rate_hz, initial=0.0), rate_hz, band_hz)  # trapezoid: no lag
     return np.arcsin(np.clip(dz / inter_hjc_m, -1.0, 1.0))
 
 

@@ -986,6 +986,13 @@ def calibrate_pelvis_only(
     metrics["pelvis_forward_evidence_gait"] = energy
     if np.isfinite(start):
         metrics["pelvis_forward_evidence_start"] = start
+        # one walks off in the direction one faces: a walk start far from the gait's
+        # forward axis means the first movement was not straight gait (turning, sitting down...)
+        if abs(start) < np.cos(np.radians(30.0)):
+            off = float(np.degrees(np.arccos(np.clip(abs(start), 0.0, 1.0))))
+            reasons.append(f"pelvis: the walk start heads {off:.0f} deg (or more) off the gait's forward axis; "
+                           "the first movement may not be straight walking")
+            scores.append(float(np.clip(0.5 * abs(start) / np.cos(np.radians(30.0)), 0, 0.45)))
         if np.sign(start) != np.sign(energy) and min(abs(start), abs(energy)) > 0.2:
             reasons.append(f"pelvis: the gait (evidence {energy:+.2f}) and the walk start ({start:+.2f}) "
                            "disagree on forward")

@@ -66,6 +66,7 @@ __all__ = [
     "SensorSpec",
     "SessionResult",
     "Update",
+    "measurable",
     "process_session",
     "process_samples",
 ]
@@ -731,6 +732,36 @@ class Pipeline:
             for arr in (gyr_seg[p], acc_glob[p], q_out[p]):
                 arr[~vs[p]] = np.nan
         return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
+
+
+# ---------------------------------------------------------------- what a session can measure
+
+
+def measurable(placements: Iterable[str]) -> dict[str, Any]:
+    """What a session with sensors on ``placements`` can and cannot measure.
+
+    Returns ``{"placements": [...], "measurable": [...], "not_measurable": {quantity: why}}``
+    (quantity names are ANGLES.csv / EVENTS.csv column names without units, and event kinds).
+    """
+    have = [p for p in PLACEMENTS if p in set(placements)]
+    can: list[str] = []
+    cannot: dict[str, str] = {}
+    if "pelvis" in have:
+        can += ["pelvis_tilt", "pelvis_obliquity", "pelvis_rotation", "stance (initial contact, side)",
+                "landing", "peak_pelvic_drop"]
+    else:
+        for q in ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation", "peak_pelvic_drop"):
+            cannot[q] = "needs a pelvis (sacrum) sensor"
+    thighs = [p for p in THIGHS if p in have]
+    if "pelvis" in have and len(thighs) == 2:
+        can += ["hip_flexion", "hip_adduction", "hip_internal_rotation", "peak_hip_adduction",
+                "peak_hip_internal_rotation", "rep", "hold"]
+    else:
+        why = "needs thigh sensors (left and right) with the pelvis sensor"
+        for q in ("hip_flexion", "hip_adduction", "hip_internal_rotation", "peak_hip_adduction",
+                  "peak_hip_internal_rotation", "rep", "hold"):
+            cannot[q] = why
+    return {"placements": have, "measurable": can, "not_measurable": cannot}
 
 
 # ---------------------------------------------------------------- whole sessions

@@ -109,6 +109,13 @@ def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejud
         for a in alerts
     ]
     summary["gaps"] = len(getattr(result, "gaps", []) or [])
+    from hipmon.pipeline import measurable
+
+    placements = getattr(result, "placements", None)
+    if placements is None and frames is not None and getattr(frames, "valid_sensor", None):
+        placements = [p for p, v in frames.valid_sensor.items() if len(v) and v.any()]
+    if placements is not None:
+        summary.update(measurable(placements))
     return summary
 
 
@@ -157,6 +164,11 @@ def format_summary(summary: dict) -> str:
     else:
         lines.append("alerts: none")
     lines.append("(* trend significant at 95 %)")
+    if summary.get("not_measurable"):
+        missing = ", ".join(q for q in summary["not_measurable"] if not q.startswith("peak_"))
+        lines.append(f"sensors: {', '.join(summary.get('placements', []))}; not measured: {missing}")
+        for why in sorted(set(summary["not_measurable"].values())):
+            lines.append(f"  ({why}: hip metrics are shown as '-')" if "thigh" in why else f"  ({why})")
     return "\n".join(lines)
 
 

@@ -2,7 +2,10 @@
 
 ``SESSION`` is a session file (``hipmon record`` / ``hipmon import``) or a
 directory holding ``pelvis.csv``, ``left_thigh.csv`` and ``right_thigh.csv`` in
-the import format (DESIGN.md section 4; e.g. the output of ``hipmon simulate``).
+the import format (DESIGN.md section 4; e.g. the output of ``hipmon simulate``), or
+``pelvis.csv`` alone (a sacrum-only session: the hip columns are empty, stderr says why).
+A row is written wherever the pelvis angles exist; a column whose sensor has no data
+there (a lost thigh) is empty.
 The session goes through the same causal pipeline as a live session
 (``hipmon.pipeline``), so the angles are the ones the live view showed.
 Files are written atomically: nothing is half-written on an error.
@@ -122,10 +125,13 @@ def _run_pipeline(args: argparse.Namespace):
         raise CommandError(f"{src}: no such session")
     if src.is_dir():
         samples, specs = {}, []
-        for p in PLACEMENTS:
+        thighs = [(src / f"{p}.csv").exists() for p in ("left_thigh", "right_thigh")]
+        wanted = PLACEMENTS if any(thighs) else ("pelvis",)
+        for p in wanted:
             f = src / f"{p}.csv"
             if not f.exists():
-                raise CommandError(f"{src}: {p}.csv missing (need pelvis.csv, left_thigh.csv, right_thigh.csv)")
+                raise CommandError(f"{src}: {p}.csv missing (need pelvis.csv, left_thigh.csv, right_thigh.csv, "
+                                   "or pelvis.csv alone)")
             t, acc, gyr, mag = read_imu_csv(f)
             samples[p] = (t, acc, gyr, mag)
             rate = 1.0 / float(np.median(np.diff(t)))
@@ -153,6 +159,15 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.session}: no calibration found (need >= 2 s of quiet standing, then walking, running, landings or squats)"
         )
+    from hipmon.pipeline import measurable
+
+    have = [p for p, v in result.frames.valid_sensor.items() if len(v) and v.any()]
+    what = measurable(have)
+    if what["not_measurable"]:
+        cols = [c for c in ANGLE_COLUMNS if any(c.startswith(q) for q in what["not_measurable"])]
+        reasons = sorted(set(what["not_measurable"].values()))
+        print(f"hipmon export: note: sensors {', '.join(have) or 'none'}: columns {', '.join(cols)} are empty "
+              f"(NaN) and event hip peaks too: {'; '.join(reasons)}", file=sys.stderr)
     if not cal.trusted:
         print(f"hipmon export: warning: calibration cannot be trusted: {'; '.join(cal.reasons)}", file=sys.stderr)
     if result.events_error and args.events:
@@ -160,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
     if args.angles:
         fr = result.frames
         lines = [",".join(("time_s",) + ANGLE_COLUMNS)]
+        row_ok = fr.valid_sensor.get("pelvis", fr.valid) if fr.valid_sensor else fr.valid
         for i in range(len(fr)):
-            if not fr.valid[i] and not args.include_invalid:
+            if not row_ok[i] and not args.include_invalid:
                 continue
             lines.append(f"{fr.time_s[i]:.4f}," + ",".join(_fmt(float(x)) for x in fr.angles_deg[i]))
         _write_atomic(Path(args.angles), lines)

@@ -9,8 +9,9 @@ HELP = "Import per-sensor CSV files (DESIGN.md section 4) into a session file."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pelvis", required=True, metavar="P.csv", help="pelvis sensor CSV")
-    parser.add_argument("--left-thigh", required=True, metavar="L.csv", help="left thigh sensor CSV")
-    parser.add_argument("--right-thigh", required=True, metavar="R.csv", help="right thigh sensor CSV")
+    parser.add_argument("--left-thigh", metavar="L.csv", help="left thigh sensor CSV (leave out both thighs for a "
+                        "sacrum-only session: pelvis angles, contacts, pelvic drop; no hip angles)")
+    parser.add_argument("--right-thigh", metavar="R.csv", help="right thigh sensor CSV")
     parser.add_argument("-o", "--output", required=True, metavar="SESSION", help="session file to create")
     parser.add_argument("--force", action="store_true", help="replace SESSION if it exists")
     parser.add_argument("--athlete", default=None, help="athlete name or id stored in the metadata")
@@ -22,7 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
     from hipmon.recording import RecordingError, import_csv_session
 
-    files = {"pelvis": args.pelvis, "left_thigh": args.left_thigh, "right_thigh": args.right_thigh}
+    if (args.left_thigh is None) != (args.right_thigh is None):
+        given, other = ("--left-thigh", "--right-thigh") if args.left_thigh else ("--right-thigh", "--left-thigh")
+        raise CommandError(f"{given} needs {other} too (give both thighs, or the pelvis alone)")
+    files = {"pelvis": args.pelvis}
+    if args.left_thigh is not None:
+        files.update({"left_thigh": args.left_thigh, "right_thigh": args.right_thigh})
     metadata = {"athlete": args.athlete} if args.athlete else {}
     try:
         parsed = import_csv_session(files, args.output, metadata=metadata, overwrite=args.force)
@@ -39,5 +45,7 @@ def run(args: argparse.Namespace) -> int:
             f"{placement}: {len(b)} samples, {b.time_sensor_s[0]:.3f}-{b.time_sensor_s[-1]:.3f} s, "
             f"{csvf.rate_hz:.1f} Hz{', with mag' if b.mag_sensor is not None else ''}"
         )
+    if len(files) == 1:
+        print("one sensor on the sacrum: pelvis angles, contacts and pelvic drop; hip angles need thigh sensors")
     print(f"wrote {args.output}")
     return 0

@@ -25,9 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
     from hipmon.recording import RecordingError, SessionReader, summarize
 
+    from hipmon.pipeline import measurable
+
     try:
         with SessionReader(args.session) as reader:
             info = summarize(reader)
+            info.update(measurable(s.get("placement") for s in info["sensors"]))
             if args.check:
                 info["integrity"] = reader.check_integrity()
     except RecordingError as exc:
@@ -59,6 +62,14 @@ def run(args: argparse.Namespace) -> int:
                 f"{r} {v['count']} ({v['samples_lost']} samples)" for r, v in sorted(by_reason.items())))
         if "decode_problem" in s:
             lines.append(f"    cannot decode: {s['decode_problem']}")
+    lines.append(f"placements  {', '.join(info['placements']) or '-'}")
+    lines.append(f"measures    {', '.join(info['measurable']) or 'nothing'}")
+    if info["not_measurable"]:
+        by_reason: dict[str, list[str]] = {}
+        for q, why in info["not_measurable"].items():
+            by_reason.setdefault(why, []).append(q)
+        for why, qs in by_reason.items():
+            lines.append(f"not         {', '.join(qs)}: {why}")
     lines.append(f"gaps        {info['gaps']['count']} ({info['gaps']['samples_lost']} samples lost)")
     lines.append(f"markers     {info['markers']}    alerts {info['alerts']}    calibrated {'yes' if info['calibrated'] else 'no'}")
     if "integrity" in info:

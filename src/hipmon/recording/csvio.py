@@ -155,7 +155,8 @@ def import_csv_session(
 ) -> dict[str, ImuCsv]:
     """Import one CSV per placement into a new session file, atomically.
 
-    ``files``: placement -> CSV path, all three of ``hipmon.types.PLACEMENTS``.
+    ``files``: placement -> CSV path, all three of ``hipmon.types.PLACEMENTS``, or
+    the pelvis alone (a sacrum-only session: pelvis angles, contacts, pelvic drop).
     Each becomes a sensor ``sensor_id == placement`` with profile
     ``csv-import``, its rate the median step's, its samples stored as is
     (session time = the CSV's ``time_s``). Timestamp steps of more than 1.5
@@ -169,19 +170,22 @@ def import_csv_session(
 
     missing = [p for p in PLACEMENTS if p not in files]
     unknown = [p for p in files if p not in PLACEMENTS]
+    if missing == ["left_thigh", "right_thigh"] and not unknown:
+        missing = []  # the pelvis alone
     if missing or unknown:
         raise ValueError(
-            f"need exactly the placements {', '.join(PLACEMENTS)}"
+            f"need exactly the placements {', '.join(PLACEMENTS)} (or pelvis alone)"
             + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; unknown {', '.join(unknown)}" if unknown else "")
         )
     output = Path(output)
     if output.exists() and not overwrite:
         raise RecordingError(f"{output}: already exists (use --force to replace it)")
-    parsed = {p: read_imu_csv(files[p]) for p in PLACEMENTS}
+    present = [p for p in PLACEMENTS if p in files]
+    parsed = {p: read_imu_csv(files[p]) for p in present}
     meta = {
         "source": "csv-import",
-        "import_files": {p: str(Path(files[p]).resolve()) for p in PLACEMENTS},
+        "import_files": {p: str(Path(files[p]).resolve()) for p in present},
     }
     meta.update(dict(metadata or {}))
     with SessionWriter(output, meta, origin_ns=0, overwrite=overwrite, background=False, atomic=True) as w:

@@ -20,6 +20,12 @@ and each HJC's vertical acceleration can be worked out from its thigh sensor
 around the stride, that gives the drop's dynamic part without the sacral skin.
 Gravity and a constant tilt error cancel between the two sides.
 
+Measured (docs/placement.md): the witness follows the markers' shape better than the sacral
+sensor on the real walk, but its amplitude rests on a poorly determined inter-HJC distance, and a
+50/50 blend helps on the real walk and hurts on the simulator (or the reverse, per metric). So
+the pipeline does NOT use ``blend_obliquity_rad``; it and the per-stance helpers serve
+``benchmarks/bench_obliquity.py``.
+
 Functions here are pure: arrays in, arrays out; time on axis 0. Units: s, m,
 m/s², rad/s, rad (degrees only where the name says ``_deg``).
 """

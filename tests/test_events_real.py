@@ -77,7 +77,6 @@ def test_mascia_take_off_and_landing_within_20_ms_of_the_force_plate():
     assert abs(e.extra["take_off_s"] - ref["takeoff_s"][0]) <= 0.020
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: flight 0.524 s vs force plate 0.501 s (23 ms)")
 def test_mascia_flight_time_within_20_ms():
     lands, ref = B.jump_events("mascia")
     assert abs(lands[0].extra["flight_time_s"] - (ref["touchdown_s"][0] - ref["takeoff_s"][0])) <= 0.020

@@ -269,10 +269,10 @@ class _ContactDetector:
         self.last_flight_s = 0.0
         self.prev_t: float | None = None
         self.prev_f = 0.0
-        self.flight_level = 0.0  # specific force in flight (lever arm effects make it differ from 0), m/s²
+        self.f_hist: deque[tuple[float, float]] = deque()  # (t, f) over the last 0.2 s
         self.prev_high = False  # previous sample had f >= edge_force
-        self.rise_t: float | None = None  # latest sample where f rose through edge_force
-        self.fall_t: float | None = None  # latest sample with f >= edge_force before a fall below it
+        self.rise_t: float | None = None  # latest contact onset (the rising flank's foot)
+        self.fall_flank: tuple[float, float, float, float] | None = None  # (t0, f0, t1, f1) of the latest fall
         self.rate_hist: deque[tuple[float, float, float]] = deque()  # (t, pelvis rate anterior, vertical), 1 s
         self.last_side: str | None = None
 
@@ -285,25 +285,29 @@ class _ContactDetector:
             self.rate_hist.popleft()
         high = f >= cfg.edge_force
         if self.prev_t is not None and high != self.prev_high:
-            # contact edge: extrapolate the steep flank through the two samples to the flight level
-            dt = t - self.prev_t
-            slope = (f - self.prev_f) / dt if dt > 0 else 0.0
             if high:
-                edge = t - (f - self.flight_level) / slope if slope > 0 else t
-                self.rise_t = min(t, max(self.prev_t - dt, edge))
+                # contact onset: the steep flank through the two samples, extrapolated back to the
+                # flight level just before it (``_flank_foot``)
+                level = min([x for s, x in self.f_hist if s >= self.prev_t - cfg.min_flight_s], default=self.prev_f)
+                self.rise_t = _flank_foot(self.prev_t, self.prev_f, t, f, level)
             else:
-                edge = self.prev_t + (self.flight_level - self.prev_f) / slope if slope < 0 else self.prev_t
-                self.fall_t = max(self.prev_t, min(t + dt, edge))
-        if self.in_flight and f < cfg.edge_force:
-            self.flight_level += 0.1 * (f - self.flight_level)
+                self.fall_flank = (self.prev_t, self.prev_f, t, f)  # placed once the flight after it is seen
+        self.f_hist.append((t, f))
+        while self.f_hist[0][0] < t - 0.2:
+            self.f_hist.popleft()
         self.prev_high, self.prev_t, self.prev_f = high, t, f
         if f < cfg.flight_force:
             if self.low_since is None:
                 self.low_since = t
             if not self.in_flight and t - self.low_since >= cfg.min_flight_s:
-                # a flight started: the contact ended at the last sample above edge_force
+                # a flight started: the contact ended where the falling flank reaches the flight level
+                # just after it (the lowest f since the flank)
                 self.in_flight = True
-                edge = self.fall_t if (self.fall_t is not None and self.fall_t >= self.low_since) else self.low_since
+                edge = self.low_since
+                if self.fall_flank is not None and self.fall_flank[2] >= self.low_since:
+                    t0, f0, t1, f1 = self.fall_flank
+                    level = min(x for s, x in self.f_hist if s >= t1)
+                    edge = _flank_foot(t0, f0, t1, f1, level)
                 self.flight_start = edge
                 if self.contact is not None:
                     out += self._close_contact(edge, t)
@@ -379,6 +383,23 @@ class _ContactDetector:
         # thighs there are no per-leg peaks: one event, side "both"
         sides = SIDES if (L["side"] == "both" and L.get("thighs", True)) else (L["side"],)
         return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
+
+
+def _flank_foot(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
+    """Time (s) where the straight flank through (t0, f0), (t1, f1) reaches ``level`` (m/s²), within one sample of it.
+
+    A contact edge of the pelvis specific force: free fall reads ``level`` (0 at the centre of
+    mass; a trunk or sacral sensor also feels its own motion relative to it, so the flight
+    level next to each edge is measured, not assumed), and the force plate's contact starts
+    or ends where the steep flank leaves that level.
+    """
+    dt = t1 - t0
+    slope = (f1 - f0) / dt if dt > 0 else 0.0
+    if slope > 0:  # rising: contact onset, at most one sample before the flank
+        return min(t1, max(t0 - dt, t1 - (f1 - level) / slope))
+    if slope < 0:  # falling: contact end, at most one sample after it
+        return max(t0, min(t1 + dt, t0 + (level - f0) / slope))
+    return t0 if f1 < f0 else t1
 
 
 class _SingleLegDetector:

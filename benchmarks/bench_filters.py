@@ -20,6 +20,13 @@ Usage (from the repository root):
 3. ``--broad``: mean inclination RMSE on those BROAD trials (optical truth,
    ``benchmarks/bench_fusion_broad.py``).
 
+``--mag``: part 1 only, magnetometer-aided (``PipelineConfig(use_mag=True)``, the
+simulator's field with its floor dipole and hard/soft iron), the refused ahrs 9D
+variants included (``hipmon.fusion.REFUSED`` is lifted for this run) to show why
+they are refused:
+
+    .venv/bin/python benchmarks/bench_filters.py --mag --seconds 120 --seeds 0,1
+
 A filter passes when, on each data set, its largest per-angle RMSE and its largest
 worst-case error are at most 1.5x the default filter's (``RATIO``).
 """
@@ -81,24 +88,26 @@ def inclination_rmse_deg(sim, spec: str, after_s: float = 5.0) -> dict[str, floa
     return out
 
 
-def simulated(specs: list[str], kind: str, seconds: float, seeds: list[int]) -> dict[str, dict]:
+def simulated(specs: list[str], kind: str, seconds: float, seeds: list[int], use_mag: bool = False) -> dict[str, dict]:
     """{spec: {"rmse": (9,), "worst": (9,), "incl": {placement: rmse}, "cpu_s": float}} pooled over seeds."""
     res: dict[str, dict] = {s: {"err": [], "incl": [], "cpu_s": 0.0} for s in specs}
     for seed in seeds:
         sim = simulate(kind, seconds, seed, mounting="random")
-        samples = {p: (sim.sensors[p].time_session_s, sim.sensors[p].acc_sensor, sim.sensors[p].gyr_sensor, None)
-                   for p in PLACEMENTS}
+        samples = {p: (sim.sensors[p].time_session_s, sim.sensors[p].acc_sensor, sim.sensors[p].gyr_sensor,
+                       sim.sensors[p].mag_sensor if use_mag else None) for p in PLACEMENTS}
         sensor_specs = [SensorSpec(p, p, None, sim.sensors[p].rate_hz) for p in PLACEMENTS]
         for spec in specs:
             t0 = time.process_time()
-            r = process_samples(samples, sensor_specs, pipeline_config(spec))
+            cfg = pipeline_config(spec)
+            cfg.use_mag = use_mag
+            r = process_samples(samples, sensor_specs, cfg)
             res[spec]["cpu_s"] += time.process_time() - t0
             f = r.frames
             truth = np.stack([np.interp(f.time_s, sim.truth_time_s, sim.truth_angles_deg[:, c]) for c in range(9)], 1)
             err = f.angles_deg[f.valid] - truth[f.valid]
             err[:, 2] = (err[:, 2] + 180.0) % 360.0 - 180.0
             res[spec]["err"].append(err)
-            res[spec]["incl"].append(inclination_rmse_deg(sim, spec))
+            res[spec]["incl"].append({p: float("nan") for p in PLACEMENTS} if use_mag else inclination_rmse_deg(sim, spec))
             print(f"sim seed {seed} {spec}: max RMSE {np.sqrt(np.mean(err**2, 0)).max():.2f}, "
                   f"worst {np.abs(err).max():.2f} deg", file=sys.stderr, flush=True)
     out = {}
@@ -175,6 +184,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--real", type=Path, default=HERE.parent.parent / "shared" / "data" / "real")
+    ap.add_argument("--mag", action="store_true", help="magnetometer-aided, simulated part only, refused filters included")
     ap.add_argument("--broad", default="", help="BROAD trial prefixes (e.g. 02,07,12), empty: skip")
     args = ap.parse_args()
     specs = args.filters.split(",")
@@ -183,9 +193,14 @@ def main() -> int:
     lines = [f"Default (reference) filter: `{default}`; pass = largest per-angle RMSE and worst-case error "
              f"within {RATIO}x the default's.", ""]
 
-    sim = simulated(specs, args.kind, args.seconds, seeds)
+    if args.mag:
+        import hipmon.fusion
+
+        hipmon.fusion.REFUSED.clear()  # measure the refused ones too (this process only)
+    sim = simulated(specs, args.kind, args.seconds, seeds, args.mag)
     v = verdict(sim, default)
-    lines += angle_table(sim, "rmse", f"Simulated `{args.kind}`, {args.seconds:g} s, seeds {args.seeds}: angle RMSE (deg)")
+    mode = " (magnetometer-aided)" if args.mag else ""
+    lines += angle_table(sim, "rmse", f"Simulated `{args.kind}`{mode}, {args.seconds:g} s, seeds {args.seeds}: angle RMSE (deg)")
     lines += angle_table(sim, "worst", "Same sessions: worst-case |error| (deg)")
     lines += ["| filter | inclination RMSE pelvis / left thigh / right thigh (deg) | CPU s (pipeline) | verdict |",
               "|---|---|---|---|"]
@@ -193,6 +208,9 @@ def main() -> int:
         lines.append(f"| {spec} | " + " / ".join(f"{r['incl'][p]:.2f}" for p in PLACEMENTS)
                      + f" | {r['cpu_s']:.0f} | {v[spec]} |")
     lines.append("")
+    if args.mag:
+        print("\n".join(lines))
+        return 0
 
     real = real_trial(specs, args.real)
     v = verdict(real, default)

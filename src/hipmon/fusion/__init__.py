@@ -45,8 +45,8 @@ _FAMILIES: dict[str, type[OrientationFilter]] = {
 #: Every name ``make_filter`` knows: the 6D families and their ``9d`` variants.
 FILTER_NAMES: tuple[str, ...] = tuple(_FAMILIES) + tuple(f + "9d" for f in _FAMILIES)
 
-_NO_MAG_REJECTION = ("no magnetic-disturbance rejection: with the simulator's floor and iron disturbances its "
-                     "pelvis-rotation error is 1.8-2.6x vqf9d's (docs/fusion.md); use vqf for magnetometer-aided heading")
+_NO_MAG_REJECTION = ("no magnetic-disturbance rejection: with the simulator's floor and iron disturbances its heading "
+                     "(pelvis rotation) error is 1.6-2.1x vqf9d's (docs/fusion.md); use vqf for magnetometer-aided heading")
 #: Names hipmon refuses to run, each with its one-line reason (measured: docs/fusion.md).
 REFUSED: dict[str, str] = {"madgwick9d": _NO_MAG_REJECTION, "mahony9d": _NO_MAG_REJECTION, "ekf9d": _NO_MAG_REJECTION}
 #: Names hipmon offers: each within 1.5x the default's error (docs/fusion.md, benchmarks/bench_filters.py).

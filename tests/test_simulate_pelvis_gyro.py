@@ -9,11 +9,9 @@ with the legs. Fit on a walk:
 On the real walk (``neura-sparse-s02-walk``: pipeline gyro in the calibrated pelvis frame,
 marker obliquity and hip flexion) b ≈ −0.2 on both straight parts, out and back, and the
 gyro follows the obliquity rate with a correlation of about −0.55. The simulator
-(``hipmon.simulate.tissue``, ``soft_tissue_pelvis_rock``) draws the sign of b per seed;
-with b > 0 (5 of seeds 0-5) the rocking cancels the obliquity cue (correlation ≈ −0.15)
-and every sacrum-only walking side comes out inverted, though the same side rule is right
-on all real ICs of neura and 87 % of mobgap's. With b < 0 (seed 2; or every seed with the
-sign fixed) the sacrum-only stances match the three-sensor ones at every speed.
+(``hipmon.simulate.tissue``, ``soft_tissue_pelvis_rock``) once drew the sign of b per seed;
+with b > 0 (5 of seeds 0-5) the rocking cancelled the obliquity cue (correlation ≈ −0.15)
+and every sacrum-only walking side came out inverted. The sign is now the real walk's.
 """
 
 from __future__ import annotations
@@ -61,12 +59,7 @@ def test_real_sacral_gyro_rocks_against_the_legs_and_follows_obliquity():
         assert -0.35 <= k_rock <= -0.1, k_rock
 
 
-WRONG_SIGN = pytest.mark.xfail(strict=True, reason="simulator: soft_tissue_pelvis_rock's sign is drawn per seed "
-                               "(hipmon.simulate.tissue) and this seed draws +0.30 where the real walk shows "
-                               "-0.21/-0.24: correlation -0.12..-0.16 against real -0.52/-0.58")
-
-
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=() if s == 2 else WRONG_SIGN) for s in range(6)])
+@pytest.mark.parametrize("seed", range(6))
 def test_simulated_sacral_gyro_follows_obliquity_as_on_the_real_walk(seed):
     sim = simulate("walk", 20.0, seed=seed)
     frames = frames_from_simulation(sim)

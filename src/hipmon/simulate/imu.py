@@ -106,7 +106,7 @@ class ImuModel:
     soft_tissue_axial_add: float = 0.4  # thigh: about the long axis, per rad of hip adduction
     soft_tissue_axial_ir: float = 0.6  # thigh: fraction of the hip's internal rotation the strap does not follow
     soft_tissue_transverse_flex: float = 0.12  # thigh: about a drawn axis in the X-Z plane, per rad of hip flexion
-    soft_tissue_pelvis_rock: float = 0.3  # sacrum: about ~X (obliquity), per rad of (flex_L - flex_R)/2
+    soft_tissue_pelvis_rock: float = 0.22  # sacrum: about ~X (obliquity), per rad of (flex_L - flex_R)/2
     soft_tissue_pelvis_tilt: float = 0.12  # sacrum: about ~Z (tilt), per rad of (flex_L + flex_R)/2
     # creep: the strap shifts while the body moves (Ornstein-Uhlenbeck in hip flexion travelled)
     soft_tissue_creep_deg: float = 2.0  # stationary SD per axis, deg (thigh; the sacrum: × soft_tissue_pelvis; 0: off)

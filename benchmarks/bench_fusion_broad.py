@@ -73,7 +73,7 @@ def run(data: Path, filters: list[str], trials: list[str] | None, naive: bool) -
                 use_mag = name.endswith("9d")  # naive rows: 9D iff a magnetometer was given
             else:
                 base, params = parse_spec(name)
-                f = make_filter(base, t.rate_hz, **params)
+                f = make_filter(base, t.rate_hz, allow_refused=True, **params)
                 q = f.update(t.acc, t.gyr, t.mag)
                 use_mag = f.use_mag
             elapsed = time.perf_counter() - t0

@@ -35,7 +35,7 @@ def trials():
 
 
 def run(name, trial, **params):
-    f = make_filter(name, trial.rate_hz, **params)
+    f = make_filter(name, trial.rate_hz, allow_refused=True, **params)
     return evaluate(f.update(trial.acc, trial.gyr, trial.mag), trial, heading_free=not f.use_mag)
 
 
@@ -82,22 +82,13 @@ def test_ahrs_filters_fast_rotation(trials, name, incl_limit, total_limit):
         assert r["total"] <= total_limit, r
 
 
-# First 75 s of fast translation (up to about 10 g): measured inclination madgwick 5.1,
-# ekf 14.5, mahony 34 (its default integral gain k_I = 0.3 winds up), VQF 0.62.
-@pytest.mark.parametrize("name, incl_limit", [("madgwick", 6.5), ("ekf", 17.0), ("mahony", 40.0)])
-def test_ahrs_filters_fast_translation_and_vqf_beats_them(trials, name, incl_limit):
+# First 75 s of fast translation (up to about 10 g). The plain library filters measured
+# inclination madgwick 5.1, ekf 14.5, mahony 34 (VQF 0.62); hipmon's adapters estimate the gyro
+# bias at rest and average the accelerometer in a gyro-tracked frame as VQF does
+# (docs/fusion.md), measured 0.57 / 0.60 / 0.57: within 1.5x of VQF's, as the filters offered must be.
+@pytest.mark.parametrize("name", ["madgwick", "ekf", "mahony"])
+def test_ahrs_filters_fast_translation_as_good_as_vqf(trials, name):
     t = trials[FAST_TRANSLATION].span(0, 75)
     r = run(name, t)
-    assert r["inclination"] <= incl_limit, r
-    assert run("vqf", t)["inclination"] < r["inclination"] / 3
-
-
-def test_mahony_with_broad_tuned_gains_is_better_under_acceleration(trials):
-    """BROAD's one-setting-for-all-trials Mahony gains (Kp 0.74, Ki 0.0012) vs ahrs's (1.0, 0.3).
-
-    Measured inclination 15.6° vs 34°: the integral gain was the larger part of the problem,
-    but Mahony still has no acceleration rejection (VQF: 0.62°).
-    """
-    t = trials[FAST_TRANSLATION].span(0, 75)
-    tuned = run("mahony", t, k_P=0.74, k_I=0.0012)
-    assert tuned["inclination"] < 18.0 and tuned["inclination"] < 0.6 * run("mahony", t)["inclination"], tuned
+    assert r["inclination"] <= 1.0, r
+    assert r["inclination"] <= 1.5 * run("vqf", t)["inclination"], r

@@ -11,9 +11,11 @@ spread (``median_and_se_deg``: robust SD from the MAD, SE = √(π/2)·SD/√n).
 It *settles* once it has ``baseline.events`` events and the 95 % confidence
 half-width of every metric is at most ``baseline.max_ci_deg``; a noisy start
 keeps it accruing, up to ``baseline.max_events``. Until it settles the
-absolute "top of normal" screening limit ``absolute_deg`` applies (if
-``absolute_before_baseline``). A stored baseline (earlier session) is used
-as given.
+absolute "top of normal" screening limit ``absolute_deg`` applies to the
+kinds listed in ``absolute_before_baseline`` (true: all kinds; the shipped
+rules: the slow single-leg tasks only, reps and holds, see
+docs/events-and-alerts.md). A stored baseline (earlier session) is used as
+given.
 
 **Limit** of a condition: ``baseline + 1.645·SE + above_baseline_deg`` (the
 one-sided 95 % upper bound of the baseline plus the clinical margin), so a
@@ -103,7 +105,7 @@ class Rules:
     rules: tuple[Rule, ...]
     baseline_events: Mapping[str, int]  # kind -> least number of first events forming the baseline
     statistic: str = "median"  # "median" or "mean"
-    absolute_before_baseline: bool = True
+    absolute_before_baseline: tuple[str, ...] = EVENT_KINDS  # kinds the absolute cue alerts on before a baseline
     source: str = "<defaults>"
     max_ci_deg: float | None = None  # settle only when every metric's 95 % CI half-width is at most this (deg)
     max_events: Mapping[str, int] = field(default_factory=dict)  # kind -> most events a baseline waits for
@@ -210,9 +212,14 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise RulesError(f"{source}: baseline.events.{kind}: expected a positive integer, got {n!r}")
             events[kind] = n
-    absolute = base.get("absolute_before_baseline", True)
-    if not isinstance(absolute, bool):
-        raise RulesError(f"{source}: baseline.absolute_before_baseline must be true or false")
+    raw_abs = base.get("absolute_before_baseline", True)
+    if isinstance(raw_abs, bool):
+        absolute = EVENT_KINDS if raw_abs else ()
+    elif isinstance(raw_abs, list) and all(k in EVENT_KINDS for k in raw_abs):
+        absolute = tuple(raw_abs)
+    else:
+        raise RulesError(f"{source}: baseline.absolute_before_baseline must be true, false or a list of event kinds "
+                         f"({', '.join(EVENT_KINDS)}), got {raw_abs!r}")
     max_ci = _num(base.get("max_ci_deg"), f"{source}: baseline.max_ci_deg", positive=True, allow_none=True)
     max_events: dict[str, int] = {}
     for kind, n in _kind_map(base.get("max_events", {}), f"{source}: baseline.max_events").items():
@@ -522,21 +529,30 @@ class AlertEngine:
     # -- limits
 
     def limit(self, cond: Condition, kind: str, side: str) -> tuple[float | None, float | None]:
-        """(limit, baseline) in degrees for a condition; limit None when neither baseline nor fall-back applies.
+        """(limit, baseline) in degrees for a condition; limit None when neither baseline nor screening cue exists.
 
         With a baseline: its one-sided 95 % upper bound plus ``above_baseline_deg``.
-        Before it has settled: ``absolute_deg`` plus 1.645 SE of the athlete's
-        level so far (the median of their events up to now), so that only a
-        level beyond the screening limit with 95 % confidence fires, not the
-        scatter of the first strides.
+        Before it has settled: the screening cue ``absolute_deg`` plus 1.645 SE
+        of the athlete's level so far (the median of their events up to now), so
+        that only a level beyond the cue with 95 % confidence counts, not the
+        scatter of the first strides. The cue is returned for display (the
+        dashboard's bands) for every kind; it raises alerts only for the kinds
+        in ``rules.absolute_before_baseline`` (``alert_limit``).
         """
         b = self.baseline.get(kind, side, cond.metric)
         if b is not None:
             return upper_bound_deg(b, self.baseline.get_se(kind, side, cond.metric)) + cond.above_baseline_deg, b
-        if self.rules.absolute_before_baseline and cond.absolute_deg is not None:
+        if cond.absolute_deg is not None:
             _, se = self._accrual.pool_level(kind, side, cond.metric)
             return upper_bound_deg(cond.absolute_deg, se), None
         return None, None
+
+    def alert_limit(self, cond: Condition, kind: str, side: str) -> tuple[float | None, float | None]:
+        """(limit, baseline) the rule is judged against: ``limit``, without the screening cue where it does not alert."""
+        lim, base = self.limit(cond, kind, side)
+        if base is None and kind not in self.rules.absolute_before_baseline:
+            return None, None
+        return lim, base
 
     def is_active(self, rule: str, kind: str, side: str) -> bool:
         st = self._state.get((rule, kind, side))
@@ -588,7 +604,7 @@ class AlertEngine:
         since_s = min(ends + [event.start_s])
         for cond in rule.conditions:
             v = metric_value(event, cond.metric, side)
-            lim, base = self.limit(cond, event.kind, side)
+            lim, base = self.alert_limit(cond, event.kind, side)
             corr = 0.0
             if cond.opposite_side_offset and base is not None and event.side != "both":
                 corr = self._offset_correction(cond, event.kind, side, since_s)

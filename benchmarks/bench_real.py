@@ -62,7 +62,8 @@ def run_cli(L, workdir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def run_pipeline(imu: dict, config: PipelineConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
     samples = {p: (d[0], d[1], d[2], None) for p, d in imu.items()}
-    r = process_samples(samples, [SensorSpec(p, p) for p in PLACEMENTS], config or PipelineConfig())
+    rate = float(np.round(1.0 / np.median(np.diff(imu["pelvis"][0]))))  # as `hipmon import` gives it
+    r = process_samples(samples, [SensorSpec(p, p, None, rate) for p in PLACEMENTS], config or PipelineConfig())
     return r.frames.time_s, r.frames.angles_deg
 
 

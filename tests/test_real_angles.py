@@ -33,7 +33,9 @@ def trial():
 
 
 def _angles(imu, config=None):
-    r = process_samples({p: (*v, None) for p, v in imu.items()}, [SensorSpec(p, p) for p in PLACEMENTS],
+    # the sensors' own rate, as ``hipmon import`` gives it: the pipeline's grid runs at it
+    rate = float(np.round(1.0 / np.median(np.diff(imu["pelvis"][0]))))
+    r = process_samples({p: (*v, None) for p, v in imu.items()}, [SensorSpec(p, p, None, rate) for p in PLACEMENTS],
                         config or PipelineConfig())
     return r.frames.time_s, r.frames.angles_deg
 

@@ -30,6 +30,17 @@ def _in_windows(t: np.ndarray, windows: Sequence[tuple[float, float]]) -> np.nda
     return m
 
 
+def _interp(column: str, t_new: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` (deg) at ``t_new``; a wrapped angle is unwrapped first (between +179° and −179°
+    lies ±180°, not 0°), NaN stays NaN (no angle), outside ``t`` is NaN."""
+    x = np.asarray(x, dtype=float)
+    if column in WRAPPED:
+        ok = np.isfinite(x)
+        x = x.copy()
+        x[ok] = np.degrees(np.unwrap(np.radians(x[ok])))
+    return np.interp(t_new, t, x, left=np.nan, right=np.nan)
+
+
 def _difference(column: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = a - b
     if column in WRAPPED:
@@ -56,7 +67,7 @@ def angle_errors(
     out: dict[str, dict[str, float]] = {}
     for c in columns:
         i = ANGLE_COLUMNS.index(c)
-        est = np.interp(ref_t[m], time_s, angles_deg[:, i], left=np.nan, right=np.nan)
+        est = _interp(c, ref_t[m], time_s, angles_deg[:, i])
         ref = np.asarray(ref_angles_deg[c], dtype=float)[m]
         e = _difference(c, est, ref)
         ok = np.isfinite(e)
@@ -87,7 +98,7 @@ def angles_difference_rms(
     for c in columns:
         i = ANGLE_COLUMNS.index(c)
         a = angles_a[m, i]
-        b = np.interp(time_a[m], time_b, angles_b[:, i], left=np.nan, right=np.nan)
+        b = _interp(c, time_a[m], time_b, angles_b[:, i])
         if np.any(np.isfinite(a) != np.isfinite(b)):
             out[c] = float("inf")
             continue

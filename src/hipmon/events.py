@@ -518,6 +518,9 @@ class EventDetector:
         w_p = c.gyr_segment["pelvis"][:, 2]
         w_ant = c.gyr_segment["pelvis"][:, 0]  # about the pelvis's anterior axis (− = obliquity rising)
         w_up = c.gyr_segment["pelvis"][:, 1]  # about the pelvis's superior axis (≈ vertical), + = right forward
+        # |specific force| of each thigh, m/s² (the heel-strike transient of walking ICs)
+        a_l, a_r = (np.linalg.norm(c.acc_global[k], axis=1) if k in c.acc_global else nan
+                    for k in ("left_thigh", "right_thigh"))
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
         moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
@@ -531,7 +534,8 @@ class EventDetector:
                 self._last_flight_t = t
             running = t - self._last_flight_t < cfg.running_hold_s
             for side, ic, to, stride, now in self._walk.step(t, float(f[i]), float(w_ant[i]), float(w_up[i]),
-                                                             float(fl[i]), float(fr[i]), muted=running):
+                                                             float(fl[i]), float(fr[i]), muted=running,
+                                                             thigh_force_l=float(a_l[i]), thigh_force_r=float(a_r[i])):
                 if "stance" in cfg.kinds:
                     self._walk_queue.append(_Pending("stance", side, ic, to, {
                         "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,

@@ -13,6 +13,15 @@ factor 0.62), so
 - TO of the other leg ≈ IC + double support, i.e. the stance of a leg ends
   one double support after the *next* initial contact.
 
+With the thighs there, each IC is then moved to the heel-strike transient
+of the landing thigh: the impact of the heel sends a sharp spike through the
+leg (peak |specific force| − g of 6–9 m/s² on real lateral-thigh sensors,
+10–20 ms after the heel touches), the largest peak of the landing thigh's
+|specific force| within ``heel_strike_before_s`` before to
+``heel_strike_after_s`` after the pelvis estimate; a stride's other bumps
+(loading, the other leg's push-off) come later. Without the spike (under
+``heel_strike_min``) the pelvis estimate stands.
+
 The side of each IC comes from the thighs when they are there (the leading,
 more flexed hip is the one landing) and otherwise from the pelvis's rotation
 about the vertical: the pelvis rotates forward on the side of the swinging
@@ -48,6 +57,10 @@ class WalkConfig:
     max_step_s: float = 1.0
     double_support_fraction: float = 0.12  # of the stride (Perry 1992: duty 0.62)
     side_window_s: float = 0.15  # pelvis rate means before/after IC for the side
+    # heel-strike transient on the landing thigh (when the thighs are there)
+    heel_strike_before_s: float = 0.12  # search window around the pelvis estimate of the IC
+    heel_strike_after_s: float = 0.03
+    heel_strike_min: float = 2.0  # m/s²: the thigh's |specific force| − g must peak at least this high
 
 
 class _BoxMean:
@@ -92,7 +105,7 @@ class PelvisStepDetector:
         self.t_first: list[float] = []
         self.box1: _BoxMean | None = None
         self.box2: _BoxMean | None = None
-        self.hist: deque[tuple[float, ...]] = deque()  # (t, rate_anterior, rate_vertical, flex_l, flex_r)
+        self.hist: deque[tuple[float, ...]] = deque()  # (t, rate_ant, rate_vert, flex_l, flex_r, |f_l|, |f_r|)
         self.times: deque[float] = deque()  # the last N + 1 sample times (N = box length)
         self.s_prev2: float | None = None
         self.s_prev: float | None = None
@@ -116,12 +129,13 @@ class PelvisStepDetector:
         return True
 
     def step(self, t: float, f: float, rate_anterior: float, rate_vertical: float, flex_l: float, flex_r: float,
-             muted: bool = False) -> list[tuple[str, float, float, float, float]]:
+             muted: bool = False, thigh_force_l: float = np.nan,
+             thigh_force_r: float = np.nan) -> list[tuple[str, float, float, float, float]]:
         out: list[tuple[str, float, float, float, float]] = []
         if not self._setup(t):
             return out
         cfg = self.cfg
-        self.hist.append((t, rate_anterior, rate_vertical, flex_l, flex_r))
+        self.hist.append((t, rate_anterior, rate_vertical, flex_l, flex_r, thigh_force_l, thigh_force_r))
         while self.hist and self.hist[0][0] < t - 3.0:
             self.hist.popleft()
         self.times.append(t)
@@ -180,9 +194,21 @@ class PelvisStepDetector:
             # first step of a bout: the previous peak becomes an IC too
             ic0 = prev - half_ds
             self.votes, self.n_in_bout = 0, 0
-            self.open = [Step(ic0, self._vote(ic0), stride, prev)]
+            side0 = self._vote(ic0)
+            self.open = [Step(self._heel_strike(ic0, side0), side0, stride, prev)]
         ic = t_peak - half_ds
-        self.open.append(Step(ic, self._vote(ic), stride, t_peak))
+        side = self._vote(ic)
+        self.open.append(Step(self._heel_strike(ic, side), side, stride, t_peak))
+
+    def _heel_strike(self, ic: float, side: str) -> float:
+        """The IC at the landing thigh's heel-strike transient near the pelvis estimate ``ic`` (s), else ``ic``."""
+        col = 5 if side == "left" else 6
+        h = [(x[0], x[col]) for x in self.hist
+             if ic - self.cfg.heel_strike_before_s <= x[0] <= ic + self.cfg.heel_strike_after_s and np.isfinite(x[col])]
+        if len(h) < 3:
+            return ic
+        t_max, f_max = max(h, key=lambda x: x[1])
+        return t_max if f_max - G >= self.cfg.heel_strike_min else ic
 
     def _vote(self, ic: float) -> str:
         """Side of the k-th IC of a bout: steps alternate, and the parity is the majority of the ICs' own cues so far."""

@@ -121,7 +121,9 @@ def neura():
 def _neura_pelvis_error(res, ref):
     f = res.frames
     cols = ("pelvis_tilt_deg", "pelvis_obliquity_deg", "pelvis_rotation_deg")
-    R = np.array([np.interp(f.time_s, ref["time_s"], ref[c]) for c in cols]).T
+    # the reference's rotation unwrapped before it is interpolated (between +179 and -179 lies 180, not 0)
+    unwrap = {"pelvis_rotation_deg": lambda x: np.degrees(np.unwrap(np.radians(x)))}
+    R = np.array([np.interp(f.time_s, ref["time_s"], unwrap.get(c, lambda x: x)(ref[c])) for c in cols]).T
     m = f.valid & (f.time_s > 11.0) & (f.time_s < 22.0)  # the walk, out and back
     d = f.angles_deg[m, :3] - R[m]
     d[:, 2] = (d[:, 2] + 180.0) % 360.0 - 180.0
@@ -162,9 +164,9 @@ def test_neura_pelvis_alone_rotated_and_resampled(neura):
     e, _ = _neura_pelvis_error(rotated, ref)
     assert np.all(e < [3.0, 3.9, 2.0]), e  # measured: rotated 2.49/3.28/1.67
     e, _ = _neura_pelvis_error(resampled, ref)
-    # measured at 60 Hz: 2.51/3.28 (rotation 6.88, the same 6.89 with three sensors at 60 Hz:
-    # a heading matter of the whole pipeline at 60 Hz, not of the pelvis-only calibration)
-    assert np.all(e[:2] < [3.0, 3.9]), e
+    # measured at 60 Hz: 2.51/3.28/1.67 (rotation once read 6.88 here: the reference was interpolated
+    # across its ±180 wrap onto the 60 Hz grid, an artefact of the comparison, not of hipmon)
+    assert np.all(e < [3.0, 3.9, 2.0]), e
 
 
 def test_neura_gait_is_the_calibration(neura):

@@ -175,6 +175,7 @@ class HeadingTracker:
         self.gamma_rad = {"left_thigh": 0.0, "right_thigh": 0.0}
         self.rate_rad_s = {"left_thigh": 0.0, "right_thigh": 0.0}
         self.gamma_pelvis_rad = 0.0
+        self._last_gait = False
         self.reference = {"left_thigh": 0.0, "right_thigh": 0.0}
         self._acc: dict[str, list[float]] = {}
         self._reset_block()
@@ -186,11 +187,11 @@ class HeadingTracker:
 
     @staticmethod
     def _empty_rest() -> dict:
-        return {"n": 0, "ok": True, "left_thigh": 0.0 + 0.0j, "right_thigh": 0.0 + 0.0j}
+        return {"n": 0, "ok": True, "left_thigh": 0.0 + 0.0j, "right_thigh": 0.0 + 0.0j, "lost": set()}
 
     def _reset_block(self) -> None:
         self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0],
-                     "rot_min": [np.inf], "rot_max": [-np.inf]}
+                     "rot_min": [np.inf], "rot_max": [-np.inf], "lost": set()}
 
     def set_reference(self, q_segment_global: dict, gyr_segment: dict) -> dict[str, float]:
         """Reference slopes (rad) of both thighs from the calibration movement (arrays (N, ·))."""
@@ -199,8 +200,15 @@ class HeadingTracker:
             self.reference[p], _ = flexion_axis_lean(w)
         return dict(self.reference)
 
-    def apply(self, q_segment_global: dict, gyr_segment: dict, start_index: int) -> dict:
+    def apply(self, q_segment_global: dict, gyr_segment: dict, start_index: int,
+              valid: dict | None = None) -> dict:
         """Correct a chunk starting at grid index ``start_index``; update at block ends.
+
+        ``valid``: thigh placement -> (N,) bool, False where that thigh has no data (lost,
+        or absent). A block with a thigh missing keeps the last gait decision (walking does
+        not stop because a strap lost its link), leaves that thigh's heading as it is and
+        updates the other thigh and the pelvis from their own data; a rest block does not
+        reset a thigh that has no data.
 
         Vectorised: the relative rate under a thigh heading correction ``γ`` is
         ``w = R_pelvisᵀ · Ry(γ) · (R_thigh · ω_thigh) − ω_pelvis`` (the pelvis/travel
@@ -209,6 +217,8 @@ class HeadingTracker:
         2-D rotation and a few dot products remain.
         """
         n = q_segment_global["pelvis"].shape[0]
+        valid = {p: np.ones(n, dtype=bool) if valid is None or p not in valid else np.asarray(valid[p], dtype=bool)
+                 for p in ("left_thigh", "right_thigh")}
         bs = self.block_samples
         rs = self.rest_block_samples if self.config.rest_reset else bs
         qp0 = q_segment_global["pelvis"]
@@ -235,6 +245,8 @@ class HeadingTracker:
                 r = rp[sl]
                 wx = r[:, 0, 0] * vx + r[:, 1, 0] * uy + r[:, 2, 0] * vz - gp[sl, 0]
                 wz = r[:, 0, 2] * vx + r[:, 1, 2] * uy + r[:, 2, 2] * vz - gp[sl, 2]
+                if not valid[p][sl].all():
+                    self._acc["lost"].add(p)
                 self._acc[p][0] += float(np.dot(wx, wz))
                 self._acc[p][1] += float(np.dot(wz, wz))
                 if wz_left is None:
@@ -248,6 +260,9 @@ class HeadingTracker:
                 self._acc["rot_max"][0] = max(self._acc["rot_max"][0], float(yaw.max()))
             self._acc["n"][0] += float(j - i)
             if rest is not None:
+                for p in ("left_thigh", "right_thigh"):
+                    if not valid[p][sl].all():
+                        self._rest["lost"].add(p)
                 self._accumulate_rest(rest, sl)
                 if (start_index + j) % rs == 0:
                     self._end_rest_block(start_index + j)
@@ -303,6 +318,8 @@ class HeadingTracker:
         if any(abs(t) > np.radians(c.rest_max_twist_deg) for t in twists.values()):
             return
         for p, t in twists.items():
+            if p in r["lost"]:
+                continue  # no data from that thigh: nothing to reset it from
             self.gamma_rad[p] -= t
         self.resets.append((end_index, -twists["left_thigh"], -twists["right_thigh"]))
 
@@ -312,10 +329,17 @@ class HeadingTracker:
         dt_block = nblk / self.rate_hz
         moving = False
         szl, szr = self._acc["left_thigh"][1], self._acc["right_thigh"][1]
-        lr_corr = self._acc["lr"][0] / np.sqrt(szl * szr) if szl > 0 and szr > 0 else 0.0
-        gait = lr_corr < c.max_left_right_correlation  # alternating thighs: walking or running
+        lost = self._acc["lost"]
+        if lost:
+            gait = self._last_gait  # a thigh without data cannot say; walking goes on as it was
+        else:
+            lr_corr = self._acc["lr"][0] / np.sqrt(szl * szr) if szl > 0 and szr > 0 else 0.0
+            gait = lr_corr < c.max_left_right_correlation  # alternating thighs: walking or running
+            self._last_gait = gait
         for p in ("left_thigh", "right_thigh"):
             sxz, szz = self._acc[p]
+            if p in lost:
+                continue
             if gait and nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
                 moving = True
                 if c.thigh:

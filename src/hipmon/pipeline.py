@@ -717,7 +717,7 @@ class Pipeline:
             elif lost.any():
                 q_in[p] = np.where(lost[:, None], q_seg["pelvis"], q_seg[p])
                 g_in[p] = np.where(lost[:, None], g_seg["pelvis"], g_seg[p])
-        q_h = self.heading.apply(q_in, g_in, int(ks[0]))
+        q_h = self.heading.apply(q_in, g_in, int(ks[0]), {p: vs[p] for p in THIGHS})
         angles[:, :3] = np.degrees(kin.pelvis_angles_rad(q_h["pelvis"]))
         for side, p in zip(("left", "right"), THIGHS):
             if p in q_seg:

@@ -1,6 +1,6 @@
 """Gait and jump events on REAL recordings (../shared/data/real) and on simulated walking/running at every speed.
 
-Run: ``.venv/bin/python benchmarks/bench_events_real.py`` (about a minute). Results and the
+Run: ``.venv/bin/python benchmarks/bench_events_real.py`` (about two minutes). Results and the
 command go to docs/validation-events.md. The same helpers serve tests/test_events_real.py.
 
 - neura-sparse-s02-walk: pelvis + thigh IMUs through the pipeline (calibration found, then fixed

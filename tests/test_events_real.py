@@ -49,8 +49,9 @@ def test_neura_sacrum_only_median_initial_contact_error_within_30_ms(neura):
     assert np.median(np.abs(r["ic_err_s"])) <= 0.030
 
 
-def test_neura_live_chunks_equal_offline_sacrum_only(neura):
-    frames = without_thighs(neura)
+@pytest.mark.parametrize("sacrum_only", [False, True])
+def test_neura_live_chunks_equal_offline(neura, sacrum_only):
+    frames = without_thighs(neura) if sacrum_only else neura
     offline = detect_events(frames)
     det, live, a = EventDetector(), [], 0
     rng = np.random.default_rng(1)

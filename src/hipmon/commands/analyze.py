@@ -4,7 +4,9 @@
 processes the session with ``hipmon.pipeline.process_session`` and prints, per
 event kind and side: the number of events, mean ± SD of the peak pelvic drop,
 hip adduction, hip internal rotation and valgus composite, the left-right
-asymmetry and the trend per minute (fatigue), and the alerts. ``--baseline``
+asymmetry and the trend per minute (fatigue), and the alerts; with each metric its
+real-world uncertainty (``hipmon.uncertainty``: one event's peak, and the left-right
+difference; ``uncertainty_deg`` per metric in ``--json``). ``--baseline``
 takes an earlier session (or a baseline JSON written by ``--save-baseline``)
 whose first events set the limits instead of this session's own first events.
 
@@ -116,11 +118,54 @@ def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejud
         placements = [p for p, v in frames.valid_sensor.items() if len(v) and v.any()]
     if placements is not None:
         summary.update(measurable(placements))
+    _add_uncertainty(summary)
     return summary
+
+
+def _add_uncertainty(summary: dict) -> None:
+    """Each metric's real-world uncertainty (``hipmon.uncertainty``, the one table): an
+    ``uncertainty_deg`` per metric and side (one event's peak), ``asymmetry_uncertainty_deg``
+    per kind, and the table's pooled numbers with their source under ``uncertainty``."""
+    from hipmon import uncertainty as unc
+
+    for kind, block in summary.get("kinds", {}).items():
+        for side_block in block["sides"].values():
+            for field, _label in _METRIC_LABELS:
+                if isinstance(side_block.get(field), dict):
+                    side_block[field]["uncertainty_deg"] = unc.per_event_deg(field, kind)
+        block["asymmetry_uncertainty_deg"] = {f: unc.asymmetry_deg(f, kind) for f, _l in _METRIC_LABELS}
+    summary["uncertainty"] = unc.summary_table()
 
 
 def _fmt(x: Any, nd: int = 1) -> str:
     return "  -  " if x is None else f"{x:.{nd}f}"
+
+
+def _uncertainty_lines(kind: str, block: dict) -> list[str]:
+    """``real-world: pelvic drop left 4.1 ± 1.5°, right 3.9 ± 1.5° (per stance; L - R ± 0.2°)``, one line per
+    metric with a number (``hipmon.uncertainty``), or a note where no real-world reference exists."""
+    out = []
+    sides = block["sides"]
+    for field, label in _METRIC_LABELS:
+        parts = []
+        u = None
+        for s, b in sides.items():
+            m = b.get(field) or {}
+            if m.get("mean") is None:
+                continue
+            u = m.get("uncertainty_deg")
+            parts.append(f"{s} {m['mean']:.1f}" + (f" ± {u:.1f}°" if u is not None else "°"))
+        if not parts or u is None:
+            continue
+        asym = (block.get("asymmetry_uncertainty_deg") or {}).get(field)
+        tail = f"; L - R ± {asym:.1f}°" if asym is not None and len(parts) == 2 else ""
+        out.append(f"    {label} {', '.join(parts)} (real-world, per {kind}{tail})")
+    if out:
+        out.insert(0, f"  ± real-world uncertainty of one {kind}'s peak (one walk vs optical markers, docs/placement.md;"
+                      " a mean's random part shrinks with more events, its bias does not):")
+    elif any((b.get(f) or {}).get("mean") is not None for b in sides.values() for f, _ in _METRIC_LABELS):
+        out.append(f"  (no real-world reference for {kind} peaks yet: the uncertainties were measured on walking stances)")
+    return out
 
 
 def format_summary(summary: dict) -> str:
@@ -148,6 +193,7 @@ def format_summary(summary: dict) -> str:
             if block["asymmetry_left_minus_right"]:
                 row += f"{_fmt(block['asymmetry_left_minus_right'].get(field)):>8}"
             lines.append(row)
+        lines.extend(_uncertainty_lines(kind, block))
         flagged = ", ".join(f"{s} {b['alerts']}" for s, b in sides.items())
         lines.append(f"  events in alert: {flagged}")
     lines.append("")

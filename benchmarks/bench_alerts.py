@@ -113,7 +113,7 @@ def healthy(seeds, minutes, rules, sim_opts, fast):
 
 def presets(names, seeds, minutes, rules, sim_opts, fast):
     print(f"## fatiguing presets: {minutes:g} min runs")
-    print("| preset (task) | seed | side | true onset s | first alert on that side s | delay s | false alerts |")
+    print("| preset (task) | seed | side | true onset s | first alert on that side s | delay s | false alerts (rule side time_s) |")
     print("|---|---|---|---|---|---|---|")
     delays = {}
     for name in names:
@@ -129,8 +129,9 @@ def presets(names, seeds, minutes, rules, sim_opts, fast):
             delay = first - onset
             delays.setdefault(name, []).append(delay)
             rules_hit = ",".join(sorted({a.rule for a in hits}))
+            listed = "; ".join(f"{a.rule} {a.side} {a.time_s:.0f}" for a in false)
             print(f"| {name} ({task}) | {seed} | {'/'.join(sides)} | {onset:.1f} | {first:.1f} ({rules_hit}) | {delay:.1f} | "
-                  f"{len(false)} |", flush=True)
+                  f"{len(false)}{': ' + listed if listed else ''} |", flush=True)
     print()
     for name, d in delays.items():
         d = np.asarray(d)

@@ -69,8 +69,34 @@ def task_of(preset: str) -> tuple[str, float | None]:
     return ("run", None) if PRESETS[preset].get("fatigue_onset_s") is not None else ("stance", 80.0)
 
 
-def run_session(sim, rules, fast: bool):
-    """(events, alerts, engine or None) of a simulation through the pipeline (or from its truth with ``fast``)."""
+def with_pelvis_drift(events, drift_deg: float, t0_s: float, t1_s: float):
+    """Copies of ``events`` with a pelvis roll error ramping 0 -> ``drift_deg`` over [t0_s, t1_s] (s).
+
+    A pelvis obliquity error d (right side up) adds d to right-stance drop and
+    right hip adduction and takes d off the left ones (left side mirrored).
+    """
+    out = []
+    for e in events:
+        c = _copy(e)
+        d = drift_deg * float(np.clip((e.start_s - t0_s) / max(t1_s - t0_s, 1e-9), 0.0, 1.0))
+        sign = {"right": 1.0, "left": -1.0}.get(e.side, 0.0)
+        c.peak_pelvic_drop_deg = e.peak_pelvic_drop_deg + sign * d
+        c.peak_hip_adduction_deg = e.peak_hip_adduction_deg + sign * d
+        out.append(c)
+    return out
+
+
+def run_session(sim, rules, fast: bool, pelvis_drift_deg: float = 0.0):
+    """(events, alerts, engine or None) of a simulation through the pipeline (or from its truth with ``fast``).
+
+    ``pelvis_drift_deg``: the events are re-judged with an added pelvis roll
+    error ramping to that size from 2 min to the end (``with_pelvis_drift``).
+    """
+    if pelvis_drift_deg:
+        events, _, _ = run_session(sim, rules, fast)
+        events = with_pelvis_drift(events, pelvis_drift_deg, 120.0, float(sim.truth_time_s[-1]))
+        engine = AlertEngine(rules)
+        return events, engine.update(events), engine
     if fast:
         from hipmon.events import detect_events, frames_from_simulation
 
@@ -85,14 +111,15 @@ def run_session(sim, rules, fast: bool):
     return res.events, res.alerts, None
 
 
-def healthy(seeds, minutes, rules, sim_opts, fast):
-    print(f"## healthy runners: {minutes:g} min, soft tissue {sim_opts.get('soft_tissue')}")
+def healthy(seeds, minutes, rules, sim_opts, fast, pelvis_drift_deg=0.0):
+    print(f"## healthy runners: {minutes:g} min, soft tissue {sim_opts.get('soft_tissue')}"
+          + (f", added pelvis roll drift {pelvis_drift_deg:g} deg" if pelvis_drift_deg else ""))
     print("| seed | stances | false alerts | per hour | alerts (rule side time_s) | drop baseline - true median L / R deg |")
     print("|---|---|---|---|---|---|")
     rates = []
     for seed in seeds:
         sim = simulate("run", 60.0 * minutes, seed, **sim_opts)
-        events, alerts, _ = run_session(sim, rules, fast)
+        events, alerts, _ = run_session(sim, rules, fast, pelvis_drift_deg)
         per_h = len(alerts) / (minutes / 60.0)
         rates.append(per_h)
         # the engine the pipeline used is not exposed: re-form the baseline from the events (same rule, same order)
@@ -162,6 +189,8 @@ def main():
     ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
                     help="simulator option (JSON value), e.g. soft_tissue=false, soft_tissue_mm=20")
     ap.add_argument("--fast", action="store_true", help="frames from the simulation truth instead of the pipeline")
+    ap.add_argument("--pelvis-drift", type=float, default=0.0, metavar="DEG",
+                    help="healthy runners: re-judge with a pelvis roll error ramping to DEG (from 2 min to the end)")
     args = ap.parse_args()
     sim_opts = {"soft_tissue": True}
     for kv in args.sim:
@@ -171,7 +200,7 @@ def main():
     t0 = time.process_time()
     seeds = [int(s) for s in args.seeds.split(",") if s]
     if seeds:
-        healthy(seeds, args.minutes, rules, sim_opts, args.fast)
+        healthy(seeds, args.minutes, rules, sim_opts, args.fast, args.pelvis_drift)
     names = [p for p in args.presets.split(",") if p]
     if names:
         presets(names, [int(s) for s in args.preset_seeds.split(",") if s], args.preset_minutes, rules, sim_opts,

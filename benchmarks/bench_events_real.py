@@ -102,13 +102,18 @@ def mobgap_trials():
             yield f"{pid} {key[0]} {key[1]}", r
 
 
-def mobgap_scores(r, tol_s=0.06):
-    """(reference ICs, detected ICs, matched, side right, errors s) for one trial (INDIP reference)."""
+def mobgap_reference(r, system="INDIP"):
+    """([(ic_s, 'l'|'r')], [(bout start_s, end_s)]) of one trial from ``system`` (INDIP or Stereophoto)."""
+    bouts = r["reference"].get(system, {}).get("bouts", [])
+    ref = [(ic, s.lower()[0]) for b in bouts for ic, s in zip(b["ic_s"], b["ic_side"]) if np.isfinite(ic)]
+    return ref, [(b["start_s"], b["end_s"]) for b in bouts]
+
+
+def mobgap_scores(r, tol_s=0.06, system="INDIP"):
+    """(reference ICs, detected ICs, matched, side right, errors s) for one trial (``system``'s reference)."""
     frames = pelvis_only_frames(r["time_s"], r["acc"], r["gyr"], r["fs_hz"], forward_axis_sensor=[0.0, 0.0, 1.0])
     det = [e for e in detect_events(frames) if e.kind == "stance"]
-    ref = [(ic, s.lower()[0]) for b in r["reference"]["INDIP"]["bouts"] for ic, s in zip(b["ic_s"], b["ic_side"])
-           if np.isfinite(ic)]
-    bouts = [(b["start_s"], b["end_s"]) for b in r["reference"]["INDIP"]["bouts"]]
+    ref, bouts = mobgap_reference(r, system)
     # detections count against precision only inside the reference's walking bouts (the reference
     # marks no contacts elsewhere, e.g. while turning or shuffling between bouts)
     det_in = [e for e in det if any(a - tol_s <= e.start_s <= b + tol_s for a, b in bouts)]
@@ -194,6 +199,24 @@ def main():
     rec, prec = tot[2] / tot[0], tot[2] / max(tot[1], 1)
     print(f"\nall trials: recall {100 * rec:.1f} %, precision {100 * prec:.1f} %, F1 {2 * rec * prec / (rec + prec):.3f}, "
           f"side right {100 * tot[3] / max(tot[2], 1):.1f} % of matched ICs")
+    tot = np.zeros(4)
+    for _, r in mobgap_trials():
+        tot += mobgap_scores(r, system="Stereophoto")[:4]
+    rec, prec = tot[2] / tot[0], tot[2] / max(tot[1], 1)
+    print(f"against the optical reference (Stereophoto, its own capture-volume bouts): recall {100 * rec:.1f} %, "
+          f"precision {100 * prec:.1f} %, F1 {2 * rec * prec / (rec + prec):.3f}, side right "
+          f"{100 * tot[3] / max(tot[2], 1):.1f} %")
+    print("\nthe two references against each other (INDIP IC − nearest same-side Stereophoto IC within 0.35 s):\n")
+    print("| trial | side | pairs | median ms | range ms |")
+    print("|---|---|---|---|---|")
+    for name, r in mobgap_trials():
+        st, ind = mobgap_reference(r, "Stereophoto")[0], mobgap_reference(r, "INDIP")[0]
+        for side in "lr":
+            d = [min((y - x for y, s2 in ind if s2 == side and abs(y - x) < 0.35), key=abs, default=np.nan)
+                 for x, s in st if s == side]
+            d = np.array([x for x in d if np.isfinite(x)]) * 1e3
+            if d.size:
+                print(f"| {name} | {side} | {d.size} | {np.median(d):+.0f} | {d.min():+.0f}…{d.max():+.0f} |")
     print("\n## jumps\n")
     lands, ref = jump_events("mascia")
     for e in lands:

@@ -43,7 +43,8 @@ def test_neura_median_initial_contact_error_within_30_ms(neura):
 
 
 @pytest.mark.xfail(strict=True, reason="sacrum alone: median IC error 38 ms, all late (29-76 ms): the pelvis "
-                   "estimate assumes a double support of 12 % of the stride; this slow walk has ~15 %")
+                   "estimate assumes a double support of 12 % of the stride; this slow walk has ~15 %. The steepest "
+                   "rise of f (McCamley-type) is 50-90 ms after the marker IC here: 70 ms median, one heel strike lost")
 def test_neura_sacrum_only_median_initial_contact_error_within_30_ms(neura):
     r = B.neura_scores(without_thighs(neura))
     assert np.median(np.abs(r["ic_err_s"])) <= 0.030
@@ -65,7 +66,10 @@ def test_neura_live_chunks_equal_offline(neura, sacrum_only):
     assert any(e.kind == "stance" for e in offline)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: F1 0.56, side right 87 % of matched ICs (INDIP, all 9 trials)")
+@pytest.mark.xfail(strict=True, reason="issue 11 target not reached: F1 0.56 (recall 50 %, precision 64 %), side right "
+                   "87 % of matched ICs (INDIP, all 9 trials); against the optical reference F1 0.61, side 90 %. "
+                   "A steepest-rise (McCamley-type) IC gave 0.62 but 70 ms on neura: not adopted "
+                   "(docs/validation-events.md)")
 def test_mobgap_initial_contacts_f1_and_side():
     tot = np.zeros(4)
     for _, r in B.mobgap_trials():
@@ -74,6 +78,19 @@ def test_mobgap_initial_contacts_f1_and_side():
     rec, prec = tot[2] / tot[0], tot[2] / tot[1]
     assert 2 * rec * prec / (rec + prec) >= 0.90
     assert tot[3] / tot[2] >= 0.90
+
+
+def test_mobgap_indip_right_contacts_of_ms_001_lag_the_optical_reference():
+    """Why the INDIP target is partly out of reach: on MS_001's straight Test5 walks INDIP puts every right
+    IC 100-230 ms after the optical one (left ICs agree within 30 ms); the lower-back sensor's loading rise
+    follows the optical timing."""
+    for key, r in B.loader("mobgap-lab-lowerback", "load_mobgap").load_participant("MS_001").items():
+        if key[0] != "Test5":
+            continue
+        st, ind = B.mobgap_reference(r, "Stereophoto")[0], B.mobgap_reference(r, "INDIP")[0]
+        for side, lo, hi in (("r", 0.10, 0.25), ("l", -0.035, 0.035)):
+            d = [min((y - x for y, s2 in ind if s2 == side and abs(y - x) < 0.35), key=abs) for x, s in st if s == side]
+            assert len(d) >= 4 and all(lo <= x <= hi for x in d), (key, side, d)
 
 
 def test_mascia_take_off_and_landing_within_20_ms_of_the_force_plate():

@@ -495,7 +495,7 @@ class _State:
 
 @dataclass
 class _Recent:
-    """The last events of one (kind, side) since its baseline: end times (s) and values per metric (deg)."""
+    """The last events of one (kind, side): end times (s) and values per metric (deg)."""
 
     end_s: deque
     values: dict[str, deque]

@@ -63,14 +63,14 @@ def test_rejudging_with_a_stored_baseline(tiring, tmp_path):
 
 
 def test_cli_missing_session_is_a_clear_error(tmp_path, capsys):
-    assert main(["analyze", str(tmp_path / "nope.hipmon")]) == 1
+    assert main(["analyze", str(tmp_path / "nope.hipmon")]) == 2
     assert "no such session" in capsys.readouterr().err
 
 
 def test_cli_bad_rules_file_names_it(tmp_path, capsys):
     bad = tmp_path / "rules.toml"
     bad.write_text("[[rule]]\nname = 'x'\n")
-    assert main(["analyze", str(tmp_path / "s.hipmon"), "--rules", str(bad)]) == 1
+    assert main(["analyze", str(tmp_path / "s.hipmon"), "--rules", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "rules.toml" in err and "condition" in err
 

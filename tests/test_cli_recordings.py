@@ -11,7 +11,7 @@ def test_recordings_folder_that_cannot_exist_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     for cmd in (["demo", "--duration", "1"], ["live", "--emulate", "run", "--duration", "1"]):
-        assert main([*cmd, "--recordings", str(blocker / "sub")]) == 1
+        assert main([*cmd, "--recordings", str(blocker / "sub")]) == 2
         err = capsys.readouterr().err
         assert "--recordings" in err and "cannot create the folder" in err, err
 

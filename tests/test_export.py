@@ -70,14 +70,14 @@ def test_bad_csv_names_file_and_line_and_writes_nothing(session_dir, tmp_path, c
     lines[5] = "1.0,2.0,abc,4,5,6,7"
     (bad / "left_thigh.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "angles.csv"
-    assert main(["export", str(bad), "--angles", str(out)]) == 1
+    assert main(["export", str(bad), "--angles", str(out)]) == 2
     err = capsys.readouterr().err
     assert "left_thigh.csv" in err and "line 6" in err
     assert not out.exists()
 
 
 def test_nothing_to_export_and_missing_session(tmp_path, capsys):
-    assert main(["export", str(tmp_path / "nope")]) == 1
-    assert main(["export", str(tmp_path / "nope"), "--angles", str(tmp_path / "a.csv")]) == 1
+    assert main(["export", str(tmp_path / "nope")]) == 2
+    assert main(["export", str(tmp_path / "nope"), "--angles", str(tmp_path / "a.csv")]) == 2
     err = capsys.readouterr().err
     assert "nothing to export" in err and "no such session" in err

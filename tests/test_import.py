@@ -101,7 +101,7 @@ def test_bad_csv_names_file_and_line_and_writes_nothing(three_csvs, tmp_path: Pa
     files = {k: v[0] for k, v in three_csvs.items()}
     files["left_thigh"] = bad
     out = tmp_path / "session.hipmon"
-    assert run_import(files, out) == 1
+    assert run_import(files, out) == 2
     err = capsys.readouterr().err
     where = f"{bad}, line {line}" if line else f"{bad}"
     assert f"hipmon import: {where}: {problem}" in err
@@ -111,11 +111,11 @@ def test_bad_csv_names_file_and_line_and_writes_nothing(three_csvs, tmp_path: Pa
 def test_missing_file_and_existing_output(three_csvs, tmp_path: Path, capsys) -> None:
     files = {k: v[0] for k, v in three_csvs.items()}
     files["pelvis"] = tmp_path / "nope.csv"
-    assert run_import(files, tmp_path / "s.hipmon") == 1
+    assert run_import(files, tmp_path / "s.hipmon") == 2
     assert "nope.csv: cannot open" in capsys.readouterr().err
     out = tmp_path / "s.hipmon"
     out.write_bytes(b"keep me")
-    assert run_import({k: v[0] for k, v in three_csvs.items()}, out) == 1
+    assert run_import({k: v[0] for k, v in three_csvs.items()}, out) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
     assert run_import({k: v[0] for k, v in three_csvs.items()}, out, "--force") == 0
@@ -126,5 +126,5 @@ def test_missing_file_and_existing_output(three_csvs, tmp_path: Path, capsys) ->
 def test_info_on_non_recording_is_a_clear_error(tmp_path: Path, capsys) -> None:
     p = tmp_path / "pelvis.csv"
     p.write_text(HEADER + "\n0,1,2,3,4,5,6\n")
-    assert main(["info", str(p)]) == 1
+    assert main(["info", str(p)]) == 2
     assert f"hipmon info: {p}: not a hipmon recording" in capsys.readouterr().err

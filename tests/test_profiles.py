@@ -170,4 +170,4 @@ def test_cli_decode_pasted_capture(tmp_path):
                         capture_output=True, text=True, timeout=60)
     assert r2.returncode == 0 and r2.stdout.startswith("sample_time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z,mag_x,mag_y,mag_z")
     r3 = subprocess.run([sys.executable, "-m", "hipmon", "decode", "no-such"], capture_output=True, text=True, timeout=60)
-    assert r3.returncode == 1 and "no profile named 'no-such'" in r3.stderr
+    assert r3.returncode == 2 and "no profile named 'no-such'" in r3.stderr  # DESIGN section 4: exit status 2

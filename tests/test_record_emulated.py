@@ -34,12 +34,12 @@ def test_record_emulate_writes_session_with_exact_gaps(tmp_path, capsys):
 
 
 def test_record_bad_arguments_are_clear(tmp_path, capsys):
-    assert main(["record", "--emulate", "walk", "--seconds", "2", "-o", str(tmp_path / "x"), "--loss", "2"]) == 1
+    assert main(["record", "--emulate", "walk", "--seconds", "2", "-o", str(tmp_path / "x"), "--loss", "2"]) == 2
     assert "--loss" in capsys.readouterr().err
-    assert main(["record", "--seconds", "2", "-o", str(tmp_path / "y")]) == 1
+    assert main(["record", "--seconds", "2", "-o", str(tmp_path / "y")]) == 2
     assert "--config" in capsys.readouterr().err
     # the simulator refuses a too short walk: a clear message and no session file left behind
-    assert main(["record", "--emulate", "walk", "--seconds", "2", "-o", str(tmp_path / "z")]) == 1
+    assert main(["record", "--emulate", "walk", "--seconds", "2", "-o", str(tmp_path / "z")]) == 2
     assert "need at least" in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
 

@@ -236,16 +236,16 @@ def test_record_sim_options_reach_the_simulator(tmp_path, capsys):
 
 def test_record_sim_option_errors_are_those_of_simulate(tmp_path, capsys):
     out = str(tmp_path / "x.hipmon")
-    assert main(["record", "--emulate", "run", "-o", out, "--preset", "nope"]) == 1
+    assert main(["record", "--emulate", "run", "-o", out, "--preset", "nope"]) == 2
     err = capsys.readouterr().err
-    assert main(["simulate", "run", "--seconds", "20", "-o", str(tmp_path / "d"), "--preset", "nope"]) == 1
+    assert main(["simulate", "run", "--seconds", "20", "-o", str(tmp_path / "d"), "--preset", "nope"]) == 2
     assert capsys.readouterr().err.split(":", 1)[1] == err.split(":", 1)[1]  # same message
     for args, words in ((["--sim", "foo=1"], "unknown simulate option(s) foo"),
                         (["--sim", "fatigue_side=middle"], "fatigue_side must be left, right or both"),
                         (["--sim", "right_drop_deg=abc"], "right_drop_deg must be a number"),
                         (["--sim", "seconds=3"], "use --seconds"),
                         (["--sim", "novalue"], "KEY=VALUE")):
-        assert main(["record", "--emulate", "run", "-o", out, *args]) == 1
+        assert main(["record", "--emulate", "run", "-o", out, *args]) == 2
         assert words in capsys.readouterr().err
     assert not (tmp_path / "x.hipmon").exists()
     from hipmon.commands.record import parse_value

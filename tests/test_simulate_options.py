@@ -201,7 +201,7 @@ def test_cli_writes_identical_sessions(tmp_path, capsys):
     import json
     params = json.loads((tmp_path / "a" / "simulation.json").read_text())
     assert params["athlete"]["right_drop_deg"] == 8.0
-    assert main(["simulate", "squat", "--seconds", "10", "-o", str(tmp_path / "c")]) == 1
+    assert main(["simulate", "squat", "--seconds", "10", "-o", str(tmp_path / "c")]) == 2
     assert "give at least" in capsys.readouterr().err
 
 

@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._module.run(args) or 0)
-    except CommandError as exc:
+    except CommandError as exc:  # DESIGN section 4: a one-line error, exit status 2
         print(f"hipmon {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print(f"hipmon {args.command}: interrupted", file=sys.stderr)
         return 130

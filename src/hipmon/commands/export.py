@@ -138,7 +138,10 @@ def _run_pipeline(args: argparse.Namespace):
             specs.append(SensorSpec(p, p, None, rate))
         if cfg.use_mag and any(v[3] is None for v in samples.values()):
             raise CommandError("--mag: not every sensor file has mag_x,mag_y,mag_z")
-        return process_samples(samples, specs, cfg)
+        try:
+            return process_samples(samples, specs, cfg)
+        except Exception as exc:  # e.g. a refused filter: one line, no traceback
+            raise CommandError(f"{src}: {exc}") from exc
     try:
         return process_session(src, cfg)
     except CommandError:

@@ -7,6 +7,12 @@ simulator) and a ``hipmon.pipeline.Pipeline``. The runner thread calls
 recording when one is open, and feeds the pipeline; the resulting
 ``Update(frames, events, alerts)`` goes to the ``LiveState``. Nothing here runs
 on the GUI thread, and this module computes nothing itself.
+
+A session has the three sensors or one on the sacrum alone (``placements``; a
+session configuration with only a ``pelvis`` sensor, or ``emulated(placements=("pelvis",))``).
+A (re)connect reaches the runner in order with the notifications: the pipeline resets
+that sensor's decoder and clock map there, and a recording logs it, as ``hipmon record``
+does, so a replay resets at the same place.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ class ChainSource:
         self._end_after_s: float | None = None
         # (wall s, ms): how long after the newest sample's arrival its angles were in the buffer
         self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=2000)
+        #: the placements of this session (PLACEMENTS order): all three, or ("pelvis",)
+        self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in {s.placement for s in specs})
+        self._pending: list[Any] = []
 
     # ------------------------------------------------------------ construction
 
@@ -63,8 +72,16 @@ class ChainSource:
     @classmethod
     def emulated(cls, seconds: float = 120.0, seed: int = 7, speed: float = 1.0, profile: str = "movesense-gsp",
                  rate_hz: float = 208.0, loss: float = 0.0, preset: str = DEMO_PRESET, kind: str = "run",
+                 placements: tuple[str, ...] = PLACEMENTS,
+                 off_air: dict[str, tuple[tuple[float, float], ...]] | None = None,
+                 simulate_options: dict[str, Any] | None = None, disconnects: int = 0,
                  **_: Any) -> "ChainSource":
-        """Three emulated sensors (``profile``) over the bumble BLE stack, fed by ``simulate(kind, preset=...)``."""
+        """Emulated sensors (``profile``) over the bumble BLE stack, fed by ``simulate(kind, preset=...)``.
+
+        ``placements``: all three (default) or ``("pelvis",)``; ``off_air``: placement ->
+        ``(session time s, seconds)`` spans that sensor is gone (a thigh lost part-way);
+        ``simulate_options``: more ``simulate`` keyword arguments; ``disconnects``: forced drops
+        per sensor, spread over the session."""
         from hipmon.ble.config import SensorSpec  # noqa: PLC0415
         from hipmon.emulation import EmulatedRadio  # noqa: PLC0415
         from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner  # noqa: PLC0415
@@ -72,19 +89,33 @@ class ChainSource:
         from hipmon.profiles import get_profile  # noqa: PLC0415
         from hipmon.simulate import simulate  # noqa: PLC0415
 
-        specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
+        from hipmon.emulation.session import EmulationPlan  # noqa: PLC0415
+
+        placements = tuple(p for p in PLACEMENTS if p in set(placements))
+        off_air = dict(off_air or {})
+        # checks the placements and the off-air spans; its drop times are hipmon record's
+        plan = EmulationPlan(kind=kind, seconds=seconds, seed=seed, disconnects=disconnects,
+                             disconnect_window_s=(2.0, max(2.5, seconds - 2.0)), placements=placements,
+                             off_air=off_air)
+        sim_kw = {"preset": preset, **dict(simulate_options or {})}
+        if sim_kw.get("preset") is None:
+            sim_kw.pop("preset")
+        specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in placements]
         context: dict[str, Any] = {}
 
         async def setup() -> Any:
-            sim = simulate(kind, seconds, seed, preset=preset, rate_hz=rate_hz)
+            sim = simulate(kind, seconds, seed, rate_hz=rate_hz, **sim_kw)
             prof = get_profile(profile)
             radio = await EmulatedRadio().start()
             t0 = time.monotonic()
             sensors = {}
             for i, p in enumerate(PLACEMENTS):
+                if p not in placements:
+                    continue
+                imp = Impairments(loss=loss, jitter_s=0.004, disconnect_at_s=plan.disconnect_times(i),
+                                  off_air_s=tuple(off_air.get(p, ())))
                 sensors[p] = await EmulatedSensor(
-                    radio, prof, sim.sensors[p], rate_hz=rate_hz, speed=speed,
-                    impairments=Impairments(loss=loss, jitter_s=0.004), seed=seed * 100 + i,
+                    radio, prof, sim.sensors[p], rate_hz=rate_hz, speed=speed, impairments=imp, seed=seed * 100 + i,
                 ).start(t0)
                 sensors[p].log.limit(1000)  # a live session reads no ground truth: keep the log bounded
             for spec in specs:
@@ -99,10 +130,13 @@ class ChainSource:
         src = cls(
             specs, setup=setup,
             acq_kwargs=dict(client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0),
-            label=f"demo: emulated {profile} sensors over bumble BLE (simulated {kind}, {preset})",
-            metadata={"source": "emulation", "emulation": {"kind": kind, "seconds": seconds, "seed": seed,
-                                                           "preset": preset, "profile": profile, "rate_hz": rate_hz,
-                                                           "speed": speed, "loss": loss}},
+            label=(f"demo: emulated {profile} sensors over bumble BLE (simulated {kind}, {sim_kw.get('preset', 'healthy')}"
+                   + (", one sensor on the sacrum" if placements == ("pelvis",) else "") + ")"),
+            metadata={"source": "emulation", "emulation": {
+                "kind": kind, "seconds": seconds, "seed": seed, "preset": sim_kw.get("preset"), "profile": profile,
+                "rate_hz": rate_hz, "speed": speed, "loss": loss, "disconnects": disconnects,
+                "simulate": {k: v for k, v in sim_kw.items() if k != "preset"}, "placements": list(placements),
+                **({"off_air": {p: [list(x) for x in v] for p, v in off_air.items()}} if off_air else {})}},
         )
         src.context = context
         src._end_after_s = seconds
@@ -115,8 +149,10 @@ class ChainSource:
 
         if not config:
             raise ValueError("give --config SESSION.toml (run `hipmon scan` to find your sensors)")
-        cfg = load_config(config)
-        return cls(list(cfg.sensors), label=f"live: {config}", metadata={"source": "hardware", "config": str(config)})
+        cfg = load_config(config)  # all three placements, or the pelvis alone (checked there)
+        one = [s.placement for s in cfg.sensors] == ["pelvis"]
+        return cls(list(cfg.sensors), label=f"live: {config}" + (" (one sensor on the sacrum)" if one else ""),
+                   metadata={"source": "hardware", "config": str(config)})
 
     # ------------------------------------------------------------ Source protocol
 
@@ -126,8 +162,10 @@ class ChainSource:
         from hipmon.pipeline import SensorSpec as PSpec  # noqa: PLC0415
 
         self.origin_ns = time.monotonic_ns()
+        acq = dict(self._acq_kwargs)
+        acq["event_sinks"] = list(acq.get("event_sinks", ())) + [self._on_connection_event]
         self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=500,
-                                        **self._acq_kwargs)
+                                        **acq)
         self.pipeline = Pipeline(
             [PSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
             PipelineConfig(), origin_ns=self.origin_ns,
@@ -143,9 +181,18 @@ class ChainSource:
         if self.writer is not None:
             self.stop_recording()
 
+    def _on_connection_event(self, ev: Any) -> None:
+        """Acquisition's event sink (its monitor thread, in order with the notifications it queues):
+        connection events go into the same queue, so ``read`` sees them in their place."""
+        if ev.kind in ("connect", "reconnect", "disconnect", "restart", "streaming") and self.thread is not None:
+            self.thread.queue.put_nowait(ev)
+
     def read(self, timeout: float = 0.02) -> Any:
+        if self._pending:
+            return self._pending.pop(0)
         q = self.thread.queue
         batch: list[RawNotification] = []
+        updates: list[Any] = []
         try:
             item = q.get(timeout=timeout)
         except queue.Empty:
@@ -153,19 +200,41 @@ class ChainSource:
         while True:
             if isinstance(item, RawNotification):
                 batch.append(item)
+            elif hasattr(item, "kind") and hasattr(item, "sensor_id"):  # a ConnectionEvent, in its place
+                if self.writer is not None:
+                    for n in batch:
+                        self.writer.write(n)
+                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, getattr(item, "detail", ""))
+                    self.n_notifications += len(batch)
+                    updates.append(self.pipeline.feed(batch))
+                    batch = []
+                elif item.kind in ("connect", "reconnect") and batch:
+                    self.n_notifications += len(batch)
+                    updates.append(self.pipeline.feed(batch))
+                    batch = []
+                if item.kind in ("connect", "reconnect"):
+                    self.pipeline.reset_sensor(item.sensor_id)  # as a replay does at the logged (re)connect
             if len(batch) >= self.max_batch:
                 break
             try:
                 item = q.get_nowait()
             except queue.Empty:
                 break
-        if not batch:
+        if not batch and not updates:
             return None
         self.n_notifications += len(batch)
         if self.writer is not None:
             for n in batch:
                 self.writer.write(n)
-        update = self.pipeline.feed(batch)
+        updates.append(self.pipeline.feed(batch))
+        for u in updates:
+            self._account(u)
+        # a (re)connect split the batch: one update per part, in order (read hands them out one by one)
+        self._pending.extend(updates[1:])
+        return updates[0]
+
+    def _account(self, update: Any) -> None:
+        """Alerts to the recording; session clock, lag, calibration and end of the emulated session."""
         if self.writer is not None:
             for a in update.alerts:
                 self.writer.add_alert(a.time_s, a.rule, a.side,
@@ -183,7 +252,6 @@ class ChainSource:
             self._calibrated = True
         if self._end_after_s is not None and self._session_s >= self._end_after_s - 0.5:
             self.finished = True
-        return update
 
     def session_time(self) -> float:
         return self._session_s
@@ -249,6 +317,7 @@ class ChainSource:
             w, self.writer = self.writer, None
             w.close()
 
-    def add_marker(self, time_s: float, label: str) -> None:
+    def add_marker(self, time_s: float, label: str) -> None:  # noqa: D102
         if self.writer is not None and hasattr(self.writer, "add_marker"):
             self.writer.add_marker(time_s, label)
+

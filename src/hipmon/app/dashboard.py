@@ -12,6 +12,16 @@ obliquity, hip adduction and hip internal rotation per side with the alert
 bands · frontal-plane figure (seen from behind) · per-stride bars of the last 20
 strides per side · alert log · sensor panel · calibration guidance · record,
 marker, athlete and session names.
+
+Each angle's real-world uncertainty (``hipmon.uncertainty``, the one table: a real walk
+against optical markers) is shown with its numbers: in each trace's title (sample RMSE)
+and in the per-stride panel (one stance's peak, with the latest peak per side).
+
+A session with one sensor on the sacrum (``placements == ("pelvis",)``: the model's
+``placements``, or the ``placements`` argument) shows what it cannot measure instead of
+empty plots: the hip traces, the hip bars and the figure's thighs say they need thigh
+sensors (``hipmon.pipeline.measurable``). A thigh lost part-way is a gap in its hip's
+traces (the angles are NaN there) and "○ lost" in the sensor panel.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from hipmon.app import _qtfix, theme
 from hipmon.app.feedback import CueGate, FadeSchedule
 from hipmon.app.figure import FrontalFigure
+from hipmon import uncertainty
 from hipmon.buffers import COL, AlertRecord, Limit
+from hipmon.types import PLACEMENTS
 
 _qtfix.apply()
 
@@ -66,6 +78,20 @@ BARS = (
 )
 
 
+def trace_title(title: str, columns: list[str]) -> str:
+    """A trace's title with the real-world uncertainty of its angle (sample RMSE, ``hipmon.uncertainty``)."""
+    u = uncertainty.angle_rmse_deg(columns[0])
+    return title if u is None else f"{title}  ·  ±{u:.1f}° {uncertainty.LABEL}"
+
+
+def bar_title(title: str, metric: str) -> str:
+    """A per-stride panel's title with one stance's real-world uncertainty (``hipmon.uncertainty``)."""
+    u = uncertainty.per_event_deg(metric)
+    if u is None:
+        return title
+    return f"{title}<br><span style='font-size:8pt'>±{u:.1f}° {uncertainty.LABEL}, per stance</span>"
+
+
 def minmax_decimate(x: np.ndarray, y: np.ndarray, ds: int, phase: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """At most 2 of every ``ds`` samples: each bin's minimum and maximum, in time order, with their own times.
 
@@ -95,6 +121,11 @@ def minmax_decimate(x: np.ndarray, y: np.ndarray, ds: int, phase: int = 0) -> tu
         yd = yd.copy()
         yd[np.repeat(gap, 2)] = np.nan
     return (np.concatenate([x[:head], x[idx], x[end:]]), np.concatenate([y[:head], yd, y[end:]]))
+
+
+def _angle_name(column: str) -> str:
+    """``hip_adduction_left_deg`` -> ``hip_adduction`` (the names of ``hipmon.pipeline.measurable``)."""
+    return uncertainty.angle_of_column(column)
 
 
 def limits_by_column(limits: tuple[Limit, ...] | list[Limit]) -> dict[str, tuple[float | None, float | None]]:
@@ -149,11 +180,20 @@ class Dashboard(QtWidgets.QMainWindow):
     """The main window. ``model``: a LiveState or a ReplayModel; ``runner``: a SessionRunner (live) or None."""
 
     def __init__(self, model: Any, runner: Any = None, *, muted: bool = False, title: str = "hipmon",
-                 refresh_hz: float = REFRESH_HZ, trace_seconds: float = TRACE_SECONDS, fade: FadeSchedule | None = None):
+                 refresh_hz: float = REFRESH_HZ, trace_seconds: float = TRACE_SECONDS, fade: FadeSchedule | None = None,
+                 placements: Any = None):
         super().__init__()
         pg.setConfigOptions(antialias=False, foreground=theme.FOREGROUND, background=theme.BACKGROUND)
         self.model = model
         self.runner = runner
+        from hipmon.pipeline import measurable  # noqa: PLC0415  (a table of words, no kinematics)
+
+        have = placements if placements is not None else getattr(model, "placements", None)
+        #: the placements this session has sensors for; hip views say what they need when thighs are absent
+        self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in set(have or PLACEMENTS))
+        self.not_measurable: dict[str, str] = dict(measurable(self.placements)["not_measurable"])
+        self.hips_measured = "hip_adduction" not in self.not_measurable
+        self.notes: dict[str, Any] = {}  # view -> the "needs thigh sensors" text shown instead of its data
         self.trace_seconds = trace_seconds
         self.recordings_dir = "."  # where Record writes NAME-YYYYmmdd-HHMMSS.hipmon
         self._lookahead = float(getattr(model, "lookahead_s", 0.0))
@@ -189,6 +229,8 @@ class Dashboard(QtWidgets.QMainWindow):
         right = QtWidgets.QVBoxLayout()
         self.figure = FrontalFigure()
         self.figure.setMinimumWidth(380)
+        if not self.hips_measured:
+            self.figure.thigh_note = "needs a\nthigh sensor"
         right.addWidget(self.figure, stretch=1)
         right.addWidget(self._build_calibration())
         middle.addLayout(right, stretch=1)
@@ -302,7 +344,7 @@ class Dashboard(QtWidgets.QMainWindow):
                  for x in range(-int(back), int(fwd) + 1) if x % step == 0]
         for row, (title, yr, curves) in enumerate(TRACES):
             p = self.traces.addPlot(row=row, col=0)
-            p.setTitle(title, size="11pt")
+            p.setTitle(trace_title(title, [c for c, _, _ in curves]), size="11pt")
             p.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
             p.setMouseEnabled(False, False)
             p.hideButtons()
@@ -332,13 +374,18 @@ class Dashboard(QtWidgets.QMainWindow):
                 bottom.setStyle(hideOverlappingLabels=False)  # "−10" and "now" sit on the plot's edges
                 bottom.setLabel("seconds before now" if not fwd else "seconds from the playhead")
                 bottom.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            if len(curves) > 1:
+            if len(curves) > 1 and _angle_name(curves[0][0]) not in self.not_measurable:
                 legend = p.addLegend(offset=(6, 4), labelTextSize="9pt")
                 legend.setBrush(pg.mkBrush(255, 255, 255, 200))
                 legend.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             for col, colour, name in curves:
                 c = p.plot([], [], pen=pg.mkPen(colour, width=TRACE_PEN_WIDTH), name=name, connect="finite")
                 self.curves[col] = c
+            why = self.not_measurable.get(_angle_name(curves[0][0]))
+            if why is not None:  # e.g. hip adduction in a sacrum-only session: say so instead of an empty plot
+                self.notes[f"trace:{curves[0][0]}"] = self._note(
+                    p, f"{title.split(' (')[0]} {why}\n(this session: {self._sensors_text()})", -back / 2 + fwd / 2,
+                    0.5 * (yr[0] + yr[1]))
             # stance of each side (from the detector's events) as light bands behind the traces,
             # one path per side in session time, shifted by −now each frame (rebuilt on new events)
             stance = {}
@@ -354,6 +401,8 @@ class Dashboard(QtWidgets.QMainWindow):
             zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#888888", width=1))
             p.addItem(zero)
             for col, colour, _ in curves:
+                if _angle_name(col) in self.not_measurable:
+                    continue  # no bands on a trace this session cannot draw
                 # the red band beyond each limit, edged by a dashed line in the trace's colour
                 for which in (("high", "low") if col == "pelvis_obliquity_deg" else ("high",)):
                     region = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
@@ -396,9 +445,10 @@ class Dashboard(QtWidgets.QMainWindow):
         self.bar_items: dict[tuple[int, str], pg.BarGraphItem] = {}
         self.bar_flags: list[pg.ScatterPlotItem] = []
         self._bar_limit_lines: list[dict[str, pg.InfiniteLine]] = []
-        for i, (title, _metric, _col) in enumerate(BARS):
+        self._bar_measured: list[bool] = []
+        for i, (title, metric, _col) in enumerate(BARS):
             p = self.bars.addPlot(row=0, col=i)
-            p.setTitle(title, size="10pt")
+            p.setTitle(bar_title(title, metric), size="10pt")
             p.setMouseEnabled(False, False)
             p.hideButtons()
             p.setMenuEnabled(False)
@@ -424,6 +474,12 @@ class Dashboard(QtWidgets.QMainWindow):
                 lines[side] = lim
             self._bar_limit_lines.append(lines)
             self.bar_plots.append(p)
+            why = self.not_measurable.get(metric[:-4] if metric.endswith("_deg") else metric)
+            self._bar_measured.append(why is None)
+            if why is not None:
+                p.setYRange(0, 5, padding=0)
+                self.notes[f"bars:{metric}"] = self._note(p, "needs thigh\nsensors" if "thigh" in why else why,
+                                                          (N_STRIDES - 1) / 2, 2.5, size=10)
         legend = self.bar_plots[0].addLegend(offset=(4, 2), labelTextSize="8pt")
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         for side in ("left", "right"):
@@ -435,6 +491,21 @@ class Dashboard(QtWidgets.QMainWindow):
         v.setContentsMargins(4, 4, 4, 4)
         v.addWidget(self.bars)
         return box
+
+    def _sensors_text(self) -> str:
+        one = self.placements == ("pelvis",)
+        return "one sensor, on the sacrum" if one else ", ".join(p.replace("_", " ") for p in self.placements)
+
+    @staticmethod
+    def _note(plot: pg.PlotItem, text: str, x: float, y: float, size: int = 12) -> pg.TextItem:
+        """A centred grey note in a plot (what a view would need to show data)."""
+        item = pg.TextItem(text, color=theme.MUTED, anchor=(0.5, 0.5))
+        f = QtGui.QFont()
+        f.setPointSize(size)
+        item.setFont(f)
+        item.setPos(x, y)
+        plot.addItem(item)
+        return item
 
     def _build_sensors(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox("Sensors")
@@ -638,11 +709,15 @@ class Dashboard(QtWidgets.QMainWindow):
             x = np.arange(N_STRIDES - len(evs), N_STRIDES) + offset
             alerted = np.array([bool(e.alert) or id(e) in alerted_ids for e in evs], dtype=bool)
             for i, (_title, metric, col) in enumerate(BARS):
+                if not self._bar_measured[i]:
+                    continue
                 h = np.nan_to_num(np.array([getattr(e, metric) for e in evs], dtype=float), nan=0.0)
                 self.bar_items[(i, side)].setOpts(x=x, height=h, width=0.4)
                 flag_x[i].extend(x[alerted])
                 flag_y[i].extend(h[alerted])
         for i, (_title, metric, col) in enumerate(BARS):
+            if not self._bar_measured[i]:
+                continue
             top = 0.0
             for side in ("left", "right"):
                 lo, hi = limits.get(col.format(side=side), (None, None))
@@ -705,7 +780,8 @@ class Dashboard(QtWidgets.QMainWindow):
             return  # a style sheet change re-polishes the label: only when the banner changes
         self._banner_key = key
         if a is None:
-            self.banner.setText("No alert — pelvis and knees within limits")
+            self.banner.setText("No alert — pelvis and knees within limits" if self.hips_measured else
+                                "No alert — pelvis within limits (one sensor on the sacrum: no hip or knee alerts)")
             self.banner.setStyleSheet(theme.BANNER_IDLE)
         else:
             self.banner.setText(f"⚠  {a.message}")
@@ -719,8 +795,19 @@ class Dashboard(QtWidgets.QMainWindow):
             self.lag_label.setText(text)
         sensors = self.model.sensors()
         tbl = self.sensor_table
-        if tbl.rowCount() != len(sensors):
-            tbl.setRowCount(len(sensors))
+        have = {s.placement for s in sensors}
+        absent = [p for p in PLACEMENTS if p not in self.placements and p not in have] if sensors else []
+        if tbl.rowCount() != len(sensors) + len(absent):
+            tbl.setRowCount(len(sensors) + len(absent))
+        for r, p in enumerate(absent, start=len(sensors)):  # what the session does not have, and what that costs
+            for c, text in enumerate([p, "— none", "", "", "", "hip angles need it"]):
+                item = tbl.item(r, c)
+                if item is None:
+                    item = QtWidgets.QTableWidgetItem()
+                    item.setForeground(QtGui.QColor(theme.MUTED))
+                    tbl.setItem(r, c, item)
+                if item.text() != text:
+                    item.setText(text)
         for r, s in enumerate(sensors):
             cells = [
                 s.placement or s.sensor_id,

@@ -13,7 +13,9 @@ What is drawn, and only that (no kinematics here, the angles are given):
 - ``hip_internal_rotation`` as a kneecap marker shifted medially from the knee
   by ``sin(IR)`` × 0.25 (a knee that turns in);
 - a light-grey neutral pose (level pelvis, vertical thighs) behind it, and the
-  parts beyond their alert limits in red.
+  parts beyond their alert limits in red;
+- a thigh without angles (no thigh sensor, or one lost part-way) is not drawn: its
+  readout says why (``thigh_note``), the pelvis and the other thigh stay.
 
 Hip flexion (sagittal) is not shown: this is the frontal-plane projection at
 zero flexion, an honest picture of the two angles that define the drop and the
@@ -118,6 +120,8 @@ class FrontalFigure(pg.PlotWidget):
                for s in ("left", "right") for bad in (False, True)},
         }
         self._cap_brushes = {False: pg.mkBrush("#ffd54f"), True: pg.mkBrush(theme.ALERT)}
+        #: shown under a thigh that has no angles ("needs a thigh sensor" in a sacrum-only session)
+        self.thigh_note = "no data\n(thigh sensor lost)"
 
     def _set_style(self, key: str, value: object, apply) -> None:
         if self._style.get(key) is not value:
@@ -134,7 +138,7 @@ class FrontalFigure(pg.PlotWidget):
     def set_angles(self, angles_deg: np.ndarray | None, limits: dict[str, tuple[float | None, float | None]] | None = None) -> None:
         """Redraw from one row of the nine angles (degrees); NaN/None blanks the figure."""
         limits = limits or {}
-        if angles_deg is None or not np.all(np.isfinite(angles_deg[[COL["pelvis_obliquity_deg"], COL["hip_adduction_left_deg"], COL["hip_adduction_right_deg"]]])):
+        if angles_deg is None or not np.isfinite(angles_deg[COL["pelvis_obliquity_deg"]]):
             for item in (self._pelvis, *self._thigh.values()):
                 item.setData([], [])
             self._joints.setData([], [])
@@ -146,7 +150,8 @@ class FrontalFigure(pg.PlotWidget):
         obl = float(angles_deg[COL["pelvis_obliquity_deg"]])
         add = {s: float(angles_deg[COL[f"hip_adduction_{s}_deg"]]) for s in ("left", "right")}
         ir = {s: float(angles_deg[COL[f"hip_internal_rotation_{s}_deg"]]) for s in ("left", "right")}
-        p = frontal_points(obl, add)
+        has = {s: math.isfinite(add[s]) and math.isfinite(ir[s]) for s in ("left", "right")}
+        p = frontal_points(obl, {s: (add[s] if has[s] else 0.0) for s in add})
         self.last_points = p
 
         lo, hi = limits.get("pelvis_obliquity_deg", (None, None))
@@ -164,6 +169,10 @@ class FrontalFigure(pg.PlotWidget):
         knees, caps, cap_brushes = [], [], []
         for side, medial in (("left", 1.0), ("right", -1.0)):
             hip, knee = p[f"{side}_hip"], p[f"{side}_knee"]
+            if not has[side]:  # no thigh angles: no thigh drawn, the readout says why
+                self._thigh[side].setData([], [])
+                self._set_text(side, self.thigh_note, theme.MUTED)
+                continue
             _, hi_add = limits.get(f"hip_adduction_{side}_deg", (None, None))
             _, hi_ir = limits.get(f"hip_internal_rotation_{side}_deg", (None, None))
             bad_add = hi_add is not None and add[side] > hi_add
@@ -178,8 +187,11 @@ class FrontalFigure(pg.PlotWidget):
                                theme.ALERT if (bad_add or bad_ir) else theme.SIDE_COLOR[side])
         pts = np.array([p["left_hip"], p["right_hip"], *knees])
         self._joints.setData(pts[:, 0], pts[:, 1])
-        caps_a = np.array(caps)
-        self._kneecap.setData(caps_a[:, 0], caps_a[:, 1], brush=cap_brushes)
+        if caps:
+            caps_a = np.array(caps)
+            self._kneecap.setData(caps_a[:, 0], caps_a[:, 1], brush=cap_brushes)
+        else:
+            self._kneecap.setData([], [])
         low = "L side low" if obl > 0.5 else "R side low" if obl < -0.5 else "level"
         if readouts or pelvis_bad != (self._style.get(("text", "pelvis"), ("", ""))[1] == theme.ALERT):
             self._set_text("pelvis", f"obliquity {obl:+.1f}° ({low})", theme.ALERT if pelvis_bad else theme.PELVIS)

@@ -33,7 +33,8 @@ def build_live(source: Any, *, athlete: str = "", session: str = "", muted: bool
     state.info.athlete, state.info.session = athlete, session
     state.info.source = getattr(source, "label", type(source).__name__)
     runner = SessionRunner(source, state)
-    win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade)
+    win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade,
+                    placements=getattr(source, "placements", None))
     win.recordings_dir = recordings_dir
     return win, runner, state
 

@@ -54,7 +54,13 @@ class ReplayModel:
         calibration: CalibrationStatus | None = None,
         info: SessionInfo | None = None,
         rules: Any = None,
+        placements: Sequence[str] | None = None,
     ):
+        from hipmon.types import PLACEMENTS  # noqa: PLC0415
+
+        #: the placements the session has sensors for (the dashboard says what the others would measure)
+        have = set(placements) if placements is not None else {s.placement for s in sensors} or set(PLACEMENTS)
+        self.placements = tuple(p for p in PLACEMENTS if p in have)
         self.time_s = np.asarray(time_s, dtype=float)
         a = np.array(angles_deg, dtype=float, copy=True)
         if valid is not None:
@@ -74,7 +80,8 @@ class ReplayModel:
         self.info = info or SessionInfo()
         self.start_s = float(self.time_s[0]) if self.time_s.size else 0.0
         self.end_s = float(self.time_s[-1]) if self.time_s.size else 0.0
-        finite = np.flatnonzero(np.isfinite(self.angles_deg).all(axis=1)) if self.time_s.size else []
+        # a window of pelvis data (a sacrum-only session has no hip columns at all)
+        finite = np.flatnonzero(np.isfinite(self.angles_deg[:, :3]).all(axis=1)) if self.time_s.size else []
         self.playhead = float(self.time_s[finite[0]]) + 8.0 if len(finite) else self.start_s  # a window of data
         self.playhead = min(self.playhead, self.end_s)
         self.playing = False
@@ -97,6 +104,7 @@ class ReplayModel:
             markers = [(m.time_s, m.label) for m in _prop(reader, "markers")]
             meta = dict(_prop(reader, "metadata") or {})  # what the writer was given: athlete, session, ...
             sensors = []
+            placements = [s.placement for s in reader.sensors.values()]
             gaps = list(result.gaps)
             for sid, s in reader.sensors.items():
                 lost = sum(g.samples_lost for g in gaps if g.sensor_id == sid)
@@ -111,8 +119,11 @@ class ReplayModel:
             CalibrationStatus("none", 0.0, None, "this recording never calibrated")
         info = SessionInfo(str(meta.get("athlete", "")), str(meta.get("session", "")), f"replay {path}")
         f = result.frames
-        return cls(f.time_s, f.angles_deg, f.valid, result.events, result.alerts, markers=markers, sensors=sensors,
-                   calibration=calib, info=info)
+        # angles are NaN per column where their sensors have no data: rows are blanked only where the
+        # pelvis has none, so a lost thigh is a gap in its hip's traces alone (as live: session.per_column_gaps)
+        valid = (f.valid_sensor or {}).get("pelvis", f.valid)
+        return cls(f.time_s, f.angles_deg, valid, result.events, result.alerts, markers=markers, sensors=sensors,
+                   calibration=calib, info=info, placements=placements)
 
     def _limit_history(self, rules: Any) -> tuple[list[float], list[tuple[Limit, ...]]]:
         """Alert limits as they stood after each event (the baseline forms during the session)."""

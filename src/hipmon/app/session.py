@@ -97,7 +97,7 @@ class SessionRunner(threading.Thread):
                 self._serve_requests()
                 update = self.source.read(0.02)
                 if update is not None:
-                    self.state.push_update(update)
+                    self.state.push_update(per_column_gaps(update))
                     self.n_updates += 1
                 now = time.monotonic()
                 if now >= next_status:
@@ -138,6 +138,30 @@ class SessionRunner(threading.Thread):
         lag = getattr(self.source, "pipeline_lag_ms", None)
         if lag is not None:
             self.state.set_lag_ms(lag())
+
+
+def per_column_gaps(update: Any) -> Any:
+    """``update`` with its frames' ``valid`` set to where the pelvis has data.
+
+    The pipeline's angles are already NaN per column where their sensors have no data (a
+    hip needs the pelvis and that thigh); its ``valid`` is False wherever *any* sensor lacks
+    data, and the live buffer blanks whole rows by it. With the pelvis' own validity a lost
+    thigh is a gap in its hip's traces only, and the pelvis keeps flowing (as in replay)."""
+    import dataclasses  # noqa: PLC0415
+
+    def fix(frames: Any) -> Any:
+        vs = getattr(frames, "valid_sensor", None) or {}
+        if frames is None or "pelvis" not in vs or not dataclasses.is_dataclass(frames):
+            return frames
+        return dataclasses.replace(frames, valid=vs["pelvis"])
+
+    if not dataclasses.is_dataclass(update):
+        return update
+    changes = {}
+    for name in ("frames", "backfill"):
+        if getattr(update, name, None) is not None:
+            changes[name] = fix(getattr(update, name))
+    return dataclasses.replace(update, **changes) if changes else update
 
 
 def make_source(kind: str = "demo", **kw: Any) -> Any:

@@ -17,6 +17,10 @@ rate_hz = 104
 ```
 
 Flags (``--profile``, ``--rate``) override the file's top-level defaults.
+
+A session has the three sensors, or one on the sacrum alone (``placement = "pelvis"``
+only: pelvis angles, initial contacts with their side, pelvic drop; the hip angles
+need both thighs, ``hipmon.pipeline.measurable``).
 """
 
 from __future__ import annotations
@@ -113,4 +117,15 @@ def config_from_dict(
             SensorSpec(placement, str(prof), None if rate is None else float(rate), address, name,
                        str(entry.get("id") or placement))
         )
+    check_placements([s.placement for s in sensors], where)
     return SessionConfig(sensors)
+
+
+def check_placements(placements: list[str] | tuple[str, ...], where: str = "config") -> None:
+    """All three placements, or the pelvis alone; ConfigError naming what is missing otherwise."""
+    have = set(placements)
+    if have == set(PLACEMENTS) or have == {"pelvis"}:
+        return
+    missing = [p for p in PLACEMENTS if p not in have]
+    raise ConfigError(f"{where}: no sensor for {', '.join(missing)}: give all three placements "
+                      f"({', '.join(PLACEMENTS)}), or the pelvis alone (one sensor on the sacrum)")

@@ -148,8 +148,14 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
                     rate_hz: float = 208.0, loss: float = 0.0, disconnects: int = 0, seed: int = 0,
                     speed: float = 1.0, overwrite: bool = False, jitter_s: float = 0.004,
                     remote: bool = True, simulate_options: dict[str, Any] | None = None,
-                    codec_params: dict[str, Any] | None = None, **acq_kwargs: Any) -> RecordSummary:
+                    codec_params: dict[str, Any] | None = None, placements: tuple[str, ...] | None = None,
+                    off_air: dict[str, tuple[tuple[float, float], ...]] | None = None,
+                    **acq_kwargs: Any) -> RecordSummary:
     """Emulated pelvis/left/right thigh sensors over bumble, recorded through bleak.
+
+    ``placements``: the sensors to emulate, all three (default) or ``("pelvis",)`` (one sensor
+    on the sacrum); ``off_air``: placement -> ``(session time s, seconds)`` spans that sensor is
+    gone (``Impairments.off_air_s``: a thigh lost part-way; the recording has a gap there).
 
     ``simulate_options``: keyword arguments for ``hipmon.simulate.simulate`` (``preset``,
     ``right_valgus_deg``, ...: the athlete), stored in the metadata; ``codec_params``: codec
@@ -176,12 +182,24 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
     import os
 
     remote = remote and os.name == "posix"  # UNIX sockets and fd passing
+    from hipmon.ble.config import ConfigError, check_placements
+
+    placements = tuple(p for p in PLACEMENTS if p in set(placements or PLACEMENTS))
+    try:
+        check_placements(placements, "--placements")
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    off_air = {p: tuple((float(t), float(d)) for t, d in spans) for p, spans in (off_air or {}).items()}
+    unknown = [p for p in off_air if p not in placements]
+    if unknown:
+        raise CommandError(f"--off-air {', '.join(unknown)}: no such sensor in this session ({', '.join(placements)})")
     plan = EmulationPlan(kind=kind, seconds=seconds + EMULATION_LEAD_S * max(1.0, speed), seed=seed, profile=profile,
                          rate_hz=rate_hz, loss=loss, disconnects=disconnects, speed=speed, jitter_s=jitter_s,
                          # drops inside the recorded span (the clock starts ~1 s before streaming)
                          disconnect_window_s=(1.5 * max(1.0, speed), seconds + 0.5),
-                         extra={"simulate": dict(simulate_options or {}), "codec": dict(codec_params or {})})
-    specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in PLACEMENTS]
+                         extra={"simulate": dict(simulate_options or {}), "codec": dict(codec_params or {})},
+                         placements=placements, off_air=off_air)
+    specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in placements]
     state: dict[str, Any] = {}
 
     async def setup() -> Any:
@@ -205,7 +223,8 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
         "source": "emulation",
         "emulation": {"kind": kind, "seconds": seconds, "seed": seed, "profile": profile, "rate_hz": rate_hz,
                       "loss": loss, "disconnects": disconnects, "speed": speed, "jitter_s": jitter_s,
-                      "simulate": dict(simulate_options or {}),
+                      "simulate": dict(simulate_options or {}), "placements": list(placements),
+                      **({"off_air": {p: [list(x) for x in v] for p, v in off_air.items()}} if off_air else {}),
                       **({"codec": dict(codec_params)} if codec_params else {}),
                       "backend": ("bumble: sensors in a child process, HCI over a UNIX socket; bleak backend "
                                   "hipmon.emulation.backend" if remote else

@@ -161,8 +161,7 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
         tail = f"; L - R ± {asym:.1f}°" if asym is not None and len(parts) == 2 else ""
         out.append(f"    {label} {', '.join(parts)} (real-world, per {kind}{tail})")
     if out:
-        out.insert(0, f"  ± real-world uncertainty of one {kind}'s peak (one walk vs optical markers, docs/placement.md;"
-                      " a mean's random part shrinks with more events, its bias does not):")
+        out.insert(0, f"  real-world ± of one {kind}'s peak (one walk vs optical markers, docs/placement.md):")
     elif any((b.get(f) or {}).get("mean") is not None for b in sides.values() for f, _ in _METRIC_LABELS):
         out.append(f"  (no real-world reference for {kind} peaks yet: the uncertainties were measured on walking stances)")
     return out

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="emulated: sensors over the bumble BLE stack through the pipeline (default); "
         "truth: the simulator's true angles straight to the dashboard",
     )
+    from hipmon.commands.record import add_placement_arguments
+
+    add_placement_arguments(parser)
     parser.add_argument("--athlete", default="Demo runner", help="athlete name shown in the window")
     parser.add_argument("--session", default="demo: fatiguing run", help="session name shown in the window")
 
@@ -39,13 +42,19 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.app.main import run_live
     from hipmon.app.session import make_source
 
+    from hipmon.commands.record import parse_off_air, parse_placements
+
+    placements = parse_placements(args.placements)
     if args.source == "emulated":
         if args.speed != 1.0:
             raise CommandError("--speed works with --source truth only (the BLE chain runs in real time)")
         # the emulated sensors play this much simulated running, then the demo ends
         seconds = (args.duration + 15.0) if args.duration else 300.0
-        source = make_source("demo", seconds=seconds, seed=args.seed)
+        source = make_source("demo", seconds=seconds, seed=args.seed, placements=placements,
+                             off_air=parse_off_air(args.off_air, placements))
     else:
+        if len(placements) != 3 or args.off_air:
+            raise CommandError("--placements and --off-air need the emulated sensors (--source emulated)")
         seconds = min(180.0, (args.duration or 0) * args.speed + 15.0) if args.duration else 180.0
         source = make_source("truth", seconds=max(seconds, 75.0), seed=args.seed, speed=args.speed, loop=True)
     return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,

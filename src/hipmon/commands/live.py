@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -24,6 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_feedback_arguments(parser)
     add_recordings_argument(parser)
     parser.add_argument("--seed", type=int, default=7, help="with --emulate: simulator seed")
+    parser.add_argument("--profile", help="with --emulate: the emulated sensors' firmware profile (default movesense-gsp)")
+    parser.add_argument("--rate", type=float, help="with --emulate: sample rate (Hz; default 208)")
+    parser.add_argument("--loss", type=float, default=0.0, help="with --emulate: notification loss probability")
+    parser.add_argument("--disconnects", type=int, default=0, help="with --emulate: forced disconnects per sensor")
+    parser.add_argument("--preset", metavar="NAME", help="with --emulate: named athlete (as hipmon simulate --preset; "
+                        "default: right_hip_tires)")
+    from hipmon.commands.record import add_placement_arguments
+
+    add_placement_arguments(parser)
+    parser.add_argument("--record", metavar="SESSION", help="record the raw notifications to this session file "
+                        "from the start (with --no-gui; the window has its Record button)")
     parser.add_argument("--athlete", default="", help="athlete name")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
 
@@ -42,16 +54,33 @@ def format_event(ev) -> str:
 
 def _source(args: argparse.Namespace):
     from hipmon.cli import CommandError
+    from hipmon.commands.record import parse_off_air, parse_placements
 
     seconds = (args.duration + 15.0) if args.duration else 3600.0
+    placements = parse_placements(args.placements)
+    if not args.emulate and (args.off_air or args.preset or args.loss or args.disconnects):
+        raise CommandError("--off-air, --preset, --loss and --disconnects describe emulated sensors: "
+                           "use them with --emulate KIND")
     if args.emulate:
         if args.truth:
             from hipmon.app.feeds import demo_feed
 
+            if placements != ("pelvis", "left_thigh", "right_thigh") or args.off_air:
+                raise CommandError("--truth shows the simulator's angles of all three sensors: "
+                                   "--placements and --off-air need the emulated sensors (drop --truth)")
             return demo_feed(seconds=min(seconds, 180.0), seed=args.seed, loop=True)
-        from hipmon.app.chain import ChainSource
+        from hipmon.app.chain import DEMO_PRESET, ChainSource
 
-        return ChainSource.emulated(seconds=min(seconds, 1800.0), seed=args.seed, kind=args.emulate)
+        if not 0.0 <= args.loss < 1.0 or args.disconnects < 0 or (args.rate is not None and args.rate <= 0):
+            raise CommandError("--loss must be in [0, 1), --disconnects >= 0, --rate > 0")
+        try:
+            return ChainSource.emulated(seconds=min(seconds, 1800.0), seed=args.seed, kind=args.emulate,
+                                        profile=args.profile or "movesense-gsp", rate_hz=args.rate or 208.0,
+                                        loss=args.loss, disconnects=args.disconnects,
+                                        preset=args.preset or DEMO_PRESET, placements=placements,
+                                        off_air=parse_off_air(args.off_air, placements))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     if not args.config:
         raise CommandError("give --config SESSION.toml (run `hipmon scan` to find your sensors) or --emulate KIND")
     from hipmon.app.chain import ChainSource
@@ -69,30 +98,70 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--duration must be positive")
     rec_dir = None if args.no_gui else recordings_dir(args)
     source = _source(args)
+    if args.record:
+        if not args.no_gui:
+            raise CommandError("--record is for --no-gui (the window records with its Record button)")
+        if os.path.exists(args.record):
+            raise CommandError(f"{args.record}: already exists (choose a new session file)")
+        if not getattr(source, "can_record", False):
+            raise CommandError("--record needs sensors (emulated or real), not --truth")
     if not args.no_gui:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
                         athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir)
-    return run_terminal(source, args.duration)
+    return run_terminal(source, args.duration, record=args.record)
 
 
-def run_terminal(source, duration: float | None, out=None) -> int:
-    """No Qt: the runner thread fills a LiveState; this loop prints each new event and alert."""
+def describe_placements(placements) -> list[str]:
+    """``# sensors: ...`` header lines: what this session measures and what it cannot (``pipeline.measurable``)."""
+    from hipmon.pipeline import measurable
+
+    m = measurable(placements)
+    lines = [f"# sensors: {', '.join(m['placements'])}"
+             + (" (one sensor on the sacrum)" if m["placements"] == ["pelvis"] else "")]
+    if m["not_measurable"]:
+        by_why: dict[str, list[str]] = {}
+        for q, why in m["not_measurable"].items():
+            if not q.startswith("peak_"):
+                by_why.setdefault(why, []).append(q)
+        for why, qs in by_why.items():
+            lines.append(f"# not measured: {', '.join(qs)} ({why}); shown as '—'")
+    return lines
+
+
+def run_terminal(source, duration: float | None, out=None, record: str | None = None) -> int:
+    """No Qt: the runner thread fills a LiveState; this loop prints each new event and alert.
+
+    ``record``: a session file the runner writes from the start (raw notifications, alerts)."""
     from hipmon.app.session import SessionRunner
     from hipmon.buffers import LiveState
 
     out = out or sys.stdout
     state = LiveState()
     runner = SessionRunner(source, state)
+    if record:
+        runner.start_recording(record)  # served on the runner thread once the source has started
     runner.start()
     ev_seq = al_seq = 0
     t0 = time.monotonic()
     last_cal = ""
+    links: dict[str, bool] = {}
+    for line in describe_placements(getattr(source, "placements", ("pelvis", "left_thigh", "right_thigh"))):
+        print(line, file=out, flush=True)
     print("# time      kind    side   peaks (pelvic drop, hip adduction, hip internal rotation)  [active alert]",
           file=out, flush=True)
     try:
         while True:
+            for st in state.sensors():
+                was = links.get(st.sensor_id)
+                if was is None and not st.connected:
+                    continue  # still connecting at the start
+                if was is not None and was != st.connected:  # a sensor lost: its angles are gaps until it is back
+                    print(f"# {st.placement or st.sensor_id}: " + ("back" if st.connected else
+                          "connection lost (its angles are gaps until it is back)")
+                          + f" at {state.now_s() or 0.0:.1f} s", file=out, flush=True)
+                links[st.sensor_id] = st.connected
             cal = state.calibration()
             text = f"{cal.stage}: {cal.message}" if cal.stage != "none" else ""
             if text and text != last_cal:
@@ -112,6 +181,8 @@ def run_terminal(source, duration: float | None, out=None) -> int:
         pass
     finally:
         runner.stop()
+    if record and os.path.exists(record):
+        print(f"# recorded {record}", file=out, flush=True)
     if runner.error is not None:
         from hipmon.cli import CommandError
 

@@ -23,7 +23,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
                         help="emulation: any hipmon.simulate.simulate option, repeatable "
                              "(e.g. --sim right_valgus_deg=8 --sim reps=4); numbers and on/off parsed")
+    add_placement_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session file")
+
+
+def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--placements`` and ``--off-air`` (emulation; shared with ``hipmon live``)."""
+    parser.add_argument("--placements", metavar="LIST", default="pelvis,left_thigh,right_thigh",
+                        help="emulation: the sensors worn, comma-separated: all three (default) or 'pelvis' alone "
+                             "(one sensor on the sacrum: pelvis angles, contacts, pelvic drop; no hip angles). "
+                             "Real sensors: the placements of --config")
+    parser.add_argument("--off-air", action="append", default=[], metavar="PLACEMENT:START:SECONDS",
+                        help="emulation: that sensor goes away at START s of session time for SECONDS s "
+                             "(a thigh lost part-way: its hip is a gap), repeatable")
+
+
+def parse_placements(text: str) -> tuple[str, ...]:
+    """``"pelvis"`` / ``"pelvis,left_thigh,right_thigh"`` -> placements in PLACEMENTS order; CommandError otherwise."""
+    from hipmon.ble.config import ConfigError, check_placements
+    from hipmon.cli import CommandError
+    from hipmon.types import PLACEMENTS
+
+    names = [p.strip().replace("-", "_") for p in str(text).split(",") if p.strip()]
+    bad = [p for p in names if p not in PLACEMENTS]
+    if bad:
+        raise CommandError(f"--placements {text}: unknown placement(s) {', '.join(bad)} "
+                           f"(choose from {', '.join(PLACEMENTS)})")
+    try:
+        check_placements(names, f"--placements {text}")
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    return tuple(p for p in PLACEMENTS if p in names)
+
+
+def parse_off_air(items: list[str], placements: tuple[str, ...]) -> dict[str, tuple[tuple[float, float], ...]]:
+    """``["left_thigh:12:5", ...]`` -> ``{"left_thigh": ((12.0, 5.0),)}``; CommandError for a bad item."""
+    from hipmon.cli import CommandError
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    for item in items:
+        parts = item.split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            p, start, seconds = parts[0].strip().replace("-", "_"), float(parts[1]), float(parts[2])
+        except ValueError:
+            raise CommandError(f"--off-air {item!r}: expected PLACEMENT:START:SECONDS (e.g. left_thigh:12:5)") from None
+        if p not in placements:
+            raise CommandError(f"--off-air {item!r}: no {p} sensor in this session ({', '.join(placements)})")
+        if start < 0 or seconds <= 0:
+            raise CommandError(f"--off-air {item!r}: START must be >= 0 and SECONDS > 0")
+        out.setdefault(p, []).append((start, seconds))
+    return {p: tuple(v) for p, v in out.items()}
 
 
 #: ``simulate`` arguments ``hipmon record`` sets from its own options.
@@ -93,16 +144,20 @@ def run(args: argparse.Namespace) -> int:
         from hipmon.ble.record import record_emulated
 
         options = simulate_options(args.preset, args.sim)
+        placements = parse_placements(args.placements)
         summary = record_emulated(
             args.output, kind=args.emulate, seconds=args.seconds, profile=args.profile or "movesense-gsp",
             rate_hz=args.rate or 208.0, loss=args.loss, disconnects=args.disconnects, seed=args.seed,
-            speed=args.speed, overwrite=args.overwrite, simulate_options=options,
+            speed=args.speed, overwrite=args.overwrite, simulate_options=options, placements=placements,
+            off_air=parse_off_air(args.off_air, placements),
         )
     else:
         from hipmon.ble.record import record_hardware
 
         if args.preset is not None or args.sim:
             raise CommandError("--preset and --sim describe the simulated athlete: use them with --emulate KIND")
+        if args.off_air:
+            raise CommandError("--off-air is an emulated sensor's fault: use it with --emulate KIND")
         if not args.config:
             raise CommandError("give --config SESSION.toml (sensors and placements) or --emulate KIND")
         summary = record_hardware(args.output, args.config, seconds=args.seconds, profile=args.profile,

@@ -109,7 +109,11 @@ class Impairments:
     - ``stop_stream_at_s``: session times at which the firmware stops its stream
       by itself where the protocol can say so (Polar); elsewhere ignored;
     - ``split_merge``: for byte-stream protocols (WitMotion) re-chunk the byte
-      stream at random boundaries (packets split and merged), as UART bridges do.
+      stream at random boundaries (packets split and merged), as UART bridges do;
+    - ``off_air_s``: ``(session time, seconds)`` spans during which the sensor is gone
+      (out of range, strap came off, flat battery): it drops the link and stops
+      advertising, keeps sampling (those samples are ``unsent``), and comes back on the
+      air afterwards, so the central reconnects and the span is a gap.
     """
 
     loss: float = 0.0
@@ -118,6 +122,7 @@ class Impairments:
     disconnect_at_s: tuple[float, ...] = ()
     stop_stream_at_s: tuple[float, ...] = ()
     split_merge: bool | None = None  # None: the firmware's default
+    off_air_s: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -146,6 +151,7 @@ class SensorLog:
     commands: list[tuple[str, bytes]] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)  # host monotonic s of forced drops
     connects: int = 0
+    off_air: list[tuple[float, float]] = field(default_factory=list)  # (session time s, seconds) gone off the air
 
     def limit(self, max_records: int) -> None:
         """Keep only the newest ``max_records`` notification records (live sessions: nobody reads
@@ -202,6 +208,8 @@ class EmulatedSensor:
         self._disconnect_task: asyncio.Task | None = None
         self._closed = False
         self.dropping = False
+        self.off_air = False  # inside an ``Impairments.off_air_s`` span: no advertising, no connections
+        self._adv_set: Any = None
         self.firmware = firmware or firmware_for(profile)(self)
 
     # ------------------------------------------------------------------ clock
@@ -283,7 +291,7 @@ class EmulatedSensor:
             primary_advertising_interval_min=20.0,
             primary_advertising_interval_max=20.0,
         )
-        await self.device.create_advertising_set(
+        self._adv_set = await self.device.create_advertising_set(
             advertising_parameters=params,
             random_address=self.device.random_address,
             advertising_data=bytes(adv),
@@ -310,6 +318,9 @@ class EmulatedSensor:
 
     # ------------------------------------------------------------------ link events
     def _on_connection(self, connection: Any) -> None:
+        if self.off_air:  # a connection set up just as the sensor went away: it does not last
+            asyncio.ensure_future(self._refuse(connection))
+            return
         self.connection = connection
         self.log.connects += 1
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
@@ -338,17 +349,47 @@ class EmulatedSensor:
         finally:
             self.dropping = False
 
+    async def _refuse(self, connection: Any) -> None:
+        from bumble.hci import HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
+
+        try:
+            await connection.disconnect(HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
+        except Exception:
+            log.debug("refusing a connection failed", exc_info=True)
+
+    async def go_off_air(self, seconds: float) -> None:
+        """Gone for ``seconds`` of session time: drop the link, stop advertising, come back."""
+        self.off_air = True
+        self.log.off_air.append((self.session_time(), seconds))
+        await self.force_disconnect()
+        await asyncio.sleep(0.05)  # after bumble's auto-restart of the advertising set on disconnection
+        if self._adv_set is not None:
+            try:
+                await self._adv_set.stop()
+            except Exception:
+                log.debug("stopping advertising failed", exc_info=True)
+        await asyncio.sleep(max(0.0, seconds - 0.05) / self.speed)
+        self.off_air = False
+        if self._adv_set is not None and not self._closed:
+            try:
+                await self._adv_set.start()
+            except Exception:
+                log.debug("restarting advertising failed", exc_info=True)
+
     async def _impairment_clock(self) -> None:
         events = sorted(
-            [(t, "disconnect") for t in self.impairments.disconnect_at_s]
-            + [(t, "stop") for t in self.impairments.stop_stream_at_s]
+            [(t, "disconnect", 0.0) for t in self.impairments.disconnect_at_s]
+            + [(t, "stop", 0.0) for t in self.impairments.stop_stream_at_s]
+            + [(t, "off", d) for t, d in self.impairments.off_air_s]
         )
-        for t, what in events:
+        for t, what, seconds in events:
             delay = self.host_time_of(t) - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             if what == "disconnect":
                 await self.force_disconnect()
+            elif what == "off":
+                await self.go_off_air(seconds)
             else:
                 await self.firmware.stop_stream_by_itself()
 

@@ -16,9 +16,10 @@ log = logging.getLogger(__name__)
 
 
 def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
+                    placements: tuple[str, ...] = PLACEMENTS,
                     **simulate_kwargs: Any) -> tuple[dict[str, Any], str]:
     """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ...)``
-    (``simulate_kwargs``, e.g. ``preset``, are passed on).
+    (``simulate_kwargs``, e.g. ``preset``, are passed on), for ``placements``.
 
     Returns (sources, origin) where origin is ``"simulate"``, or ``"synthetic"``
     when the simulator is not available (a deterministic stand-in).
@@ -30,7 +31,7 @@ def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
     if simulate is not None:
         sim = simulate(kind, seconds=seconds, seed=seed, **simulate_kwargs)
         sources = {}
-        for placement in PLACEMENTS:
+        for placement in placements:
             src = sim.sensors[placement]
             if abs(float(src.rate_hz) - rate_hz) > 1e-6:
                 src = _resample(src, rate_hz)
@@ -38,7 +39,7 @@ def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
         return sources, "simulate"
     return {
         p: SyntheticSource.make(seconds, rate_hz, seed=seed * 10 + i, drift_ppm=(-20, 15, 30)[i], placement=p)
-        for i, p in enumerate(PLACEMENTS)
+        for i, p in enumerate(PLACEMENTS) if p in placements
     }, "synthetic"
 
 
@@ -80,6 +81,17 @@ class EmulationPlan:
     #: encoders use instead of the profile's (e.g. a Polar ``acc_factor`` the profile does not
     #: know: the sensor then reports it in its START responses, as a real one with another scale)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the placements that get a sensor: all three, or ``("pelvis",)`` (one sensor on the sacrum)
+    placements: tuple[str, ...] = PLACEMENTS
+    #: placement -> ``(session time s, seconds)`` spans that sensor is gone off the air
+    #: (``Impairments.off_air_s``): e.g. ``{"left_thigh": ((12.0, 5.0),)}`` loses a thigh part-way
+    off_air: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.placements if p not in PLACEMENTS] + [p for p in self.off_air if p not in self.placements]
+        if bad or not self.placements:
+            raise ValueError(f"emulated placements must be among {', '.join(PLACEMENTS)} "
+                             f"(off-air spans only for those), not {bad or list(self.placements)}")
 
     def disconnect_times(self, i: int) -> tuple[float, ...]:
         """``disconnects`` forced drops per sensor, evenly spread, staggered per sensor."""
@@ -91,16 +103,20 @@ class EmulationPlan:
 
 
 async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[str, EmulatedSensor], str]:
-    """Start the three emulated sensors of ``plan`` on ``radio`` (one shared sample clock)."""
+    """Start the emulated sensors of ``plan`` (``plan.placements``) on ``radio`` (one shared sample clock)."""
     from hipmon.profiles import get_profile
 
     profile = get_profile(plan.profile)
     rate = float(plan.rate_hz or profile.default_rate_hz)
-    sources, origin = session_sources(plan.kind, plan.seconds, plan.seed, rate, **plan.extra.get("simulate", {}))
+    sources, origin = session_sources(plan.kind, plan.seconds, plan.seed, rate, tuple(plan.placements),
+                                      **plan.extra.get("simulate", {}))
     t0 = time.monotonic()
     sensors = {}
     for i, placement in enumerate(PLACEMENTS):
-        imp = Impairments(loss=plan.loss, jitter_s=plan.jitter_s, disconnect_at_s=plan.disconnect_times(i))
+        if placement not in plan.placements:
+            continue
+        imp = Impairments(loss=plan.loss, jitter_s=plan.jitter_s, disconnect_at_s=plan.disconnect_times(i),
+                          off_air_s=tuple(plan.off_air.get(placement, ())))
         sensors[placement] = await EmulatedSensor(
             radio, profile, sources[placement], rate_hz=rate, speed=plan.speed, impairments=imp,
             seed=plan.seed * 100 + i,

@@ -28,8 +28,11 @@ import numpy as np
 from scipy.signal import butter, lfilter
 
 REST_FILTER_TAU_S = 0.5  #: low-pass time constant of the rest detection (s), VQF ``restFilterTau``
-REST_TH_GYR_DPS = 2.0  #: gyroscope deviation from its low-pass at rest (deg/s), VQF ``restThGyr``
-REST_TH_ACC_M_S2 = 0.5  #: accelerometer deviation from its low-pass at rest (m/s²), VQF ``restThAcc``
+#: gyroscope / accelerometer deviation from the low-pass at rest (deg/s, m/s²): a standing
+#: person, not a sensor on a table (hipmon's VQF ``restThGyr``/``restThAcc``,
+#: ``pipeline.VQF_PARAMS``: postural sway 1.3–1.7 °/s RMS, peaks near 4 °/s on a real stand)
+REST_TH_GYR_DPS = 5.0
+REST_TH_ACC_M_S2 = 1.0
 REST_MIN_S = 1.5  #: quiet this long counts as rest (s), VQF ``restMinT``
 BIAS_CLIP_DPS = 8.0  #: largest zero-rate offset accepted (deg/s): hipmon's VQF ``biasClip``
 ACC_TAU_S = 3.0  #: accelerometer low-pass time constant in the gyroscope frame (s), VQF ``tauAcc``
@@ -62,6 +65,8 @@ class RestBiasEstimator:
         self._zi_gyr: np.ndarray | None = None
         self._zi_acc: np.ndarray | None = None
         self._run = 0  # quiet samples in a row up to the last sample seen
+        self._rest_sum = np.zeros(3)  # sum and count of the gyro over the rest phase going on
+        self._rest_n = 0
 
     def _lowpass(self, x: np.ndarray, zi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if zi is None:  # start as if the first sample had always been there (no start-up transient)
@@ -88,9 +93,26 @@ class RestBiasEstimator:
         run = np.where(last_loud >= 0, idx - last_loud, idx + 1 + self._run)
         self._run = int(run[-1])
         rest = run >= self._min_run
-        # bias: gyr_lp at the latest rest sample so far, else the previous estimate
+        # bias: the mean gyro over the rest phase so far (a standing person's sway averages out
+        # over the whole stand; one low-passed sample kept ~0.3 °/s of it, a heading drift),
+        # held after the rest ends; phases split at chunk boundaries continue
+        starts = rest & ~np.concatenate([[self._rest_n > 0], rest[:-1]])
+        cs = np.cumsum(np.where(rest[:, None], gyr_sensor, 0.0), axis=0)
+        cn = np.cumsum(rest)
+        phase = np.cumsum(starts)  # 0: the phase carried over from the previous chunk
+        first = np.flatnonzero(starts)
+        base_s = np.vstack([-self._rest_sum[None, :], cs[first - 1] * (first >= 1)[:, None]])
+        base_n = np.concatenate([[-self._rest_n], cn[first - 1] * (first >= 1)])
+        total = cs - base_s[phase]
+        count = cn - base_n[phase]
+        mean = total / np.maximum(count, 1)[:, None]
         last_rest = np.maximum.accumulate(np.where(rest, idx, -1))
-        bias = np.where((last_rest >= 0)[:, None], gyr_lp[np.maximum(last_rest, 0)], self.bias_rad_s)
+        bias = np.where((last_rest >= 0)[:, None], mean[np.maximum(last_rest, 0)], self.bias_rad_s)
+        bias = np.clip(bias, -self.bias_clip_rad_s, self.bias_clip_rad_s)
+        if rest[-1]:
+            self._rest_sum, self._rest_n = total[-1].copy(), int(count[-1])
+        else:
+            self._rest_sum, self._rest_n = np.zeros(3), 0
         self.bias_rad_s = bias[-1].copy()
         return bias, rest
 

@@ -132,9 +132,25 @@ def test_a_gap_makes_frames_invalid_and_is_reported(walk):
     f = r.frames
     inside = (f.time_s > 15.0) & (f.time_s < 15.5)
     assert inside.any() and not f.valid[inside].any()
-    assert f.valid[(f.time_s > 16.0)].all()
+    # a 0.5 s gap is held (longer than PipelineConfig.bridge_gap_s): that thigh settles 10 s
+    assert not f.valid_sensor["left_thigh"][(f.time_s > 15.0) & (f.time_s < 25.45)].any()
+    assert f.valid[(f.time_s > 25.55)].all() and f.valid_sensor["pelvis"].all()
     gaps = [gp for gp in r.gaps if gp.sensor_id == "left_thigh"]
     assert len(gaps) == 1 and abs(gaps[0].start_s - 15.0) < 0.02 and abs(gaps[0].end_s - 15.5) < 0.02
+
+
+def test_a_lost_packet_is_bridged_not_held(walk):
+    # 0.1 s missing (a lost notification or two): the gyro is interpolated for the fusion and the
+    # angles come straight back, within a fraction of a degree of the run that lost nothing
+    smp = _samples(walk)
+    full = process_samples(smp, _specs(), PipelineConfig(events=False)).frames
+    t, a, g, m = smp["left_thigh"]
+    keep = (t < 15.0) | (t > 15.1)
+    smp["left_thigh"] = (t[keep], a[keep], g[keep], None)
+    f = process_samples(smp, _specs(), PipelineConfig(events=False)).frames
+    assert f.valid[f.time_s > 15.2].all()
+    after = f.time_s > 15.2
+    assert np.max(np.abs(f.angles_deg[after] - full.angles_deg[after])) < 0.5
 
 
 def test_lagging_sensor_delay_is_bounded(walk):

@@ -208,7 +208,7 @@ def test_mobgap_forward_axis_matches_the_documented_mounting():
 
 @pytest.fixture(scope="module")
 def lost_thigh():
-    sim = simulate("walk", 30, seed=2)
+    sim = simulate("walk", 40, seed=2)
     smp = {p: (s.time_session_s, s.acc_sensor, s.gyr_sensor, None) for p, s in sim.sensors.items()}
     specs = [SensorSpec(p, p, None, s.rate_hz) for p, s in sim.sensors.items()]
     full = process_samples(smp, specs)
@@ -224,10 +224,13 @@ def test_a_lost_thigh_is_a_gap_of_its_hip_only(lost_thigh):
     ff, fc = full.frames, cut.frames
     assert np.array_equal(ff.time_s, fc.time_s)
     inside = (fc.time_s > t_before) & (fc.time_s < t_after)
-    # the lost hip: NaN exactly over the gap, angles elsewhere
+    # the lost hip: NaN over the gap and while its filter settles after it (PipelineConfig.resettle_s,
+    # 10 s: a filter blind for 5 s is wrong at first; shown at once it read 100 deg off), angles elsewhere
     right = fc.angles_deg[:, 6:9]
-    assert np.isnan(right[inside]).all()
-    assert np.isfinite(right[~inside]).all()
+    hidden = (fc.time_s > t_before) & (fc.time_s < t_after + 10.0 - 0.02)
+    shown = (fc.time_s < t_before) | (fc.time_s > t_after + 10.0 + 0.02)
+    assert np.isnan(right[hidden]).all()
+    assert np.isfinite(right[shown]).all()
     assert not fc.valid[inside].any() and fc.valid_sensor["pelvis"][inside].all()
     # the pelvis and the left hip flow on; tilt and obliquity are untouched (the lost sensor's
     # fusion is its own); rotation and the left hip within the heading tracker's effect (below)
@@ -238,6 +241,17 @@ def test_a_lost_thigh_is_a_gap_of_its_hip_only(lost_thigh):
     n_full = sum(1 for e in full.events if e.kind == "stance" and 15.5 < e.start_s < 19.5)
     n_cut = sum(1 for e in cut.events if e.kind == "stance" and 15.5 < e.start_s < 19.5)
     assert n_full > 0 and n_cut >= n_full - 1
+
+
+def test_a_returning_thigh_is_shown_again_once_settled(lost_thigh):
+    # measured after the settling: flexion within 2.8 deg and adduction within 12.3 deg of the run
+    # that never lost it (both shrinking); internal rotation is the heading the filter could not
+    # follow while blind (24.9 deg at worst), brought back slowly by the heading tracker: the known
+    # limit of a 6D thigh sensor that was off the air (docs/calibration.md)
+    full, cut, (_, t_after) = lost_thigh
+    after = cut.frames.time_s > t_after + 10.0 + 0.02
+    d = np.abs(cut.frames.angles_deg[after, 6:9] - full.frames.angles_deg[after, 6:9])
+    assert d[:, 0].max() < 4.0 and d[:, 1].max() < 15.0 and d[:, 2].max() < 30.0, d.max(axis=0)
 
 
 def test_a_lost_thigh_leaves_pelvis_rotation_and_other_hip_bit_identical(lost_thigh):

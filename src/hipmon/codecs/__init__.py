@@ -13,6 +13,14 @@ profile's ``[codec_params]`` table and a sample rate:
   counted in ``stats.errors`` and skipped (their messages kept in
   ``Decoder.last_errors``), never raised.
 - ``Decoder.reset()``: forget stream state (after a reconnect).
+- ``Decoder.dropped`` / ``take_dropped()``: the messages a decoder threw away
+  without raising (a multi-part message whose continuation never came, samples
+  whose partner stream never came), as :class:`DroppedMessage` records naming
+  the notifications they came from; ``finish()`` ends the stream: it returns the
+  samples that can still be completed and records the rest as dropped.
+- ``Decoder.select_measurement(name)``: decode one measurement (``acc``, ``gyr``
+  or ``mag``) alone; a codec with one stream per measurement (Polar) then
+  decodes that stream's frames without waiting for the others.
 - ``Encoder.encode(block) -> list[bytes]``: the notifications a real sensor
   sends for these samples (stateful: counters and times continue across calls).
 
@@ -56,6 +64,26 @@ class CodecParamError(ValueError):
     def __init__(self, field_name: str, message: str):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
+
+
+#: The measurements a sensor streams (a profile's ``channels``), in column order.
+MEASUREMENTS = ("acc", "gyr", "mag")
+
+
+@dataclass(frozen=True)
+class DroppedMessage:
+    """A message (or part of one) a decoder threw away without raising :class:`DecodeError`.
+
+    - ``packets``: indices of the notifications it came from, counted from 0 over
+      every notification fed to this decoder (``stats.packets`` before the feed);
+      a caller maps them to lines or arrival times.
+    - ``reason``: what happened, one sentence.
+    - ``samples``: samples lost with it, where the decoder knows (else None).
+    """
+
+    packets: tuple[int, ...]
+    reason: str
+    samples: int | None = None
 
 
 @dataclass
@@ -107,9 +135,45 @@ class Decoder:
     def __init__(self) -> None:
         self.stats = DecoderStats()
         self.last_errors: list[str] = []
+        #: messages thrown away without a DecodeError (see :class:`DroppedMessage`), oldest first
+        self.dropped: list[DroppedMessage] = []
+        #: the one measurement decoded (``select_measurement``), or None for all
+        self.measurement: str | None = None
 
     def reset(self) -> None:
         """Forget stream state (reassembly buffers, counters, previous times)."""
+
+    def _packet_index(self) -> int:
+        """Index of the notification being decoded (``stats.packets`` counts it already)."""
+        return self.stats.packets - 1
+
+    def _drop(self, packets, reason: str, samples: int | None = None) -> None:
+        self.dropped.append(DroppedMessage(tuple(int(p) for p in packets), reason, samples))
+
+    def take_dropped(self) -> list[DroppedMessage]:
+        """The dropped messages recorded since the last call (and forget them)."""
+        out, self.dropped = self.dropped, []
+        return out
+
+    def finish(self) -> ImuBlock | None:
+        """End of the stream: the samples still waiting that can be completed (or None);
+        what cannot (a message missing its continuation, samples without their partner)
+        is recorded in ``dropped``. The decoder is reset afterwards."""
+        self.reset()
+        return None
+
+    def select_measurement(self, measurement: str | None) -> None:
+        """Decode only ``measurement`` (``acc``, ``gyr``, ``mag``; None: all).
+
+        Codecs whose notifications carry every measurement decode as before (the
+        caller takes that measurement's columns); a codec with one stream per
+        measurement overrides this to decode that stream alone.
+        """
+        if measurement is not None and measurement not in MEASUREMENTS:
+            raise ValueError(f"measurement must be one of {', '.join(MEASUREMENTS)}, got {measurement!r}")
+        if measurement == "mag" and not self.has_mag:
+            raise ValueError("this decoder's stream has no magnetometer")
+        self.measurement = measurement
 
     def feed(self, data: bytes, host_ns: int | None = None) -> ImuBlock | None:
         """Decode one notification; raise :class:`DecodeError` for a bad packet."""
@@ -292,6 +356,8 @@ __all__ = [
     "CodecParamError",
     "DecodeError",
     "Decoder",
+    "DroppedMessage",
+    "MEASUREMENTS",
     "DecoderStats",
     "Encoder",
     "STANDARD_GRAVITY",

@@ -225,6 +225,7 @@ class Decoder(_BaseDecoder):
 
     def reset(self) -> None:
         self._pending: bytearray | None = None
+        self._pending_packets: list[int] = []  # notifications (decoder packet indices) of the pending message
         self._next_part = RESP_DATA_PART2
         self._pending_host: int | None = None
         self._prev_ts: int | None = None  # unwrapped ms
@@ -244,23 +245,31 @@ class Decoder(_BaseDecoder):
         if ref != self.ref:
             raise DecodeError(f"data for client reference {ref}, this stream subscribed with {self.ref}")
         done: list[tuple[bytes, int | None]] = []
+        here = self._packet_index()
         if kind == RESP_DATA:
             if self._pending is not None:
-                # previous message never completed: keep it if its length is whole, else count it lost
+                # previous message never completed: keep it if its length is whole, else it is lost
                 if self._body_ok(len(self._pending) - 2):
                     done.append((bytes(self._pending), self._pending_host))
                 else:
                     self.stats.errors += 1
-                    self.last_errors.append("incomplete GSP message dropped (a continuation part was lost)")
+                    why = ("incomplete GSP message dropped: a new DATA notification came before its "
+                           f"DATA_PART{self._next_part - 1}" + self._shape_hint(len(self._pending) - 2))
+                    self.last_errors.append(why)
+                    self._drop(self._pending_packets, why)
             self._pending = bytearray(data)
+            self._pending_packets = [here]
             self._next_part = RESP_DATA_PART2
         else:
             if self._pending is None:
                 raise DecodeError(f"DATA_PART{kind - 1} without a preceding DATA notification (first part lost)")
             if kind != self._next_part:
                 self._pending = None
+                self._drop(self._pending_packets, f"incomplete GSP message dropped: its DATA_PART{self._next_part - 1} "
+                           f"was lost (DATA_PART{kind - 1} came instead)")
                 raise DecodeError(f"DATA_PART{kind - 1} where DATA_PART{self._next_part - 1} was expected (a part was lost)")
             self._pending += data[2:]
+            self._pending_packets.append(here)
             self._next_part += 1
         self._pending_host = host_ns
         body_len = len(self._pending) - 2
@@ -269,8 +278,12 @@ class Decoder(_BaseDecoder):
             msg = bytes(self._pending)
             self._pending = None
             if not self._body_ok(body_len):
+                if len(self._pending_packets) > 1:
+                    self._drop(self._pending_packets[:-1], "GSP message dropped: it ends in a malformed part "
+                               f"(body of {body_len} bytes)")
                 raise DecodeError(
                     f"GSP message body of {body_len} bytes is not 4 + n x {self.stride} (IMU{3 * self.k} samples)"
+                    + self._shape_hint(body_len)
                 )
             done.append((msg, host_ns))
         return done
@@ -278,13 +291,45 @@ class Decoder(_BaseDecoder):
     def _body_ok(self, body_len: int) -> bool:
         return body_len >= 4 + self.stride and (body_len - 4) % self.stride == 0
 
+    def _shape_hint(self, body_len: int) -> str:
+        """A hint when a body has the shape of the other resource (IMU6 data through an IMU9 profile)."""
+        other = 3 - self.k + 2  # 2 <-> 3
+        if body_len > 4 and (body_len - 4) % (12 * other) == 0 and (body_len - 4) % self.stride:
+            return (f"; {body_len} = 4 + {(body_len - 4) // (12 * other)} x {12 * other}: IMU{3 * other} data? "
+                    f"(this profile subscribes IMU{3 * self.k})")
+        return ""
+
+    def finish(self) -> ImuBlock | None:
+        """End of stream: a pending message whose body is whole is decoded; one still waiting
+        for its continuation is recorded in ``dropped``."""
+        block = None
+        if self._pending is not None:
+            body_len = len(self._pending) - 2
+            if self._body_ok(body_len):
+                block, errors = self._decode_messages([(bytes(self._pending), self._pending_host)])
+                self.stats.samples += len(block)
+                if errors:
+                    self._drop(self._pending_packets, errors[0])
+            else:
+                self.stats.errors += 1
+                self._drop(self._pending_packets, f"incomplete GSP message at the end of the stream: its "
+                           f"DATA_PART{self._next_part - 1} never came ({body_len} body bytes)"
+                           + self._shape_hint(body_len))
+        self.reset()
+        return block if block is not None and len(block) else None
+
     def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
         msgs = self._reassemble(data, host_ns)
         if not msgs:
             return None
         block, errors = self._decode_messages(msgs)
         if errors:
-            raise DecodeError(errors[0])
+            if len(block) == 0:
+                raise DecodeError(errors[0])
+            # a good message completed by the same notification is kept; the bad one is reported
+            for err in errors:
+                self.stats.errors += 1
+                self._drop((self._packet_index(),), err)
         return block
 
     def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:

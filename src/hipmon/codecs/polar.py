@@ -24,9 +24,15 @@ Data frame (notify)::
     frame_type u8 (bit 7: delta-compressed) | payload
 
 Scaling (value × FACTOR): ACC compressed type 1 (0x81) -> mG, type 0 (0x80) -> G,
-raw type 1 (0x01) int16 mG (no factor); GYRO compressed type 0 (0x80) -> °/s;
-MAG compressed type 0 (0x80) -> gauss, type 1 (0x81, 4 channels, the 4th a
-calibration status) -> mG. 1 gauss = 100 µT.
+raw type 1 (0x01) int16 mG (no factor); GYRO compressed type 0 (0x80) -> °/s,
+type 1 (0x81: 32-bit float32 reference sample, deltas added to the IEEE-754 bit
+patterns) -> °/s; MAG compressed type 0 (0x80) -> gauss, type 1 (0x81, 4
+channels, the 4th a calibration status) -> mG. 1 gauss = 100 µT.
+
+Checked against the vendor's own unit-test vectors (``AccDataTest.kt``,
+``GyrDataTest.kt``, ``MagDataTest.kt``, ``PmdTimeStampUtilsTest.kt``,
+``BlePmdClientTest.kt``, ``BlePmdClientControlPointResponseTest.kt``), transcribed
+in ``../shared/data/real/codec-vectors/polar.json``: ``tests/test_codecs_polar_vectors.py``.
 """
 
 from __future__ import annotations
@@ -288,6 +294,76 @@ def unpack_delta_frame(payload: bytes, channels: int, resolution: int = 16) -> n
     return np.cumsum(deltas, axis=0)
 
 
+# --------------------------------------------------------------------------- data frame header
+
+
+@dataclass(frozen=True)
+class DataFrame:
+    """One PMD data notification split into its header fields (``PmdDataFrame.kt``)."""
+
+    meas: int            # measurement type (2 ACC, 5 GYRO, 6 MAG, ...)
+    timestamp_ns: int    # u64 LE: time of the frame's last sample, ns since 2000-01-01
+    frame_type: int      # the whole byte 9
+    payload: bytes
+
+    @property
+    def compressed(self) -> bool:
+        return bool(self.frame_type & 0x80)
+
+    @property
+    def type_index(self) -> int:
+        """The frame type without the compression bit (Polar's ``TYPE_0`` ... ``TYPE_n``)."""
+        return self.frame_type & 0x7F
+
+
+def parse_data_frame(data: bytes) -> DataFrame:
+    """Header of a PMD data notification: ``type u8 | timestamp u64 LE | frame_type u8 | payload``."""
+    data = bytes(data)
+    if len(data) < HEADER_BYTES + 1:
+        raise DecodeError(f"PMD frame of {len(data)} bytes is shorter than its 10-byte header plus data")
+    return DataFrame(data[0], int.from_bytes(data[1:9], "little"), data[9], data[HEADER_BYTES:])
+
+
+#: a frame whose step from the previous one exceeds this many nominal periods per sample lost frames
+LOSS_STEP = 1.25
+
+
+def frame_sample_times(prev_ts: int | None, ts: int, n: int, rate_hz: float) -> np.ndarray:
+    """Per-sample times (ns, int64 (n,)) of a frame of ``n`` samples whose last sample is at ``ts``.
+
+    Polar's ``PmdTimeStampUtils.getTimeStamps``: with the previous frame's time
+    ``prev_ts``, Δ = (ts − prev_ts)/n and sample i is at prev_ts + (i+1)·Δ (rounded
+    half to even, the last one exactly ``ts``); without one, Δ = 1/rate ending at
+    ``ts``. hipmon's one deviation: with a nominal ``rate_hz`` > 0, a step Δ longer
+    than ``LOSS_STEP`` periods means frames were lost, and the frame is timed at the
+    nominal period ending at ``ts`` (Polar would spread the gap over its samples).
+    A shorter Δ (the sensor ran fast) follows Polar's rule: the samples stay after
+    the previous frame (vector "samples time stamps based on previous time stamp
+    test 2": prev 100, ts 2 s, 3 samples at nominal 1 Hz -> 666666733, 1333333367,
+    2000000000; hipmon used the nominal period there before, which put the first
+    sample at 0, before the previous frame). ``rate_hz`` 0 means no nominal rate
+    (Polar's rule as is; a previous frame is then needed unless n == 1).
+    """
+    if n < 1:
+        raise ValueError("a frame has at least one sample")
+    nominal = 1e9 / rate_hz if rate_hz > 0 else None
+    if prev_ts is not None:
+        delta = (ts - prev_ts) / n
+        if nominal is None or delta <= LOSS_STEP * nominal:
+            first = prev_ts + delta
+        else:
+            delta, first = nominal, ts - nominal * (n - 1)
+    elif nominal is not None:
+        delta, first = nominal, ts - nominal * (n - 1)
+    elif n == 1:
+        delta, first = 0.0, float(ts)
+    else:
+        raise ValueError("without a previous frame the sample times need a nominal rate")
+    times = np.rint(first + delta * np.arange(n)).astype(np.int64)
+    times[-1] = ts
+    return times
+
+
 # --------------------------------------------------------------------------- parameters
 
 
@@ -303,6 +379,7 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
     mag_ut = get_param(params, "mag_range_ut", float, 5000.0)
     out = {
         "mag": get_param(params, "mag", bool, False),
+        "gyr_range_dps": gyr_dps,
         "acc_frame_type": get_param(params, "acc_frame_type", int, 0x81),
         "gyr_frame_type": get_param(params, "gyr_frame_type", int, 0x80),
         "mag_frame_type": get_param(params, "mag_frame_type", int, 0x80),
@@ -315,8 +392,8 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
     }
     if out["acc_frame_type"] not in (0x80, 0x81, 0x01):
         raise CodecParamError("acc_frame_type", "hipmon decodes ACC frame types 0x80, 0x81 and 0x01")
-    if out["gyr_frame_type"] != 0x80:
-        raise CodecParamError("gyr_frame_type", "hipmon decodes GYRO frame type 0x80")
+    if out["gyr_frame_type"] not in (0x80, 0x81):
+        raise CodecParamError("gyr_frame_type", "hipmon decodes GYRO frame types 0x80 and 0x81")
     if out["mag_frame_type"] not in (0x80, 0x81):
         raise CodecParamError("mag_frame_type", "hipmon decodes MAG frame types 0x80 and 0x81")
     for key in ("acc_factor", "gyr_factor", "mag_factor"):
@@ -347,29 +424,37 @@ class _Stream:
     rejected_ts: int | None = None  # time of the last frame refused for an implausible time step
     t: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     v: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    pk: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # notification of each sample
 
 
 class Decoder(_BaseDecoder):
     """Decodes PMD ACC/GYRO(/MAG) frames and pairs them into IMU samples.
 
-    Per-sample times follow Polar's ``PmdTimeStampUtils``: the frame time is the
-    last sample's; with a previous frame of the same type, Δ = (ts − ts_prev)/n and
-    the first sample is ts_prev + Δ; on the first frame (or when that Δ is off the
-    nominal period by more than 25 %, i.e. frames were lost) Δ = 1/rate and the
-    first sample is ts − Δ·(n − 1).
+    Per-sample times: :func:`frame_sample_times` (Polar's ``PmdTimeStampUtils``;
+    the frame time is the last sample's; a step longer than ``LOSS_STEP`` nominal
+    periods, i.e. lost frames, falls back to the nominal period).
 
     Pairing rule: ACC is the master clock. An ACC sample is emitted with the GYRO
     sample nearest in time if one lies within half a sample period; an ACC sample
     that the GYRO stream has passed without such a match is dropped (counted in
-    ``stats.samples_lost``). MAG (when streamed) is linearly interpolated to the
-    ACC time (held at the ends) once a MAG sample at or after that time arrived.
-    Samples wait in buffers until their partners arrive (at most ``max_wait_s``).
+    ``stats.samples_lost`` and recorded in ``dropped`` with its notifications).
+    MAG (when streamed) is linearly interpolated to the ACC time (held at the
+    ends) once a MAG sample at or after that time arrived. Samples wait in buffers
+    until their partners arrive (at most ``max_wait_s``). :meth:`finish` ends the
+    stream: waiting ACC samples with a GYRO partner are emitted (MAG held at its
+    last value), the others, and GYRO samples after the last ACC one, are dropped.
+
+    One measurement alone (:meth:`select_measurement`): that stream's frames are
+    decoded as they come, without pairing (the other fields of the block are NaN);
+    frames of the profile's other measurements are skipped (``skipped_frames``).
 
     FACTOR: taken from the profile (``acc_factor`` ...) and updated from the
     sensor's START responses passed to :meth:`handle_control`.
     """
 
     max_wait_s = 2.0
+    #: newest dropped-message records kept when nobody takes them (live acquisition)
+    max_dropped = 4096
 
     def __init__(self, params: dict[str, Any] | None = None, rate_hz: float | None = None):
         super().__init__()
@@ -379,6 +464,8 @@ class Decoder(_BaseDecoder):
         self.has_mag = p["mag"]
         self.mag_rate_hz = p["mag_rate_hz"] or float(mag_rate_for(self.rate_hz))
         self._unpaired: list[np.ndarray] = []
+        self._only: int | None = None  # measurement type decoded alone (select_measurement)
+        self.skipped_frames = 0
         self.reset()
 
     def take_unpaired(self) -> np.ndarray:
@@ -398,6 +485,16 @@ class Decoder(_BaseDecoder):
         if self.has_mag:
             self.streams[MEAS_MAG] = _Stream(self.mag_rate_hz, p["mag_factor"])
         self._acc_host: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._last_acc_t: int | None = None  # time of the last ACC sample the pairing consumed
+
+    def select_measurement(self, measurement: str | None) -> None:
+        super().select_measurement(measurement)
+        self._only = {None: None, "acc": MEAS_ACC, "gyr": MEAS_GYRO, "mag": MEAS_MAG}[measurement]
+
+    def _drop(self, packets, reason: str, samples: int | None = None) -> None:
+        super()._drop(packets, reason, samples)
+        if len(self.dropped) > self.max_dropped:
+            del self.dropped[: len(self.dropped) - self.max_dropped]
 
     def handle_control(self, data: bytes) -> CpResponse | None:
         """Feed a control point indication; a START response's FACTOR updates the scaling."""
@@ -411,15 +508,12 @@ class Decoder(_BaseDecoder):
 
     def decode_frame(self, data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
         """One data frame -> (measurement type, times ns (n,), values (n, 3) in SI). Updates frame time state."""
-        if len(data) < HEADER_BYTES + 1:
-            raise DecodeError(f"PMD frame of {len(data)} bytes is shorter than its 10-byte header plus data")
-        meas = data[0]
+        frame = parse_data_frame(data)
+        meas, ts, ftype, payload = frame.meas, frame.timestamp_ns, frame.frame_type, frame.payload
         if meas not in self.streams:
             raise DecodeError(f"PMD frame of measurement type {meas} ({MEAS_NAMES.get(meas, 'unknown')}) not streamed by this profile")
-        ts = int.from_bytes(data[1:9], "little")
-        ftype = data[9]
-        payload = data[HEADER_BYTES:]
         st = self.streams[meas]
+        check16 = True
         if meas == MEAS_ACC:
             if ftype != self.p["acc_frame_type"]:
                 raise DecodeError(f"ACC frame type {ftype:#04x}, profile expects {self.p['acc_frame_type']:#04x}")
@@ -434,8 +528,16 @@ class Decoder(_BaseDecoder):
         elif meas == MEAS_GYRO:
             if ftype != self.p["gyr_frame_type"]:
                 raise DecodeError(f"GYRO frame type {ftype:#04x}, profile expects {self.p['gyr_frame_type']:#04x}")
-            raw = unpack_delta_frame(payload, 3)
-            vals = raw * st.factor * DEG
+            if ftype == 0x81:
+                dps = float32_samples(unpack_delta_frame(payload, 3, 32)) * st.factor
+                limit = 1.5 * self.p["gyr_range_dps"]
+                if not np.isfinite(dps).all() or np.abs(dps).max() > limit:
+                    raise DecodeError(f"float GYRO frame decodes to non-finite or > {limit:g} deg/s values: corrupted frame")
+                raw, check16 = dps, False
+                vals = dps * DEG
+            else:
+                raw = unpack_delta_frame(payload, 3)
+                vals = raw * st.factor * DEG
         else:
             if ftype != self.p["mag_frame_type"]:
                 raise DecodeError(f"MAG frame type {ftype:#04x}, profile expects {self.p['mag_frame_type']:#04x}")
@@ -446,14 +548,18 @@ class Decoder(_BaseDecoder):
                 raw = unpack_delta_frame(payload, 4)
                 vals = raw[:, :3] * st.factor / 1000.0 * 100.0
                 raw = raw[:, :3]
-        if raw.size and (raw.max() > 32767 or raw.min() < -32768):
+        if check16 and raw.size and (raw.max() > 32767 or raw.min() < -32768):
             raise DecodeError("delta frame decodes outside the 16-bit sample range: corrupted frame")
         n = raw.shape[0]
         times = self._sample_times(st, ts, n)
         return meas, times, vals
 
+    def _clock_stream(self) -> _Stream:
+        """The stream whose samples are the output: ACC, or the one measurement decoded alone."""
+        return self.streams[MEAS_ACC if self._only is None else self._only]
+
     def _sample_times(self, st: _Stream, ts: int, n: int) -> np.ndarray:
-        """Per-sample times (ns) of a frame of ``n`` samples ending at ``ts`` (PmdTimeStampUtils rule).
+        """Per-sample times (ns) of a frame of ``n`` samples ending at ``ts`` (:func:`frame_sample_times`).
 
         A frame time outside int64, not after the previous frame, or more than
         ``MAX_FRAME_STEP_NS`` after it is a corrupted frame (DecodeError); two
@@ -471,38 +577,45 @@ class Decoder(_BaseDecoder):
                 raise DecodeError(f"frame time {ts} ns {what} the previous frame's {st.prev_ts} ns")
             st.prev_ts = None  # the sensor's clock really jumped: time this frame as a first one
         st.rejected_ts = None
-        if st.prev_ts is not None:
-            delta = (ts - st.prev_ts) / n
-            if 0.8 * nominal < delta < 1.25 * nominal:
-                first = st.prev_ts + delta
-            else:
-                gap = round((ts - st.prev_ts) / nominal) - n
-                if gap > 0 and st is self.streams[MEAS_ACC]:
-                    # ACC is the output clock: its lost frames are lost samples; a lost GYRO
-                    # frame shows as unpaired ACC samples (counted in _pair), a lost MAG frame
-                    # is interpolated over
-                    self.stats.samples_lost += gap
-                delta, first = nominal, ts - nominal * (n - 1)
-        else:
-            delta, first = nominal, ts - nominal * (n - 1)
+        if st.prev_ts is not None and (ts - st.prev_ts) / n > LOSS_STEP * nominal:
+            gap = round((ts - st.prev_ts) / nominal) - n
+            if gap > 0 and st is self._clock_stream():
+                # the output stream's lost frames are lost samples; a lost GYRO frame shows as
+                # unpaired ACC samples (counted in _pair), a lost MAG frame is interpolated over
+                self.stats.samples_lost += gap
+        times = frame_sample_times(st.prev_ts, ts, n, st.rate_hz)
         st.prev_ts = ts
-        times = np.rint(first + delta * np.arange(n)).astype(np.int64)
-        times[-1] = ts
         return times
 
     def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
+        if self._only is not None and len(data) > HEADER_BYTES and data[0] != self._only and data[0] in self.streams:
+            self.skipped_frames += 1
+            return None
         meas, times, vals = self.decode_frame(data)
-        self._append(meas, times, vals, host_ns)
+        if self._only is not None:
+            return self._single(times, vals, host_ns)
+        self._append(meas, times, vals, host_ns, self._packet_index())
         return self._pair()
 
-    def _append(self, meas: int, times: np.ndarray, vals: np.ndarray, host_ns: int | None) -> None:
+    def _single(self, times: np.ndarray, vals: np.ndarray, host_ns: int | None) -> ImuBlock:
+        """A block of one measurement decoded alone (the other fields NaN)."""
+        n = times.size
+        nan = np.full((n, 3), np.nan)
+        fields = {MEAS_ACC: "acc_sensor", MEAS_GYRO: "gyr_sensor", MEAS_MAG: "mag_sensor"}
+        kw = {"acc_sensor": nan, "gyr_sensor": nan.copy(), "mag_sensor": nan.copy() if self.has_mag else None}
+        kw[fields[self._only]] = vals
+        host = None if host_ns is None else np.full(n, host_ns, dtype=np.int64)
+        return ImuBlock(time_sensor_s=times * 1e-9, sample_index=None, host_ns=host, **kw)
+
+    def _append(self, meas: int, times: np.ndarray, vals: np.ndarray, host_ns: int | None, packet: int) -> None:
         st = self.streams[meas]
         st.t = np.concatenate([st.t, times])
         st.v = np.concatenate([st.v, vals])
+        st.pk = np.concatenate([st.pk, np.full(times.size, packet, dtype=np.int64)])
         if meas == MEAS_ACC:
             self._acc_host = np.concatenate([self._acc_host, np.full(times.size, -1 if host_ns is None else host_ns, dtype=np.int64)])
 
-    def _pair(self) -> ImuBlock | None:
+    def _pair(self, final: bool = False) -> ImuBlock | None:
         acc, gyr = self.streams[MEAS_ACC], self.streams[MEAS_GYRO]
         if acc.t.size == 0:
             return None
@@ -520,26 +633,29 @@ class Decoder(_BaseDecoder):
         else:
             jn = np.zeros(acc.t.size, dtype=np.int64)
             matched = np.zeros(acc.t.size, dtype=bool)
+        no_mag = self.has_mag and self.streams[MEAS_MAG].t.size == 0
         decided = matched | (acc.t < ready_until)
         if self.has_mag:
             mag = self.streams[MEAS_MAG]
-            mag_ok = mag.t.size > 0 and True
-            decided &= (acc.t <= mag.t[-1]) if mag_ok else False
+            decided &= (acc.t <= mag.t[-1]) if mag.t.size else False
         # also give up on samples waiting too long for a stalled partner
         stale = acc.t < acc.t[-1] - self.max_wait_s * 1e9
         decided |= stale
+        if final:
+            decided[:] = True
         # keep order: only a decided prefix is released
         undecided = np.flatnonzero(~decided)
         cut = int(undecided[0]) if undecided.size else acc.t.size
         if cut == 0:
             return None
         emit = matched[:cut].copy()
-        if self.has_mag and stale[:cut].any() and self.streams[MEAS_MAG].t.size == 0:
+        if no_mag and (final or stale[:cut].any()):
             emit &= False
         lost = int(cut - emit.sum())
         self.stats.samples_lost += lost
         if lost:
             self._unpaired.append(acc.t[:cut][~emit].copy())
+            self._report_unpaired(acc.pk[:cut], matched[:cut], emit, final)
         sel = np.flatnonzero(emit)
         t_out = acc.t[sel]
         block = None
@@ -559,14 +675,45 @@ class Decoder(_BaseDecoder):
             )
         # drop consumed acc samples and gyro/mag samples no longer needed
         last_t = acc.t[cut - 1]
-        acc.t, acc.v, self._acc_host = acc.t[cut:], acc.v[cut:], self._acc_host[cut:]
+        self._last_acc_t = int(last_t)
+        acc.t, acc.v, acc.pk, self._acc_host = acc.t[cut:], acc.v[cut:], acc.pk[cut:], self._acc_host[cut:]
         keep_g = gyr.t > last_t - tol
-        gyr.t, gyr.v = gyr.t[keep_g], gyr.v[keep_g]
+        gyr.t, gyr.v, gyr.pk = gyr.t[keep_g], gyr.v[keep_g], gyr.pk[keep_g]
         if self.has_mag:
             mag = self.streams[MEAS_MAG]
             if mag.t.size > 1:
                 k = max(int(np.searchsorted(mag.t, last_t, side="right")) - 1, 0)
-                mag.t, mag.v = mag.t[k:], mag.v[k:]
+                mag.t, mag.v, mag.pk = mag.t[k:], mag.v[k:], mag.pk[k:]
+        return block
+
+    def _report_unpaired(self, pk: np.ndarray, matched: np.ndarray, emit: np.ndarray, final: bool) -> None:
+        """Record the ACC samples the pairing dropped, by notification, in ``dropped``."""
+        no_gyr = ~matched
+        no_mag = matched & ~emit
+        for mask, why in ((no_gyr, "ACC samples without a GYRO sample within half a period"
+                           + (" (the stream ended before their GYRO frame)" if final else " (a GYRO frame lost?)")),
+                          (no_mag, "ACC samples dropped: no MAG frame came to interpolate from")):
+            if mask.any():
+                for packet in np.unique(pk[mask]):
+                    self._drop((packet,), why, int(np.count_nonzero(mask & (pk == packet))))
+
+    def finish(self) -> ImuBlock | None:
+        """End of stream: pair what is waiting (MAG held at its last value); ACC samples
+        without a GYRO partner, and GYRO samples after the last ACC one, are dropped and
+        recorded in ``dropped``. The decoder is reset afterwards."""
+        block = None
+        if self._only is None:
+            acc, gyr = self.streams[MEAS_ACC], self.streams[MEAS_GYRO]
+            last_acc = int(acc.t[-1]) if acc.t.size else self._last_acc_t
+            block = self._pair(final=True)
+            if block is not None:
+                self.stats.samples += len(block)
+            tol = 0.5e9 / self.rate_hz
+            late = gyr.t > (last_acc + tol if last_acc is not None else -np.inf)
+            for packet in np.unique(gyr.pk[late]):
+                count = int(np.count_nonzero(late & (gyr.pk == packet)))
+                self._drop((packet,), "GYRO samples without an ACC sample (the stream ended before their ACC frame)", count)
+        self.reset()
         return block
 
     def feed_many(self, datas: Sequence[bytes], host_ns=None) -> ImuBlock:
@@ -575,7 +722,9 @@ class Decoder(_BaseDecoder):
 
         hns = host_ns_array(host_ns, len(datas))
         self.last_errors = []
-        pending: dict[int, tuple[list, list, list]] = {m: ([], [], []) for m in self.streams}
+        if self._only is not None:
+            return super().feed_many(datas, host_ns)
+        pending: dict[int, tuple[list, list, list, list]] = {m: ([], [], [], []) for m in self.streams}
         for i, d in enumerate(datas):
             self.stats.packets += 1
             try:
@@ -588,13 +737,15 @@ class Decoder(_BaseDecoder):
             lists[0].append(times)
             lists[1].append(vals)
             lists[2].append(np.full(times.size, -1 if hns is None else int(hns[i]), dtype=np.int64))
+            lists[3].append(np.full(times.size, self._packet_index(), dtype=np.int64))
         # one concatenation per stream (appending frame by frame would be quadratic)
-        for meas, (tl, vl, hl) in pending.items():
+        for meas, (tl, vl, hl, pl) in pending.items():
             if not tl:
                 continue
             st = self.streams[meas]
             st.t = np.concatenate([st.t, *tl])
             st.v = np.concatenate([st.v, *vl])
+            st.pk = np.concatenate([st.pk, *pl])
             if meas == MEAS_ACC:
                 self._acc_host = np.concatenate([self._acc_host, *hl])
         block = self._pair()
@@ -602,6 +753,22 @@ class Decoder(_BaseDecoder):
             return empty_block(self.has_mag)
         self.stats.samples += len(block)
         return block
+
+
+def float32_samples(bits: np.ndarray) -> np.ndarray:
+    """Samples of a float frame (GYRO type 1): int bit patterns (summed with wrap-around, as
+    the SDK adds deltas to Int32) -> float64 values of those IEEE-754 float32 numbers."""
+    return (np.asarray(bits, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def float32_bits(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`float32_samples`: float32 bit patterns as signed int64 (int32 range)."""
+    return np.asarray(values, dtype=np.float32).view(np.int32).astype(np.int64)
+
+
+def _wrap32(d: np.ndarray) -> np.ndarray:
+    """Differences of int32 bit patterns taken modulo 2**32 into the signed 32-bit range."""
+    return ((np.asarray(d, dtype=np.int64) + (1 << 31)) % (1 << 32)) - (1 << 31)
 
 
 # --------------------------------------------------------------------------- encoder
@@ -650,7 +817,9 @@ class Encoder(_BaseEncoder):
             acc = np.asarray(block.acc_sensor) / MG
         out = {
             MEAS_ACC: (t_ns, _q16(acc)),
-            MEAS_GYRO: (t_ns, _q16(np.asarray(block.gyr_sensor) / DEG / p["gyr_factor"])),
+            MEAS_GYRO: (t_ns, float32_bits(np.asarray(block.gyr_sensor) / DEG / p["gyr_factor"])
+                        if p["gyr_frame_type"] == 0x81 else
+                        _q16(np.asarray(block.gyr_sensor) / DEG / p["gyr_factor"])),
         }
         if self.mag:
             t = np.asarray(block.time_sensor_s, dtype=np.float64)
@@ -708,10 +877,11 @@ class Encoder(_BaseEncoder):
         if meas == MEAS_ACC and self.p["acc_frame_type"] == 0x01:
             return max(1, min(v.shape[0], (self.p["max_frame_bytes"] - HEADER_BYTES) // 6))
         ch = 4 if (meas == MEAS_MAG and self.p["mag_frame_type"] == 0x81) else 3
+        ref_bytes = 4 if self._float(meas) else 2
         nmax = v.shape[0]
         if nmax <= 1:
             return nmax
-        w = bits_needed(np.diff(v, axis=0)).max(axis=1)
+        w = bits_needed(_wrap32(np.diff(v, axis=0))).max(axis=1)
         if ch == 4:
             w = np.maximum(w, 1)
         bs = self.p["block_samples"]
@@ -720,9 +890,13 @@ class Encoder(_BaseEncoder):
         wmax = np.maximum.accumulate(w)
         m = np.arange(1, nmax)
         nblocks = (m + bs - 1) // bs
-        size = HEADER_BYTES + 2 * ch + 2 * nblocks + (m * ch * wmax + 7 * nblocks) // 8
+        size = HEADER_BYTES + ref_bytes * ch + 2 * nblocks + (m * ch * wmax + 7 * nblocks) // 8
         fits = np.flatnonzero(size <= self.p["max_frame_bytes"])
         return 1 + (int(fits[-1]) + 1 if fits.size else 0)
+
+    def _float(self, meas: int) -> bool:
+        """True for the float32 frames (GYRO type 1)."""
+        return meas == MEAS_GYRO and self.p["gyr_frame_type"] == 0x81
 
     def _frame(self, meas: int, t: np.ndarray, v: np.ndarray) -> bytes:
         if meas == MEAS_ACC:
@@ -733,6 +907,11 @@ class Encoder(_BaseEncoder):
             ftype = self.p["mag_frame_type"]
         if ftype == 0x01:
             payload = v.astype("<i2").tobytes()
+        elif self._float(meas):
+            # float32 bit patterns; deltas wrap modulo 2**32 as the SDK's Int32 sums do
+            steps = _wrap32(np.diff(v, axis=0))
+            unwrapped = np.concatenate([v[:1], v[:1] + np.cumsum(steps, axis=0)])
+            payload = pack_delta_frame(unwrapped, 32, self.p["block_samples"])
         else:
             if meas == MEAS_MAG and ftype == 0x81:
                 v = np.concatenate([v, np.full((v.shape[0], 1), 3, dtype=np.int64)], axis=1)  # status GOOD

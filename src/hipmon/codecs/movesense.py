@@ -279,7 +279,7 @@ class Decoder(_BaseDecoder):
             self._pending = None
             if not self._body_ok(body_len):
                 if len(self._pending_packets) > 1:
-                    self._drop(self._pending_packets[:-1], "GSP message dropped: it ends in a malformed part "
+                    self._drop(self._pending_packets[:-1], "first part(s) of a GSP message dropped: its last part makes it malformed "
                                f"(body of {body_len} bytes)")
                 raise DecodeError(
                     f"GSP message body of {body_len} bytes is not 4 + n x {self.stride} (IMU{3 * self.k} samples)"

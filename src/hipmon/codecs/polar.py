@@ -638,8 +638,10 @@ class Decoder(_BaseDecoder):
         if self.has_mag:
             mag = self.streams[MEAS_MAG]
             decided &= (acc.t <= mag.t[-1]) if mag.t.size else False
-        # also give up on samples waiting too long for a stalled partner
-        stale = acc.t < acc.t[-1] - self.max_wait_s * 1e9
+        # also give up on samples waiting too long for a stalled partner: older than max_wait_s
+        # before the newest ACC sample and from an earlier ACC frame (one frame may span more
+        # than max_wait_s when its samples compress well: its own span is no stall)
+        stale = (acc.t < acc.t[-1] - self.max_wait_s * 1e9) & (acc.pk < acc.pk[-1])
         decided |= stale
         if final:
             decided[:] = True

@@ -359,7 +359,8 @@ def frame_sample_times(prev_ts: int | None, ts: int, n: int, rate_hz: float) -> 
         delta, first = 0.0, float(ts)
     else:
         raise ValueError("without a previous frame the sample times need a nominal rate")
-    times = np.rint(first + delta * np.arange(n)).astype(np.int64)
+    # absolute times rounded as the SDK does; below 2**63 so that a time near the u64 top casts
+    times = np.minimum(np.rint(first + delta * np.arange(n)), 9.2233720368547748e18).astype(np.int64)
     times[-1] = ts
     return times
 

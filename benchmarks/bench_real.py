@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         rot = {p: Rotation.random(random_state=int(rng.integers(2**31))).as_matrix() for p in PLACEMENTS}
         changed = {p: (v[0], *rotate_imu(v[1], v[2], rot[p])) for p, v in imu.items()}
         variants[f"rotated #{k + 1}"] = angles_difference_rms(t0, a0, *run_pipeline(changed), WINDOWS)
-    for rate in (52.0, 208.0):
+    for rate in (52.0, 208.0, 416.0):
         changed = {p: resample_imu(*v, rate) for p, v in imu.items()}
         variants[f"resampled {rate:.0f} Hz"] = angles_difference_rms(t0, a0, *run_pipeline(changed), WINDOWS)
     for label, lo, hi in (("standing cut to its last 4 s", 6.7, None), ("session cut at 22 s", None, 22.0)):

@@ -86,9 +86,9 @@ def test_a_sensor_strapped_on_at_any_angle_gives_the_same_angles(trial, hipmon_r
     assert max(d.values()) < 0.5, d  # measured 0.003
 
 
-@pytest.mark.parametrize("rate_hz", [52.0, 208.0])
+@pytest.mark.parametrize("rate_hz", [52.0, 208.0, 416.0])
 def test_the_sample_rate_does_not_change_the_angles(trial, hipmon_run, rate_hz):
     imu, _ = trial
     resampled = {p: resample_imu(*v, rate_hz) for p, v in imu.items()}
     d = angles_difference_rms(*hipmon_run, *_angles(resampled), WINDOWS)
-    assert max(d.values()) < 0.5, d  # measured 0.22 (52 Hz), 0.04 (208 Hz)
+    assert max(d.values()) < 0.5, d  # measured 0.31 (52 Hz, grid at 52 Hz), 0.04 (208 Hz), 416 Hz alike (grid at 100 Hz)

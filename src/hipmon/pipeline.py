@@ -895,6 +895,8 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
                                            + ([samples[by_p[p]][3]] if use_mag else [])))
         for p in P
     }
+    if any(len(v[0]) == 0 for v in streams.values()):
+        return None  # a sensor without a sample: nothing to calibrate it from
     t0 = max(float(v[0][0]) for v in streams.values())
     t1 = min(float(v[0][-1]) for v in streams.values())
     grid, arrays, _ = resample(streams, rate, start_s=t0, end_s=t1, max_step_s=1.0)

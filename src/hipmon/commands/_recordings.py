@@ -24,3 +24,18 @@ def recordings_dir(args: argparse.Namespace) -> str:
     if not os.access(path, os.W_OK | os.X_OK):
         raise CommandError(f"--recordings {args.recordings}: the folder is not writable")
     return path
+
+
+def emulation_rate_hz(profile: str, rate_hz: float | None) -> float:
+    """The emulated sensors' rate: ``--rate``, else 208 Hz where the profile streams at it, else the
+    profile's default (WitMotion and Thingy stream at 10-100 Hz); an unknown profile is a clear error."""
+    from hipmon.cli import CommandError
+    from hipmon.profiles import ProfileError, get_profile
+
+    if rate_hz:
+        return float(rate_hz)
+    try:
+        prof = get_profile(profile)
+    except (KeyError, ProfileError) as exc:
+        raise CommandError(f"--profile {profile}: {exc}") from None
+    return 208.0 if 208 in [int(r) for r in prof.rates_hz] else float(prof.default_rate_hz)

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="baseline session (or baseline JSON) whose first events set the alert limits",
     )
     parser.add_argument("--save-baseline", metavar="JSON", help="write this session's baseline to JSON")
+    parser.add_argument("--events", action="store_true",
+                        help="one line per event and alert, the lines `hipmon live --no-gui` printed")
 
 
 def _process(path: str) -> Any:
@@ -57,6 +59,8 @@ def _process(path: str) -> Any:
         return process_session(path)
     except (OSError, ValueError) as exc:
         raise CommandError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - one error path: a line, not a traceback
+        raise CommandError(f"{path}: cannot analyse ({type(exc).__name__}: {exc})") from None
 
 
 def _load_baseline(spec: str, rules: Any) -> Any:
@@ -233,6 +237,15 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize_result(result, rules, baseline)
     if args.save_baseline:
         Baseline.from_events(result.events, rules if rules is not None else load_rules()).save(args.save_baseline)
+    if args.events:
+        from hipmon.buffers import describe_alert
+        from hipmon.commands.live import format_event
+
+        for ev in result.events:
+            print(format_event(ev))
+        for a in result.alerts:
+            print(f"{a.time_s:8.2f} s  ALERT   {describe_alert(str(a.rule), str(a.side), dict(a.values or {}))}")
+        return 0
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:

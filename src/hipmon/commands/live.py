@@ -9,7 +9,7 @@ import sys
 import time
 
 from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
-from hipmon.commands._recordings import add_recordings_argument, recordings_dir
+from hipmon.commands._recordings import add_recordings_argument, emulation_rate_hz, recordings_dir
 
 HELP = "Live dashboard on real sensors from a session configuration or a scan; --no-gui prints one line per stride."
 
@@ -75,7 +75,8 @@ def _source(args: argparse.Namespace):
             raise CommandError("--loss must be in [0, 1), --disconnects >= 0, --rate > 0")
         try:
             return ChainSource.emulated(seconds=min(seconds, 1800.0), seed=args.seed, kind=args.emulate,
-                                        profile=args.profile or "movesense-gsp", rate_hz=args.rate or 208.0,
+                                        profile=args.profile or "movesense-gsp",
+                                        rate_hz=emulation_rate_hz(args.profile or "movesense-gsp", args.rate),
                                         loss=args.loss, disconnects=args.disconnects,
                                         preset=args.preset or DEMO_PRESET, placements=placements,
                                         off_air=parse_off_air(args.off_air, placements))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hipmon.commands._recordings import emulation_rate_hz
+
 HELP = "Record a session without a GUI, from sensors or --emulate KIND, to a SQLite session file."
 
 
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         placements = parse_placements(args.placements)
         summary = record_emulated(
             args.output, kind=args.emulate, seconds=args.seconds, profile=args.profile or "movesense-gsp",
-            rate_hz=args.rate or 208.0, loss=args.loss, disconnects=args.disconnects, seed=args.seed,
+            rate_hz=emulation_rate_hz(args.profile or "movesense-gsp", args.rate), loss=args.loss, disconnects=args.disconnects, seed=args.seed,
             speed=args.speed, overwrite=args.overwrite, simulate_options=options, placements=placements,
             off_air=parse_off_air(args.off_air, placements),
         )

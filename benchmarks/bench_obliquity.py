@@ -113,17 +113,10 @@ def real_trial() -> dict:
     vic = L.load_vicon()
     ref = L.reference_angles(vic)
     t = vic["time_s"]
-    fr = L.segment_frames(vic)
-    sel = (t >= 2.0) & (t < 9.0)
-    g0 = L._lab_to_global(np.nanmean(fr["pelvis"][sel, :, 0], axis=0))
     imu = {p: L.load_imu(p) for p in PLACEMENTS}
-    r_imu, rw, seg = {}, {}, {}
-    for p in PLACEMENTS:
-        r_imu[p] = rot.matrix(R.vqf_orientation(imu[p]["time_s"], imu[p]["acc"], imu[p]["gyr"]))
-        f = fr[p] @ (L._mean_rotation(fr[p][sel]).T @ g0)
-        idx = np.flatnonzero((t >= 10.7) & (t <= 25.0) & np.isfinite(f).all((1, 2)))[::3]
-        rw[p], rs = R.fit_constant_alignments(r_imu[p][idx], f[idx])
-        seg[p] = np.einsum("ij,njk,kl->nil", rw[p], r_imu[p], rs)
+    r_imu = {p: rot.matrix(R.vqf_orientation(imu[p]["time_s"], imu[p]["acc"], imu[p]["gyr"])) for p in PLACEMENTS}
+    floor = R.real_walk_floor(L, r_imu)
+    rw, seg, g0 = floor["world"], floor["segments"], floor["global0"]
     _, x, _ = L._yxz(np.einsum("ji,njk->nik", g0, seg["pelvis"]))
     obl_floor = np.degrees(-x)
     i0 = 550

@@ -44,28 +44,10 @@ def real_trial(iterations: int | None = None) -> dict:
     import load_neura as L
     import oracle_floor as O
 
+    floor = R.real_walk_floor(L, {p: O._sensor_orientation(p, "vqf") for p in PLACEMENTS}, iterations)
+    t, est_a, ref_a = floor["time_s"], floor["angles_deg"], floor["reference_deg"]
     vic = L.load_vicon()
     ref = L.reference_angles(vic)
-    t = vic["time_s"]
-    fr = L.segment_frames(vic)
-    sel = (t >= 2.0) & (t < 9.0)
-    g0 = L._lab_to_global(np.nanmean(fr["pelvis"][sel, :, 0], axis=0))
-    seg = {}
-    for p in PLACEMENTS:
-        r_imu = O._sensor_orientation(p, "vqf")
-        f = fr[p] @ (L._mean_rotation(fr[p][sel]).T @ g0)
-        idx = np.flatnonzero((t >= 10.7) & (t <= 25.0) & np.isfinite(f).all((1, 2)))[::3]
-        rw, rs = R.fit_constant_alignments(r_imu[idx], f[idx], iterations)
-        seg[p] = np.einsum("ij,njk,kl->nil", rw, r_imu, rs)
-    est = {}
-    r, x, z = L._yxz(np.einsum("ji,njk->nik", g0, seg["pelvis"]))
-    est["pelvis_tilt_deg"], est["pelvis_obliquity_deg"], est["pelvis_rotation_deg"] = np.degrees(-z), np.degrees(-x), np.degrees(r)
-    for side, sg in (("left", -1.0), ("right", 1.0)):
-        a, b, c = L._zxy(np.einsum("nji,njk->nik", seg["pelvis"], seg[f"{side}_thigh"]))
-        est[f"hip_flexion_{side}_deg"], est[f"hip_adduction_{side}_deg"] = np.degrees(a), np.degrees(sg * b)
-        est[f"hip_internal_rotation_{side}_deg"] = np.degrees(sg * c)
-    est_a = np.column_stack([est[c] for c in ANGLE_COLUMNS])
-    ref_a = np.column_stack([ref[c] for c in ANGLE_COLUMNS])
     out = {"floor": R.floor_rmse(t, est_a, ref_a, WINDOW_REAL)}
     w = (t >= WALK_REAL[0]) & (t <= WALK_REAL[1])
     out["bands"], out["coupling"] = {}, {}

@@ -6,7 +6,8 @@ Pure functions, used the same way on a real recording and on a simulated session
   of a sensor's fused orientation to a reference segment orientation (the fit of
   ``oracle_floor.py`` in ``shared/data/real/neura-sparse-s02-walk``);
 - ``simulated_floor``: that floor on a simulated session (VQF 6D of each simulated
-  sensor against the TRUE segment orientations), angle by angle;
+  sensor against the TRUE segment orientations), angle by angle; ``real_walk_floor``: the
+  same on the real Neura walk against its markers;
 - ``error_bands_deg``, ``angle_coupling``, ``rest_noise``, ``impact_stats``,
   ``stride_cv``: the statistics ``benchmarks/bench_sim_vs_real.py`` prints side by side.
 """
@@ -95,6 +96,42 @@ def simulated_floor(sim, fit_window_s: tuple[float, float], rate_hz: float = 100
 
     est_deg = kin.all_angles_deg(seg["pelvis"], seg["left_thigh"], seg["right_thigh"])
     return grid, est_deg, sim.angles_at(grid)
+
+
+def real_walk_floor(loader, r_sensor_world: dict, iterations: int | None = None,
+                    static_s: tuple[float, float] = (2.0, 9.0), fit_s: tuple[float, float] = (10.7, 25.0)) -> dict:
+    """The floor of the real Neura walk: each real sensor's orientation with the best constant
+    alignments fitted to its marker segment (``oracle_floor.py``'s construction, to convergence).
+
+    ``loader``: the recording's own ``load_neura`` module; ``r_sensor_world[placement]`` (N, 3, 3):
+    the sensor's fused orientation on the marker grid. Returns ``time_s`` (N,), ``angles_deg``
+    (N, 9) ANGLE_COLUMNS order, ``reference_deg`` (N, 9) the marker angles, ``segments``
+    (placement -> (N, 3, 3) aligned orientations), ``world`` (placement -> (3, 3) world alignment),
+    ``global0`` (3, 3) the global frame in lab coordinates.
+    """
+    L = loader
+    vic = L.load_vicon()
+    ref = L.reference_angles(vic, static=static_s)
+    t = vic["time_s"]
+    fr = L.segment_frames(vic)
+    sel = (t >= static_s[0]) & (t < static_s[1])
+    g0 = L._lab_to_global(np.nanmean(fr["pelvis"][sel, :, 0], axis=0))
+    seg, world = {}, {}
+    for p in PLACEMENTS:
+        f = fr[p] @ (L._mean_rotation(fr[p][sel]).T @ g0)
+        idx = np.flatnonzero((t >= fit_s[0]) & (t <= fit_s[1]) & np.isfinite(f).all((1, 2)))[::3]
+        world[p], rs = fit_constant_alignments(r_sensor_world[p][idx], f[idx], iterations)
+        seg[p] = np.einsum("ij,njk,kl->nil", world[p], r_sensor_world[p], rs)
+    est = {}
+    r, x, z = L._yxz(np.einsum("ji,njk->nik", g0, seg["pelvis"]))
+    est["pelvis_tilt_deg"], est["pelvis_obliquity_deg"], est["pelvis_rotation_deg"] = np.degrees(-z), np.degrees(-x), np.degrees(r)
+    for side, sg in (("left", -1.0), ("right", 1.0)):
+        a, b, c = L._zxy(np.einsum("nji,njk->nik", seg["pelvis"], seg[f"{side}_thigh"]))
+        est[f"hip_flexion_{side}_deg"], est[f"hip_adduction_{side}_deg"] = np.degrees(a), np.degrees(sg * b)
+        est[f"hip_internal_rotation_{side}_deg"] = np.degrees(sg * c)
+    return {"time_s": t, "angles_deg": np.column_stack([est[c] for c in ANGLE_COLUMNS]),
+            "reference_deg": np.column_stack([ref[c] for c in ANGLE_COLUMNS]), "segments": seg, "world": world,
+            "global0": g0}
 
 
 def rmse_deg(err: np.ndarray, wrap: bool = False) -> float:

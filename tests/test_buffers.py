@@ -131,3 +131,12 @@ def test_live_state_fills_in_the_calibration_backfill():
     tt, x = st.angles.get()
     assert np.array_equal(tt, t[50:])  # the ring holds the newest second
     assert np.array_equal(x[:, 0], np.arange(50.0, 150.0))
+
+
+def test_alert_line_shows_the_value_and_limit_not_the_rules_workings():
+    # the alert engine also reports the baseline's standard error and the pelvis offset it took off:
+    # the coach's line is the measured value against its limit
+    text = describe_alert("pelvic_drop", "right", {
+        "peak_pelvic_drop_deg": 10.5, "peak_pelvic_drop_deg_limit": 10.1, "peak_pelvic_drop_deg_baseline": 7.0,
+        "peak_pelvic_drop_deg_baseline_se": 0.2, "peak_pelvic_drop_deg_offset": 0.0})
+    assert text == "RIGHT stance — pelvic drop: drop 10.5° > 10.1° (left side drops)"

@@ -218,7 +218,9 @@ def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
     """
     parts = []
     for k, v in values.items():
-        if k.endswith(("_limit", "_baseline")) or k in ("k", "n") or not isinstance(v, (int, float)):
+        # the measured value only: limits, baselines, their uncertainty and offsets are the rule's workings
+        if k.endswith(("_limit", "_baseline", "_baseline_se", "_offset")) or k in ("k", "n") \
+                or not isinstance(v, (int, float)):
             continue
         if not math.isfinite(v):
             continue

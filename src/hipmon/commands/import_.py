@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
     for placement, csvf in parsed.items():
+        for finding in csvf.findings:
+            print(f"hipmon import: warning: {finding.line()}", file=sys.stderr)
         if csvf.ignored_columns:
             print(
                 f"hipmon import: {csvf.path}: ignored column(s) {', '.join(csvf.ignored_columns)}",

@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
         f"duration    {info['duration_s']:.3f} s",
     ]
     if info["metadata"]:
-        lines.append("metadata    " + ", ".join(f"{k}={v}" for k, v in info["metadata"].items() if k != "import_files"))
+        lines.append("metadata    " + ", ".join(f"{k}={v}" for k, v in info["metadata"].items()
+                                                if k not in ("import_files", "import_warnings", "import_conversions")))
+        for warning in info["metadata"].get("import_warnings") or []:
+            lines.append(f"warning     {warning}")
     lines.append("sensors")
     header = f"  {'sensor':<14}{'placement':<13}{'profile':<18}{'rate_Hz':>8}{'notifs':>9}{'samples':>10}{'gaps':>6}{'lost':>7}{'dec_err':>8}"
     lines.append(header)

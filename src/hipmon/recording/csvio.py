@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -47,6 +47,8 @@ class ImuCsv:
     path: Path
     block: ImuBlock
     ignored_columns: list[str]
+    #: plausibility findings (``hipmon.plausibility.Finding``) about this file, set by ``import_csv_session``
+    findings: list = field(default_factory=list)
 
     @property
     def rate_hz(self) -> float:
@@ -152,6 +154,7 @@ def import_csv_session(
     *,
     metadata: Mapping[str, object] | None = None,
     overwrite: bool = False,
+    check: bool = True,
 ) -> dict[str, ImuCsv]:
     """Import one CSV per placement into a new session file, atomically.
 
@@ -163,6 +166,10 @@ def import_csv_session(
     median steps are stored as gaps (reason ``import``). Every file is parsed
     and validated before anything is written; the output appears only
     complete (written to a temporary file, renamed at the end).
+    ``check``: plausibility (``hipmon.plausibility``): certain unit fixes are applied,
+    swapped thigh files exchanged, each said in the files' ``findings`` and recorded in
+    the metadata (``import_warnings``, ``import_conversions``); clocks that do not
+    overlap raise :class:`RecordingError`.
     """
     from hipmon.sync import detect_gaps
 
@@ -183,10 +190,38 @@ def import_csv_session(
         raise RecordingError(f"{output}: already exists (use --force to replace it)")
     present = [p for p in PLACEMENTS if p in files]
     parsed = {p: read_imu_csv(files[p]) for p in present}
+    if check:
+        from hipmon import plausibility
+
+        blocks, findings = plausibility.check_session({p: c.block for p, c in parsed.items()},
+                                                      {p: str(c.path) for p, c in parsed.items()})
+        for f in findings:
+            if f.error:
+                raise RecordingError(f.line())
+        for p, c in parsed.items():
+            c.block = blocks[p]
+            c.findings = [f for f in findings if f.placement == p]
+        if len(parsed) == 3:
+            swap, mirrored = plausibility.sensor_sides({p: c.block for p, c in parsed.items()})
+            for p, why in mirrored.items():
+                parsed[p].findings.append(plausibility.Finding(p, str(parsed[p].path), "mirrored", why))
+            if swap is not None:
+                parsed["left_thigh"], parsed["right_thigh"] = parsed["right_thigh"], parsed["left_thigh"]
+                for p in ("left_thigh", "right_thigh"):
+                    parsed[p].findings.append(plausibility.Finding(
+                        p, str(parsed[p].path), "thighs_swapped",
+                        f"given as the {'right' if p == 'left_thigh' else 'left'} thigh, but it is on the "
+                        f"{p.replace('_', ' ')} ({swap}); imported as the {p.replace('_', ' ')}", converted=True))
+    files = {p: str(c.path) for p, c in parsed.items()}
     meta = {
         "source": "csv-import",
         "import_files": {p: str(Path(files[p]).resolve()) for p in present},
     }
+    notes = [f.line() for c in parsed.values() for f in c.findings]
+    if notes:
+        meta["import_warnings"] = notes
+        meta["import_conversions"] = {p: [f.kind for f in c.findings if f.converted]
+                                      for p, c in parsed.items() if any(f.converted for f in c.findings)}
     meta.update(dict(metadata or {}))
     with SessionWriter(output, meta, origin_ns=0, overwrite=overwrite, background=False, atomic=True) as w:
         for placement, csvf in parsed.items():

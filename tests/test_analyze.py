@@ -90,3 +90,26 @@ def test_cli_on_an_imported_simulated_session(tmp_path, capsys):
     assert (tmp_path / "b.json").exists()
     assert main(["analyze", str(sess), "--baseline", str(tmp_path / "b.json")]) == 0
     assert "stance: left" in capsys.readouterr().out
+
+
+def test_analyze_says_the_calibration_quality_and_its_reasons(tmp_path, capsys):
+    # issue 13: analyze never showed the calibration quality; a swapped or mirrored sensor's
+    # reasons must reach the analyst in text and JSON
+    import json
+
+    from hipmon.cli import main
+    from hipmon.simulate import simulate
+
+    sim = simulate("walk", 30, seed=1)
+    sim.write_dir(tmp_path / "sim")
+    session = tmp_path / "s.hipmon"
+    assert main(["import", "--pelvis", str(tmp_path / "sim" / "pelvis.csv"), "--left-thigh",
+                 str(tmp_path / "sim" / "left_thigh.csv"), "--right-thigh", str(tmp_path / "sim" / "right_thigh.csv"),
+                 "-o", str(session)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(session)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("calibration quality ") and "(trusted)" in text.splitlines()[0]
+    assert main(["analyze", str(session), "--json"]) == 0
+    cal = json.loads(capsys.readouterr().out)["calibration"]
+    assert cal["trusted"] is True and 0.5 <= cal["quality"] <= 1.0 and isinstance(cal["reasons"], list)

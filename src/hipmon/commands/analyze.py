@@ -171,6 +171,22 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
     return out
 
 
+def _calibration_and_warnings(path: str, result: Any) -> tuple[dict | None, list[str]]:
+    """The calibration's quality, verdict and reasons, and the import's warnings (session metadata)."""
+    cal = getattr(result, "calibration", None)
+    block = None if cal is None else {"quality": float(cal.quality), "trusted": bool(cal.trusted),
+                                      "reasons": list(cal.reasons)}
+    warnings: list[str] = []
+    try:
+        from hipmon.recording.reader import SessionReader
+
+        with SessionReader(path) as reader:
+            warnings = [str(w) for w in (reader.metadata.get("import_warnings") or [])]
+    except Exception:  # noqa: BLE001 - the summary does not depend on them; the pipeline already read the file
+        warnings = []
+    return block, warnings
+
+
 def format_summary(summary: dict) -> str:
     """Human-readable text of ``summarize_result``'s output (degrees, per minute)."""
     lines = []
@@ -235,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
         baseline = None
     result = _process(args.session)
     summary = summarize_result(result, rules, baseline)
+    summary["calibration"], summary["import_warnings"] = _calibration_and_warnings(args.session, result)
     if args.save_baseline:
         Baseline.from_events(result.events, rules if rules is not None else load_rules()).save(args.save_baseline)
     if args.events:
@@ -249,5 +266,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:
+        cal = summary["calibration"]
+        if cal is None:
+            print("calibration: none found (need >= 2 s of quiet standing, then walking, running or landings)")
+        else:
+            verdict = "trusted" if cal["trusted"] else "NOT TRUSTED: read the reasons before the numbers"
+            print(f"calibration quality {cal['quality']:.2f} ({verdict})")
+            for reason in cal["reasons"]:
+                print(f"  - {reason}")
+        for w in summary["import_warnings"]:
+            print(f"warning: {w}")
         print(format_summary(summary))
     return 0

@@ -299,6 +299,38 @@ class LevelledFilter:
         return rot.multiply(q_level_earth, q)
 
 
+#: the grid advances each time the newest sample enters a new step of this many seconds
+#: (``Pipeline.feed``): at most this much added latency, and a result independent of batching
+ADVANCE_STEP_S = 0.1
+
+#: connection events that restart a sensor's decoder and clock map (as in a recording's log)
+RESET_KINDS = ("connect", "reconnect")
+
+
+def merge_updates(parts: Sequence[Update]) -> Update:
+    """Consecutive updates as one: frames concatenated, events and alerts in order. A
+    backfill is applied to the merged frames it covers; rows before them stay a backfill."""
+    if not parts:
+        return Update(Frames.empty())
+    if len(parts) == 1:
+        return parts[0]
+    frames = Frames.concatenate([u.frames for u in parts])
+    backfills: list[Frames] = []
+    for u in parts:
+        if u.backfill is None or not len(u.backfill):
+            continue
+        frames.fill_in(u.backfill)
+        if len(frames):
+            n_before = int(np.searchsorted(u.backfill.time_s, frames.time_s[0] - 1e-9))
+            if n_before:
+                backfills.append(u.backfill.slice(0, n_before))
+        else:
+            backfills.append(u.backfill)
+    calibration = next((u.calibration for u in reversed(parts) if u.calibration is not None), None)
+    return Update(frames, [e for u in parts for e in u.events], [a for u in parts for a in u.alerts],
+                  calibration, Frames.concatenate(backfills) if backfills else None)
+
+
 # ---------------------------------------------------------------- per-sensor stream
 
 
@@ -436,6 +468,7 @@ class Pipeline:
             for p in self.placements
         }
         self.next_k: int | None = None
+        self._advanced_step: int | None = None  # ``feed``: the newest ADVANCE_STEP_S step advanced at
         self.calibration: Calibration | None = self.config.calibration
         heading_cfg = self.config.heading
         if self.config.use_mag:
@@ -467,16 +500,31 @@ class Pipeline:
 
     # ------------------------------------------------------------ inputs
 
-    def feed(self, notifications: Iterable[RawNotification]) -> Update:
+    def feed(self, notifications: Iterable[Any]) -> Update:
         """Raw notifications in arrival order -> new frames, events, alerts.
 
-        Control-point messages (``role != "data"``) go to the decoder's ``handle_control``."""
+        The items may carry a sensor's connection events in band, in their place (anything
+        with ``kind`` and ``sensor_id``, e.g. ``hipmon.ble.acquisition.ConnectionEvent`` or a
+        recording's connection-log entry): a ``connect``/``reconnect`` resets that sensor's
+        decoder and clock map there (:meth:`reset_sensor`); other kinds change nothing.
+        Control-point messages (``role != "data"``) go to the decoder's ``handle_control``.
+
+        Batch-invariant: the grid advances after a notification whose samples take the newest
+        sample time into a new ``ADVANCE_STEP_S`` step (a rule on the items alone, not on how
+        they were batched), so ``feed(a + b)`` computes exactly what ``feed(a); feed(b)`` does
+        (the returned updates are merged). Live (whatever the queue held) and replay (``batch`` at a time) therefore
+        give the same frames, events and alerts for the same items in the same order."""
+        parts: list[Update] = []
         for n in notifications:
+            if not isinstance(n, RawNotification):
+                if getattr(n, "kind", None) in RESET_KINDS:
+                    self.reset_sensor(n.sensor_id)
+                continue
             s = self.streams.get(n.sensor_id)
             if s is None:
                 continue
             s.ensure_decoder()
-            if getattr(n, "role", "data") != "data":
+            if n.role != "data":
                 # a control-point message (Polar START response: the FACTOR), in arrival order
                 handle = getattr(s.decoder, "handle_control", None)
                 if handle is not None:
@@ -495,10 +543,18 @@ class Pipeline:
             s.sync.update(block.time_sensor_s, np.full(len(block), arrival))  # type: ignore[union-attr]
             t = np.asarray(s.sync.to_session(block.time_sensor_s), dtype=float)  # type: ignore[union-attr]
             s.add(t, block.acc_sensor, block.gyr_sensor, block.mag_sensor)
-        return self._advance(final=False)
+            step = math.floor(s.last_t / ADVANCE_STEP_S) if s.t.size else None
+            if step is not None and (self._advanced_step is None or step > self._advanced_step):
+                self._advanced_step = step
+                up = self._advance(final=False)
+                if len(up.frames) or up.events or up.alerts or up.calibration is not None:
+                    parts.append(up)
+        return merge_updates(parts)
 
     def reset_sensor(self, sensor_id: str) -> None:
-        """A sensor reconnected: restart its decoder and clock map (its samples keep their place)."""
+        """A sensor reconnected: restart its decoder and clock map (its samples keep their place).
+
+        Prefer giving the ``reconnect`` event to :meth:`feed` in its place among the notifications."""
         s = self.streams.get(sensor_id)
         if s is None or s.decoder is None:
             return
@@ -961,20 +1017,26 @@ def process_session(session: Any, config: PipelineConfig | None = None, batch: i
             reader.close()
 
 
+def replay_items(reader: Any) -> Iterable[Any]:
+    """A recording as the live pipeline saw it: its notifications (data and control) in
+    arrival order with the logged connection events in band, each before the first
+    notification at or after its host time (live puts a (re)connect marker before the start
+    sequence, so every later notification belongs to the new connection)."""
+    log = sorted((e for e in reader.connection_log if e.kind in RESET_KINDS), key=lambda e: e.host_ns)
+    i = 0
+    for n in reader.iter_notifications():
+        while i < len(log) and log[i].host_ns <= n.host_ns:
+            yield log[i]
+            i += 1
+        yield n
+
+
 def _replay(reader: Any, specs: list[SensorSpec], config: PipelineConfig, batch: int) -> SessionResult:
     pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
-    resets = sorted((int(t), sid) for sid in pipe.streams for t in reader.reset_times_ns(sid))
-    ri = 0
     ups: list[Update] = []
-    buf: list[RawNotification] = []
-    for n in reader.iter_notifications():
-        while ri < len(resets) and resets[ri][0] <= n.host_ns:
-            if buf:
-                ups.append(pipe.feed(buf))
-                buf = []
-            pipe.reset_sensor(resets[ri][1])
-            ri += 1
-        buf.append(n)
+    buf: list[Any] = []
+    for item in replay_items(reader):  # batch-invariant feed: ``batch`` is only memory
+        buf.append(item)
         if len(buf) >= batch:
             ups.append(pipe.feed(buf))
             buf = []

@@ -59,7 +59,6 @@ class ChainSource:
         self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=2000)
         #: the placements of this session (PLACEMENTS order): all three, or ("pelvis",)
         self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in {s.placement for s in specs})
-        self._pending: list[Any] = []
 
     # ------------------------------------------------------------ construction
 
@@ -188,50 +187,65 @@ class ChainSource:
             self.thread.queue.put_nowait(ev)
 
     def read(self, timeout: float = 0.02) -> Any:
-        if self._pending:
-            return self._pending.pop(0)
-        q = self.thread.queue
-        batch: list[RawNotification] = []
-        updates: list[Any] = []
-        try:
-            item = q.get(timeout=timeout)
-        except queue.Empty:
+        """What the queue holds (up to ``max_batch`` notifications): to the recording and the
+        pipeline, connection events in band in their place (the pipeline resets a sensor's
+        decoder and clock map at its (re)connect, as a replay of the recording does)."""
+        items = self._drain(timeout)
+        if not items:
             return None
+        update = self._feed(items)
+        self._account(update)
+        return update
+
+    def _drain(self, timeout: float) -> list[Any]:
+        q = self.thread.queue
+        items: list[Any] = []
+        n = 0
+        try:
+            item = q.get(timeout=timeout) if timeout > 0 else q.get_nowait()
+        except queue.Empty:
+            return items
         while True:
-            if isinstance(item, RawNotification):
-                batch.append(item)
-            elif hasattr(item, "kind") and hasattr(item, "sensor_id"):  # a ConnectionEvent, in its place
-                if self.writer is not None:
-                    for n in batch:
-                        self.writer.write(n)
-                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, getattr(item, "detail", ""))
-                    self.n_notifications += len(batch)
-                    updates.append(self.pipeline.feed(batch))
-                    batch = []
-                elif item.kind in ("connect", "reconnect") and batch:
-                    self.n_notifications += len(batch)
-                    updates.append(self.pipeline.feed(batch))
-                    batch = []
-                if item.kind in ("connect", "reconnect"):
-                    self.pipeline.reset_sensor(item.sensor_id)  # as a replay does at the logged (re)connect
-            if len(batch) >= self.max_batch:
+            items.append(item)
+            n += isinstance(item, RawNotification)
+            if n >= self.max_batch:
                 break
             try:
                 item = q.get_nowait()
             except queue.Empty:
                 break
-        if not batch and not updates:
-            return None
-        self.n_notifications += len(batch)
+        return items
+
+    def _feed(self, items: list[Any]) -> Any:
         if self.writer is not None:
-            for n in batch:
-                self.writer.write(n)
-        updates.append(self.pipeline.feed(batch))
-        for u in updates:
+            for item in items:
+                if isinstance(item, RawNotification):
+                    self.writer.write(item)
+                else:  # a ConnectionEvent, in its place
+                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, getattr(item, "detail", ""))
+        self.n_notifications += sum(isinstance(i, RawNotification) for i in items)
+        return self.pipeline.feed(items)
+
+    def finish(self) -> list[Any]:
+        """End of the session (runner thread): stop acquisition, take what is still queued into
+        the recording and the pipeline, and flush the pipeline (``Pipeline.finish``, as a replay
+        ends), so the last updates cover exactly the data the recording holds."""
+        if self.thread is None or self.pipeline is None:
+            return []
+        try:
+            self.thread.stop()
+        except Exception:
+            pass
+        ups = []
+        while True:
+            items = self._drain(0.0)
+            if not items:
+                break
+            ups.append(self._feed(items))
+        ups.append(self.pipeline.finish())
+        for u in ups:
             self._account(u)
-        # a (re)connect split the batch: one update per part, in order (read hands them out one by one)
-        self._pending.extend(updates[1:])
-        return updates[0]
+        return ups
 
     def _account(self, update: Any) -> None:
         """Alerts to the recording; session clock, lag, calibration and end of the emulated session."""

@@ -15,6 +15,8 @@ A *source* is any object with::
     calibration_status() -> CalibrationStatus
     limits() -> list[Limit]                        # alert bands
     pipeline_lag_ms() -> float | None              # optional: sample arrival -> angles buffered (ms)
+    finish() -> list[Update]                       # optional: at the end, what is still queued and the
+                                                   # pipeline's flush (before the recording closes)
     can_record: bool; start_recording(path, info); stop_recording(); add_marker(t, label)   (optional)
 
 ``hipmon.app.feeds.SimulatedFeed`` (truth angles, no sensors) and
@@ -112,6 +114,13 @@ class SessionRunner(threading.Thread):
         finally:
             try:
                 self._serve_requests()
+                finish = getattr(self.source, "finish", None)  # optional: the last updates at the end
+                if finish is not None and self.error is None:
+                    for update in finish():
+                        if update is not None:
+                            self.state.push_update(per_column_gaps(update))
+                            self.n_updates += 1
+                    self._refresh_status()
                 if self.state.recording():
                     self.source.stop_recording()
                     self.state.set_recording(None)

@@ -131,6 +131,17 @@ def describe_placements(placements) -> list[str]:
     return lines
 
 
+def _print_new(state, ev_seq: int, al_seq: int, out) -> tuple[int, int]:
+    """Print the events and alerts after ``ev_seq``/``al_seq``; the new sequence numbers."""
+    for seq, ev in state.events_since(ev_seq):
+        ev_seq = seq
+        print(format_event(ev), file=out, flush=True)
+    for a in state.alerts(al_seq):
+        al_seq = a.seq
+        print(f"{a.time_s:8.2f} s  ALERT   {a.message}", file=out, flush=True)
+    return ev_seq, al_seq
+
+
 def run_terminal(source, duration: float | None, out=None, record: str | None = None) -> int:
     """No Qt: the runner thread fills a LiveState; this loop prints each new event and alert.
 
@@ -169,19 +180,17 @@ def run_terminal(source, duration: float | None, out=None, record: str | None = 
                 print(f"# calibration {text}" + (f" (quality {cal.quality:.2f})" if cal.quality is not None else ""),
                       file=out, flush=True)
                 last_cal = text
-            for seq, ev in state.events_since(ev_seq):
-                ev_seq = seq
-                print(format_event(ev), file=out, flush=True)
-            for a in state.alerts(al_seq):
-                al_seq = a.seq
-                print(f"{a.time_s:8.2f} s  ALERT   {a.message}", file=out, flush=True)
+            ev_seq, al_seq = _print_new(state, ev_seq, al_seq, out)
             if runner.finished.is_set() or (duration is not None and time.monotonic() - t0 >= duration):
                 break
             time.sleep(0.1)
     except KeyboardInterrupt:
         pass
     finally:
-        runner.stop()
+        # the runner ends the session: what is still queued goes to the recording and the
+        # pipeline, which is flushed (as a replay ends); the lines below are its last events
+        runner.stop(timeout=120.0)
+    _print_new(state, ev_seq, al_seq, out)
     if record and os.path.exists(record):
         print(f"# recorded {record}", file=out, flush=True)
     if runner.error is not None:

@@ -1,0 +1,88 @@
+"""DESIGN.md sections 1 and 3: a replayed recording gives the same events and alerts as the live session.
+
+For every bundled profile, an emulated walk with 2 % notification loss and 3 forced
+disconnects per sensor runs through the live path (``ChainSource`` -> ``SessionRunner`` ->
+``hipmon live --no-gui``'s printer, recording from the start); ``hipmon analyze --events``
+on that recording must print the same event lines and the same alert lines.
+The pipeline's batching is also checked directly: replaying a recording one item at a
+time or 1000 at a time gives the same events and bit-identical angles.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from hipmon.profiles import load_profiles
+
+PROFILES = sorted(load_profiles())
+SECONDS = 18.0  # the walk calibrates within ~10 s (later when a drop falls in it); 3 drops in (2 s .. 16 s)
+
+
+def _lines(text: str) -> tuple[list[str], list[str]]:
+    """(event lines, alert lines) of the printed output, in order (``#`` lines and logs left out).
+
+    Live prints events and alerts as its polling finds them; analyze prints all events, then
+    all alerts: each kind is compared in its own order."""
+    rows = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#") and " s  " in ln]
+    return [ln for ln in rows if "ALERT" not in ln], [ln for ln in rows if "ALERT" in ln]
+
+
+def _live(tmp_path, profile: str) -> tuple[str, str]:
+    from hipmon.app.chain import ChainSource
+    from hipmon.commands._recordings import emulation_rate_hz
+    from hipmon.commands.live import run_terminal
+
+    path = str(tmp_path / f"{profile}.hipmon")
+    source = ChainSource.emulated(seconds=SECONDS, seed=1, kind="walk", profile=profile,
+                                  rate_hz=emulation_rate_hz(profile, None), loss=0.02, disconnects=3)
+    out = io.StringIO()
+    # ends when the emulated session does, or a few seconds later (Polar's last frames may never
+    # reach the end: its decoder holds samples back), as ``--duration`` would; then it is flushed
+    assert run_terminal(source, SECONDS + 4.0, out=out, record=path) == 0
+    return out.getvalue(), path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", PROFILES)
+def test_live_events_equal_analyze_events(tmp_path, capsys, profile):
+    from hipmon.cli import main
+    from hipmon.recording import SessionReader
+
+    live, path = _live(tmp_path, profile)
+    capsys.readouterr()
+    assert main(["analyze", path, "--events"]) == 0
+    replay = capsys.readouterr().out
+    with SessionReader(path) as r:
+        log = r.connection_log
+    reconnects = {e.sensor_id for e in log if e.kind == "reconnect"}
+    assert reconnects == {"pelvis", "left_thigh", "right_thigh"}, "every sensor reconnected in the session"
+    assert "calibration done" in live, live
+    live_events, live_alerts = _lines(live)
+    replay_events, replay_alerts = _lines(replay)
+    if profile != "polar-verity-sense":
+        assert len(live_events) >= 3, live
+    # else: known, docs/acquisition.md "Polar timing": its decoder releases paired samples up to
+    # 2 s late and the clock map pairs them with the late arrival, so few frames are valid and
+    # a short walk has no events; the calibration below still has to be the same
+    from hipmon.pipeline import process_session
+
+    cal = process_session(path).calibration
+    assert cal is not None and f"calibrated (quality {cal.quality:.2f})" in live
+    assert live_events == replay_events
+    assert live_alerts == replay_alerts
+    if profile == "movesense-gsp":  # the pipeline's result does not depend on how the items are batched
+        _assert_batch_invariant(path)
+
+
+def _assert_batch_invariant(path: str) -> None:
+    from hipmon.pipeline import process_session
+
+    one, many = process_session(path, batch=1), process_session(path, batch=1000)
+    assert len(one.frames) > 0 and len(one.events) > 0
+    np.testing.assert_array_equal(one.frames.time_s, many.frames.time_s)
+    np.testing.assert_array_equal(one.frames.angles_deg, many.frames.angles_deg)
+    np.testing.assert_array_equal(one.frames.valid, many.frames.valid)
+    assert [(e.kind, e.side, e.end_s) for e in one.events] == [(e.kind, e.side, e.end_s) for e in many.events]

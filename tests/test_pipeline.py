@@ -132,9 +132,8 @@ def test_a_gap_makes_frames_invalid_and_is_reported(walk):
     f = r.frames
     inside = (f.time_s > 15.0) & (f.time_s < 15.5)
     assert inside.any() and not f.valid[inside].any()
-    # a 0.5 s gap is held (longer than PipelineConfig.bridge_gap_s): that thigh settles 10 s
-    assert not f.valid_sensor["left_thigh"][(f.time_s > 15.0) & (f.time_s < 25.45)].any()
-    assert f.valid[(f.time_s > 25.55)].all() and f.valid_sensor["pelvis"].all()
+    # a 0.5 s gap (a BLE reconnect) is bridged (shorter than PipelineConfig.bridge_gap_s): back at once
+    assert f.valid[(f.time_s > 16.0)].all() and f.valid_sensor["pelvis"].all()
     gaps = [gp for gp in r.gaps if gp.sensor_id == "left_thigh"]
     assert len(gaps) == 1 and abs(gaps[0].start_s - 15.0) < 0.02 and abs(gaps[0].end_s - 15.5) < 0.02
 

@@ -227,9 +227,12 @@ class PipelineConfig:
       pelvis's (``hipmon.calibration.share_heading``) instead of each thigh's own movement.
     - ``max_wait_s``: bounded delay for a lagging sensor (s).
     - ``bridge_gap_s``: a sensor's gap up to this long is bridged for its fusion filter by
-      interpolating the gyroscope (a lost packet or two: the rate changes little within a
-      quarter stride); a longer gap holds the orientation (zero rate), since an interpolated
-      rate over seconds integrates into a rotation that never happened.
+      interpolating the gyroscope (lost packets, and the 0.2–0.5 s of a BLE reconnect: the
+      filter's tilt correction absorbs what interpolation over less than a stride gets wrong,
+      as before issue 11); a longer gap holds the orientation (zero rate) from its start,
+      since an interpolated rate over seconds integrates into a rotation that never
+      happened. It equals ``max_wait_s``: live, a gap longer than the wait is emitted
+      beyond the sensor's last sample (held), so replay holds the same gaps.
     - ``resettle_s``: after a gap longer than ``bridge_gap_s`` the sensor's angles stay
       invalid this long: its filter's inclination re-converges on the accelerometer within
       two of VQF's time constants (3 s), and the heading it could not follow in the gap is
@@ -252,7 +255,7 @@ class PipelineConfig:
     use_mag: bool = False
     mag_shared_heading: bool = False
     max_wait_s: float = 1.0
-    bridge_gap_s: float = 0.25
+    bridge_gap_s: float = 1.0
     resettle_s: float = 10.0
     calibration_check_s: float = 1.0
     max_buffer_s: float = 90.0
@@ -392,8 +395,13 @@ class _Stream:
             return float(np.median(np.diff(self.t[-50:])))
         return 0.01
 
-    def on_grid(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-        """acc, gyr, mag (M, 3) at ``grid`` and (M,) validity; then drop samples no longer needed."""
+    def on_grid(self, grid: np.ndarray, hold_gap_s: float = np.inf
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """acc, gyr, mag (M, 3) at ``grid`` and (M,) validity; then drop samples no longer needed.
+
+        Inside a gap longer than ``hold_gap_s`` (s) and beyond the last sample the rate is zero
+        (the orientation is held): known from the two samples around each grid point, so live
+        (where such a gap is first emitted beyond the last sample) and replay hold alike."""
         m = grid.size
         acc = np.empty((m, 3))
         gyr = np.empty((m, 3))
@@ -416,6 +424,7 @@ class _Stream:
         hi = np.clip(j, 0, self.t.size - 1)
         step = self.t[hi] - self.t[lo]
         exact = self.t[lo] == grid
+        gyr[(step > hold_gap_s) & ~exact] = 0.0
         valid = (j >= 1) & ~beyond & ((step <= 1.5 * self.period()) | exact)
         # keep from the last sample at or before the last grid point
         k = max(int(np.searchsorted(self.t, grid[-1], side="right")) - 1, 0)
@@ -618,7 +627,7 @@ class Pipeline:
         acc, gyr, q_se, valid = {}, {}, {}, {}
         for p in self.placements:  # one filter per sensor: a lost sensor's fusion touches no other
             s = self.streams[self.by_placement[p]]
-            a, g, m, v = s.on_grid(grid)
+            a, g, m, v = s.on_grid(grid, self.config.bridge_gap_s)
             g, settled = self._bridge_or_hold(p, ks, g, v)
             acc[p], gyr[p] = a, g
             q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None, v)
@@ -649,11 +658,9 @@ class Pipeline:
                         valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The fusion filter's gyro input (N, 3) rad/s and (N,) "settled" for one sensor's chunk.
 
-        Gaps up to ``bridge_gap_s`` keep the interpolated rate; in a longer gap the rate is
-        zero (the orientation is held), and the sensor's angles stay unsettled for
-        ``resettle_s`` after it ends. Decided sample by sample on grid indices, so chunking
-        never changes it (a gap's length is known at its end; its held part starts once
-        it is longer than the bridge)."""
+        Gaps up to ``bridge_gap_s`` keep the interpolated rate; a longer gap is held (zero
+        rate, ``_Stream.on_grid``), and the sensor's angles stay unsettled for ``resettle_s``
+        after it ends. Decided on grid indices, so chunking never changes it."""
         bridge = max(int(round(self.config.bridge_gap_s * self.rate_hz)), 1)
         settle = int(round(self.config.resettle_s * self.rate_hz))
         k0, until = self._gap_k0[placement], self._settle_until_k[placement]
@@ -664,8 +671,7 @@ class Pipeline:
         last_start = np.maximum.accumulate(np.where(inv & ~prev_inv, idx, -1))
         carried = k0 if k0 is not None else 0
         k_start = np.where(last_start >= 0, ks[np.maximum(last_start, 0)], carried)  # this gap's first index
-        g = gyr.copy()
-        g[inv & (ks - k_start >= bridge)] = 0.0  # a long gap: hold the orientation
+        g = gyr  # held inside long gaps by ``_Stream.on_grid``
         prev_k_start = np.concatenate([[carried], k_start[:-1]])
         long_end = ~inv & prev_inv & (ks - prev_k_start > bridge)  # first sample after a held gap
         until_k = np.maximum.accumulate(np.concatenate([[until], np.where(long_end, ks + settle, -1)]))[1:]

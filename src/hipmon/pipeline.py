@@ -221,7 +221,7 @@ class PipelineConfig:
 
     - ``rate_hz``: common grid rate (Hz); None = the highest sensor rate, at most ``max_rate_hz``.
     - ``filter``, ``filter_params``: the fusion filter (``hipmon.fusion.make_filter``);
-      ``filter_params`` default to ``VQF_PARAMS`` (emptied for other filters).
+      ``filter_params`` default to ``VQF_PARAMS`` (``make_filter`` leaves them out for other filters).
     - ``use_mag``: magnetometer-aided heading (9D); the relative-heading tracker is then off.
     - ``mag_shared_heading``: with ``use_mag``, calibrate every sensor's heading from the
       pelvis's (``hipmon.calibration.share_heading``) instead of each thigh's own movement.
@@ -469,9 +469,7 @@ class Pipeline:
         self.rate_hz = float(self.config.rate_hz or min(max(rates, default=100.0), self.config.max_rate_hz))
         from hipmon.fusion import make_filter
 
-        params = dict(self.config.filter_params)
-        if not self.config.filter.lower().startswith("vqf"):
-            params = {k: v for k, v in params.items() if k not in VQF_PARAMS}
+        params = dict(self.config.filter_params)  # make_filter leaves out another filter's settings
         self.filters = {
             p: LevelledFilter(make_filter(self.config.filter, self.rate_hz, use_mag=self.config.use_mag, **params))
             for p in self.placements
@@ -628,7 +626,7 @@ class Pipeline:
         for p in self.placements:  # one filter per sensor: a lost sensor's fusion touches no other
             s = self.streams[self.by_placement[p]]
             a, g, m, v = s.on_grid(grid, self.config.bridge_gap_s)
-            g, settled = self._bridge_or_hold(p, ks, g, v)
+            settled = self._settled(p, ks, v)
             acc[p], gyr[p] = a, g
             q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None, v)
             valid[p] = v & settled
@@ -654,13 +652,12 @@ class Pipeline:
             self._run_events(up, frames)
         return up
 
-    def _bridge_or_hold(self, placement: str, ks: np.ndarray, gyr: np.ndarray,
-                        valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The fusion filter's gyro input (N, 3) rad/s and (N,) "settled" for one sensor's chunk.
+    def _settled(self, placement: str, ks: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """(N,) bool: the sensor's angles have settled after its last held gap.
 
-        Gaps up to ``bridge_gap_s`` keep the interpolated rate; a longer gap is held (zero
-        rate, ``_Stream.on_grid``), and the sensor's angles stay unsettled for ``resettle_s``
-        after it ends. Decided on grid indices, so chunking never changes it."""
+        A gap longer than ``bridge_gap_s`` is held (zero rate, ``_Stream.on_grid``); the
+        sensor's angles stay unsettled for ``resettle_s`` after it ends. Decided on grid
+        indices, so chunking never changes it."""
         bridge = max(int(round(self.config.bridge_gap_s * self.rate_hz)), 1)
         settle = int(round(self.config.resettle_s * self.rate_hz))
         k0, until = self._gap_k0[placement], self._settle_until_k[placement]
@@ -671,14 +668,13 @@ class Pipeline:
         last_start = np.maximum.accumulate(np.where(inv & ~prev_inv, idx, -1))
         carried = k0 if k0 is not None else 0
         k_start = np.where(last_start >= 0, ks[np.maximum(last_start, 0)], carried)  # this gap's first index
-        g = gyr  # held inside long gaps by ``_Stream.on_grid``
         prev_k_start = np.concatenate([[carried], k_start[:-1]])
         long_end = ~inv & prev_inv & (ks - prev_k_start > bridge)  # first sample after a held gap
         until_k = np.maximum.accumulate(np.concatenate([[until], np.where(long_end, ks + settle, -1)]))[1:]
         settled = ks >= until_k
         self._gap_k0[placement] = int(k_start[-1]) if inv[-1] else None
         self._settle_until_k[placement] = int(until_k[-1])
-        return g, settled
+        return settled
 
     def _run_events(self, up: Update, frames: Frames | None) -> None:
         """Events and alerts of a chunk (``frames`` None = flush). A failure there switches

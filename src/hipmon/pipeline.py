@@ -52,6 +52,7 @@ from hipmon.calibration import (
     find_pelvis_calibration_windows,
     share_heading,
 )
+from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
 
@@ -87,7 +88,8 @@ __all__ = [
 #:   into 1° of thigh heading within a walk (hip internal rotation then moved by
 #:   1.1° between the same data at 52 and 100 Hz). Thresholds above the sway peaks
 #:   flag the whole stand; walking (tens of °/s) is never rest.
-VQF_PARAMS: dict[str, Any] = {"biasClip": 8.0, "biasSigmaInit": 2.0, "restThGyr": 5.0, "restThAcc": 1.0}
+VQF_PARAMS: dict[str, Any] = {"biasClip": 8.0, "biasSigmaInit": 2.0,
+                              "restThGyr": REST_TH_GYR_DPS, "restThAcc": REST_TH_ACC_M_S2}
 
 
 # ---------------------------------------------------------------- data types

@@ -10,6 +10,8 @@ command go to docs/validation-events.md. The same helpers serve tests/test_event
   forward = sensor +z as documented); reference ICs and sides from INDIP.
 - mascia-cmj-imu-grf: one trunk IMU, force-plate take-off and touchdown.
 - mcginnis-sacral-cmj: one sacral IMU, one jump, donning and handling.
+- alcantara-sacral-running-grf: treadmill running (2.5-4.17 m/s, -10..+10 degrees), sacral
+  accelerometer alone, contacts from the treadmill's vertical force.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _real import loader, real_dir  # noqa: E402
 
-from hipmon.events import detect_events, frames_from_simulation, match_events  # noqa: E402
+from hipmon.events import FrameChunk, detect_events, frames_from_simulation, match_events  # noqa: E402
 from hipmon.gait_events import pelvis_only_frames, without_thighs  # noqa: E402
+from hipmon.types import ANGLE_COLUMNS  # noqa: E402
 
 NEURA_TURN_S = (14.0, 15.5)  # the 180° turn: marker events there are spurious (README)
 
@@ -166,6 +169,75 @@ def mobgap_scores(r, tol_s=0.06, system="INDIP", exclude=()):
     return len(ref), len(det_in), len(pairs), side_ok, err
 
 
+# ---------------------------------------------------------------- alcantara (treadmill running)
+
+
+def alcantara_trials():
+    """The 31 treadmill-running trials (sacral accelerometer, vertical GRF reference) of one runner."""
+    return loader("alcantara-sacral-running-grf", "load").trials()
+
+
+def alcantara_stances(tr):
+    """Stances hipmon finds from the sacral accelerometer alone.
+
+    The recording has no gyroscope and only the sensor's vertical and anteroposterior axes
+    (the authors' processed signals), so no fusion runs: the sensor's vertical axis stands for
+    the global vertical (a sacral sensor on an upright runner), the pelvis rates are zero, and
+    sides cannot be told (the contacts alternate by default).
+    """
+    t = tr["time_s"]
+    n = t.size
+    acc_g = np.stack([tr["acc_ap"], tr["acc_vertical"], np.zeros(n)], axis=1)
+    frames = FrameChunk(t, np.full((n, len(ANGLE_COLUMNS)), np.nan), {"pelvis": np.zeros((n, 3))},
+                        {"pelvis": acc_g}, np.ones(n, bool))
+    return [e for e in detect_events(frames) if e.kind == "stance"]
+
+
+def alcantara_scores(tr, tol_s=0.1, edge_s=0.3):
+    """One trial against the force plate: dict of counts, IC / toe-off errors (s), contact-time errors (fraction).
+
+    ``reference_inside``: force-plate contacts more than ``edge_s`` from the 4.96 s window's
+    edges (a contact is only recognised between two flights, so the first and last one of a
+    window cannot be).
+    """
+    det = alcantara_stances(tr)
+    t_end = tr["time_s"][-1]
+    out = {"reference": 0, "reference_inside": 0, "found": 0, "found_inside": 0, "detected": len(det),
+           "ic_err_s": [], "to_err_s": [], "contact_rel_err": [], "extra": 0}
+    used = set()
+    for a, b in tr["contacts"]:
+        inside = edge_s < a and b < t_end - edge_s
+        out["reference"] += 1
+        out["reference_inside"] += inside
+        cands = [i for i, e in enumerate(det) if abs(e.start_s - a) <= tol_s and i not in used]
+        if not cands:
+            continue
+        i = min(cands, key=lambda k: abs(det[k].start_s - a))
+        used.add(i)
+        out["found"] += 1
+        out["found_inside"] += inside
+        out["ic_err_s"].append(det[i].start_s - a)
+        out["to_err_s"].append(det[i].end_s - b)
+        out["contact_rel_err"].append(((det[i].end_s - det[i].start_s) - (b - a)) / (b - a))
+    out["extra"] = len(det) - len(used)
+    return out
+
+
+def alcantara_summary():
+    """All 31 trials pooled: the dict of ``alcantara_scores`` with arrays."""
+    tot = None
+    for tr in alcantara_trials():
+        r = alcantara_scores(tr)
+        if tot is None:
+            tot = r
+            continue
+        for k, v in r.items():
+            tot[k] = tot[k] + v
+    for k in ("ic_err_s", "to_err_s", "contact_rel_err"):
+        tot[k] = np.asarray(tot[k])
+    return tot
+
+
 # ---------------------------------------------------------------- jumps
 
 
@@ -282,6 +354,29 @@ def main():
             d = np.array([x for x in d if np.isfinite(x)]) * 1e3
             if d.size:
                 print(f"| {name} | {side} | {d.size} | {np.median(d):+.0f} | {d.min():+.0f}…{d.max():+.0f} |")
+    print("\n## alcantara-sacral-running-grf (treadmill running, sacral accelerometer alone, force-plate contacts)\n")
+    print("| speed m/s | slope ° | trials | contacts (inside) | found (inside) | extra | median IC error ms | "
+          "median toe-off error ms | median contact-time error % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    groups: dict = {}
+    for tr in alcantara_trials():
+        groups.setdefault((tr["speed_m_s"], tr["slope_deg"]), []).append(alcantara_scores(tr))
+    for (v, slope), rs in sorted(groups.items()):
+        ic = np.concatenate([r["ic_err_s"] for r in rs]) * 1e3
+        to = np.concatenate([r["to_err_s"] for r in rs]) * 1e3
+        ct = np.concatenate([r["contact_rel_err"] for r in rs]) * 100
+        print(f"| {v:.2f} | {slope:+.0f} | {len(rs)} | {sum(r['reference'] for r in rs)} "
+              f"({sum(r['reference_inside'] for r in rs)}) | {sum(r['found'] for r in rs)} "
+              f"({sum(r['found_inside'] for r in rs)}) | {sum(r['extra'] for r in rs)} | {np.median(ic):+.0f} | "
+              f"{np.median(to):+.0f} | {np.median(ct):+.1f} |")
+    a = alcantara_summary()
+    print(f"\nall: {a['found']} of {a['reference']} contacts found ({a['found_inside']} of {a['reference_inside']} "
+          f"away from the window edges), {a['extra']} extra; IC error median {np.median(a['ic_err_s']) * 1e3:+.1f} ms, "
+          f"median abs {np.median(np.abs(a['ic_err_s'])) * 1e3:.1f} ms, 90th pct abs "
+          f"{np.percentile(np.abs(a['ic_err_s']), 90) * 1e3:.0f} ms; toe-off median "
+          f"{np.median(a['to_err_s']) * 1e3:+.1f} ms; contact time median {np.median(a['contact_rel_err']) * 100:+.1f} %, "
+          f"90th pct abs {np.percentile(np.abs(a['contact_rel_err']), 90) * 100:.1f} %")
+
     print("\n## jumps\n")
     lands, ref = jump_events("mascia")
     for e in lands:

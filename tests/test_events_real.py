@@ -71,7 +71,9 @@ def test_neura_live_chunks_equal_offline(neura, sacrum_only):
                    "A steepest-rise (McCamley-type) IC gave 0.62 but 70 ms on neura; a step-regularity gait-sequence "
                    "detector with looser step rules inside walking gave 0.55-0.57: neither adopted. Misses: 64 of "
                    "238 ICs are timing (60-300 ms), 55 steps not found; F1 0.83 even at +-300 ms; without "
-                   "MS_001's lagging right ICs 0.65 (docs/validation-events.md)")
+                   "MS_001's lagging right ICs 0.65. The published Mobilise-D detectors (mobgap 1.2.0), given "
+                   "the reference bouts, reach 0.21-0.35 at +-60 ms, 0.77-0.80 at +-300 ms, sides 82-87 % "
+                   "(benchmarks/bench_mobgap_published.py, docs/validation-events.md)")
 def test_mobgap_initial_contacts_f1_and_side():
     tot = np.zeros(4)
     for _, r in B.mobgap_trials():
@@ -127,6 +129,31 @@ def test_mobgap_indip_right_contacts_of_ms_001_lag_the_optical_reference():
         for side, lo, hi in (("r", 0.10, 0.25), ("l", -0.035, 0.035)):
             d = [min((y - x for y, s2 in ind if s2 == side and abs(y - x) < 0.35), key=abs) for x, s in st if s == side]
             assert len(d) >= 4 and all(lo <= x <= hi for x in d), (key, side, d)
+
+
+@pytest.fixture(scope="module")
+def alcantara():
+    return B.alcantara_summary()
+
+
+def test_alcantara_running_contacts_from_the_sacral_accelerometer(alcantara):
+    """Real treadmill running, 31 trials, 2.5-4.17 m/s, -10..+10 degrees slope, force-plate contacts.
+
+    Every contact away from the 4.96 s windows' edges found, none extra, median IC error within
+    the issue's 30 ms (measured 460 of 467, all 7 misses at window edges; 1 extra at an edge;
+    median abs 9 ms). Downhill flights (up to 0.2 s) after a running stance are steps, not jumps.
+    """
+    a = alcantara
+    assert a["reference"] >= 460
+    assert a["found_inside"] == a["reference_inside"], (a["found_inside"], a["reference_inside"])
+    assert a["extra"] <= 2
+    assert np.median(np.abs(a["ic_err_s"])) <= 0.030
+
+
+@pytest.mark.xfail(strict=True, reason="measured: contact time +15.1 % median (toe-off +20 ms late on the authors' "
+                   "low-pass-filtered signal); the walking target of 15 % applied to running")
+def test_alcantara_running_contact_time_within_15_percent(alcantara):
+    assert np.median(np.abs(alcantara["contact_rel_err"])) <= 0.15
 
 
 def test_mascia_take_off_and_landing_within_20_ms_of_the_force_plate():

@@ -77,6 +77,7 @@ class EventConfig:
     scissor_rate: float = 0.3  # after a long flight: leading thigh extends, trailing flexes (rel. pelvis), rad/s
     # landings
     min_jump_flight_s: float = 0.15
+    max_running_flight_s: float = 0.3  # pelvis only: after a running stance a flight up to this is a running step
     landing_window_s: float = 0.5  # impact + this, or the next take-off, whichever first
     both_legs_flexion_deg: float = 12.0  # hips flexed alike at impact: a two-legged landing (one event per leg)
     # walking (hipmon.gait_events)
@@ -275,6 +276,7 @@ class _ContactDetector:
         self.fall_flank: tuple[float, float, float, float] | None = None  # (t0, f0, t1, f1) of the latest fall
         self.rate_hist: deque[tuple[float, float, float]] = deque()  # (t, pelvis rate anterior, vertical), 1 s
         self.last_side: str | None = None
+        self.last_stance_end: float | None = None  # toe-off of the latest running stance
 
     def step(self, t: float, f: float, w_l: float, w_r: float, w_p: float, flex_l: float, flex_r: float,
              w_ant: float = np.nan, w_up: float = np.nan) -> list[_Pending]:
@@ -335,8 +337,11 @@ class _ContactDetector:
                         flight < cfg.min_jump_flight_s
                         or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
                 else:
-                    # pelvis only: a short flight between contacts is running; a long one a jump
-                    scissor = flight < cfg.min_jump_flight_s
+                    # pelvis only: a short flight between contacts is running; a long one a jump,
+                    # unless it follows a running stance (running rhythm: a take-off from a running
+                    # contact, downhill flights reach 0.2 s) and is shorter than any jump's flight
+                    after_stance = self.last_stance_end is not None and abs(take_off - self.last_stance_end) < 1e-9
+                    scissor = flight < cfg.min_jump_flight_s or (after_stance and flight < cfg.max_running_flight_s)
                 self.contact["side"] = ("left" if lead_l else "right") if thighs else ""
                 if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
                     if not thighs or spread < cfg.both_legs_flexion_deg:
@@ -361,6 +366,7 @@ class _ContactDetector:
         if dur < self.cfg.min_contact_s:
             return []
         side = c["side"] or self._pelvis_side(c["ic"], c["ic"] + 0.5 * dur)
+        self.last_stance_end = toe_off
         self.last_side = side  # the leading (more flexed) thigh at initial contact is on the ground
         return [_Pending("stance", side, c["ic"], toe_off, {
             "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,

@@ -28,6 +28,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from hipmon.metric_registry import short_name
 from hipmon.types import ANGLE_COLUMNS, Event
 
 #: Index of each angle column in the (N, 9) arrays.
@@ -203,11 +204,6 @@ class SessionInfo:
 
 
 _RULE_TITLES = {"pelvic_drop": "pelvic drop", "valgus": "knee valgus"}
-_METRIC_TITLES = {
-    "peak_pelvic_drop_deg": "drop",
-    "peak_hip_adduction_deg": "hip ADD",
-    "peak_hip_internal_rotation_deg": "hip IR",
-}
 
 
 def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
@@ -224,7 +220,7 @@ def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
             continue
         if not math.isfinite(v):
             continue
-        name = _METRIC_TITLES.get(k, k.replace("peak_", "").replace("_deg", "").replace("_", " "))
+        name = short_name(k)
         lim = values.get(f"{k}_limit")
         text = f"{name} {v:.1f}°"
         if isinstance(lim, (int, float)) and math.isfinite(lim):

@@ -32,19 +32,17 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from hipmon import metric_registry as reg
 from hipmon.kinematics import contralateral_pelvic_drop_deg
+from hipmon.metric_registry import HIP_ADDUCTION, HIP_INTERNAL_ROTATION, PELVIC_DROP, VALGUS_COMPOSITE
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event
 
-#: The per-event peak fields of ``Event`` that summaries and alerts use.
-PEAK_FIELDS: tuple[str, ...] = (
-    "peak_pelvic_drop_deg",
-    "peak_hip_adduction_deg",
-    "peak_hip_internal_rotation_deg",
-)
+#: The per-event peak fields of ``Event`` that summaries and alerts use (``hipmon.metric_registry``).
+PEAK_FIELDS: tuple[str, ...] = reg.EVENT_FIELD_METRICS
 #: Extra per-event metric (in ``Event.extra``): peak of adduction + internal rotation.
-VALGUS_FIELD = "peak_valgus_composite_deg"
+VALGUS_FIELD = VALGUS_COMPOSITE.name
 
-_OBLIQUITY = ANGLE_COLUMNS.index("pelvis_obliquity_deg")
+_OBLIQUITY = ANGLE_COLUMNS.index(PELVIC_DROP.trace)
 
 
 def angle_index(name: str, side: str) -> int:
@@ -52,12 +50,7 @@ def angle_index(name: str, side: str) -> int:
     return ANGLE_COLUMNS.index(f"hip_{name}_{side}_deg")
 
 
-def side_key(field: str, side: str) -> str:
-    """Name of the per-side value of ``field`` in ``Event.extra`` of a two-legged event.
-
-    ``side_key("peak_hip_adduction_deg", "left") == "peak_hip_adduction_left_deg"``.
-    """
-    return field[: -len("_deg")] + f"_{side}_deg"
+side_key = reg.side_key  # per-side value of a metric in ``Event.extra`` of a two-legged event
 
 
 def window_mask(time_s: np.ndarray, start_s: float, end_s: float, valid: np.ndarray | None = None) -> np.ndarray:
@@ -80,14 +73,12 @@ def peak_and_time(time_s: np.ndarray, values: np.ndarray, mask: np.ndarray) -> t
 
 def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.ndarray) -> dict[str, float]:
     """Peaks and their times for a stance on ``side`` (degrees, s)."""
-    add = angles_deg[:, angle_index("adduction", side)]
-    ir = angles_deg[:, angle_index("internal_rotation", side)]
+    add = angles_deg[:, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(side))]
+    ir = angles_deg[:, ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(side))]
     cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
     out: dict[str, float] = {}
-    out["peak_pelvic_drop_deg"], out["t_peak_drop_s"] = peak_and_time(time_s, cpd, mask)
-    out["peak_hip_adduction_deg"], out["t_peak_adduction_s"] = peak_and_time(time_s, add, mask)
-    out["peak_hip_internal_rotation_deg"], out["t_peak_ir_s"] = peak_and_time(time_s, ir, mask)
-    out[VALGUS_FIELD], out["t_peak_valgus_s"] = peak_and_time(time_s, add + ir, mask)
+    for m, values in ((PELVIC_DROP, cpd), (HIP_ADDUCTION, add), (HIP_INTERNAL_ROTATION, ir), (VALGUS_COMPOSITE, add + ir)):
+        out[m.name], out[m.time_key] = peak_and_time(time_s, values, mask)
     return out
 
 
@@ -126,10 +117,10 @@ def event_peaks(
         worse = max(SIDES, key=lambda s: np.nan_to_num(per[s][VALGUS_FIELD], nan=-np.inf))
         out = dict(per[worse])
         # Pelvic drop of a two-legged event: whichever side of the pelvis drops more.
-        drop = {s: per[s]["peak_pelvic_drop_deg"] for s in SIDES}
+        drop = {s: per[s][PELVIC_DROP.name] for s in SIDES}
         drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
-        out["peak_pelvic_drop_deg"] = drop[drop_side]
-        out["t_peak_drop_s"] = per[drop_side]["t_peak_drop_s"]
+        out[PELVIC_DROP.name] = drop[drop_side]
+        out[PELVIC_DROP.time_key] = per[drop_side][PELVIC_DROP.time_key]
         for s in SIDES:
             for key in (*PEAK_FIELDS, VALGUS_FIELD):
                 out[side_key(key, s)] = per[s][key]
@@ -137,7 +128,7 @@ def event_peaks(
     else:
         raise ValueError(f"side must be left, right or both, not {side!r}")
     duration = end_s - start_s
-    for key, tkey in (("pct_peak_drop", "t_peak_drop_s"), ("pct_peak_adduction", "t_peak_adduction_s"), ("pct_peak_ir", "t_peak_ir_s")):
+    for key, tkey in ((m.pct_key, m.time_key) for m in (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION)):
         out[key] = 100.0 * (out[tkey] - start_s) / duration if duration > 0 else float("nan")
     n_window = int(np.count_nonzero(in_window))
     out["valid_fraction"] = float(np.count_nonzero(mask)) / n_window if n_window else 0.0
@@ -210,8 +201,8 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 
 def _metric_values(events: Sequence[Event], field: str) -> np.ndarray:
-    if field == VALGUS_FIELD:
-        return np.array([e.extra.get(VALGUS_FIELD, np.nan) for e in events], dtype=float)
+    if reg.METRICS[field].storage == "extra":
+        return np.array([e.extra.get(field, np.nan) for e in events], dtype=float)
     return np.array([getattr(e, field) for e in events], dtype=float)
 
 
@@ -227,7 +218,7 @@ def summarize_events(events: Iterable[Event], alerts: Iterable = ()) -> dict:
     both sides have events. NaN becomes None so the result dumps to JSON.
     """
     events = list(events)
-    metrics = (*PEAK_FIELDS, VALGUS_FIELD)
+    metrics = reg.SUMMARY_METRICS
     kinds: dict[str, dict] = {}
     for kind in sorted({e.kind for e in events}):
         of_kind = [e for e in events if e.kind == kind]

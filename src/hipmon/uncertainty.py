@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hipmon import metric_registry as reg
+
 #: where the numbers come from (shown with them)
 SOURCE = ("one real walk against optical markers (neura-sparse-s02-walk; "
           "docs/placement.md, docs/validation.md)")
@@ -66,12 +68,8 @@ REAL_WORLD: dict[str, AngleUncertainty] = {
     "hip_internal_rotation": AngleUncertainty((9.7, 3.6), (-1.1, 0.3), (5.8, 5.2), (1.5, 5.1), (5.7, 1.1), 3.7),
 }
 
-#: EVENTS.csv / Event peak field -> the angle whose per-stance peak it is
-PEAK_ANGLE = {
-    "peak_pelvic_drop_deg": "pelvis_obliquity",
-    "peak_hip_adduction_deg": "hip_adduction",
-    "peak_hip_internal_rotation_deg": "hip_internal_rotation",
-}
+#: EVENTS.csv / Event peak field -> the angle whose per-stance peak it is (``hipmon.metric_registry``)
+PEAK_ANGLE = {name: reg.METRICS[name].angle for name in reg.EVENT_FIELD_METRICS}
 #: event kinds the numbers were measured on
 MEASURED_KINDS = ("stance",)
 

@@ -38,7 +38,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from hipmon.app import _qtfix, theme
 from hipmon.app.feedback import CueGate, FadeSchedule
 from hipmon.app.figure import FrontalFigure
-from hipmon import uncertainty
+from hipmon import metric_registry, uncertainty
 from hipmon.buffers import COL, AlertRecord, Limit
 from hipmon.types import PLACEMENTS
 
@@ -71,11 +71,8 @@ TRACES = (
     ),
 )
 
-BARS = (
-    ("Pelvic drop per stance (°)", "peak_pelvic_drop_deg", "pelvis_obliquity_deg"),
-    ("Peak hip adduction (°)", "peak_hip_adduction_deg", "hip_adduction_{side}_deg"),
-    ("Peak hip IR (°)", "peak_hip_internal_rotation_deg", "hip_internal_rotation_{side}_deg"),
-)
+#: the per-stride panels: (title, metric, trace column template), from ``hipmon.metric_registry``
+BARS = tuple((m.title, m.name, m.trace) for m in map(metric_registry.METRICS.get, metric_registry.PANEL_METRICS))
 
 
 def trace_title(title: str, columns: list[str]) -> str:
@@ -474,7 +471,7 @@ class Dashboard(QtWidgets.QMainWindow):
                 lines[side] = lim
             self._bar_limit_lines.append(lines)
             self.bar_plots.append(p)
-            why = self.not_measurable.get(metric[:-4] if metric.endswith("_deg") else metric)
+            why = self.not_measurable.get(metric_registry.quantity(metric))
             self._bar_measured.append(why is None)
             if why is not None:
                 p.setYRange(0, 5, padding=0)
@@ -721,10 +718,8 @@ class Dashboard(QtWidgets.QMainWindow):
             top = 0.0
             for side in ("left", "right"):
                 lo, hi = limits.get(col.format(side=side), (None, None))
-                if col == "pelvis_obliquity_deg":  # left stance: the right side drops (obliquity < low)
-                    v = -lo if (side == "left" and lo is not None) else hi if side == "right" else None
-                else:
-                    v = hi
+                # the band as a metric limit (left stance: the right side drops, obliquity < low)
+                v = metric_registry.limit_from_band(metric, side, lo, hi)
                 line = self._bar_limit_lines[i][side]
                 line.setVisible(v is not None)
                 if v is not None:

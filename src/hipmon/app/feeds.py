@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipmon.buffers import COL, CalibrationStatus, Limit, SensorStatus
+from hipmon.metric_registry import EVENT_FIELD_METRICS, HIP_ADDUCTION, PELVIC_DROP, limit_band
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
 
 # --------------------------------------------------------------------- update containers
@@ -64,8 +65,8 @@ class FixedLimitAlerts:
     """
 
     RULES = (
-        ("pelvic_drop", "peak_pelvic_drop_deg", "pelvis_obliquity_deg", 7.0),
-        ("hip_adduction", "peak_hip_adduction_deg", "hip_adduction_{side}_deg", 15.0),
+        ("pelvic_drop", PELVIC_DROP.name, PELVIC_DROP.trace, 7.0),
+        ("hip_adduction", HIP_ADDUCTION.name, HIP_ADDUCTION.trace, 15.0),
     )
 
     def update(self, events: Sequence[Event]) -> list[SimpleAlert]:
@@ -80,13 +81,17 @@ class FixedLimitAlerts:
 
     def limits(self) -> list[Limit]:
         out = []
-        for rule, _metric, col, limit in self.RULES:
-            if col == "pelvis_obliquity_deg":
-                # a drop of the swing side: obliquity below -limit (left stance) or above +limit (right stance)
-                out.append(Limit(col, low=-limit, high=limit, rule=rule))
+        for rule, metric, col, limit in self.RULES:
+            bands = [limit_band(metric, side, limit) for side in ("left", "right")]
+            if "{side}" not in col:
+                # one trace for both sides: a drop of the swing side is obliquity below -limit
+                # (left stance) or above +limit (right stance)
+                lows = [b[1] for b in bands if b[1] is not None]
+                highs = [b[2] for b in bands if b[2] is not None]
+                out.append(Limit(col, low=lows[0] if lows else None, high=highs[0] if highs else None, rule=rule))
             else:
-                for side in ("left", "right"):
-                    out.append(Limit(col.format(side=side), high=limit, rule=rule))
+                for c, low, high in bands:
+                    out.append(Limit(c, low=low, high=high, rule=rule))
         return out
 
 
@@ -129,15 +134,13 @@ def limits_of(alerter: Any, kind: str = "stance") -> list[Limit]:
                     lim = None
                 if lim is None or not math.isfinite(lim):
                     continue
-                if cond.metric == "peak_pelvic_drop_deg":
-                    if side == "left":
-                        out.append(Limit("pelvis_obliquity_deg", low=-lim, rule=rule.name))
-                    else:
-                        out.append(Limit("pelvis_obliquity_deg", high=lim, rule=rule.name))
-                elif cond.metric == "peak_hip_adduction_deg":
-                    out.append(Limit(f"hip_adduction_{side}_deg", high=lim, rule=rule.name))
-                elif cond.metric == "peak_hip_internal_rotation_deg":
-                    out.append(Limit(f"hip_internal_rotation_{side}_deg", high=lim, rule=rule.name))
+                try:
+                    band = limit_band(cond.metric, side, lim)
+                except KeyError:  # not a registered metric (a rules file is checked against the registry)
+                    band = None
+                if band is not None:
+                    col, low, high = band
+                    out.append(Limit(col, low=low, high=high, rule=rule.name))
     return out
 
 
@@ -290,8 +293,8 @@ class SimulatedFeed:
             ev = self.events[self._j]
             if offset:
                 ev = Event(
-                    ev.kind, ev.side, ev.start_s + offset, ev.end_s + offset, ev.peak_pelvic_drop_deg,
-                    ev.peak_hip_adduction_deg, ev.peak_hip_internal_rotation_deg, "", dict(ev.extra),
+                    ev.kind, ev.side, ev.start_s + offset, ev.end_s + offset, alert="", extra=dict(ev.extra),
+                    **{name: getattr(ev, name) for name in EVENT_FIELD_METRICS},
                 )
             released.append(ev)
             self._j += 1

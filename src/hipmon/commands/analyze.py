@@ -22,20 +22,22 @@ import math
 from pathlib import Path
 from typing import Any
 
+from hipmon.commands._options import add_pipeline_arguments
+
 HELP = "Per-side summary of a session's events, metrics and alerts."
 
-_METRIC_LABELS = (
-    ("peak_pelvic_drop_deg", "pelvic drop"),
-    ("peak_hip_adduction_deg", "hip adduction"),
-    ("peak_hip_internal_rotation_deg", "hip int. rotation"),
-    ("peak_valgus_composite_deg", "add + IR (valgus)"),
-)
+
+def _metric_labels() -> tuple[tuple[str, str], ...]:
+    """(metric, label) of the summary's rows, from ``hipmon.metric_registry``."""
+    from hipmon.metric_registry import METRICS, SUMMARY_METRICS
+
+    return tuple((name, METRICS[name].label) for name in SUMMARY_METRICS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", help="session file (from hipmon record / import)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--rules", metavar="TOML", help="alert rules (default: the built-in rules)")
+    add_pipeline_arguments(parser)
     parser.add_argument(
         "--baseline",
         metavar="SESSION_OR_JSON",
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one line per event and alert, the lines `hipmon live --no-gui` printed")
 
 
-def _process(path: str) -> Any:
+def _process(path: str, config: Any = None) -> Any:
     from hipmon.cli import CommandError
 
     if not Path(path).exists():
@@ -56,14 +58,14 @@ def _process(path: str) -> Any:
     except ImportError as exc:  # the pipeline lands separately
         raise CommandError(f"cannot process sessions: hipmon.pipeline is not available ({exc})") from None
     try:
-        return process_session(path)
+        return process_session(path, config)
     except (OSError, ValueError) as exc:
         raise CommandError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - one error path: a line, not a traceback
         raise CommandError(f"{path}: cannot analyse ({type(exc).__name__}: {exc})") from None
 
 
-def _load_baseline(spec: str, rules: Any) -> Any:
+def _load_baseline(spec: str, rules: Any, config: Any = None) -> Any:
     from hipmon.alerts import Baseline
     from hipmon.cli import CommandError
 
@@ -72,7 +74,7 @@ def _load_baseline(spec: str, rules: Any) -> Any:
             return Baseline.load(spec)
         except (OSError, ValueError, AttributeError) as exc:
             raise CommandError(f"{spec}: not a baseline JSON ({exc})") from None
-    return Baseline.from_events(_process(spec).events, rules)
+    return Baseline.from_events(_process(spec, config).events, rules)
 
 
 def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejudge: bool = False) -> dict:
@@ -134,10 +136,10 @@ def _add_uncertainty(summary: dict) -> None:
 
     for kind, block in summary.get("kinds", {}).items():
         for side_block in block["sides"].values():
-            for field, _label in _METRIC_LABELS:
+            for field, _label in _metric_labels():
                 if isinstance(side_block.get(field), dict):
                     side_block[field]["uncertainty_deg"] = unc.per_event_deg(field, kind)
-        block["asymmetry_uncertainty_deg"] = {f: unc.asymmetry_deg(f, kind) for f, _l in _METRIC_LABELS}
+        block["asymmetry_uncertainty_deg"] = {f: unc.asymmetry_deg(f, kind) for f, _l in _metric_labels()}
     summary["uncertainty"] = unc.summary_table()
 
 
@@ -150,7 +152,7 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
     metric with a number (``hipmon.uncertainty``), or a note where no real-world reference exists."""
     out = []
     sides = block["sides"]
-    for field, label in _METRIC_LABELS:
+    for field, label in _metric_labels():
         parts = []
         u = None
         for s, b in sides.items():
@@ -166,7 +168,7 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
         out.append(f"    {label} {', '.join(parts)} (real-world, per {kind}{tail})")
     if out:
         out.insert(0, f"  real-world ± of one {kind}'s peak (one walk vs optical markers, docs/placement.md):")
-    elif any((b.get(f) or {}).get("mean") is not None for b in sides.values() for f, _ in _METRIC_LABELS):
+    elif any((b.get(f) or {}).get("mean") is not None for b in sides.values() for f, _ in _metric_labels()):
         out.append(f"  (no real-world reference for {kind} peaks yet: the uncertainties were measured on walking stances)")
     return out
 
@@ -189,6 +191,8 @@ def _calibration_and_warnings(path: str, result: Any) -> tuple[dict | None, list
 
 def format_summary(summary: dict) -> str:
     """Human-readable text of ``summarize_result``'s output (degrees, per minute)."""
+    from hipmon.metric_registry import compact_name, is_metric_quantity
+
     lines = []
     dur = summary.get("duration_s")
     lines.append(f"{summary['n_events']} events" + (f" in {dur:.1f} s" if dur is not None else ""))
@@ -201,7 +205,7 @@ def format_summary(summary: dict) -> str:
         if block["asymmetry_left_minus_right"]:
             header += f"{'L - R':>8}"
         lines.append(header)
-        for field, label in _METRIC_LABELS:
+        for field, label in _metric_labels():
             row = f"  {label:<20}"
             for s, b in sides.items():
                 m = b[field]
@@ -224,13 +228,13 @@ def format_summary(summary: dict) -> str:
             for key, val in v.items():
                 if key.endswith("_deg") and val is not None:
                     lim = v.get(f"{key}_limit")
-                    parts.append(f"{key.replace('peak_', '').replace('_deg', '')} {val:.1f} > {_fmt(lim)}")
+                    parts.append(f"{compact_name(key)} {val:.1f} > {_fmt(lim)}")
             lines.append(f"  {a['time_s']:8.2f} s  {a['rule']:<12} {a['side']:<6} {a['event_kind'] or '':<8} " + "; ".join(parts))
     else:
         lines.append("alerts: none")
     lines.append("(* trend significant at 95 %)")
     if summary.get("not_measurable"):
-        missing = ", ".join(q for q in summary["not_measurable"] if not q.startswith("peak_"))
+        missing = ", ".join(q for q in summary["not_measurable"] if not is_metric_quantity(q))
         lines.append(f"sensors: {', '.join(summary.get('placements', []))}; not measured: {missing}")
         for why in sorted(set(summary["not_measurable"].values())):
             lines.append(f"  ({why}: hip metrics are shown as '-')" if "thigh" in why else f"  ({why})")
@@ -238,18 +242,16 @@ def format_summary(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hipmon.alerts import Baseline, RulesError, load_rules
-    from hipmon.cli import CommandError
+    from hipmon.alerts import Baseline, load_rules
+    from hipmon.commands._options import load_rules_option, pipeline_config
 
-    try:
-        rules = load_rules(args.rules) if args.rules else None
-    except (RulesError, OSError) as exc:
-        raise CommandError(str(exc)) from None
+    rules = load_rules_option(args)
+    config = pipeline_config(args, rules)
     if args.baseline:
-        baseline = _load_baseline(args.baseline, rules if rules is not None else load_rules())
+        baseline = _load_baseline(args.baseline, rules if rules is not None else load_rules(), config)
     else:
         baseline = None
-    result = _process(args.session)
+    result = _process(args.session, config)
     summary = summarize_result(result, rules, baseline)
     summary["calibration"], summary["import_warnings"] = _calibration_and_warnings(args.session, result)
     if args.save_baseline:

@@ -14,112 +14,47 @@ Files are written atomically: nothing is half-written on an error.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import sys
 from pathlib import Path
 
-HELP = "Export a session's angles (--angles) and events (--events) as CSV."
+from hipmon.commands._options import add_pipeline_arguments
 
-_IMU_COLUMNS = ("time_s", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
-_MAG_COLUMNS = ("mag_x", "mag_y", "mag_z")
+HELP = "Export a session's angles (--angles) and events (--events) as CSV."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", metavar="SESSION", help="session file, or a directory of import CSVs")
     parser.add_argument("--angles", metavar="ANGLES.csv", help="write the nine angles (degrees) per grid sample")
     parser.add_argument("--events", metavar="EVENTS.csv", help="write the detected events with their peaks and alerts")
-    parser.add_argument("--rate", type=float, default=None, metavar="HZ", help="common grid rate (default: sensor rate, at most 100 Hz)")
-    parser.add_argument("--filter", default="vqf", choices=("vqf", "madgwick", "mahony", "ekf"),
-                        help="orientation filter (default vqf); madgwick, mahony and ekf run with hipmon's "
-                             "rest gyro-bias estimate and accelerometer low-pass, within 1.5x vqf's error "
-                             "(docs/fusion.md); with --mag only vqf (the others are refused: no "
-                             "magnetic-disturbance rejection)")
-    parser.add_argument("--mag", action="store_true", help="magnetometer-aided heading (9D) where the sensors send it")
-    parser.add_argument("--rules", metavar="RULES.toml", default=None, help="alert rules (default: the shipped rules)")
+    add_pipeline_arguments(parser)
     parser.add_argument("--include-invalid", action="store_true", help="also write rows before calibration and in gaps (empty angles)")
 
 
-def _fmt(x: float) -> str:
-    return "" if not math.isfinite(x) else f"{x:.4f}"
-
-
-def _write_atomic(path: Path, lines: list[str]) -> None:
-    from hipmon.cli import CommandError
-
-    if path.parent and not path.parent.exists():
-        raise CommandError(f"{path}: directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write("\n".join(lines))
-            f.write("\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise CommandError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-
-
 def read_imu_csv(path: Path):
-    """(time_s (N,), acc (N, 3), gyr (N, 3), mag (N, 3) | None) from an import-format CSV; CommandError names file and line."""
-    import numpy as np
-
+    """(time_s (N,), acc (N, 3), gyr (N, 3), mag (N, 3) | None) from an import-format CSV
+    (``hipmon.recording.csvio.read_imu_csv``, the one reader of the format); CommandError names file and line."""
     from hipmon.cli import CommandError
+    from hipmon.recording.csvio import CsvFormatError
+    from hipmon.recording.csvio import read_imu_csv as read_import_csv
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CommandError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    lines = text.splitlines()
-    if not lines:
-        raise CommandError(f"{path}: line 1: empty file (header {','.join(_IMU_COLUMNS)} expected)")
-    header = [h.strip() for h in lines[0].split(",")]
-    if tuple(header[:7]) != _IMU_COLUMNS:
-        raise CommandError(f"{path}: line 1: header must start with {','.join(_IMU_COLUMNS)}, got {lines[0]!r}")
-    has_mag = tuple(header[7:10]) == _MAG_COLUMNS
-    ncol = 10 if has_mag else 7
-    rows = []
-    for i, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        parts = line.split(",")
-        if len(parts) < ncol:
-            raise CommandError(f"{path}: line {i}: {len(parts)} values, {ncol} expected")
-        try:
-            vals = [float(p) for p in parts[:ncol]]
-        except ValueError:
-            raise CommandError(f"{path}: line {i}: not a number in {line!r}") from None
-        if not all(math.isfinite(v) for v in vals):
-            raise CommandError(f"{path}: line {i}: non-finite value")
-        rows.append(vals)
-    if len(rows) < 2:
+        b = read_import_csv(path).block
+    except CsvFormatError as exc:
+        raise CommandError(str(exc)) from None
+    if len(b) < 2:
         raise CommandError(f"{path}: no samples")
-    a = np.asarray(rows)
-    t = a[:, 0]
-    bad = np.flatnonzero(np.diff(t) <= 0)
-    if bad.size:
-        raise CommandError(f"{path}: line {int(bad[0]) + 3}: time_s does not increase")
-    return t, a[:, 1:4], a[:, 4:7], (a[:, 7:10] if has_mag else None)
+    return b.time_sensor_s, b.acc_sensor, b.gyr_sensor, b.mag_sensor
 
 
 def _run_pipeline(args: argparse.Namespace):
     import numpy as np
 
     from hipmon.cli import CommandError
-    from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples, process_session
+    from hipmon.commands._options import pipeline_config
+    from hipmon.pipeline import SensorSpec, process_samples, process_session
     from hipmon.types import PLACEMENTS
 
-    cfg = PipelineConfig(rate_hz=args.rate, filter=args.filter, use_mag=bool(args.mag))
-    if args.rules:
-        from hipmon.alerts import load_rules
-
-        try:
-            cfg.alert_rules = load_rules(args.rules)
-        except Exception as exc:
-            raise CommandError(f"{args.rules}: {exc}") from exc
+    cfg = pipeline_config(args)
     src = Path(args.session)
     if not src.exists():
         raise CommandError(f"{src}: no such session")
@@ -152,7 +87,7 @@ def _run_pipeline(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
-    from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS
+    from hipmon.types import ANGLE_COLUMNS
 
     if not args.angles and not args.events:
         raise CommandError("nothing to export: give --angles ANGLES.csv and/or --events EVENTS.csv")
@@ -175,22 +110,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"hipmon export: warning: calibration cannot be trusted: {'; '.join(cal.reasons)}", file=sys.stderr)
     if result.events_error and args.events:
         print(f"hipmon export: warning: event detection failed ({result.events_error}); events are incomplete", file=sys.stderr)
-    if args.angles:
-        fr = result.frames
-        lines = [",".join(("time_s",) + ANGLE_COLUMNS)]
-        row_ok = fr.valid_sensor.get("pelvis", fr.valid) if fr.valid_sensor else fr.valid
-        for i in range(len(fr)):
-            if not row_ok[i] and not args.include_invalid:
-                continue
-            lines.append(f"{fr.time_s[i]:.4f}," + ",".join(_fmt(float(x)) for x in fr.angles_deg[i]))
-        _write_atomic(Path(args.angles), lines)
-    if args.events:
-        lines = [",".join(EVENT_COLUMNS)]
-        for e in sorted(result.events, key=lambda e: (e.start_s, e.kind, e.side)):
-            vals = [e.kind, e.side, f"{e.start_s:.4f}", f"{e.end_s:.4f}", _fmt(e.peak_pelvic_drop_deg),
-                    _fmt(e.peak_hip_adduction_deg), _fmt(e.peak_hip_internal_rotation_deg), e.alert or ""]
-            lines.append(",".join(vals))
-        _write_atomic(Path(args.events), lines)
+    from hipmon.exports import ExportError, write_angles_csv, write_events_csv
+
+    try:
+        if args.angles:
+            write_angles_csv(result, args.angles, include_invalid=args.include_invalid)
+        if args.events:
+            write_events_csv(result, args.events)
+    except ExportError as exc:
+        raise CommandError(str(exc)) from None
     print(
         f"hipmon export: {int(result.frames.valid.sum())} frames, {len(result.events)} events, "
         f"{len(result.alerts)} alerts; calibration quality {cal.quality:.2f}",

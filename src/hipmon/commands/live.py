@@ -45,8 +45,10 @@ def format_event(ev) -> str:
     def f(v: float) -> str:
         return "  —  " if not math.isfinite(v) else f"{v:5.1f}"
 
-    line = (f"{ev.end_s:8.2f} s  {ev.kind:<7} {ev.side:<5}  drop {f(ev.peak_pelvic_drop_deg)}°  "
-            f"ADD {f(ev.peak_hip_adduction_deg)}°  IR {f(ev.peak_hip_internal_rotation_deg)}°")
+    from hipmon.metric_registry import HIP_ADDUCTION, HIP_INTERNAL_ROTATION, PELVIC_DROP
+
+    drop, add, ir = (getattr(ev, m.name) for m in (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION))
+    line = f"{ev.end_s:8.2f} s  {ev.kind:<7} {ev.side:<5}  drop {f(drop)}°  ADD {f(add)}°  IR {f(ir)}°"
     if ev.alert:
         line += f"  [{ev.alert}]"
     return line
@@ -116,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
 def describe_placements(placements) -> list[str]:
     """``# sensors: ...`` header lines: what this session measures and what it cannot (``pipeline.measurable``)."""
+    from hipmon.metric_registry import is_metric_quantity
     from hipmon.pipeline import measurable
 
     m = measurable(placements)
@@ -124,7 +127,7 @@ def describe_placements(placements) -> list[str]:
     if m["not_measurable"]:
         by_why: dict[str, list[str]] = {}
         for q, why in m["not_measurable"].items():
-            if not q.startswith("peak_"):
+            if not is_metric_quantity(q):
                 by_why.setdefault(why, []).append(q)
         for why, qs in by_why.items():
             lines.append(f"# not measured: {', '.join(qs)} ({why}); shown as '—'")

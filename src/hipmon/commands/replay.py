@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from hipmon.commands._options import add_pipeline_arguments
+
 HELP = "Open a recording in the dashboard: play, pause, speed, scrub, jump to alerts."
 
 
@@ -17,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mute", action="store_true", help="no audible cue when playback passes an alert")
     parser.add_argument("--duration", type=float, metavar="S", help="quit after S seconds (wall clock)")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
+    add_pipeline_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,11 +30,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0.25 <= args.speed <= 8:
         raise CommandError("--speed must be between 0.25 and 8")
     from hipmon.app.replay import ReplayModel
-
+    from hipmon.commands._options import is_default, pipeline_config
     from hipmon.recording import RecordingError
 
+    config = None if is_default(args) else pipeline_config(args)
     try:
-        model = ReplayModel.from_session(args.session)
+        model = ReplayModel.from_session(args.session, config)
     except RecordingError as exc:  # names the file already
         raise CommandError(str(exc)) from None
     except Exception as exc:  # the pipeline names the problem

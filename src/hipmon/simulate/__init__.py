@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, PLACEMENTS, Event
+from hipmon.exports import events_csv_text
+from hipmon.metric_registry import HIP_ADDUCTION, HIP_INTERNAL_ROTATION, PELVIC_DROP
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
 
 from .athlete import ATHLETE_FIELDS, KINDS, PRESETS, TASK_DEFAULTS, Athlete
 from .curves import GRAVITY_MPS2
@@ -142,7 +144,7 @@ class Simulation:
             files[f"{name}.csv"] = _csv(header, cols, ["%.6f"] + ["%.5f"] * 3 + ["%.6f"] * 3 + ["%.3f"] * 3)
         cols = np.column_stack([self.truth_time_s, self.truth_angles_deg])
         files["truth.csv"] = _csv("time_s," + ",".join(ANGLE_COLUMNS), cols, ["%.4f"] + ["%.4f"] * 9)
-        files["events.csv"] = events_csv(self.events)
+        files["events.csv"] = events_csv_text(self.events, extras=True, sort=False)
         files["simulation.json"] = json.dumps(self.parameters(), indent=2, sort_keys=True) + "\n"
         for fname, text in files.items():
             tmp = out / (fname + ".tmp")
@@ -160,25 +162,6 @@ def _csv(header: str, cols: np.ndarray, fmts: list[str]) -> str:
     body = "\n".join(fmt % tuple(row) for row in cols.tolist())
     text = header + "\n" + body + ("\n" if body else "")
     return _NEGATIVE_ZERO.sub(r"\1", text)
-
-
-def _fmt(v: float) -> str:
-    return "" if v is None or not np.isfinite(v) else f"{v:.4f}"
-
-
-def events_csv(events: list[Event]) -> str:
-    """EVENTS.csv text: the fixed columns, then ``initial_contact_s``, ``toe_off_s`` and other extras as ``k=v;``."""
-    lines = [",".join(EVENT_COLUMNS) + ",initial_contact_s,toe_off_s,extra"]
-    for e in events:
-        extra = dict(e.extra)
-        ic = extra.pop("initial_contact_s", float("nan"))
-        to = extra.pop("toe_off_s", float("nan"))
-        rest = ";".join(f"{k}={v:.4f}" for k, v in sorted(extra.items()))
-        lines.append(",".join([
-            e.kind, e.side, f"{e.start_s:.4f}", f"{e.end_s:.4f}", _fmt(e.peak_pelvic_drop_deg),
-            _fmt(e.peak_hip_adduction_deg), _fmt(e.peak_hip_internal_rotation_deg), e.alert, _fmt(ic), _fmt(to), rest,
-        ]))
-    return "\n".join(lines) + "\n"
 
 
 def _split_options(options: dict) -> tuple[dict, dict, dict]:
@@ -238,14 +221,14 @@ def _event_peaks(motion: Motion, windows) -> list[Event]:
     for w, t in zip(windows, grids):
         ang = ang_all[start : start + len(t)]
         start += len(t)
-        drop = kin.contralateral_pelvic_drop_deg(ang[:, col["pelvis_obliquity_deg"]], w.side)
-        add = ang[:, col[f"hip_adduction_{w.side}_deg"]]
-        ir = ang[:, col[f"hip_internal_rotation_{w.side}_deg"]]
+        drop = kin.contralateral_pelvic_drop_deg(ang[:, col[PELVIC_DROP.trace]], w.side)
+        add = ang[:, col[HIP_ADDUCTION.trace_of(w.side)]]
+        ir = ang[:, col[HIP_INTERNAL_ROTATION.trace_of(w.side)]]
         extra = dict(w.extra)
         extra["peak_time_s"] = float(t[np.argmax(add)])
-        events.append(Event(kind=w.kind, side=w.side, start_s=w.start_s, end_s=w.end_s,
-                            peak_pelvic_drop_deg=float(drop.max()), peak_hip_adduction_deg=float(add.max()),
-                            peak_hip_internal_rotation_deg=float(ir.max()), extra=extra))
+        peaks = {PELVIC_DROP.name: float(drop.max()), HIP_ADDUCTION.name: float(add.max()),
+                 HIP_INTERNAL_ROTATION.name: float(ir.max())}
+        events.append(Event(kind=w.kind, side=w.side, start_s=w.start_s, end_s=w.end_s, extra=extra, **peaks))
     return events
 
 

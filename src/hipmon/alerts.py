@@ -1,9 +1,9 @@
 """Alert rules on per-event hip metrics: baseline-relative limits, debounce, hysteresis.
 
 A *rule* (``alert_rules.toml``, shipped with the package) names one or more
-*conditions* on per-event peaks (``peak_pelvic_drop_deg``,
-``peak_hip_adduction_deg``, ``peak_hip_internal_rotation_deg``, or any key of
-``Event.extra``); the rule *holds* for an event when every condition does.
+*conditions* on per-event metrics (any metric of ``hipmon.metric_registry``: a
+rules file naming another is refused, with the file, the line, the field and the
+closest registered name); the rule *holds* for an event when every condition does.
 
 **Baseline** (per kind, side, metric): the median of the athlete's first
 events of that kind and side, with its standard error from the between-event
@@ -50,8 +50,10 @@ values in ``Event.extra`` (see ``hipmon.metrics.side_key``).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import re
 import statistics
 import tomllib
 from collections import deque
@@ -62,14 +64,22 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from hipmon.metrics import side_key
+from hipmon.metric_registry import side_key
 from hipmon.types import EVENT_KINDS, SIDES, Event
 
 DEFAULT_RULES_NAME = "alert_rules.toml"
 
 
 class RulesError(ValueError):
-    """A rules file is malformed; the message names the file and the field."""
+    """A rules file is malformed; the message (one line) names the file, the line and the field.
+
+    ``source`` the file, ``line`` (1-based) of the offending key or None when unknown,
+    ``field`` the field's path (``rule 'valgus'.condition[1].metric``).
+    """
+
+    def __init__(self, message: str, source: str = "", line: int | None = None, field: str = "") -> None:
+        super().__init__(message)
+        self.source, self.line, self.field = source, line, field
 
 
 @dataclass(frozen=True)
@@ -161,8 +171,8 @@ def _default_rules_text() -> str:
 def load_rules(path: str | Path | None = None) -> Rules:
     """Rules from a TOML file, or the defaults shipped in the package when ``path`` is None.
 
-    Raises ``RulesError`` naming the file and the field for a malformed file,
-    ``FileNotFoundError`` for a missing one.
+    Raises ``RulesError`` naming the file, the line and the field for a malformed file
+    (``parse_rules``), ``FileNotFoundError`` for a missing one.
     """
     if path is None:
         text, source = _default_rules_text(), f"hipmon/{DEFAULT_RULES_NAME}"
@@ -173,44 +183,181 @@ def load_rules(path: str | Path | None = None) -> Rules:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{source}: not valid TOML: {exc}") from None
-    return parse_rules(data, source)
+    return parse_rules(data, source, text)
 
 
-def _num(value: Any, where: str, *, positive: bool = False, allow_none: bool = False) -> float | None:
+# -- where a key is in the TOML text (for the line of an error)
+
+
+def _strip_comment(line: str) -> str:
+    """``line`` without its ``#`` comment (a ``#`` inside a quoted string is kept)."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
+def _unquoted(text: str) -> str:
+    """``text`` with its quoted strings emptied (so brackets in strings do not count)."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', '""', text)
+
+
+def _dotted(name: str) -> tuple[str, ...]:
+    return tuple(k.strip().strip("\"'") for k in name.split("."))
+
+
+def toml_key_lines(text: str) -> dict[tuple, int]:
+    """Line number (1-based) of every key and table header of a TOML document.
+
+    Keys are paths as ``parse_rules`` walks them: ``("baseline", "events", "stance")``,
+    ``("rule", 1, "condition", 0, "metric")`` (the index of each ``[[array]]`` table).
+    Keys of inline tables map to the line of their table. Enough TOML for rules files
+    and configurations; a key it cannot place is found at its nearest enclosing table.
+    """
+    lines: dict[tuple, int] = {}
+    counters: dict[tuple, int] = {}
+    table: tuple = ()
+    depth = 0
+
+    def resolve(keys: tuple[str, ...]) -> tuple:
+        out: tuple = ()
+        for k in keys:
+            out = out + (k,)
+            if out in counters:
+                out = out + (counters[out],)
+        return out
+
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = _unquoted(_strip_comment(raw)).strip()
+        if depth > 0:  # inside a multi-line array or table value
+            depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+            continue
+        if not line:
+            continue
+        if line.startswith("[["):
+            keys = _dotted(line[2:].split("]]")[0])
+            full = resolve(keys[:-1]) + (keys[-1],)
+            counters[full] = counters.get(full, -1) + 1
+            table = full + (counters[full],)
+            lines.setdefault(full, n)
+            lines[table] = n
+        elif line.startswith("["):
+            table = resolve(_dotted(line[1:].split("]")[0]))
+            lines[table] = n
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            path = table + _dotted(key)
+            lines[path] = n
+            if value.strip().startswith("{"):
+                for m in re.finditer(r"([A-Za-z0-9_\-]+)\s*=", value):
+                    lines[path + (m.group(1),)] = n
+            depth = value.count("[") + value.count("{") - value.count("]") - value.count("}")
+    return lines
+
+
+class _Where:
+    """Names the file, the line and the field of an error in a rules document."""
+
+    def __init__(self, source: str, text: str | None) -> None:
+        self.source = source
+        self.lines = toml_key_lines(text) if text is not None else {}
+
+    def line(self, path: tuple) -> int | None:
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return None
+
+    def error(self, path: tuple, field: str, problem: str) -> RulesError:
+        n = self.line(path)
+        where = self.source if n is None else f"{self.source}, line {n}"
+        return RulesError(f"{where}: {field}: {problem}" if field else f"{where}: {problem}", self.source, n, field)
+
+
+def _did_you_mean(name: Any, valid: Sequence[str]) -> str:
+    near = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.6)
+    return f"did you mean {near[0]!r}?" if near else f"valid: {', '.join(valid)}"
+
+
+_TOP_KEYS = ("version", "baseline", "rule")
+_BASELINE_KEYS = ("statistic", "absolute_before_baseline", "events", "max_ci_deg", "max_events")
+_RULE_KEYS = ("name", "description", "kinds", "hysteresis_deg", "debounce", "condition")
+_CONDITION_KEYS = ("metric", "above_baseline_deg", "absolute_deg", "opposite_side_offset")
+#: rules-file format versions this code reads
+RULES_VERSIONS = (1, 2)
+
+
+def _check_keys(where: _Where, table: Mapping[str, Any], allowed: Sequence[str], path: tuple, field: str) -> None:
+    for key in table:
+        if key not in allowed:
+            name = f"{field}.{key}" if field else key
+            raise where.error(path + (key,), name, f"unknown key ({_did_you_mean(key, allowed)})")
+
+
+def _num(value: Any, where: _Where, path: tuple, field: str, *, positive: bool = False,
+         allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RulesError(f"{where}: expected a number, got {value!r}")
+        raise where.error(path, field, f"expected a number, got {value!r}")
     if positive and value < 0:
-        raise RulesError(f"{where}: must not be negative, got {value!r}")
+        raise where.error(path, field, f"must not be negative, got {value!r}")
     return float(value)
 
 
-def _kind_map(raw: Any, where: str) -> dict[str, Any]:
+def _kind_map(raw: Any, where: _Where, path: tuple, field: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise RulesError(f"{where}: expected a table keyed by event kind")
+        raise where.error(path, field, "expected a table keyed by event kind")
     for kind in raw:
         if kind not in EVENT_KINDS:
-            raise RulesError(f"{where}.{kind}: unknown event kind (use {', '.join(EVENT_KINDS)})")
+            raise where.error(path + (kind,), f"{field}.{kind}",
+                              f"unknown event kind ({_did_you_mean(kind, EVENT_KINDS)})")
     return raw
 
 
-def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
-    """Validate a parsed rules document (the TOML's tables) into ``Rules``."""
+def parse_rules(data: Mapping[str, Any], source: str = "<dict>", text: str | None = None) -> Rules:
+    """Validate a parsed rules document (the TOML's tables) into ``Rules``.
+
+    Checked against the schema (every key known, every value of its type and possible)
+    and the metric registry (``hipmon.metric_registry``: a condition's ``metric`` must be
+    a registered metric carried by one of the rule's kinds). ``RulesError``: one line
+    naming ``source``, the line of the offending key in ``text`` (when given), the field,
+    and for a misspelt name the closest valid one.
+    """
+    from hipmon import metric_registry as registry
+
+    where = _Where(source, text)
+    _check_keys(where, data, _TOP_KEYS, (), "")
+    version = data.get("version", RULES_VERSIONS[-1])
+    if isinstance(version, bool) or version not in RULES_VERSIONS:
+        raise where.error(("version",), "version",
+                          f"unknown rules-file version {version!r} (this hipmon reads {', '.join(map(str, RULES_VERSIONS))})")
     base = data.get("baseline", {})
     if not isinstance(base, dict):
-        raise RulesError(f"{source}: [baseline] must be a table")
+        raise where.error(("baseline",), "baseline", "[baseline] must be a table")
+    _check_keys(where, base, _BASELINE_KEYS, ("baseline",), "baseline")
     statistic = base.get("statistic", "median")
     if statistic not in ("median", "mean"):
-        raise RulesError(f"{source}: baseline.statistic must be 'median' or 'mean', got {statistic!r}")
+        raise where.error(("baseline", "statistic"), "baseline.statistic", f"must be 'median' or 'mean', got {statistic!r}")
     raw_events = base.get("events", 20)
     if isinstance(raw_events, int) and not isinstance(raw_events, bool):
+        if raw_events < 1:
+            raise where.error(("baseline", "events"), "baseline.events", f"expected a positive integer, got {raw_events!r}")
         events = {k: raw_events for k in EVENT_KINDS}
     else:
         events = {k: 20 for k in EVENT_KINDS}
-        for kind, n in _kind_map(raw_events, f"{source}: baseline.events").items():
+        for kind, n in _kind_map(raw_events, where, ("baseline", "events"), "baseline.events").items():
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise RulesError(f"{source}: baseline.events.{kind}: expected a positive integer, got {n!r}")
+                raise where.error(("baseline", "events", kind), f"baseline.events.{kind}",
+                                  f"expected a positive integer, got {n!r}")
             events[kind] = n
     raw_abs = base.get("absolute_before_baseline", True)
     if isinstance(raw_abs, bool):
@@ -218,61 +365,83 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
     elif isinstance(raw_abs, list) and all(k in EVENT_KINDS for k in raw_abs):
         absolute = tuple(raw_abs)
     else:
-        raise RulesError(f"{source}: baseline.absolute_before_baseline must be true, false or a list of event kinds "
-                         f"({', '.join(EVENT_KINDS)}), got {raw_abs!r}")
-    max_ci = _num(base.get("max_ci_deg"), f"{source}: baseline.max_ci_deg", positive=True, allow_none=True)
+        raise where.error(("baseline", "absolute_before_baseline"), "baseline.absolute_before_baseline",
+                          f"must be true, false or a list of event kinds ({', '.join(EVENT_KINDS)}), got {raw_abs!r}")
+    max_ci = _num(base.get("max_ci_deg"), where, ("baseline", "max_ci_deg"), "baseline.max_ci_deg",
+                  positive=True, allow_none=True)
     max_events: dict[str, int] = {}
-    for kind, n in _kind_map(base.get("max_events", {}), f"{source}: baseline.max_events").items():
+    for kind, n in _kind_map(base.get("max_events", {}), where, ("baseline", "max_events"), "baseline.max_events").items():
         if isinstance(n, bool) or not isinstance(n, int) or n < events[kind]:
-            raise RulesError(f"{source}: baseline.max_events.{kind}: expected an integer >= baseline.events "
-                             f"({events[kind]}), got {n!r}")
+            raise where.error(("baseline", "max_events", kind), f"baseline.max_events.{kind}",
+                              f"expected an integer >= baseline.events ({events[kind]}), got {n!r}")
         max_events[kind] = n
 
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise RulesError(f"{source}: no [[rule]] tables")
+        raise where.error(("rule",), "", "no [[rule]] tables")
     rules: list[Rule] = []
     for i, r in enumerate(raw_rules):
-        where = f"{source}: rule[{i}]"
+        rp = ("rule", i)
+        if not isinstance(r, dict):
+            raise where.error(rp, f"rule[{i}]", "expected a [[rule]] table")
         name = r.get("name")
         if not isinstance(name, str) or not name:
-            raise RulesError(f"{where}.name: missing or empty")
-        where = f"{source}: rule '{name}'"
+            raise where.error(rp + ("name",), f"rule[{i}].name", "missing or empty (a string)")
+        field = f"rule '{name}'"
+        _check_keys(where, r, _RULE_KEYS, rp, field)
         if any(x.name == name for x in rules):
-            raise RulesError(f"{where}: duplicate rule name")
-        kinds = tuple(r.get("kinds", EVENT_KINDS))
+            raise where.error(rp + ("name",), f"{field}.name", "duplicate rule name")
+        raw_kinds = r.get("kinds", list(EVENT_KINDS))
+        if not isinstance(raw_kinds, list) or not all(isinstance(k, str) for k in raw_kinds):
+            raise where.error(rp + ("kinds",), f"{field}.kinds", f"expected a list of event kinds, got {raw_kinds!r}")
+        if not raw_kinds:
+            raise where.error(rp + ("kinds",), f"{field}.kinds", "empty: the rule would never apply")
+        kinds = tuple(raw_kinds)
         for kind in kinds:
             if kind not in EVENT_KINDS:
-                raise RulesError(f"{where}.kinds: unknown event kind {kind!r}")
-        hyst = _num(r.get("hysteresis_deg", 1.0), f"{where}.hysteresis_deg", positive=True)
+                raise where.error(rp + ("kinds",), f"{field}.kinds",
+                                  f"unknown event kind {kind!r} ({_did_you_mean(kind, EVENT_KINDS)})")
+        hyst = _num(r.get("hysteresis_deg", 1.0), where, rp + ("hysteresis_deg",), f"{field}.hysteresis_deg", positive=True)
+        description = r.get("description", "")
+        if not isinstance(description, str):
+            raise where.error(rp + ("description",), f"{field}.description", f"expected a string, got {description!r}")
         debounce: dict[str, tuple[int, int]] = {}
-        for kind, kn in _kind_map(r.get("debounce", {}), f"{where}.debounce").items():
+        for kind, kn in _kind_map(r.get("debounce", {}), where, rp + ("debounce",), f"{field}.debounce").items():
             ok = isinstance(kn, list) and len(kn) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in kn)
             if not ok or not (1 <= kn[0] <= kn[1]):
-                raise RulesError(f"{where}.debounce.{kind}: expected [k, n] with 1 <= k <= n, got {kn!r}")
+                raise where.error(rp + ("debounce", kind), f"{field}.debounce.{kind}",
+                                  f"expected [k, n] with 1 <= k <= n, got {kn!r}")
             debounce[kind] = (kn[0], kn[1])
         raw_conds = r.get("condition", [])
         if not isinstance(raw_conds, list) or not raw_conds:
-            raise RulesError(f"{where}: needs at least one [[rule.condition]]")
+            raise where.error(rp + ("condition",), field, "needs at least one [[rule.condition]]")
         conds = []
         for j, c in enumerate(raw_conds):
-            cw = f"{where}.condition[{j}]"
+            cp = rp + ("condition", j)
+            cw = f"{field}.condition[{j}]"
+            if not isinstance(c, dict):
+                raise where.error(cp, cw, "expected a [[rule.condition]] table")
+            _check_keys(where, c, _CONDITION_KEYS, cp, cw)
             metric = c.get("metric")
             if not isinstance(metric, str) or not metric:
-                raise RulesError(f"{cw}.metric: missing")
+                raise where.error(cp + ("metric",), f"{cw}.metric", "missing (a metric name, e.g. "
+                                  f"{registry.PELVIC_DROP.name!r})")
             if "above_baseline_deg" not in c:
-                raise RulesError(f"{cw}.above_baseline_deg: missing")
+                raise where.error(cp, f"{cw}.above_baseline_deg", "missing")
             opposite = c.get("opposite_side_offset", False)
             if not isinstance(opposite, bool):
-                raise RulesError(f"{cw}.opposite_side_offset: must be true or false")
-            conds.append(
-                Condition(
-                    metric=metric,
-                    above_baseline_deg=_num(c["above_baseline_deg"], f"{cw}.above_baseline_deg"),
-                    absolute_deg=_num(c.get("absolute_deg"), f"{cw}.absolute_deg", allow_none=True),
-                    opposite_side_offset=opposite,
-                )
-            )
+                raise where.error(cp + ("opposite_side_offset",), f"{cw}.opposite_side_offset", "must be true or false")
+            above = _num(c["above_baseline_deg"], where, cp + ("above_baseline_deg",), f"{cw}.above_baseline_deg")
+            absolute_deg = _num(c.get("absolute_deg"), where, cp + ("absolute_deg",), f"{cw}.absolute_deg", allow_none=True)
+            m = registry.METRICS.get(metric)
+            if m is None:
+                raise where.error(cp + ("metric",), f"{cw}.metric", registry.unknown_metric_message(metric))
+            if not set(m.kinds) & set(kinds):
+                raise where.error(cp + ("metric",), f"{cw}.metric",
+                                  f"{metric} is measured for {', '.join(m.kinds)} events only, the rule judges "
+                                  f"{', '.join(kinds)}: it would never fire")
+            conds.append(Condition(metric=metric, above_baseline_deg=above, absolute_deg=absolute_deg,
+                                   opposite_side_offset=opposite))
         rules.append(
             Rule(
                 name=name,
@@ -280,7 +449,7 @@ def parse_rules(data: Mapping[str, Any], source: str = "<dict>") -> Rules:
                 kinds=kinds,
                 hysteresis_deg=hyst,
                 debounce=debounce,
-                description=str(r.get("description", "")),
+                description=description,
             )
         )
     return Rules(tuple(rules), events, statistic, absolute, source, max_ci, max_events)

@@ -171,6 +171,8 @@ EVENT_FIELDS: dict[str, tuple[str, str]] = {
     "peak_time_s": ("s", "simulator truth: time of the peak hip adduction"),
     "amplitude": ("", "simulator truth: the movement's envelope at the event"),
     "landing_index": ("", "simulator truth: landing number"),
+    "bottom_s": ("s", "simulator truth: time of a squat's lowest point"),
+    "hold_s": ("s", "simulator truth: duration of a hold"),
 }
 for _m in _METRICS:
     if _m.time_key:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 
 from hipmon import __version__
@@ -23,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "import": "import_",
     "export": "export",
     "info": "info",
+    "repair": "repair",
     "analyze": "analyze",
     "simulate": "simulate",
     "decode": "decode",
@@ -32,6 +34,10 @@ COMMANDS: dict[str, str] = {
 
 class CommandError(Exception):
     """A user-facing failure: the message is printed as ``hipmon CMD: message``."""
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hipmon.recording._common import RecordingError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -60,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._module.run(args) or 0)
     except CommandError as exc:  # DESIGN section 4: a one-line error, exit status 2
         print(f"hipmon {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (RecordingError, sqlite3.DatabaseError, OSError) as exc:
+        # the one error path for a file problem no command caught: a line naming it, no traceback
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"hipmon {args.command}: {where}{_one_line(text)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hipmon {args.command}: interrupted", file=sys.stderr)

@@ -99,10 +99,7 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
             thread.stop()
         except BaseException:
             pass
-        writer.close()
-        from hipmon.recording.writer import remove_session_file
-
-        remove_session_file(writer.path)  # a live writer: the file holds nothing yet
+        writer.discard()  # the new file holds nothing yet (a file it was to replace stays)
         if isinstance(exc, CommandError):
             raise
         raise CommandError(f"could not start the recording: {type(exc).__name__}: {exc}") from None

@@ -30,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
     if args.left_thigh is not None:
         files.update({"left_thigh": args.left_thigh, "right_thigh": args.right_thigh})
     metadata = {"athlete": args.athlete} if args.athlete else {}
+    from hipmon.recording.writer import check_output_path
+
+    try:  # before any work: a directory, a missing or non-directory parent, an existing file
+        check_output_path(args.output, args.force, flag="--force")
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
     try:
         parsed = import_csv_session(files, args.output, metadata=metadata, overwrite=args.force)
     except RecordingError as exc:

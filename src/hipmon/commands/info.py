@@ -19,20 +19,50 @@ def _fmt(x: object, spec: str = "") -> str:
     return format(x, spec) if spec else str(x)
 
 
+def _damaged(args: argparse.Namespace, exc: Exception) -> int:
+    """A damaged file: what ``hipmon repair`` would recover (the same salvage, read-only), exit 2.
+
+    Exit 2, not 0: the file as it is cannot be analysed, replayed or exported; the
+    report on stdout says what a repair keeps and the one-line error on stderr says why."""
+    import json
+    import sys
+
+    from hipmon.cli import CommandError
+    from hipmon.recording import RecordingError
+    from hipmon.recording.salvage import salvage
+
+    try:
+        report = salvage(args.session).report
+    except RecordingError:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"path": str(args.session), "damaged": True, "error": str(exc),
+                          "repair_would_recover": report.to_json()}, indent=2))
+    else:
+        print(f"session     {args.session}: DAMAGED; hipmon repair {args.session} -o NEW.hipmon would recover:")
+        print("\n".join("  " + line for line in report.lines()))
+    print(f"hipmon info: {exc}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from hipmon.cli import CommandError
     from hipmon.recording import RecordingError, SessionReader, summarize
+    from hipmon.recording._common import DamagedFileError
 
     from hipmon.pipeline import measurable
 
     try:
         with SessionReader(args.session) as reader:
             info = summarize(reader)
-            info.update(measurable(s.get("placement") for s in info["sensors"]))
+            info.update(measurable([s.get("placement") for s in info["sensors"]]))
+            info["warnings"] = reader.warnings
             if args.check:
                 info["integrity"] = reader.check_integrity()
+    except DamagedFileError as exc:
+        return _damaged(args, exc)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
@@ -44,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         f" created {info['created_utc']}{'' if info['closed_cleanly'] else ', NOT closed cleanly'})",
         f"duration    {info['duration_s']:.3f} s",
     ]
+    for warning in info["warnings"]:
+        lines.append(f"warning     {warning}")
     if info["metadata"]:
         lines.append("metadata    " + ", ".join(f"{k}={v}" for k, v in info["metadata"].items()
                                                 if k not in ("import_files", "import_warnings", "import_conversions")))

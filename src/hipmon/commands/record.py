@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="emulation: any hipmon.simulate.simulate option, repeatable "
                              "(e.g. --sim right_valgus_deg=8 --sim reps=4); numbers and on/off parsed")
     add_placement_arguments(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing session file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing session file (once the new "
+                        "one holds data: until then, and on an error or Ctrl-C, the old file stays as it was)")
 
 
 def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +143,13 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
 
     _check(args)
+    from hipmon.recording import RecordingError
+    from hipmon.recording.writer import check_output_path
+
+    try:  # before any work: a directory, a missing or non-directory parent, an existing file
+        check_output_path(args.output, args.overwrite)
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
     if args.emulate:
         from hipmon.ble.record import record_emulated
 

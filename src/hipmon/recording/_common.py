@@ -13,6 +13,26 @@ class RecordingError(Exception):
     """A session file that cannot be read or written; the message names the file."""
 
 
+class DamagedFileError(RecordingError):
+    """A hipmon session file whose SQLite structure is damaged or truncated.
+
+    ``hipmon repair`` (:mod:`hipmon.recording.salvage`) recovers what is intact."""
+
+
+def repair_hint(path: object) -> str:
+    return f"`hipmon repair {path} -o NEW.hipmon` recovers what is intact"
+
+
+#: Words of SQLite's messages for a damaged file (sqlite3.DatabaseError).
+DAMAGE_WORDS: tuple[str, ...] = ("malformed", "disk image", "not a database", "corrupt")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an ``sqlite3.DatabaseError`` says the file itself is damaged."""
+    text = str(exc).lower()
+    return any(w in text for w in DAMAGE_WORDS)
+
+
 def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()

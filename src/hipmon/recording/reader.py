@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
+import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -12,7 +16,7 @@ import numpy as np
 
 from hipmon.types import Gap, ImuBlock, RawNotification
 
-from ._common import RecordingError, blob_f64, loads
+from ._common import DamagedFileError, RecordingError, blob_f64, is_damage, loads, repair_hint
 from .schema import (
     APPLICATION_ID,
     CSV_IMPORT_PROFILE,
@@ -82,6 +86,11 @@ class DecodedStream:
 DecoderFactory = Callable[[SensorInfo], Any]
 
 
+def _uri(path: Path, query: str) -> str:
+    text = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file:{text}?{query}"
+
+
 def _profile_decoder(info: SensorInfo) -> Any:
     from hipmon.profiles import get_profile  # lazy: the profiles module is optional here
 
@@ -95,8 +104,11 @@ class SessionReader:
     Opening checks that the file is an SQLite database with hipmon's
     ``application_id``, a schema version this code can read and the expected
     tables; anything else raises :class:`RecordingError` naming the file.
-    Opening never creates a file. A file whose writer was killed opens fine
-    (SQLite replays the committed part of the WAL).
+    Reading never modifies the file nor creates one beside it: without a ``-wal``
+    the file is opened ``immutable``; with one (a killed or running recording) file
+    and ``-wal`` are read from a temporary copy, where SQLite replays the committed
+    part of the WAL (so the original's WAL is not merged). A damaged or truncated
+    file raises :class:`DamagedFileError` (``hipmon repair`` recovers what is intact).
 
     ``decoder_factory(sensor_info) -> decoder`` decodes raw notifications
     (default: the sensor's firmware profile, ``hipmon.profiles``).
@@ -106,38 +118,112 @@ class SessionReader:
         self.path = Path(path)
         self._decoder_factory = decoder_factory or _profile_decoder
         self._decoded: dict[str, DecodedStream] = {}
-        if not self.path.exists():
-            raise RecordingError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise RecordingError(f"{self.path}: is a directory, not a session file")
+        self._snapshot: str | None = None
+        self._con: sqlite3.Connection | None = None
+        self._con = self._open()
         try:
-            with open(self.path, "rb") as fh:
-                head = fh.read(16)
+            self._check()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ opening (read-only)
+    def _open(self) -> sqlite3.Connection:
+        """A read-only connection that never modifies the file nor creates one beside it.
+
+        No ``-wal`` beside the file: ``immutable=1`` (no locks, no ``-shm``). A ``-wal``
+        beside it (a killed or running recording): file and ``-wal`` are copied to a
+        temporary folder and SQLite replays the committed part of the WAL there, so the
+        original is never checkpointed (merged) by reading; the copy goes at :meth:`close`."""
+        p = self.path
+        if not p.exists():
+            raise RecordingError(f"{p}: no such file")
+        if p.is_dir():
+            raise RecordingError(f"{p}: is a directory, not a session file")
+        try:
+            size = p.stat().st_size
+            with open(p, "rb") as fh:
+                head = fh.read(100)
         except OSError as exc:
-            raise RecordingError(f"{self.path}: cannot read: {exc}") from exc
-        if head != b"SQLite format 3\x00":
-            raise RecordingError(f"{self.path}: not a hipmon recording (not an SQLite database)")
-        uri = "file:" + str(self.path.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=rw"
+            raise RecordingError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+        if size == 0:
+            raise RecordingError(f"{p}: empty file (0 bytes): not a hipmon recording (not an SQLite database)")
+        if head[:16] != b"SQLite format 3\x00":
+            raise RecordingError(f"{p}: not a hipmon recording (not an SQLite database)")
+        wal = Path(f"{p}-wal")
+        has_wal = wal.is_file()
+        page_size = int.from_bytes(head[16:18], "big") if len(head) >= 18 else 0
+        page_size = 65536 if page_size == 1 else page_size
+        if len(head) < 100 or page_size < 512 or page_size & (page_size - 1):
+            raise DamagedFileError(f"{p}: not a readable session file (damaged SQLite header); {repair_hint(p)}")
+        if not has_wal:
+            pages = int.from_bytes(head[28:32], "big")
+            header_valid = head[24:28] == head[92:96] and pages > 0
+            if size % page_size or (header_valid and size < pages * page_size):
+                raise DamagedFileError(
+                    f"{p}: truncated session file ({size} bytes, "
+                    f"{'expected ' + str(pages * page_size) if header_valid else 'not a whole number of pages'}); "
+                    f"{repair_hint(p)}"
+                )
         try:
-            self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        except sqlite3.Error:
-            # read-only media: fall back to a read-only connection
+            if has_wal:
+                target = self._make_snapshot(wal)
+                return sqlite3.connect(target, check_same_thread=False)
+            return sqlite3.connect(_uri(p, "mode=ro&immutable=1"), uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{p}: cannot open: {exc}") from exc
+
+    def _make_snapshot(self, wal: Path) -> str:
+        """Copy the file and its ``-wal`` to a temporary folder (again if either changed while copying)."""
+        tmp = tempfile.mkdtemp(prefix="hipmon-read-")
+        self._snapshot = tmp
+        self._finalizer = weakref.finalize(self, shutil.rmtree, tmp, True)
+        target = os.path.join(tmp, "session.hipmon")
+
+        def stamp() -> tuple[tuple[int, int], ...]:
+            out = []
+            for q in (self.path, wal):
+                try:
+                    st = os.stat(q)
+                    out.append((st.st_size, st.st_mtime_ns))
+                except FileNotFoundError:
+                    out.append((-1, 0))
+            return tuple(out)
+
+        for _attempt in range(5):
+            before = stamp()
             try:
-                self._con = sqlite3.connect(uri.replace("mode=rw", "mode=ro"), uri=True, check_same_thread=False)
-            except sqlite3.Error as exc:
-                raise RecordingError(f"{self.path}: cannot open: {exc}") from exc
+                shutil.copyfile(self.path, target)
+                if os.path.exists(wal):
+                    shutil.copyfile(wal, target + "-wal")
+            except OSError as exc:
+                raise RecordingError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+            if stamp() == before:
+                break
+            time.sleep(0.05)  # a running recording wrote meanwhile: copy again
+        return target
+
+    def _damaged(self, exc: BaseException) -> RecordingError:
+        if is_damage(exc):
+            return DamagedFileError(f"{self.path}: damaged session file ({exc}); {repair_hint(self.path)}")
+        return RecordingError(f"{self.path}: read failed: {exc}")
+
+    def _check(self) -> None:
+        """The file is a hipmon session this code reads (RecordingError naming it otherwise)."""
+        assert self._con is not None
         try:
             app_id = self._con.execute("PRAGMA application_id").fetchone()[0]
             version = self._con.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            self._con.close()
+            if is_damage(exc):
+                raise DamagedFileError(
+                    f"{self.path}: damaged session file ({exc}); {repair_hint(self.path)}"
+                ) from exc
             raise RecordingError(f"{self.path}: not a readable session file ({exc})") from exc
         if app_id != APPLICATION_ID:
-            self._con.close()
             raise RecordingError(f"{self.path}: an SQLite database, but not a hipmon recording")
         if version > SCHEMA_VERSION:
-            self._con.close()
             raise RecordingError(
                 f"{self.path}: written with schema version {version}; this hipmon reads up to "
                 f"{SCHEMA_VERSION} (upgrade hipmon)"
@@ -150,8 +236,7 @@ class SessionReader:
         else:
             cols = set()
         if version < MIN_SCHEMA_VERSION or missing:
-            self._con.close()
-            raise RecordingError(
+            raise DamagedFileError(
                 f"{self.path}: damaged hipmon recording (schema version {version}, missing tables: "
                 f"{', '.join(missing) or 'none'})"
             )
@@ -161,13 +246,43 @@ class SessionReader:
         try:
             self._meta = {k: loads(v) for k, v in self._con.execute("SELECT key, value FROM meta")}
         except (sqlite3.Error, ValueError) as exc:
-            raise RecordingError(f"{self.path}: damaged meta table ({exc})") from exc
+            raise DamagedFileError(f"{self.path}: damaged meta table ({exc}); {repair_hint(self.path)}") from exc
         if self._meta.get("format") != FORMAT_NAME:
             raise RecordingError(f"{self.path}: meta.format is {self._meta.get('format')!r}, not {FORMAT_NAME!r}")
 
     # ------------------------------------------------------------------ basics
     def close(self) -> None:
-        self._con.close()
+        """Close the connection (and remove the temporary copy of a file read with its ``-wal``)."""
+        if self._con is not None:
+            try:
+                self._con.close()
+            except sqlite3.Error:
+                pass
+        if self._snapshot is not None:
+            self._finalizer()
+            self._snapshot = None
+
+    @property
+    def has_wal(self) -> bool:
+        """A ``-wal`` file lies beside the session file (it was read with it, read-only)."""
+        return os.path.isfile(f"{self.path}-wal")
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader of this file must know about its completeness (one line each)."""
+        out = []
+        if not self.closed_cleanly:
+            if self.has_wal:
+                out.append(f"{self.path}: not closed cleanly (killed, crashed or still recording); "
+                           f"read with its {self.path.name}-wal, which is left as it is")
+            else:
+                out.append(f"{self.path}: not closed cleanly and no {self.path.name}-wal beside it: "
+                           "its last seconds may be missing (a copy of a killed recording needs its -wal file too)")
+        if "repaired" in self._meta:
+            rep = self._meta.get("repaired") or {}
+            out.append(f"{self.path}: repaired from {rep.get('from', 'a damaged file')}: "
+                       f"{rep.get('summary', 'some data may be missing')}")
+        return out
 
     def __enter__(self) -> "SessionReader":
         return self
@@ -179,7 +294,7 @@ class SessionReader:
         try:
             return self._con.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise RecordingError(f"{self.path}: read failed: {exc}") from exc
+            raise self._damaged(exc) from exc
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -298,7 +413,7 @@ class SessionReader:
             for sid, host_ns, data, role in cur:
                 yield RawNotification(sid, int(host_ns), bytes(data), str(role))
         except sqlite3.DatabaseError as exc:
-            raise RecordingError(f"{self.path}: read failed: {exc}") from exc
+            raise self._damaged(exc) from exc
 
     # ------------------------------------------------------------------ samples
     def has_imported_samples(self, sensor_id: str) -> bool:
@@ -508,6 +623,8 @@ def summarize(reader: SessionReader) -> dict[str, Any]:
             entry["gaps"] = {"count": len(gaps), "samples_lost": int(sum(g.samples_lost for g in gaps))}
             total_gaps += len(gaps)
             total_lost += entry["gaps"]["samples_lost"]
+        except DamagedFileError:
+            raise  # the file, not the sensor: the caller reports it (hipmon info: what repair recovers)
         except (RecordingError, ImportError) as exc:
             entry["decode_problem"] = str(exc)
         sensors_out.append(entry)

@@ -50,12 +50,46 @@ def _software_version() -> str:
 
 
 def remove_session_file(path: str | os.PathLike[str]) -> None:
-    """Delete a session file and its ``-wal``/``-shm`` companions (missing files are fine)."""
+    """Delete a session file and its ``-wal``/``-shm`` companions (missing files are fine;
+    a directory of that name is left alone)."""
     for suffix in ("", "-wal", "-shm", "-journal"):
+        p = f"{os.fspath(path)}{suffix}"
         try:
-            os.unlink(f"{os.fspath(path)}{suffix}")
-        except FileNotFoundError:
+            if not os.path.isdir(p):
+                os.unlink(p)
+        except (FileNotFoundError, NotADirectoryError):
             pass
+
+
+def temporary_name(path: str | os.PathLike[str]) -> Path:
+    """A hidden temporary session file beside ``path`` (same directory: ``os.replace`` is atomic)."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.tmp-{os.getpid()}-{time.monotonic_ns() & 0xFFFFFF:x}")
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool, *, flag: str = "--overwrite") -> None:
+    """Refuse, before any work, an output session path that cannot be written.
+
+    :class:`RecordingError` (one line naming the file) for: a directory, a parent that
+    is missing or not a directory or not writable, an existing file without
+    ``overwrite`` (``flag`` names the option that allows it)."""
+    p = Path(path)
+    if p.is_dir():
+        raise RecordingError(f"{p}: is a directory (give a session file name, e.g. {p / 'session.hipmon'})")
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise RecordingError(f"{p}: {parent} is a file, not a directory")
+    if not parent.exists():
+        if any(q.exists() and not q.is_dir() for q in parent.parents):
+            raise RecordingError(f"{p}: {parent} cannot be a directory (a file is in its path)")
+        raise RecordingError(f"{p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RecordingError(f"{p}: directory {parent} is not writable")
+    exists = p.exists() or os.path.exists(f"{p}-wal")
+    if exists and not overwrite:
+        raise RecordingError(f"{p}: already exists (use {flag} to replace it)")
+    if exists and p.exists() and not p.is_file():
+        raise RecordingError(f"{p}: not a regular file")
 
 
 class SessionWriter:
@@ -64,7 +98,10 @@ class SessionWriter:
     Parameters
     ----------
     path:
-        The session file to create. It must not exist unless ``overwrite``.
+        The session file to create. It must not exist unless ``overwrite``; an existing
+        file is replaced only once the new session holds data (the first committed
+        notification or samples): until then the new session grows in a hidden temporary
+        file beside it, removed if the writer closes without data (the old file untouched).
     metadata:
         JSON-serialisable session metadata (athlete, notes, ...), stored in
         ``meta.metadata``. ``software_version``, ``created_utc`` and ``origin_ns``
@@ -106,17 +143,21 @@ class SessionWriter:
         if self.flush_interval_s <= 0:
             raise ValueError("flush_interval_s must be > 0")
         self._atomic = bool(atomic)
-        if self.path.exists() and not overwrite:
-            raise RecordingError(f"{self.path}: already exists (refusing to overwrite)")
-        if self.path.parent and not self.path.parent.exists():
-            raise RecordingError(f"{self.path}: directory {self.path.parent} does not exist")
+        check_output_path(self.path, overwrite, flag="overwrite")
+        # An existing file is replaced only once the new one holds data (``_promote``):
+        # until then the new session grows in a temporary file beside it.
+        self._replace_pending = False
         if self._atomic:
-            self._file = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{id(self):x}")
+            self._file = temporary_name(self.path)
             remove_session_file(self._file)
+        elif self.path.exists() or os.path.exists(f"{self.path}-wal"):
+            self._file = temporary_name(self.path)
+            remove_session_file(self._file)
+            self._replace_pending = True
         else:
-            if overwrite:
-                remove_session_file(self.path)
             self._file = self.path
+        #: True once this writer's file is at ``path`` (a replaced old file is gone).
+        self.replaced = False
         self._db_lock = threading.RLock()
         self._buf_lock = threading.Lock()
         self._buf: list[tuple[str, int, int, bytes, str]] = []
@@ -369,7 +410,36 @@ class SessionWriter:
                     raise RecordingError(f"{self.path}: write failed: {exc}") from exc
                 raise
             self.notifications_written += len(buf)
+            if buf and self._replace_pending:
+                self._promote()
             return len(buf)
+
+    def _promote(self) -> None:
+        """The new session holds data: put it in place of the old file (atomic rename).
+
+        The temporary file's WAL is merged first (closing the connection), the old file's
+        ``-wal``/``-shm`` are removed (they would be replayed into the new file), then
+        ``os.replace``; the connection reopens on ``path``. Caller holds ``_db_lock``."""
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._con.close()
+            for suffix in ("-wal", "-shm"):
+                p = f"{self._file}{suffix}"
+                if os.path.exists(p) and os.path.getsize(p) == 0:
+                    os.unlink(p)
+            for suffix in ("-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(f"{self.path}{suffix}")
+                except FileNotFoundError:
+                    pass
+            os.replace(self._file, self.path)
+            self._file = self.path
+            self._replace_pending = False
+            self.replaced = True
+            self._con = sqlite3.connect(os.fspath(self.path), isolation_level=None, check_same_thread=False)
+            self._con.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise RecordingError(f"{self.path}: could not replace the old file with the new session: {exc}") from exc
 
     def add_samples(self, sensor_id: str, block: ImuBlock) -> None:
         """Store decoded samples (imported sessions): ``block.time_sensor_s`` is session time (s).
@@ -410,6 +480,8 @@ class SessionWriter:
                 rows,
                 many=True,
             )
+            if rows and self._replace_pending:
+                self._promote()
 
     # ------------------------------------------------------------------ lifetime
     def _flusher(self) -> None:
@@ -449,12 +521,24 @@ class SessionWriter:
                 pass
             self._con.close()
             self._closed = True
-        if self._atomic:
+        if self._replace_pending:
+            # never held data: the old file stays as it was, the temporary one goes
+            remove_session_file(self._file)
+            self._replace_pending = False
+        elif self._atomic:
             for suffix in ("-wal", "-shm"):  # closed cleanly: the WAL is merged and empty
                 p = f"{self._file}{suffix}"
                 if os.path.exists(p) and os.path.getsize(p) == 0:
                     os.unlink(p)
-            os.replace(self._file, self.path)
+            try:
+                for suffix in ("-wal", "-shm"):  # an old killed file's WAL would be replayed into ours
+                    if os.path.isfile(f"{self.path}{suffix}"):
+                        os.unlink(f"{self.path}{suffix}")
+                os.replace(self._file, self.path)
+            except OSError as exc:
+                remove_session_file(self._file)
+                raise RecordingError(f"{self.path}: cannot write the session file: {exc.strerror or exc}") from exc
+            self.replaced = True
             try:
                 fd = os.open(self.path.parent or ".", os.O_RDONLY)
                 try:
@@ -481,6 +565,21 @@ class SessionWriter:
                     remove_session_file(self._file)
         else:
             self.close()
+
+    def discard(self) -> None:
+        """Close and delete what this writer made (nothing was worth keeping): its
+        temporary file, or the new file at ``path``. A file this writer was to replace
+        stays as it was (unless the new session had already taken its place)."""
+        if not self._closed:
+            self._stop_flusher()
+            with self._db_lock:
+                self._closed = True
+                try:
+                    self._con.close()
+                except sqlite3.Error:
+                    pass
+        remove_session_file(self._file)
+        self._replace_pending = False
 
     @property
     def closed(self) -> bool:

@@ -276,7 +276,7 @@ class SalvageReport:
         if self.pages_unreadable:
             lost.append(f"{self.pages_unreadable} page(s) unreadable")
         if sum(self.rows_lost.values()):
-            lost.append(f"{sum(self.rows_lost.values())} row(s) undecodable")
+            lost.append(f"{sum(self.rows_lost.values())} cell(s) cut off or undecodable")
         return "recovered " + ", ".join(parts) + ("; lost: " + ", ".join(lost) if lost else "")
 
     def lines(self) -> list[str]:
@@ -314,7 +314,8 @@ class SalvageReport:
         other = {t: n for t, n in self.rows.items() if t not in ("notifications", "samples")}
         out.append("rows        " + ", ".join(f"{t} {n}" for t, n in other.items()))
         if any(self.rows_lost.values()):
-            out.append("rows lost   " + ", ".join(f"{t} {n}" for t, n in self.rows_lost.items() if n))
+            out.append("cells lost  " + ", ".join(f"{n} (cut off with their page, or undecodable)"
+                                                for n in self.rows_lost.values() if n))
         for p in self.problems:
             out.append(f"note        {p}")
         out.append(f"summary     {self.summary()}")

@@ -80,9 +80,8 @@ def _pipeline_acc(notes, sid="pelvis"):
     pipe = Pipeline([SensorSpec(i, p, POLAR.name, 104.0)
                      for p, i in (("pelvis", "pelvis"), ("left_thigh", "l"), ("right_thigh", "r"))])
     seen = []
-    s = pipe.streams[sid]
-    s.ensure_decoder()
-    orig = s.decoder.feed
+    dec = pipe.streams[sid].stage().decoder
+    orig = dec.feed
 
     def spy(data, host_ns=None):
         blk = orig(data, host_ns)
@@ -90,7 +89,7 @@ def _pipeline_acc(notes, sid="pelvis"):
             seen.append(blk.acc_sensor)
         return blk
 
-    s.decoder.feed = spy
+    dec.feed = spy
     pipe.feed(notes)
     return np.concatenate(seen) if seen else np.zeros((0, 3))
 

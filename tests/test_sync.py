@@ -141,4 +141,8 @@ def test_reader_session_time_through_the_file(tmp_path) -> None:
         t = r.session_time("p")
         b = r.samples("p")
     truth = s.time_session_s[b.sample_index]
-    assert np.abs(t - truth - DELAY_MIN_S).max() < 0.002
+    # the reader maps as live acquisition does (causal, hipmon.stream): within 2 ms once the
+    # clock map has a second of arrivals, within 15 ms before that
+    err = np.abs(t - truth - DELAY_MIN_S)
+    assert err[truth >= truth[0] + 1.0].max() < 0.002
+    assert err.max() < 0.015

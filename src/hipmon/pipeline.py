@@ -54,6 +54,7 @@ from hipmon.calibration import (
 )
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
+from hipmon.stream import IN_BAND_KINDS, SensorStream
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
 
 THIGHS: tuple[str, str] = ("left_thigh", "right_thigh")
@@ -308,8 +309,6 @@ class LevelledFilter:
 #: (``Pipeline.feed``): at most this much added latency, and a result independent of batching
 ADVANCE_STEP_S = 0.1
 
-#: connection events that restart a sensor's decoder and clock map (as in a recording's log)
-RESET_KINDS = ("connect", "reconnect")
 
 
 def merge_updates(parts: Sequence[Update]) -> Update:
@@ -350,21 +349,17 @@ class _Stream:
         self.gyr = np.zeros((0, 3))
         self.mag: np.ndarray | None = None
         self.first_t = math.nan
-        self.decoder = None
-        self.sync = None
+        self.stream: SensorStream | None = None
         self.samples = 0
 
-    def ensure_decoder(self) -> None:
-        if self.decoder is not None:
-            return
-        from hipmon.profiles import get_profile
-        from hipmon.sync import ClockSync
-
-        if self.spec.profile is None:
-            raise ValueError(f"sensor {self.spec.sensor_id!r}: no profile to decode its notifications")
-        prof = get_profile(self.spec.profile)
-        self.decoder = prof.make_decoder(self.spec.rate_hz or prof.default_rate_hz)
-        self.sync = ClockSync()
+    def stage(self) -> SensorStream:
+        """This sensor's stream stage (``hipmon.stream``): its notifications -> samples on session time."""
+        if self.stream is None:
+            if self.spec.profile is None:
+                raise ValueError(f"sensor {self.spec.sensor_id!r}: no profile to decode its notifications")
+            self.stream = SensorStream.from_profile(self.spec.sensor_id, self.spec.profile, self.spec.rate_hz,
+                                                    self.origin_ns)
+        return self.stream
 
     def add(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, mag: np.ndarray | None) -> None:
         t = np.asarray(t, dtype=float)
@@ -515,8 +510,8 @@ class Pipeline:
         The items may carry a sensor's connection events in band, in their place (anything
         with ``kind`` and ``sensor_id``, e.g. ``hipmon.ble.acquisition.ConnectionEvent`` or a
         recording's connection-log entry): a ``connect``/``reconnect`` resets that sensor's
-        decoder and clock map there (:meth:`reset_sensor`); other kinds change nothing.
-        Control-point messages (``role != "data"``) go to the decoder's ``handle_control``.
+        decoder and clock map there; every item goes through its sensor's stream stage
+        (``hipmon.stream.SensorStream``: decoder, control messages, reconnects, clock map).
 
         Batch-invariant: the grid advances after a notification whose samples take the newest
         sample time into a new ``ADVANCE_STEP_S`` step (a rule on the items alone, not on how
@@ -525,33 +520,14 @@ class Pipeline:
         give the same frames, events and alerts for the same items in the same order."""
         parts: list[Update] = []
         for n in notifications:
-            if not isinstance(n, RawNotification):
-                if getattr(n, "kind", None) in RESET_KINDS:
-                    self.reset_sensor(n.sensor_id)
-                continue
-            s = self.streams.get(n.sensor_id)
+            s = self.streams.get(getattr(n, "sensor_id", None))
             if s is None:
                 continue
-            s.ensure_decoder()
-            if n.role != "data":
-                # a control-point message (Polar START response: the FACTOR), in arrival order
-                handle = getattr(s.decoder, "handle_control", None)
-                if handle is not None:
-                    try:
-                        handle(n.data)
-                    except Exception:  # a bad control message: the decoder keeps its scale
-                        pass
+            got = s.stage().push(n)
+            block = got.block
+            if block is None:
                 continue
-            try:
-                block = s.decoder.feed(n.data, n.host_ns)  # type: ignore[union-attr]
-            except Exception:  # a bad packet: the decoder stays usable
-                continue
-            if block is None or len(block) == 0:
-                continue
-            arrival = (n.host_ns - s.origin_ns) / 1e9
-            s.sync.update(block.time_sensor_s, np.full(len(block), arrival))  # type: ignore[union-attr]
-            t = np.asarray(s.sync.to_session(block.time_sensor_s), dtype=float)  # type: ignore[union-attr]
-            s.add(t, block.acc_sensor, block.gyr_sensor, block.mag_sensor)
+            s.add(got.time_session_s, block.acc_sensor, block.gyr_sensor, block.mag_sensor)
             step = math.floor(s.last_t / ADVANCE_STEP_S) if s.t.size else None
             if step is not None and (self._advanced_step is None or step > self._advanced_step):
                 self._advanced_step = step
@@ -559,16 +535,6 @@ class Pipeline:
                 if len(up.frames) or up.events or up.alerts or up.calibration is not None:
                     parts.append(up)
         return merge_updates(parts)
-
-    def reset_sensor(self, sensor_id: str) -> None:
-        """A sensor reconnected: restart its decoder and clock map (its samples keep their place).
-
-        Prefer giving the ``reconnect`` event to :meth:`feed` in its place among the notifications."""
-        s = self.streams.get(sensor_id)
-        if s is None or s.decoder is None:
-            return
-        s.decoder.reset()
-        s.sync.reset(keep_drift=True)  # type: ignore[union-attr]
 
     def feed_samples(
         self,
@@ -1026,7 +992,7 @@ def replay_items(reader: Any) -> Iterable[Any]:
     arrival order with the logged connection events in band, each before the first
     notification at or after its host time (live puts a (re)connect marker before the start
     sequence, so every later notification belongs to the new connection)."""
-    log = sorted((e for e in reader.connection_log if e.kind in RESET_KINDS), key=lambda e: e.host_ns)
+    log = sorted((e for e in reader.connection_log if e.kind in IN_BAND_KINDS), key=lambda e: e.host_ns)
     i = 0
     for n in reader.iter_notifications():
         while i < len(log) and log[i].host_ns <= n.host_ns:

@@ -183,7 +183,9 @@ class ChainSource:
     def _on_connection_event(self, ev: Any) -> None:
         """Acquisition's event sink (its monitor thread, in order with the notifications it queues):
         connection events go into the same queue, so ``read`` sees them in their place."""
-        if ev.kind in ("connect", "reconnect", "disconnect", "restart", "streaming") and self.thread is not None:
+        from hipmon.stream import IN_BAND_KINDS  # noqa: PLC0415
+
+        if ev.kind in IN_BAND_KINDS and self.thread is not None:
             self.thread.queue.put_nowait(ev)
 
     def read(self, timeout: float = 0.02) -> Any:

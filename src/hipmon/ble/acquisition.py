@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from hipmon.ble.config import SensorSpec
+from hipmon.stream import SensorStream
 from hipmon.types import Gap, RawNotification
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class SensorSupervisor:
         self._connected_once = False
         self.drop_times_ns: list[int] = []
         self.stream_times_ns: list[int] = []  # when streaming (re)started
+        self._control_decoder: Any = None  # the codec's own word on control messages (stream stopped)
 
     def message(self, text: str) -> None:
         msg = f"sensor {self.spec.sensor_id} ({self.spec.placement}, {self.status.name or self.spec.address or self.spec.name}): {text}"
@@ -277,16 +279,10 @@ class SensorSupervisor:
         RawNotification with ``role`` (recorded beside the data; the decoder takes e.g. Polar's
         START FACTOR from them); look for 'stream stopped'."""
         self.acq.put(RawNotification(self.spec.sensor_id, time.monotonic_ns(), bytes(data), role))
-        stopped = getattr(self.profile, "is_stream_stopped", None)
-        if stopped is None:
-            from hipmon.ble import protocol
-
-            stopped = functools.partial(protocol.is_stream_stopped, self.profile)
-        try:
-            if stopped(bytes(data)):
-                self._restart.set()
-        except Exception:
-            pass
+        if self._control_decoder is None:
+            self._control_decoder = self.profile.make_decoder(self.rate_hz)
+        if self._control_decoder.is_stream_stopped(bytes(data)):
+            self._restart.set()
 
     async def shutdown(self) -> None:
         """Stop sequence, unsubscribe, disconnect (clean stop)."""
@@ -449,34 +445,16 @@ class Acquisition:
 # ============================================================================ monitor
 
 
-class _SensorStream:
-    """Decoding and gap accounting of one sensor's notifications (monitor thread)."""
+class _MonitoredStream(SensorStream):
+    """The stream stage of one sensor (``hipmon.stream.SensorStream``) with its live status."""
 
-    def __init__(self, sensor_id: str, profile: Any, rate_hz: float, status: SensorStatus | None) -> None:
-        self.sensor_id = sensor_id
+    def __init__(self, sensor_id: str, profile: Any, rate_hz: float, status: SensorStatus | None,
+                 origin_ns: int) -> None:
+        super().__init__(sensor_id, profile.make_decoder(rate_hz), rate_hz, time_source=profile.time_source,
+                         origin_ns=origin_ns)
         self.profile = profile
-        self.rate_hz = rate_hz
-        self.decoder = profile.make_decoder(rate_hz)
         self.status = status
-        self.last_index: int | None = None
-        self.last_time_sensor: float | None = None
-        self.last_session: float | None = None
-        self.period_s = 1.0 / rate_hz
-        self.reconnected = False
-        self.restarted = False  # the sensor stopped its stream; the start sequence was replayed
-        self.control_log: list[bytes] = []  # control-point messages of the current connection
-        #: sensor times (s) of samples the decoder received but dropped unpaired (Polar ACC
-        #: without GYRO), not yet inside a gap found in the decoded stream
-        self.unpaired_s = np.zeros(0)
-        self.lost_unpaired = 0  # of ``lost``: samples received but dropped unpaired
-        self.samples = 0
-        self.notifications = 0
-        self.lost = 0
-        self.bad = 0
-        self.first_ns: int | None = None
-        self.last_ns: int | None = None
         self.latencies_ns: list[int] = []
-        self.reported_bad = 0
 
 
 class StreamMonitor:
@@ -522,7 +500,8 @@ class StreamMonitor:
         self._latency_cap = None if isinstance(keep_latencies, bool) else int(keep_latencies)
         statuses = statuses or {}
         self.streams = {
-            sid: _SensorStream(sid, prof, rate, statuses.get(sid)) for sid, (prof, rate) in sensors.items()
+            sid: _MonitoredStream(sid, prof, rate, statuses.get(sid), self.origin_ns)
+            for sid, (prof, rate) in sensors.items()
         }
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -559,20 +538,11 @@ class StreamMonitor:
         return (host_ns - self.origin_ns) / 1e9
 
     def process(self, item: Any) -> None:
+        """One queued item, in arrival order: to the sinks, the stream stage and the status."""
         if isinstance(item, ConnectionEvent):
             st = self.streams.get(item.sensor_id)
-            if item.kind in ("connect", "reconnect") and st is not None:
-                st.decoder.reset()
-                st.last_index = None
-                st.reconnected = item.kind == "reconnect"
-                # this connection's start-sequence responses (Polar FACTOR) came before
-                # the connect marker: give them to the fresh decoder
-                for data in st.control_log:
-                    self._control(st, data, replay=True)
-            if item.kind == "disconnect" and st is not None:
-                st.control_log.clear()
-            if item.kind == "restart" and st is not None:
-                st.restarted = True
+            if st is not None:
+                self._said(st.push(item))
             if item.kind == "message":
                 self.messages.append(item.detail)
             for sink in self.event_sinks:
@@ -585,167 +555,37 @@ class StreamMonitor:
         st = self.streams.get(note.sensor_id)
         if note.role != "data":
             # a control-point message: written by the sinks like data (the recording keeps it
-            # in its place), to the decoder here; event sinks see it as a 'control' event
+            # in its place); event sinks see it as a 'control' event
             if st is not None:
-                st.control_log.append(note.data)
-                self._control(st, note.data)
+                self._said(st.push(note))
             event = ConnectionEvent(note.sensor_id, note.host_ns, "control", note.data.hex())
             for esink in self.event_sinks:
                 esink(event)
             return
         if st is None:
             return
-        st.notifications += 1
-        if st.first_ns is None:
-            st.first_ns = note.host_ns
-        st.last_ns = note.host_ns
-        try:
-            block = st.decoder.feed(note.data, note.host_ns)
-        except Exception as exc:  # DecodeError: name the sensor, carry on
-            st.bad += 1
-            self._take_unpaired(st)
-            if st.bad <= 3 or st.bad in (10, 100, 1000):
-                msg = f"sensor {note.sensor_id}: bad notification ({len(note.data)} bytes {note.data[:12].hex()}…): {exc}"
-                self.messages.append(msg)
-                log.warning(msg)
-            self._update_status(st)
-            return
-        self._take_unpaired(st)
-        if block is None or len(block) == 0:
-            return
-        if self.keep_latencies:
-            if self._latency_cap is not None and not isinstance(st.latencies_ns, collections.deque):
-                st.latencies_ns = collections.deque(st.latencies_ns, maxlen=self._latency_cap)
-            st.latencies_ns.append(time.monotonic_ns() - note.host_ns)
-        self._account(st, block, note.host_ns)
-        st.samples += len(block)
-        for sink in self.block_sinks:
-            sink(note.sensor_id, block)
+        got = st.push(note)
+        self._said(got)
+        if got.block is not None:
+            if self.keep_latencies:
+                if self._latency_cap is not None and not isinstance(st.latencies_ns, collections.deque):
+                    st.latencies_ns = collections.deque(st.latencies_ns, maxlen=self._latency_cap)
+                st.latencies_ns.append(time.monotonic_ns() - note.host_ns)
+            for sink in self.block_sinks:
+                sink(note.sensor_id, got.block)
         self._update_status(st)
 
-    def _control(self, st: _SensorStream, data: bytes, replay: bool = False) -> None:
-        """A control-point message: to the decoder (FACTOR ...); failed commands are named."""
-        from hipmon.ble import protocol
-
-        if replay:
-            handle = getattr(st.decoder, "handle_control", None)
-            try:
-                if handle is not None:
-                    handle(data)
-            except Exception:
-                pass
-            return
-        if protocol.is_stream_stopped(st.profile, data):
-            st.restarted = True  # in band: before any sample of the restarted stream
-        handle = getattr(st.decoder, "handle_control", None)
-        if handle is None:
-            return
-        try:
-            resp = handle(data)
-        except Exception as exc:
-            msg = f"sensor {st.sensor_id}: bad control point message {data[:12].hex()}: {exc}"
+    def _said(self, got: Any) -> None:
+        """The gaps and messages of one item of the stream stage: kept, logged, to the gap sinks."""
+        for msg in got.messages:
             self.messages.append(msg)
             log.warning(msg)
-            return
-        status = getattr(resp, "status", 0)
-        if resp is not None and status not in (0, 6):  # 6: already in state
-            from hipmon.codecs import polar
+        for gap in got.gaps:
+            self.gaps.append(gap)
+            for sink in self.gap_sinks:
+                sink(gap)
 
-            msg = (f"sensor {st.sensor_id}: control point command {resp.op:02x} {resp.meas:02x} failed: "
-                   f"{polar.STATUS_NAMES.get(status, status)}")
-            self.messages.append(msg)
-            log.warning(msg)
-
-    @staticmethod
-    def _take_unpaired(st: _SensorStream) -> None:
-        take = getattr(st.decoder, "take_unpaired", None)
-        if take is None:
-            return
-        dropped = take()
-        if len(dropped):
-            st.unpaired_s = np.concatenate([st.unpaired_s, np.asarray(dropped, dtype=np.int64) * 1e-9])
-
-    def _gap(self, st: _SensorStream, end_session: float, lost: int, reason: str,
-             between_s: tuple[float, float] | None = None) -> None:
-        """A gap of ``lost`` samples; ``between_s``: the sensor times (s) of the samples on either
-        side. Samples the decoder dropped unpaired in that span are a gap of reason ``unpaired``
-        (they arrived; their partner stream's frame did not), the rest keeps ``reason``."""
-        if between_s is not None and st.unpaired_s.size and lost > 0:
-            a, b = between_s
-            half = 0.5 * st.period_s
-            u = st.unpaired_s
-            inside = int(np.count_nonzero((u > a + half * 0.5) & (u < b - half * 0.5)))
-            st.unpaired_s = u[u >= b - half * 0.5]
-            inside = min(inside, lost)
-            if inside:
-                self._gap(st, end_session, inside, "unpaired")
-                lost -= inside
-        if lost <= 0:
-            return
-        if reason == "unpaired":
-            st.lost_unpaired += lost
-        gap = Gap(st.sensor_id, float(st.last_session if st.last_session is not None else end_session),
-                  float(end_session), int(lost), reason)
-        st.lost += lost
-        self.gaps.append(gap)
-        for sink in self.gap_sinks:
-            sink(gap)
-
-    def _account(self, st: _SensorStream, block: Any, host_ns: int) -> None:
-        from hipmon.sync import detect_gaps
-
-        t_arrival = self.session_s(host_ns)
-        index = block.sample_index
-        tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
-        has_time = self._has_sensor_time(st)
-        lost_before = st.lost - st.lost_unpaired  # samples that never arrived
-        between = "disconnect" if st.reconnected else ("stopped" if st.restarted else "loss")
-        # between the previous block and this one
-        if st.last_time_sensor is not None:
-            span = (st.last_time_sensor, float(tsens[0]))
-            if index is not None and st.last_index is not None:
-                lost = int(index[0]) - st.last_index - 1
-                self._gap(st, t_arrival, lost, between, span)
-            elif has_time:
-                lost = int(round((tsens[0] - st.last_time_sensor) / st.period_s)) - 1
-                self._gap(st, t_arrival, lost, between, span)
-            elif st.reconnected and st.last_session is not None:
-                lost = int(round((t_arrival - st.last_session) * st.rate_hz)) - len(block)
-                self._gap(st, t_arrival, lost, "disconnect")
-        # inside this block
-        if index is not None and len(index) > 1:
-            for g in detect_gaps(np.full(len(index), t_arrival), sample_index=index, sensor_id=st.sensor_id):
-                self._gap(st, t_arrival, g.samples_lost, "loss")
-        elif index is None and has_time and len(tsens) > 1:
-            # sensor time only (Polar): a block may span a lost frame or a stream restart
-            steps = np.rint(np.diff(tsens) / st.period_s).astype(np.int64) - 1
-            for i in np.flatnonzero(steps > 0):
-                other_before = st.lost - st.lost_unpaired
-                self._gap(st, t_arrival, int(steps[i]), "stopped" if st.restarted else "loss",
-                          (float(tsens[i]), float(tsens[i + 1])))
-                if st.lost - st.lost_unpaired != other_before:
-                    st.restarted = False
-        # sample period measured on the sensor's clock (robust to its drift)
-        if index is not None and st.last_index is not None and has_time and int(index[-1]) > st.last_index:
-            span = int(index[-1]) - st.last_index
-            if span >= 8 and st.last_time_sensor is not None and not st.reconnected:
-                est = (tsens[-1] - st.last_time_sensor) / span
-                if 0.5 < est * st.rate_hz < 1.5:
-                    st.period_s = 0.98 * st.period_s + 0.02 * est
-        st.reconnected = False
-        # a stream restart's gap may come a block late (samples from before the stop
-        # still waiting for their partner frames): the flag stays until a gap is seen
-        if st.lost - st.lost_unpaired != lost_before:
-            st.restarted = False
-        st.last_index = None if index is None else int(index[-1])
-        st.last_time_sensor = float(tsens[-1])
-        st.last_session = t_arrival
-
-    @staticmethod
-    def _has_sensor_time(st: _SensorStream) -> bool:
-        return getattr(st.profile, "time_source", "none") in ("timestamp", "counter")
-
-    def _update_status(self, st: _SensorStream) -> None:
+    def _update_status(self, st: _MonitoredStream) -> None:
         s = st.status
         if s is None:
             return
@@ -878,9 +718,9 @@ class AcquisitionThread:
             prof = get_profile(s.profile)
             self.profiles[s.sensor_id] = prof
             self.statuses[s.sensor_id] = SensorStatus(s.sensor_id, s.placement, s.profile, s.address)
-            self.monitor.streams[s.sensor_id] = _SensorStream(
-                s.sensor_id, prof, float(s.rate_hz or prof.default_rate_hz), self.statuses[s.sensor_id]
-            )
+            self.monitor.streams[s.sensor_id] = _MonitoredStream(
+                s.sensor_id, prof, float(s.rate_hz or prof.default_rate_hz), self.statuses[s.sensor_id],
+                self.monitor.origin_ns)
 
     def call(self, coro_fn: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Run ``coro_fn()`` on the acquisition loop and wait for its result."""

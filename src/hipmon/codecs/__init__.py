@@ -24,6 +24,10 @@ profile's ``[codec_params]`` table and a sample rate:
 - ``Encoder.encode(block) -> list[bytes]``: the notifications a real sensor
   sends for these samples (stateful: counters and times continue across calls).
 
+- hooks of the stream stage (``hipmon.stream``), declared here with neutral defaults:
+  ``handle_control(data)``, ``control_problem(response)``, ``is_stream_stopped(data)``,
+  ``take_unpaired()``.
+
 Units of an ``ImuBlock``: s, m/s², rad/s, µT (see ``hipmon.types``).
 """
 
@@ -131,6 +135,9 @@ class Decoder:
 
     #: True if the blocks this decoder emits carry ``mag_sensor``.
     has_mag: bool = False
+    #: the protocol's time source (``timestamp``, ``counter``, ``none``) when the decoder itself
+    #: defines it; None: the firmware profile's ``time_source`` says
+    time_source: str | None = None
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
@@ -142,6 +149,26 @@ class Decoder:
 
     def reset(self) -> None:
         """Forget stream state (reassembly buffers, counters, previous times)."""
+
+    # -- the hooks of the stream stage (``hipmon.stream``); vendor specifics stay in their codec
+
+    def handle_control(self, data: bytes) -> Any:
+        """A control-point message of the sensor's protocol (e.g. Polar's START response with its
+        scale); returns the parsed response, or None when the protocol has no control point."""
+        return None
+
+    def control_problem(self, response: Any) -> str | None:
+        """One sentence when ``response`` (from :meth:`handle_control`) says a command failed, else None."""
+        return None
+
+    def is_stream_stopped(self, data: bytes) -> bool:
+        """True if control-point message ``data`` says the sensor ended its stream by itself."""
+        return False
+
+    def take_unpaired(self) -> np.ndarray:
+        """Sensor times (ns, int64) of samples received but dropped since the last call because
+        their partner stream never came (a codec with one stream per measurement); else empty."""
+        return np.zeros(0, dtype=np.int64)
 
     def _packet_index(self) -> int:
         """Index of the notification being decoded (``stats.packets`` counts it already)."""

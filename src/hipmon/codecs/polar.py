@@ -507,6 +507,18 @@ class Decoder(_BaseDecoder):
             self.streams[resp.meas].factor = f
         return resp
 
+    def control_problem(self, response: Any) -> str | None:
+        """A failed control-point command in Polar's words (status 6, ALREADY IN STATE, is no failure)."""
+        status = getattr(response, "status", 0)
+        if status in (0, 6):
+            return None
+        return (f"control point command {response.op:02x} {response.meas:02x} failed: "
+                f"{STATUS_NAMES.get(status, status)}")
+
+    def is_stream_stopped(self, data: bytes) -> bool:
+        """A sensor-initiated notice (not a 0xF0 response): ONLINE_MEASUREMENT_STOPPED."""
+        return bool(data) and data[0] != CP_RESPONSE
+
     def decode_frame(self, data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
         """One data frame -> (measurement type, times ns (n,), values (n, 3) in SI). Updates frame time state."""
         frame = parse_data_frame(data)

@@ -73,7 +73,8 @@ class DecodedStream:
     monotonic ns; None for imported samples); ``decode_errors`` counts
     notifications the decoder rejected (``first_errors``: up to 5 messages);
     ``control_messages``: control-point messages fed to ``decoder.handle_control``
-    in arrival order (Polar START responses: the scale).
+    in arrival order (Polar START responses: the scale). Recorded sessions are decoded by
+    the stream stage (``hipmon.stream``), exactly as live acquisition decoded them.
     """
 
     block: ImuBlock
@@ -81,6 +82,10 @@ class DecodedStream:
     decode_errors: int
     first_errors: list[str]
     control_messages: int = 0
+    #: (N,) session time (s) of each sample, from the stream stage's causal clock map (None: imported)
+    time_session_s: np.ndarray | None = None
+    #: gaps the stream stage found (exact counts where the protocol allows), session time
+    gaps: list[Gap] = field(default_factory=list)
 
 
 DecoderFactory = Callable[[SensorInfo], Any]
@@ -439,58 +444,58 @@ class SessionReader:
             )
             out = DecodedStream(block, 0, 0, [])
         else:
-            msgs = self.messages(sensor_id)
-            blocks: list[ImuBlock] = []
-            errors = 0
-            n_data = 0
-            n_control = 0
-            messages: list[str] = []
-            if msgs:
-                if info.profile is None:
-                    raise RecordingError(f"{self.path}: sensor {sensor_id!r} has no profile: cannot decode")
-                try:
-                    decoder = self._decoder_factory(info)
-                except Exception as exc:
-                    raise RecordingError(
-                        f"{self.path}: sensor {sensor_id!r}: no decoder for profile {info.profile!r}: {exc}"
-                    ) from exc
-                resets = sorted(self.reset_times_ns(sensor_id))
-                handle_control = getattr(decoder, "handle_control", None)
-                r = 0
-                for i, msg in enumerate(msgs):
-                    t, data = msg.host_ns, msg.data
-                    while r < len(resets) and resets[r] <= t:
-                        if i > 0:
-                            decoder.reset()
-                        r += 1
-                    if msg.role != DATA_ROLE:
-                        # in arrival order, as the live monitor does (Polar: the FACTOR of START)
-                        n_control += 1
-                        if handle_control is not None:
-                            try:
-                                handle_control(data)
-                            except Exception as exc:
-                                if len(messages) < 5:
-                                    messages.append(f"control message {i} (host_ns {int(t)}): {exc}")
-                        continue
-                    n_data += 1
-                    try:
-                        blk = decoder.feed(data, int(t))
-                    except Exception as exc:  # a bad packet: count it, keep going
-                        errors += 1
-                        if len(messages) < 5:
-                            messages.append(f"notification {n_data - 1} (host_ns {int(t)}): {exc}")
-                        continue
-                    if blk is not None and len(blk):
-                        if blk.host_ns is None:
-                            blk.host_ns = np.full(len(blk), int(t), dtype=np.int64)
-                        blocks.append(blk)
-            block = ImuBlock.concatenate(blocks) if blocks else ImuBlock(
-                np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None, np.zeros(0, np.int64), np.zeros(0, np.int64)
-            )
-            out = DecodedStream(block, n_data, errors, messages, n_control)
+            out = self._run_stream_stage(sensor_id, info)
         self._decoded[sensor_id] = out
         return out
+
+    def _run_stream_stage(self, sensor_id: str, info: SensorInfo) -> DecodedStream:
+        """The sensor's notifications and connection events, in arrival order, through the stream
+        stage live acquisition and the pipeline use (``hipmon.stream.SensorStream``)."""
+        from hipmon.stream import IN_BAND_KINDS, SensorStream
+
+        msgs = self.messages(sensor_id)
+        empty = ImuBlock(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None, np.zeros(0, np.int64),
+                         np.zeros(0, np.int64))
+        if not msgs:
+            return DecodedStream(empty, 0, 0, [], 0, np.zeros(0), [])
+        if info.profile is None:
+            raise RecordingError(f"{self.path}: sensor {sensor_id!r} has no profile: cannot decode")
+        try:
+            decoder = self._decoder_factory(info)
+        except Exception as exc:
+            raise RecordingError(
+                f"{self.path}: sensor {sensor_id!r}: no decoder for profile {info.profile!r}: {exc}"
+            ) from exc
+        time_source = decoder.time_source
+        if time_source is None:
+            from hipmon.profiles import get_profile
+
+            time_source = get_profile(info.profile).time_source
+        rate = float(info.rate_hz or 100.0)
+        stage = SensorStream(sensor_id, decoder, rate, time_source=time_source, origin_ns=self.origin_ns)
+        log = sorted((e for e in self.connection_log if e.sensor_id == sensor_id and e.kind in IN_BAND_KINDS),
+                     key=lambda e: e.host_ns)
+        blocks: list[ImuBlock] = []
+        times: list[np.ndarray] = []
+        messages: list[str] = []
+        i = 0
+        for msg in msgs:
+            while i < len(log) and log[i].host_ns <= msg.host_ns:
+                stage.push(log[i])
+                i += 1
+            got = stage.push(msg)
+            if len(messages) < 5:
+                messages += got.messages[: 5 - len(messages)]
+            if got.block is not None:
+                blk = got.block
+                if blk.host_ns is None:
+                    blk.host_ns = np.full(len(blk), int(msg.host_ns), dtype=np.int64)
+                blocks.append(blk)
+                times.append(got.time_session_s)
+        block = ImuBlock.concatenate(blocks) if blocks else empty
+        t = np.concatenate(times) if times else np.zeros(0)
+        return DecodedStream(block, stage.notifications, stage.bad, messages, stage.control_messages, t,
+                             list(stage.gaps))
 
     def samples(self, sensor_id: str) -> ImuBlock:
         """Decoded samples of one sensor (see :meth:`decode`)."""
@@ -508,11 +513,14 @@ class SessionReader:
         optionally with ``lookahead_s``: what a live :class:`hipmon.sync.ClockSync`
         run the same way gives.
         """
-        from hipmon.sync import WARMUP_S, map_to_session
-
         block = self.samples(sensor_id)
         if self.has_imported_samples(sensor_id) or block.host_ns is None:
             return np.asarray(block.time_sensor_s, dtype=np.float64).copy()
+        if lookahead_s == 0.0 and warmup_s is None and not sync_params:
+            t = self.decode(sensor_id).time_session_s
+            return np.asarray(t if t is not None else np.zeros(0), dtype=np.float64).copy()
+        from hipmon.sync import WARMUP_S, map_to_session
+
         arrival_s = (block.host_ns - self.origin_ns) / 1e9
         resets = [(t - self.origin_ns) / 1e9 for t in self.reset_times_ns(sensor_id)]
         return map_to_session(
@@ -525,20 +533,13 @@ class SessionReader:
         )
 
     def detected_gaps(self, sensor_id: str) -> list[Gap]:
-        """Gaps found in the decoded samples (exact counts from the sensor's counters
-        where it sends them, else from timestamp steps); see :func:`hipmon.sync.detect_gaps`."""
-        from hipmon.sync import detect_gaps
-
-        block = self.samples(sensor_id)
-        if len(block) < 2:
-            return []
-        info = self.sensors[sensor_id]
-        t = self.session_time(sensor_id)
+        """Gaps the stream stage found in the sensor's notifications (exact counts from the
+        sensor's counters where it sends them, else from its timestamps; a protocol with
+        neither: estimated from host time across a reconnect), as live acquisition found them.
+        Imported sessions: the gaps recorded at import."""
         if self.has_imported_samples(sensor_id):
             return [g for g in self.gaps if g.sensor_id == sensor_id]
-        return detect_gaps(
-            t, info.rate_hz, sample_index=block.sample_index, time_sensor_s=block.time_sensor_s, sensor_id=sensor_id
-        )
+        return list(self.decode(sensor_id).gaps)
 
     # ------------------------------------------------------------------ summary
     @property

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipmon.codecs import DecodeError, Decoder
 from hipmon.types import ImuBlock, RawNotification
 
 SYNTHETIC_PROFILE = "synthetic-test"
@@ -30,34 +31,29 @@ ACC_LSB = 0.01  # m/s² per count
 GYR_LSB = 0.001  # rad/s per count
 
 
-class SyntheticDecodeError(ValueError):
+class SyntheticDecodeError(DecodeError):
     """A packet that does not follow the synthetic format."""
 
 
-class SyntheticDecoder:
-    """Decoder for the synthetic packet format (same contract as ``hipmon.codecs.Decoder``)."""
+class SyntheticDecoder(Decoder):
+    """Decoder for the synthetic packet format (a ``hipmon.codecs.Decoder``)."""
+
+    time_source = "counter"  # every packet carries its first sample's index and sensor time
 
     def __init__(self, rate_hz: float) -> None:
+        super().__init__()
         self.rate_hz = float(rate_hz)
-        self.stats = {"packets": 0, "samples": 0, "errors": 0}
 
-    def reset(self) -> None:
-        pass
-
-    def feed(self, data: bytes, host_ns: int | None = None) -> ImuBlock | None:
+    def _feed_one(self, data: bytes, host_ns: int | None = None) -> ImuBlock | None:
         if len(data) < _HEADER.size:
-            self.stats["errors"] += 1
             raise SyntheticDecodeError(f"packet of {len(data)} bytes is shorter than the header")
         first, t_ns, n = _HEADER.unpack_from(data)
         if len(data) != _HEADER.size + 12 * n:
-            self.stats["errors"] += 1
             raise SyntheticDecodeError(f"packet of {len(data)} bytes does not hold {n} samples")
         if n == 0:
             return None
         raw = np.frombuffer(data, dtype="<i2", offset=_HEADER.size).reshape(n, 6).astype(np.float64)
         k = np.arange(n)
-        self.stats["packets"] += 1
-        self.stats["samples"] += n
         return ImuBlock(
             time_sensor_s=t_ns / 1e9 + k / self.rate_hz,
             acc_sensor=raw[:, :3] * ACC_LSB,

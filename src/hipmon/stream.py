@@ -1,0 +1,291 @@
+"""The stream stage: one sensor's notifications -> samples on session time, gaps, messages.
+
+One :class:`SensorStream` per sensor, used alike by live acquisition
+(``hipmon.ble.acquisition.StreamMonitor``: status, gaps, the recording's gap table),
+the pipeline (``hipmon.pipeline.Pipeline.feed``: samples for the grid) and the
+recording reader (``hipmon.recording.reader.SessionReader.decode``). Whatever reads
+the same items in the same order gets the same samples, times and gaps.
+
+Items, in arrival order (:meth:`SensorStream.push`):
+
+- a data notification (``RawNotification``, ``role == "data"``): decoded by the
+  sensor's codec; the samples it completes are mapped to session time by a causal
+  :class:`hipmon.sync.ClockSync` (each sample's own arrival where the codec keeps it,
+  e.g. Polar's ACC frame that a later GYRO frame completes; else the notification's);
+  lost samples are counted from the codec's counters, the sensor's timestamps, or
+  (for protocols with neither) the host time across a reconnect;
+- a control-point message (``role != "data"``): to ``Decoder.handle_control`` (Polar's
+  START response carries the scale); a failed command or a sensor-initiated stop is
+  said, in the codec's own words (``Decoder.control_problem``, ``is_stream_stopped``);
+- a connection event (anything with ``kind`` and ``sensor_id``: the live
+  ``ConnectionEvent`` or a recording's connection-log entry): ``connect``/``reconnect``
+  restart the decoder and the clock map (the drift is kept) and give the fresh decoder
+  this connection's control messages; ``disconnect`` ends the connection; ``restart``
+  (the sensor stopped its stream and the start sequence was replayed) marks the next
+  gap's reason.
+
+Units: s (session time from ``origin_ns``), sensor samples as ``hipmon.types.ImuBlock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hipmon.types import Gap, ImuBlock, RawNotification
+
+#: connection events that start a new connection (decoder and clock map restart)
+RESET_KINDS = ("connect", "reconnect")
+#: connection events that travel in band with the notifications, live and in a replay
+IN_BAND_KINDS = ("connect", "reconnect", "disconnect", "restart", "streaming")
+#: profile ``time_source`` values for which the sensor's own time is trusted across reconnects
+SENSOR_TIME_SOURCES = ("timestamp", "counter")
+
+
+@dataclass
+class StreamOutput:
+    """What one item gave: samples (``block``, sensor time) with their session times (N,) s,
+    gaps found (``Gap``, session time s) and messages (one sentence each)."""
+
+    block: ImuBlock | None = None
+    time_session_s: np.ndarray | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+class SensorStream:
+    """One sensor's stream stage (see the module docstring).
+
+    ``decoder``: a ``hipmon.codecs.Decoder``; ``rate_hz``: nominal sample rate (Hz);
+    ``time_source``: the profile's (``timestamp``, ``counter`` or ``none``);
+    ``origin_ns``: host monotonic ns of session time 0.
+    """
+
+    def __init__(self, sensor_id: str, decoder: Any, rate_hz: float, *, time_source: str = "none",
+                 origin_ns: int = 0) -> None:
+        from hipmon.sync import ClockSync
+
+        self.sensor_id = sensor_id
+        self.decoder = decoder
+        self.rate_hz = float(rate_hz)
+        self.time_source = time_source
+        self.origin_ns = int(origin_ns)
+        self.clock = ClockSync()
+        self.period_s = 1.0 / self.rate_hz
+        # gap accounting
+        self.last_index: int | None = None
+        self.last_time_sensor: float | None = None
+        self.last_session: float | None = None  # session time (s) of the last sample
+        self.last_arrival = 0.0  # arrival (s) of the last block
+        self.reconnected = False
+        self.restarted = False
+        self.control_log: list[bytes] = []  # control-point messages of the current connection
+        self.unpaired_s = np.zeros(0)  # sensor times (s) of samples dropped unpaired, not yet in a gap
+        # counters
+        self.notifications = 0
+        self.control_messages = 0
+        self.samples = 0
+        self.lost = 0
+        self.lost_unpaired = 0
+        self.bad = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.gaps: list[Gap] = []
+
+    @classmethod
+    def from_profile(cls, sensor_id: str, profile: Any, rate_hz: float | None = None,
+                     origin_ns: int = 0) -> "SensorStream":
+        """From a firmware profile (its name or a ``hipmon.profiles`` profile object)."""
+        if isinstance(profile, str):
+            from hipmon.profiles import get_profile
+
+            profile = get_profile(profile)
+        rate = float(rate_hz or profile.default_rate_hz)
+        return cls(sensor_id, profile.make_decoder(rate), rate, time_source=profile.time_source,
+                   origin_ns=origin_ns)
+
+    # ------------------------------------------------------------ items
+
+    def push(self, item: Any) -> StreamOutput:
+        """One item in arrival order (a notification or a connection event)."""
+        if isinstance(item, RawNotification):
+            if item.role != "data":
+                return self.control(item.data)
+            return self.data(item.data, item.host_ns)
+        return self.connection(str(getattr(item, "kind", "")), getattr(item, "host_ns", None))
+
+    def connection(self, kind: str, host_ns: int | None = None) -> StreamOutput:
+        """A connection event of this sensor (``connect``, ``reconnect``, ``disconnect``, ``restart``, ...).
+
+        The end of a connection (``disconnect``, or a ``(re)connect`` without one) first takes
+        from the decoder what it can still complete (``Decoder.finish``: e.g. Polar ACC samples
+        whose GYRO partner had arrived but not yet been paired): received samples are kept."""
+        out = StreamOutput()
+        if kind in RESET_KINDS or kind == "disconnect":
+            self._finish_connection(out, host_ns)
+        if kind in RESET_KINDS:
+            self.decoder.reset()
+            self.clock.reset(keep_drift=True)
+            self.last_index = None
+            self.reconnected = kind == "reconnect"
+            # this connection's start-sequence responses may have come before its marker
+            for data in self.control_log:
+                self._handle_control(data, out, quiet=True)
+        elif kind == "disconnect":
+            self.control_log.clear()
+        elif kind == "restart":
+            self.restarted = True
+        return out
+
+    def control(self, data: bytes) -> StreamOutput:
+        """A control-point message (in arrival order, as the sensor sent it)."""
+        out = StreamOutput()
+        self.control_messages += 1
+        self.control_log.append(bytes(data))
+        if self.decoder.is_stream_stopped(data):
+            self.restarted = True  # in band: before any sample of the restarted stream
+        self._handle_control(data, out, quiet=False)
+        return out
+
+    def data(self, data: bytes, host_ns: int) -> StreamOutput:
+        """A data notification that arrived at host monotonic ``host_ns``."""
+        out = StreamOutput()
+        self.notifications += 1
+        if self.first_ns is None:
+            self.first_ns = host_ns
+        self.last_ns = host_ns
+        try:
+            block = self.decoder.feed(data, host_ns)
+        except Exception as exc:  # a DecodeError (or a codec's bug): this notification is lost, say so
+            self.bad += 1
+            self._take_unpaired()
+            if self.bad <= 3 or self.bad in (10, 100, 1000):
+                out.messages.append(f"sensor {self.sensor_id}: bad notification {self.notifications - 1} "
+                                    f"(host_ns {int(host_ns)}, {len(data)} bytes {bytes(data[:12]).hex()}…): {exc}")
+            return out
+        self._take_unpaired()
+        if block is None or len(block) == 0:
+            return out
+        self._emit(block, host_ns, out)
+        return out
+
+    def _finish_connection(self, out: StreamOutput, host_ns: int | None) -> None:
+        block = self.decoder.finish()
+        self._take_unpaired()
+        if block is None or len(block) == 0:
+            return
+        self._emit(block, self.last_ns if host_ns is None else int(host_ns), out)
+
+    def _emit(self, block: ImuBlock, host_ns: int, out: StreamOutput) -> None:
+        """Decoded samples: clock map (each sample's own arrival where the codec keeps it), gaps."""
+        arrival_s = (host_ns - self.origin_ns) / 1e9
+        if block.host_ns is not None and len(block.host_ns) == len(block):
+            arrivals = (np.asarray(block.host_ns, dtype=np.int64) - self.origin_ns) / 1e9
+        else:
+            arrivals = np.full(len(block), arrival_s)
+        self.clock.update(block.time_sensor_s, arrivals)
+        t_session = np.asarray(self.clock.to_session(block.time_sensor_s), dtype=float)
+        self._account(block, t_session, arrival_s, out)
+        self.samples += len(block)
+        out.block = block
+        out.time_session_s = t_session
+
+    # ------------------------------------------------------------ control
+
+    def _handle_control(self, data: bytes, out: StreamOutput, quiet: bool) -> None:
+        try:
+            resp = self.decoder.handle_control(bytes(data))
+        except Exception as exc:  # a malformed control message: the decoder keeps its scale
+            if not quiet:
+                out.messages.append(f"sensor {self.sensor_id}: bad control point message "
+                                    f"{bytes(data[:12]).hex()}: {exc}")
+            return
+        problem = None if quiet or resp is None else self.decoder.control_problem(resp)
+        if problem:
+            out.messages.append(f"sensor {self.sensor_id}: {problem}")
+
+    # ------------------------------------------------------------ gaps
+
+    def _take_unpaired(self) -> None:
+        dropped = self.decoder.take_unpaired()
+        if len(dropped):
+            self.unpaired_s = np.concatenate([self.unpaired_s, np.asarray(dropped, dtype=np.int64) * 1e-9])
+
+    def _gap(self, out: StreamOutput, start_session: float, end_session: float, lost: int, reason: str,
+             between_s: tuple[float, float] | None = None) -> None:
+        """A gap of ``lost`` samples between the samples at session times ``start_session`` and
+        ``end_session`` (s); ``between_s``: their sensor times (s). Samples the decoder dropped
+        unpaired in that span are a gap of reason ``unpaired`` (they arrived; their partner
+        frame did not)."""
+        if between_s is not None and self.unpaired_s.size and lost > 0:
+            a, b = between_s
+            quarter = 0.25 * self.period_s
+            u = self.unpaired_s
+            inside = min(int(np.count_nonzero((u > a + quarter) & (u < b - quarter))), lost)
+            self.unpaired_s = u[u >= b - quarter]
+            if inside:
+                self._gap(out, start_session, end_session, inside, "unpaired")
+                lost -= inside
+        if lost <= 0:
+            return
+        if reason == "unpaired":
+            self.lost_unpaired += lost
+        gap = Gap(self.sensor_id, float(start_session), float(end_session), int(lost), reason)
+        self.lost += lost
+        self.gaps.append(gap)
+        out.gaps.append(gap)
+
+    def _account(self, block: ImuBlock, t_session: np.ndarray, t_arrival: float, out: StreamOutput) -> None:
+        """Lost samples between the previous block and this one, and inside this one.
+
+        ``t_session`` (N,): the block's session times (s); a gap spans the session times of
+        the samples on either side. ``t_arrival``: the notification's arrival (s), for a
+        protocol without sensor time across a reconnect."""
+        from hipmon.sync import detect_gaps
+
+        index = block.sample_index
+        tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
+        has_time = self.time_source in SENSOR_TIME_SOURCES
+        lost_before = self.lost - self.lost_unpaired  # samples that never arrived
+        between = "disconnect" if self.reconnected else ("stopped" if self.restarted else "loss")
+        if self.last_time_sensor is not None and self.last_session is not None:
+            span = (self.last_time_sensor, float(tsens[0]))
+            a, b = self.last_session, float(t_session[0])
+            if index is not None and self.last_index is not None:
+                self._gap(out, a, b, int(index[0]) - self.last_index - 1, between, span)
+            elif has_time:
+                lost = int(round((tsens[0] - self.last_time_sensor) / self.period_s)) - 1
+                self._gap(out, a, b, lost, between, span)
+            elif self.reconnected:
+                lost = int(round((t_arrival - self.last_arrival) * self.rate_hz)) - len(block)
+                self._gap(out, a, b, lost, "disconnect")
+        if index is not None and len(index) > 1:
+            for g in detect_gaps(t_session, sample_index=index, sensor_id=self.sensor_id):
+                self._gap(out, g.start_s, g.end_s, g.samples_lost, "loss")
+        elif index is None and has_time and len(tsens) > 1:
+            # sensor time only (Polar): a block may span a lost frame or a stream restart
+            steps = np.rint(np.diff(tsens) / self.period_s).astype(np.int64) - 1
+            for i in np.flatnonzero(steps > 0):
+                other_before = self.lost - self.lost_unpaired
+                self._gap(out, float(t_session[i]), float(t_session[i + 1]), int(steps[i]),
+                          "stopped" if self.restarted else "loss", (float(tsens[i]), float(tsens[i + 1])))
+                if self.lost - self.lost_unpaired != other_before:
+                    self.restarted = False
+        # sample period measured on the sensor's clock (robust to its drift)
+        if index is not None and self.last_index is not None and has_time and int(index[-1]) > self.last_index:
+            span_n = int(index[-1]) - self.last_index
+            if span_n >= 8 and self.last_time_sensor is not None and not self.reconnected:
+                est = (tsens[-1] - self.last_time_sensor) / span_n
+                if 0.5 < est * self.rate_hz < 1.5:
+                    self.period_s = 0.98 * self.period_s + 0.02 * est
+        self.reconnected = False
+        # a stream restart's gap may come a block late (samples from before the stop still
+        # waiting for their partner frames): the flag stays until a gap is seen
+        if self.lost - self.lost_unpaired != lost_before:
+            self.restarted = False
+        self.last_index = None if index is None else int(index[-1])
+        self.last_time_sensor = float(tsens[-1])
+        self.last_session = float(t_session[-1])
+        self.last_arrival = t_arrival

@@ -61,7 +61,7 @@ def test_live_events_equal_analyze_events(tmp_path, capsys, profile):
 
     live, path = _live(tmp_path, profile)
     capsys.readouterr()
-    assert main(["analyze", path, "--events"]) == 0
+    assert main(["analyze", path, "--events", "--accept-untrusted"]) == 0
     replay = capsys.readouterr().out
     with SessionReader(path) as r:
         log = r.connection_log

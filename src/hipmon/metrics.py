@@ -168,22 +168,27 @@ class Trend:
         return bool(np.isfinite(lo) and (lo > 0 or hi < 0))
 
 
+#: fewer events than this give no trend: a slope through a handful of peaks that vary by a few
+#: degrees stride to stride (SD 1-3 deg) is noise, and its "per minute" an extrapolation
+MIN_TREND_EVENTS = 10
+
+
 def linear_trend(time_s: Sequence[float], values: Sequence[float]) -> Trend:
-    """Trend (per minute) of ``values`` against ``time_s`` (s); NaNs are dropped; needs 3 points for a CI."""
+    """Trend (per minute) of ``values`` against ``time_s`` (s) with its 95 % CI; NaNs are dropped.
+
+    Fewer than ``MIN_TREND_EVENTS`` finite values: no trend (slope and CI NaN)."""
     t = np.asarray(time_s, dtype=float)
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(t) & np.isfinite(v)
     t, v = t[ok] / 60.0, v[ok]
     n = int(t.size)
     nan = float("nan")
-    if n < 2 or np.ptp(t) <= 0:
+    if n < max(MIN_TREND_EVENTS, 3) or np.ptp(t) <= 0:
         return Trend(nan, (nan, nan), n, nan)
     tm = t - t.mean()
     sxx = float(np.sum(tm**2))
     slope = float(np.sum(tm * (v - v.mean())) / sxx)
     change = slope * float(np.ptp(t))
-    if n < 3:
-        return Trend(slope, (nan, nan), n, change)
     resid = v - v.mean() - slope * tm
     se = math.sqrt(float(np.sum(resid**2)) / (n - 2) / sxx)
     from scipy.stats import t as student_t

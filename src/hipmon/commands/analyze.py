@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import math
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-baseline", metavar="JSON", help="write this session's baseline to JSON")
     parser.add_argument("--events", action="store_true",
                         help="one line per event and alert, the lines `hipmon live --no-gui` printed")
+    parser.add_argument("--accept-untrusted", action="store_true",
+                        help="exit 0 even when the session has no calibration or one that is not trusted "
+                             "(the results are printed either way; without this the exit status is 3)")
 
 
 def _process(path: str, config: Any = None) -> Any:
@@ -183,7 +187,7 @@ def _calibration_and_warnings(path: str, result: Any) -> tuple[dict | None, list
         from hipmon.recording.reader import SessionReader
 
         with SessionReader(path) as reader:
-            warnings = [str(w) for w in (reader.metadata.get("import_warnings") or [])]
+            warnings = [str(w) for w in (reader.metadata.get("import_warnings") or [])] + list(reader.warnings)
     except Exception:  # noqa: BLE001 - the summary does not depend on them; the pipeline already read the file
         warnings = []
     return block, warnings
@@ -201,7 +205,7 @@ def format_summary(summary: dict) -> str:
         lines.append("")
         counts = ", ".join(f"{s} {b['count']}" for s, b in sides.items())
         lines.append(f"{kind}: {counts}")
-        header = f"  {'peak (deg)':<20}" + "".join(f"{s + ' mean ± SD':>18}{'trend/min':>11}" for s in sides)
+        header = f"  {'peak (deg)':<20}" + "".join(f"{s + ' mean ± SD':>18}{'trend/min':>14}" for s in sides)
         if block["asymmetry_left_minus_right"]:
             header += f"{'L - R':>8}"
         lines.append(header)
@@ -212,7 +216,9 @@ def format_summary(summary: dict) -> str:
                 row += f"{_fmt(m['mean']):>9} ± {_fmt(m['sd']):<6}"
                 tr = m["trend"]
                 star = "*" if tr["significant"] else " "
-                row += f"{_fmt(tr['slope_per_min'], 2):>10}{star}"
+                slope, (lo, hi) = tr["slope_per_min"], tr["ci95"]
+                cell = "-" if slope is None or lo is None else f"{slope:+.2f}±{(hi - lo) / 2:.2f}"
+                row += f"{cell:>13}{star}"
             if block["asymmetry_left_minus_right"]:
                 row += f"{_fmt(block['asymmetry_left_minus_right'].get(field)):>8}"
             lines.append(row)
@@ -232,7 +238,10 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  {a['time_s']:8.2f} s  {a['rule']:<12} {a['side']:<6} {a['event_kind'] or '':<8} " + "; ".join(parts))
     else:
         lines.append("alerts: none")
-    lines.append("(* trend significant at 95 %)")
+    from hipmon.metrics import MIN_TREND_EVENTS
+
+    lines.append(f"(trend: slope ± its 95 % confidence half-width, from {MIN_TREND_EVENTS} events of a side "
+                 "on; * significant at 95 %)")
     if summary.get("not_measurable"):
         missing = ", ".join(q for q in summary["not_measurable"] if not is_metric_quantity(q))
         lines.append(f"sensors: {', '.join(summary.get('placements', []))}; not measured: {missing}")
@@ -264,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
             print(format_event(ev))
         for a in result.alerts:
             print(f"{a.time_s:8.2f} s  ALERT   {describe_alert(str(a.rule), str(a.side), dict(a.values or {}))}")
-        return 0
+        return _untrusted_exit(args, summary["calibration"])
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     else:
@@ -279,4 +288,19 @@ def run(args: argparse.Namespace) -> int:
         for w in summary["import_warnings"]:
             print(f"warning: {w}")
         print(format_summary(summary))
-    return 0
+    return _untrusted_exit(args, summary["calibration"])
+
+
+#: exit status of ``analyze`` when the results cannot be trusted (no calibration, or not trusted)
+EXIT_UNTRUSTED = 3
+
+
+def _untrusted_exit(args: argparse.Namespace, cal: dict | None) -> int:
+    """0, or ``EXIT_UNTRUSTED`` with one line on stderr when the calibration is missing or not
+    trusted and ``--accept-untrusted`` was not given (the results were printed either way)."""
+    if args.accept_untrusted or (cal is not None and cal["trusted"]):
+        return 0
+    why = ("no calibration was found: angles and events are missing" if cal is None else
+           f"the calibration is not trusted (quality {cal['quality']:.2f}): the numbers may be wrong")
+    print(f"hipmon analyze: {args.session}: {why}; pass --accept-untrusted to exit 0", file=sys.stderr)
+    return EXIT_UNTRUSTED

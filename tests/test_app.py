@@ -62,7 +62,7 @@ def run_until(qtbot, win, cond, timeout_s: float):
 
 
 def test_minmax_decimation_keeps_every_bin_extreme_in_time_order():
-    from hipmon.app.dashboard import minmax_decimate
+    from hipmon.app.panels.traces import minmax_decimate
 
     rng = np.random.default_rng(1)
     x = np.arange(1000) / 200.0
@@ -131,8 +131,8 @@ def test_dashboard_draws_traces_figure_and_bars(qtbot, fast_feed, tmp_path):
     stances = state.events(kind="stance")[-80:]
     n_left = sum(1 for e in stances if e.side == "left" and e.end_s >= t[-1] - 12.0)
     assert n_left > 10
-    assert win._stance_items[0]["left"].path().elementCount() == 5 * n_left  # addRect: 5 elements
-    assert win._stance_items[0]["left"].pos().x() == pytest.approx(-t[-1])
+    assert win.traces.stance_items[0]["left"].path().elementCount() == 5 * n_left  # addRect: 5 elements
+    assert win.traces.stance_items[0]["left"].pos().x() == pytest.approx(-t[-1])
     # stride bars: 20 per side, heights = event peaks
     evs = [e for e in fast_feed.events if e.side == "left"][-20:]
     bars = win.bar_items[(0, "left")].opts
@@ -190,7 +190,7 @@ def test_a_faulty_stride_raises_the_alert_banner_log_beep_and_flags(qtbot):
     fx, fy = win.bar_flags[0].getData()
     assert len(fx) == 1 and fy[0] > 12.0
     # the alert band is drawn at the limit on the obliquity trace
-    bands = [b for b in win._bands if b[1] == "pelvis_obliquity_deg" and b[3].isVisible()]
+    bands = [b for b in win.traces.bands if b[1] == "pelvis_obliquity_deg" and b[3].isVisible()]
     assert {round(b[4].value(), 3) for b in bands} == {7.0, -7.0}
     # muting stops the cue
     win.mute_button.click()

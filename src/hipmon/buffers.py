@@ -29,7 +29,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from hipmon.metric_registry import short_name
-from hipmon.types import ANGLE_COLUMNS, Event
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
 
 #: Index of each angle column in the (N, 9) arrays.
 COL = {name: i for i, name in enumerate(ANGLE_COLUMNS)}
@@ -63,14 +63,8 @@ class RingBuffer:
 
     @property
     def n_pushed(self) -> int:
-        """Rows pushed since creation (or ``clear``), including those overwritten."""
+        """Rows pushed since creation, including those overwritten."""
         return self._n_pushed
-
-    def clear(self) -> None:
-        with self._lock:
-            self._head = 0
-            self._count = 0
-            self._n_pushed = 0
 
     def push(self, time_s: np.ndarray, data: np.ndarray) -> None:
         """Append rows: ``time_s`` (N,) s and ``data`` (N, n_channels)."""
@@ -234,13 +228,27 @@ def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
     return text
 
 
+def alert_record(seq: int, alert: Any) -> AlertRecord:
+    """An ``AlertRecord`` (with its one-line message) of a raised ``hipmon.alerts.Alert``."""
+    values = dict(alert.values or {})
+    rule, side = str(alert.rule), str(alert.side)
+    return AlertRecord(seq=seq, rule=rule, side=side, time_s=float(alert.time_s), values=values, event=alert.event,
+                       message=describe_alert(rule, side, values))
+
+
 class LiveState:
     """Everything the dashboard shows, written by the runner thread, read by the GUI.
 
     Sized in seconds: ``seconds`` of angles at ``rate_hz`` (frames faster than
     ``rate_hz`` just cover fewer seconds), ``max_events`` events and
     ``max_alerts`` alerts (the oldest drop off).
+
+    The live ``hipmon.app.model.DashboardModel``: ``placements`` are the source's sensors,
+    the clock is the newest frame (``tick`` does nothing, nothing after ``now_s`` is shown).
     """
+
+    lookahead_s = 0.0  # the traces end at now
+    audible = True
 
     def __init__(
         self,
@@ -249,7 +257,10 @@ class LiveState:
         max_events: int = 400,
         max_alerts: int = 500,
         max_markers: int = 1000,
+        placements: Iterable[str] = PLACEMENTS,
     ):
+        #: the placements the session has sensors for (``PLACEMENTS`` order)
+        self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in set(placements))
         self.angles = RingBuffer(seconds, rate_hz, len(ANGLE_COLUMNS))
         self._lock = threading.Lock()
         self._events: deque[tuple[int, Event]] = deque(maxlen=max_events)
@@ -287,37 +298,28 @@ class LiveState:
                 self._events.append((self._event_seq, ev))
 
     def push_alerts(self, alerts: Iterable[Any]) -> list[AlertRecord]:
-        """Store alerts (``hipmon.alerts.Alert`` or anything with rule, side, time_s, values, event)."""
+        """Store alerts (``hipmon.alerts.Alert``: rule, side, time_s, values, event)."""
         out = []
         with self._lock:
             for a in alerts:
                 self._alert_seq += 1
-                values = {k: v for k, v in dict(getattr(a, "values", {}) or {}).items()}
-                rec = AlertRecord(
-                    seq=self._alert_seq,
-                    rule=str(a.rule),
-                    side=str(a.side),
-                    time_s=float(a.time_s),
-                    values=values,
-                    event=getattr(a, "event", None),
-                    message=describe_alert(str(a.rule), str(a.side), values),
-                )
+                rec = alert_record(self._alert_seq, a)
                 self._alerts.append(rec)
                 out.append(rec)
         return out
 
     def push_update(self, update: Any) -> None:
-        """Store a pipeline ``Update(frames, events, alerts)`` (any of them may be None/empty)."""
-        back = getattr(update, "backfill", None)
+        """Store a source's update (``hipmon.app.model.SourceUpdate``: frames, events, alerts, backfill)."""
+        back = update.backfill
         if back is not None and len(back.time_s):
             a = np.array(back.angles_deg, dtype=float, copy=True)
             a[~np.asarray(back.valid, dtype=bool)] = np.nan
             self.angles.overwrite(back.time_s, a)
-        frames = getattr(update, "frames", None)
+        frames = update.frames
         if frames is not None and len(frames.time_s):
-            self.push_frames(frames.time_s, frames.angles_deg, getattr(frames, "valid", None))
-        self.push_events(getattr(update, "events", None) or ())
-        self.push_alerts(getattr(update, "alerts", None) or ())
+            self.push_frames(frames.time_s, frames.angles_deg, frames.valid)
+        self.push_events(update.events or ())
+        self.push_alerts(update.alerts or ())
         with self._lock:
             self._stats["updates"] += 1
 
@@ -352,6 +354,13 @@ class LiveState:
             self._message = text
 
     # ------------------------------------------------------------ reader side (GUI thread)
+
+    def tick(self) -> None:
+        """The live clock is the newest frame: nothing to advance."""
+
+    def take_alerts_reset(self) -> bool:
+        """Live alerts are only ever appended."""
+        return False
 
     def now_s(self) -> float | None:
         latest = self.angles.latest()
@@ -432,5 +441,6 @@ __all__ = [
     "AlertRecord",
     "Limit",
     "SessionInfo",
+    "alert_record",
     "describe_alert",
 ]

@@ -25,19 +25,21 @@ from typing import Any
 
 import numpy as np
 
-from hipmon.app.feeds import limits_of
+from hipmon.app.feeds import DEMO_PRESET, limits_of
 from hipmon.buffers import CalibrationStatus, Limit, SensorStatus, SessionInfo
-from hipmon.types import PLACEMENTS, RawNotification
+from hipmon.types import PLACEMENTS, RawNotification, SensorSpec
 
-DEMO_PRESET = "right_hip_tires"  # hipmon.simulate.PRESETS: the runner whose right glute tires within a minute
+__all__ = ["DEMO_PRESET", "ChainSource"]
 
 
 class ChainSource:
-    """Acquisition thread + pipeline (+ recording on demand). Build with ``create`` or ``emulated``/``hardware``."""
+    """Acquisition thread + pipeline (+ recording on demand). Build with ``create`` or ``emulated``/``hardware``.
+
+    A ``hipmon.app.model.Source``: everything it does runs on the runner thread."""
 
     can_record = True
 
-    def __init__(self, specs: list[Any], *, setup: Any = None, acq_kwargs: dict | None = None,
+    def __init__(self, specs: list[SensorSpec], *, setup: Any = None, acq_kwargs: dict | None = None,
                  label: str = "sensors", metadata: dict | None = None, max_batch: int = 2000):
         self.specs = specs
         self._setup = setup
@@ -81,7 +83,6 @@ class ChainSource:
         ``(session time s, seconds)`` spans that sensor is gone (a thigh lost part-way);
         ``simulate_options``: more ``simulate`` keyword arguments; ``disconnects``: forced drops
         per sensor, spread over the session."""
-        from hipmon.ble.config import SensorSpec  # noqa: PLC0415
         from hipmon.emulation import EmulatedRadio  # noqa: PLC0415
         from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner  # noqa: PLC0415
         from hipmon.emulation.sensor import EmulatedSensor, Impairments  # noqa: PLC0415
@@ -99,7 +100,7 @@ class ChainSource:
         sim_kw = {"preset": preset, **dict(simulate_options or {})}
         if sim_kw.get("preset") is None:
             sim_kw.pop("preset")
-        specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in placements]
+        specs = [SensorSpec(p, p, profile, rate_hz) for p in placements]
         context: dict[str, Any] = {}
 
         async def setup() -> Any:
@@ -158,7 +159,6 @@ class ChainSource:
     def start(self) -> None:
         from hipmon.ble.acquisition import AcquisitionThread  # noqa: PLC0415
         from hipmon.pipeline import Pipeline, PipelineConfig  # noqa: PLC0415
-        from hipmon.pipeline import SensorSpec as PSpec  # noqa: PLC0415
 
         self.origin_ns = time.monotonic_ns()
         acq = dict(self._acq_kwargs)
@@ -166,7 +166,7 @@ class ChainSource:
         self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=500,
                                         **acq)
         self.pipeline = Pipeline(
-            [PSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
+            [SensorSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
             PipelineConfig(), origin_ns=self.origin_ns,
         )
         self.thread.start()  # blocks this (runner) thread while sensors connect; never the GUI
@@ -224,7 +224,7 @@ class ChainSource:
                 if isinstance(item, RawNotification):
                     self.writer.write(item)
                 else:  # a ConnectionEvent, in its place
-                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, getattr(item, "detail", ""))
+                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, item.detail)
         self.n_notifications += sum(isinstance(i, RawNotification) for i in items)
         return self.pipeline.feed(items)
 
@@ -296,11 +296,10 @@ class ChainSource:
         return out
 
     def calibration_status(self) -> CalibrationStatus:
-        cal = getattr(self.pipeline, "calibration", None)
+        cal = self.pipeline.calibration if self.pipeline is not None else None
         if cal is not None:
-            q = float(getattr(cal, "quality", float("nan")))
-            trusted = bool(getattr(cal, "trusted", True))
-            msg = "calibrated" + ("" if trusted else " — low quality: stand still 3 s and walk 10 steps again")
+            q = float(cal.quality)
+            msg = "calibrated" + ("" if cal.trusted else " — low quality: stand still 3 s and walk 10 steps again")
             return CalibrationStatus("done", 1.0, q if math.isfinite(q) else None, msg)
         if self._first_s is None:
             return CalibrationStatus("none", 0.0, None, "waiting for sensors…")
@@ -310,7 +309,7 @@ class ChainSource:
         return CalibrationStatus("walk", min(1.0, (t - 3.0) / 8.0), None, "walk (or run) 10 steps")
 
     def limits(self) -> list[Limit]:
-        engine = getattr(self.pipeline, "alert_engine", None)
+        engine = self.pipeline.alert_engine if self.pipeline is not None else None
         return limits_of(engine) if engine is not None else []
 
     # ------------------------------------------------------------ recording (runner thread only)
@@ -325,7 +324,7 @@ class ChainSource:
         writer = SessionWriter(path, meta, origin_ns=self.origin_ns)  # same session clock as live
         for s in self.specs:
             writer.add_sensor(s.sensor_id, s.placement, s.profile, s.rate_hz or get_profile(s.profile).default_rate_hz,
-                              address=getattr(s, "address", None))
+                              address=s.address)
         self.writer = writer
 
     def stop_recording(self) -> None:
@@ -334,6 +333,6 @@ class ChainSource:
             w.close()
 
     def add_marker(self, time_s: float, label: str) -> None:  # noqa: D102
-        if self.writer is not None and hasattr(self.writer, "add_marker"):
+        if self.writer is not None:
             self.writer.add_marker(time_s, label)
 

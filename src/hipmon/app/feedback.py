@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_FADE = "1,2,4/5"
-
 
 @dataclass(frozen=True)
 class FadeSchedule:
@@ -46,9 +44,6 @@ class FadeSchedule:
     def stage(self, time_s: float) -> int:
         return min(max(0, int(time_s // self.step_s)), len(self.every) - 1)
 
-    def describe(self) -> str:
-        steps = "→".join(str(n) for n in self.every)
-        return f"faded: every {steps} alert(s), {self.step_s / 60:g} min steps"
 
 
 @dataclass

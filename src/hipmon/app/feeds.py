@@ -1,11 +1,11 @@
 """Sources of dashboard updates that need no sensors.
 
-A *source* (see ``hipmon.app.session.Source``) hands the runner thread
+A *source* (``hipmon.app.model.Source``) hands the runner thread
 ``Update(frames, events, alerts)`` chunks in session time. ``SimulatedFeed``
 plays known angles and events (the simulator's ground truth, or the small
 synthetic runner below) in real time or faster: it is the test source of the
-dashboard and the fallback of ``hipmon demo`` when the BLE chain is not
-available. It computes no kinematics: the angles are given.
+dashboard and ``hipmon demo --source truth`` / ``hipmon live --truth``. It
+computes no kinematics: the angles are given.
 """
 
 from __future__ import annotations
@@ -17,127 +17,98 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipmon.buffers import COL, CalibrationStatus, Limit, SensorStatus
+from hipmon.alerts import AlertEngine, load_rules
+from hipmon.buffers import COL, CalibrationStatus, Limit, SensorStatus, SessionInfo
 from hipmon.metric_registry import EVENT_FIELD_METRICS, HIP_ADDUCTION, PELVIC_DROP, limit_band
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Alert, Event
 
 # --------------------------------------------------------------------- update containers
 
 
 @dataclass
 class FeedFrames:
-    """The subset of ``hipmon.pipeline.Frames`` the dashboard reads."""
+    """Angle frames (``hipmon.app.model.AngleFrames``), the subset of ``hipmon.pipeline.Frames`` the dashboard reads."""
 
     time_s: np.ndarray
     angles_deg: np.ndarray
     valid: np.ndarray
+    valid_sensor: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
 class FeedUpdate:
-    """Same fields as ``hipmon.pipeline.Update``."""
+    """One read of a feed (``hipmon.app.model.SourceUpdate``; the fields of ``hipmon.pipeline.Update``)."""
 
     frames: FeedFrames | None
     events: list[Event] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)
+    calibration: Any = None  # a feed's angles are given: never a new calibration
+    backfill: FeedFrames | None = None
 
 
-@dataclass(frozen=True)
-class SimpleAlert:
-    """Stand-in for ``hipmon.alerts.Alert`` when that module is absent."""
-
-    rule: str
-    side: str
-    time_s: float
-    values: dict
-    event: Event | None = None
+#: the alert type of the feeds and the tests (``hipmon.types.Alert``: rule, side, time_s, values, event)
+SimpleAlert = Alert
 
 
 # --------------------------------------------------------------------- alerting
 
 
 class FixedLimitAlerts:
-    """Fallback alerting for the simulated feed when ``hipmon.alerts`` is absent.
+    """A fixed-limit alerter for tests and benchmarks (``hipmon.alerts.AlertEngine`` is the real one).
 
-    One rule per metric with a fixed limit in degrees (no baseline); an event
-    whose peak exceeds the limit raises an alert. ``hipmon.alerts.AlertEngine``
-    replaces this as soon as it is importable (see ``make_alerter``).
+    One rule per metric with a fixed limit in degrees (no baseline, no debounce); an event
+    whose peak exceeds the limit raises an alert at once, which makes alert timing exact
+    in tests.
     """
 
     RULES = (
-        ("pelvic_drop", PELVIC_DROP.name, PELVIC_DROP.trace, 7.0),
-        ("hip_adduction", HIP_ADDUCTION.name, HIP_ADDUCTION.trace, 15.0),
+        ("pelvic_drop", PELVIC_DROP.name, 7.0),
+        ("hip_adduction", HIP_ADDUCTION.name, 15.0),
     )
 
-    def update(self, events: Sequence[Event]) -> list[SimpleAlert]:
+    def update(self, events: Sequence[Event]) -> list[Alert]:
         out = []
         for ev in events:
-            for rule, metric, _col, limit in self.RULES:
-                v = getattr(ev, metric, float("nan"))
+            for rule, metric, limit in self.RULES:
+                v = getattr(ev, metric)  # a registered Event field
                 if math.isfinite(v) and v > limit:
                     ev.alert = ev.alert or rule
-                    out.append(SimpleAlert(rule, ev.side, ev.end_s, {metric: v, "limit_deg": limit}, ev))
+                    out.append(Alert(rule, ev.side, ev.end_s, {metric: v, "limit_deg": limit}, ev))
         return out
 
     def limits(self) -> list[Limit]:
-        out = []
-        for rule, metric, col, limit in self.RULES:
-            bands = [limit_band(metric, side, limit) for side in ("left", "right")]
-            if "{side}" not in col:
-                # one trace for both sides: a drop of the swing side is obliquity below -limit
-                # (left stance) or above +limit (right stance)
-                lows = [b[1] for b in bands if b[1] is not None]
-                highs = [b[2] for b in bands if b[2] is not None]
-                out.append(Limit(col, low=lows[0] if lows else None, high=highs[0] if highs else None, rule=rule))
-            else:
-                for c, low, high in bands:
-                    out.append(Limit(c, low=low, high=high, rule=rule))
-        return out
+        """The bands of the fixed limits, one per trace column (``hipmon.metric_registry.limit_band``)."""
+        return [Limit(col, low=low, high=high, rule=rule)
+                for rule, metric, limit in self.RULES
+                for col, low, high in (limit_band(metric, side, limit) for side in ("left", "right"))]
 
 
-def make_alerter() -> Any:
-    """``hipmon.alerts.AlertEngine`` with the shipped default rules when importable, else ``FixedLimitAlerts``."""
-    try:
-        from hipmon import alerts as _alerts  # noqa: PLC0415
-
-        return _alerts.AlertEngine(_alerts.load_rules(None))
-    except Exception:  # module not there yet, or its API moved: keep the demo alive
-        return FixedLimitAlerts()
+def make_alerter() -> AlertEngine:
+    """``hipmon.alerts.AlertEngine`` with the shipped default rules."""
+    return AlertEngine(load_rules(None))
 
 
-def limits_of(alerter: Any, kind: str = "stance") -> list[Limit]:
+def limits_of(alerter: AlertEngine | FixedLimitAlerts, kind: str = "stance") -> list[Limit]:
     """Alert bands for the traces: the alerter's current limits for events of ``kind``.
 
-    ``hipmon.alerts.AlertEngine``: per side, ``limit(condition, kind, side)``
-    (baseline + margin, or the absolute screening limit before a baseline):
-    a pelvic-drop limit ``L`` on a left stance (right side drops) is obliquity
-    below ``-L``; on a right stance, above ``+L``. Anything with ``limits()``
-    (``FixedLimitAlerts``) is asked directly.
+    ``hipmon.alerts.AlertEngine``: per rule, condition and side, ``limit(condition, kind, side)``
+    (baseline + margin, or the absolute screening limit before a baseline) as a band on the
+    metric's trace (``hipmon.metric_registry.limit_band``: a pelvic-drop limit ``L`` on a left
+    stance, whose right side drops, is obliquity below ``-L``; on a right stance, above ``+L``).
+    ``FixedLimitAlerts`` gives its bands itself.
     """
-    if hasattr(alerter, "limits"):
-        try:
-            return list(alerter.limits())
-        except Exception:
-            return []
-    rules = getattr(alerter, "rules", None)
-    if rules is None or not hasattr(alerter, "limit"):
-        return []
+    if isinstance(alerter, FixedLimitAlerts):
+        return alerter.limits()
     out: list[Limit] = []
-    for rule in getattr(rules, "rules", ()):
-        if kind not in getattr(rule, "kinds", (kind,)):
+    for rule in alerter.rules.rules:
+        if kind not in rule.kinds:
             continue
         for cond in rule.conditions:
             for side in ("left", "right"):
-                try:
-                    lim, _base = alerter.limit(cond, kind, side)
-                except Exception:
-                    lim = None
+                lim, _base = alerter.limit(cond, kind, side)
                 if lim is None or not math.isfinite(lim):
                     continue
-                try:
-                    band = limit_band(cond.metric, side, lim)
-                except KeyError:  # not a registered metric (a rules file is checked against the registry)
-                    band = None
+                band = limit_band(cond.metric, side, lim)  # rules files are checked against the registry
                 if band is not None:
                     col, low, high = band
                     out.append(Limit(col, low=low, high=high, rule=rule.name))
@@ -148,7 +119,7 @@ def limits_of(alerter: Any, kind: str = "stance") -> list[Limit]:
 
 
 def synthetic_run(seconds: float = 60.0, rate_hz: float = 208.0, fatigue_after_s: float = 20.0, seed: int = 0):
-    """A small runner-like truth for tests and as the demo's last resort (no simulator needed).
+    """A small runner-like truth for tests and benchmarks (fast, exact events, no simulator).
 
     Returns ``(time_s (N,), angles_deg (N, 9), events)``: 170 steps/min, stance
     ~40 % of each step alternating left/right; the contralateral pelvic drop,
@@ -200,15 +171,19 @@ class SimulatedFeed:
     - ``time_s`` (N,), ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order;
       ``events``: completed events, released to the runner ``event_delay_s``
       after their ``end_s`` (a causal detector's delay); each released event is
-      run through the alerter (``hipmon.alerts`` when present).
+      run through the alerter (``hipmon.alerts.AlertEngine`` by default).
     - ``loop``: start again (times keep increasing) when the data run out.
     - ``speed=math.inf``: release everything as fast as the reader asks (tests, benchmarks).
 
     Sensor status and calibration guidance are synthesised from the clock:
     "stand still" for the first 3 s, "walk" until ``calibrated_at_s``.
+
+    A ``hipmon.app.model.Source`` that cannot record (no raw sensor data): ``can_record``
+    is False and the recording calls are refused.
     """
 
     can_record = False
+    placements: tuple[str, ...] = PLACEMENTS  # truth angles of all three segments
 
     def __init__(
         self,
@@ -248,9 +223,8 @@ class SimulatedFeed:
     @classmethod
     def from_simulation(cls, sim: Any, **kw: Any) -> "SimulatedFeed":
         """From a ``hipmon.simulate.Simulation``: its truth angles and true events."""
-        rates = {p: float(s.rate_hz) for p, s in getattr(sim, "sensors", {}).items()} or None
-        kw.setdefault("sensor_rates_hz", rates)
-        kw.setdefault("label", f"simulated {getattr(sim, 'kind', '')} (truth)")
+        kw.setdefault("sensor_rates_hz", {p: float(s.rate_hz) for p, s in sim.sensors.items()} or None)
+        kw.setdefault("label", f"simulated {sim.kind} (truth)")
         return cls(sim.truth_time_s, sim.truth_angles_deg, list(sim.events), **kw)
 
     # -- Source protocol
@@ -326,18 +300,30 @@ class SimulatedFeed:
     def limits(self) -> list[Limit]:
         return limits_of(self.alerter)
 
+    def finish(self) -> list[FeedUpdate]:
+        """Nothing is queued behind ``read``."""
+        return []
 
-DEMO_PRESET = "right_hip_tires"  # hipmon.simulate.PRESETS: the right glute tires within about a minute
+    def pipeline_lag_ms(self) -> float | None:
+        """No pipeline: not measured."""
+        return None
+
+    def start_recording(self, path: str, info: SessionInfo | None = None) -> None:
+        raise RuntimeError("this source cannot record (no raw sensor data)")
+
+    def stop_recording(self) -> None:
+        pass
+
+    def add_marker(self, time_s: float, label: str) -> None:
+        pass  # markers live in the LiveState; there is no file to write them to
+
+
+DEMO_PRESET = "right_hip_tires"  # hipmon.simulate.PRESETS: the runner whose right glute tires within a minute
 
 
 def demo_feed(seconds: float = 120.0, seed: int = 7, speed: float = 1.0, **kw: Any) -> SimulatedFeed:
-    """The demo's truth feed: the simulator's fatiguing runner when available, else ``synthetic_run``."""
-    try:
-        from hipmon.simulate import simulate  # noqa: PLC0415
+    """The demo's truth feed: the simulator's fatiguing runner (``hipmon.simulate``, preset ``DEMO_PRESET``)."""
+    from hipmon.simulate import simulate  # noqa: PLC0415
 
-        sim = simulate("run", seconds, seed, preset=DEMO_PRESET)
-        return SimulatedFeed.from_simulation(sim, speed=speed, **kw)
-    except Exception:
-        t, a, ev = synthetic_run(seconds, seed=seed)
-        kw.setdefault("label", "synthetic runner (no simulator)")
-        return SimulatedFeed(t, a, ev, speed=speed, **kw)
+    sim = simulate("run", seconds, seed, preset=DEMO_PRESET)
+    return SimulatedFeed.from_simulation(sim, speed=speed, **kw)

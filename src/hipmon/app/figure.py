@@ -13,7 +13,7 @@ What is drawn, and only that (no kinematics here, the angles are given):
 - ``hip_internal_rotation`` as a kneecap marker shifted medially from the knee
   by ``sin(IR)`` × 0.25 (a knee that turns in);
 - a light-grey neutral pose (level pelvis, vertical thighs) behind it, and the
-  parts beyond their alert limits in red;
+  parts beyond their alert bands in red (which parts: ``hipmon.app.model.out_of_band``);
 - a thigh without angles (no thigh sensor, or one lost part-way) is not drawn: its
   readout says why (``thigh_note``), the pelvis and the other thigh stay.
 
@@ -32,7 +32,13 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from hipmon.app import theme
+from hipmon.app.model import DashboardModel, obliquity_words, out_of_band
+from hipmon.app.panels.base import FrameView
 from hipmon.buffers import COL
+
+#: the columns the figure draws (and colours red beyond their bands)
+FIGURE_COLUMNS = ("pelvis_obliquity_deg", "hip_adduction_left_deg", "hip_adduction_right_deg",
+                  "hip_internal_rotation_left_deg", "hip_internal_rotation_right_deg")
 
 READOUT_PERIOD_S = 0.125  # the numbers change at most 8×/s: readable, and cheaper than 40×/s
 THIGH_LENGTH = 1.6
@@ -60,10 +66,11 @@ def frontal_points(obliquity_deg: float, adduction_deg: dict[str, float]) -> dic
 
 
 class FrontalFigure(pg.PlotWidget):
-    """pyqtgraph widget; call ``set_angles(angles_deg (9,), limits)`` each redraw."""
+    """The figure panel: ``refresh(frame)`` draws the model's current angles (``set_angles`` does the drawing)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, model: DashboardModel | None = None, parent=None):
         super().__init__(parent=parent, background=theme.BACKGROUND)
+        self.model = model
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
         self.hideButtons()
@@ -135,9 +142,16 @@ class FrontalFigure(pg.PlotWidget):
             item.setText(text)
             item.setColor(colour)
 
-    def set_angles(self, angles_deg: np.ndarray | None, limits: dict[str, tuple[float | None, float | None]] | None = None) -> None:
-        """Redraw from one row of the nine angles (degrees); NaN/None blanks the figure."""
-        limits = limits or {}
+    def refresh(self, frame: FrameView) -> None:
+        angles = self.model.current_angles()
+        bad = {} if angles is None else out_of_band({c: float(angles[COL[c]]) for c in FIGURE_COLUMNS}, frame.bands)
+        self.set_angles(angles, bad)
+
+    def set_angles(self, angles_deg: np.ndarray | None, bad: dict[str, bool] | None = None) -> None:
+        """Redraw from one row of the nine angles (degrees); NaN/None blanks the figure.
+
+        ``bad``: column -> beyond its alert band (``hipmon.app.model.out_of_band``): drawn red."""
+        bad = bad or {}
         if angles_deg is None or not np.isfinite(angles_deg[COL["pelvis_obliquity_deg"]]):
             for item in (self._pelvis, *self._thigh.values()):
                 item.setData([], [])
@@ -154,8 +168,7 @@ class FrontalFigure(pg.PlotWidget):
         p = frontal_points(obl, {s: (add[s] if has[s] else 0.0) for s in add})
         self.last_points = p
 
-        lo, hi = limits.get("pelvis_obliquity_deg", (None, None))
-        pelvis_bad = (hi is not None and obl > hi) or (lo is not None and obl < lo)
+        pelvis_bad = bad.get("pelvis_obliquity_deg", False)
         self._pelvis.setData(
             [p["left_hip"][0], p["right_hip"][0]],
             [p["left_hip"][1], p["right_hip"][1]],
@@ -173,10 +186,8 @@ class FrontalFigure(pg.PlotWidget):
                 self._thigh[side].setData([], [])
                 self._set_text(side, self.thigh_note, theme.MUTED)
                 continue
-            _, hi_add = limits.get(f"hip_adduction_{side}_deg", (None, None))
-            _, hi_ir = limits.get(f"hip_internal_rotation_{side}_deg", (None, None))
-            bad_add = hi_add is not None and add[side] > hi_add
-            bad_ir = hi_ir is not None and ir[side] > hi_ir
+            bad_add = bad.get(f"hip_adduction_{side}_deg", False)
+            bad_ir = bad.get(f"hip_internal_rotation_{side}_deg", False)
             self._thigh[side].setData([hip[0], knee[0]], [hip[1], knee[1]])
             self._set_style(side, self._pens[(side, bad_add)], self._thigh[side].setPen)
             knees.append(knee)
@@ -192,6 +203,6 @@ class FrontalFigure(pg.PlotWidget):
             self._kneecap.setData(caps_a[:, 0], caps_a[:, 1], brush=cap_brushes)
         else:
             self._kneecap.setData([], [])
-        low = "L side low" if obl > 0.5 else "R side low" if obl < -0.5 else "level"
+        low = obliquity_words(obl)
         if readouts or pelvis_bad != (self._style.get(("text", "pelvis"), ("", ""))[1] == theme.ALERT):
             self._set_text("pelvis", f"obliquity {obl:+.1f}° ({low})", theme.ALERT if pelvis_bad else theme.PELVIS)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any
+from typing import Any, Callable
 
 from PySide6 import QtCore, QtWidgets
 
 from hipmon.app.dashboard import Dashboard
+from hipmon.app.feedback import FadeSchedule
+from hipmon.app.model import Source
+from hipmon.app.replay import ReplayBar, ReplayModel
 from hipmon.app.session import SessionRunner
 from hipmon.buffers import LiveState
 
@@ -21,26 +24,24 @@ def application() -> QtWidgets.QApplication:
     return app  # type: ignore[return-value]
 
 
-def build_live(source: Any, *, athlete: str = "", session: str = "", muted: bool = False,
-               seconds: float = 30.0, rate_hz: float = 208.0, fade: Any = None,
+def build_live(source: Source, *, athlete: str = "", session: str = "", muted: bool = False,
+               seconds: float = 30.0, rate_hz: float = 208.0, fade: FadeSchedule | None = None,
                recordings_dir: str = ".") -> tuple[Dashboard, SessionRunner, LiveState]:
     """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started).
 
     ``recordings_dir``: where the window's Record button writes sessions.
     """
     application()
-    state = LiveState(seconds=seconds, rate_hz=rate_hz)
-    state.info.athlete, state.info.session = athlete, session
-    state.info.source = getattr(source, "label", type(source).__name__)
+    state = LiveState(seconds=seconds, rate_hz=rate_hz, placements=source.placements)
+    state.info.athlete, state.info.session, state.info.source = athlete, session, source.label
     runner = SessionRunner(source, state)
-    win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade,
-                    placements=getattr(source, "placements", None))
+    win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade)
     win.recordings_dir = recordings_dir
     return win, runner, state
 
 
 def exec_window(win: Dashboard, *, duration: float | None = None, screenshot: str | None = None,
-                on_start: Any = None) -> int:
+                on_start: Callable[[], None] | None = None) -> int:
     """Show ``win``; quit after ``duration`` s (wall clock) saving ``screenshot`` first, or on close/Ctrl-C."""
     app = application()
     win.show()
@@ -67,7 +68,7 @@ def exec_window(win: Dashboard, *, duration: float | None = None, screenshot: st
     return 0 if result["saved"] else 1
 
 
-def run_live(source: Any, *, duration: float | None = None, screenshot: str | None = None, **kw: Any) -> int:
+def run_live(source: Source, *, duration: float | None = None, screenshot: str | None = None, **kw: Any) -> int:
     win, runner, _state = build_live(source, **kw)
     code = exec_window(win, duration=duration, screenshot=screenshot, on_start=runner.start)
     runner.stop()
@@ -78,17 +79,15 @@ def run_live(source: Any, *, duration: float | None = None, screenshot: str | No
     return code
 
 
-def build_replay(model: Any, *, muted: bool = False) -> Dashboard:
+def build_replay(model: ReplayModel, *, muted: bool = False) -> Dashboard:
     """A Dashboard on a ReplayModel with its ReplayBar (not shown)."""
-    from hipmon.app.replay import ReplayBar  # noqa: PLC0415
-
     application()
     win = Dashboard(model, None, muted=muted, title=f"hipmon — {model.info.source}")
     win.add_replay_bar(ReplayBar(model, win))
     return win
 
 
-def run_replay(model: Any, *, duration: float | None = None, screenshot: str | None = None, muted: bool = False,
+def run_replay(model: ReplayModel, *, duration: float | None = None, screenshot: str | None = None, muted: bool = False,
                play: bool = False) -> int:
     win = build_replay(model, muted=muted)
     return exec_window(win, duration=duration, screenshot=screenshot, on_start=model.play if play else None)

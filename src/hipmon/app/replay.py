@@ -21,22 +21,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from hipmon.alerts import AlertEngine, load_rules
 from hipmon.app import theme
 from hipmon.app.feeds import limits_of
-from hipmon.buffers import COL, AlertRecord, CalibrationStatus, Limit, SensorStatus, SessionInfo, describe_alert
-from hipmon.types import Event
+from hipmon.buffers import COL, AlertRecord, CalibrationStatus, Limit, SensorStatus, SessionInfo, alert_record
+from hipmon.types import PLACEMENTS, Event
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _prop(obj: Any, name: str) -> Any:
-    """A reader attribute that may be a property or a method."""
-    v = getattr(obj, name, None)
-    return v() if callable(v) else v
-
-
 class ReplayModel:
-    """A session and a playhead, read through the same methods as ``LiveState``."""
+    """A session and a playhead: a ``hipmon.app.model.DashboardModel`` (as ``LiveState``) that is ``Seekable``."""
 
     lookahead_s = 2.0  # traces show this much after the playhead
     audible = True
@@ -56,8 +51,6 @@ class ReplayModel:
         rules: Any = None,
         placements: Sequence[str] | None = None,
     ):
-        from hipmon.types import PLACEMENTS  # noqa: PLC0415
-
         #: the placements the session has sensors for (the dashboard says what the others would measure)
         have = set(placements) if placements is not None else {s.placement for s in sensors} or set(PLACEMENTS)
         self.placements = tuple(p for p in PLACEMENTS if p in have)
@@ -68,11 +61,7 @@ class ReplayModel:
         self.angles_deg = a
         self.events_all = sorted(events, key=lambda e: e.end_s)
         self._event_ends = [e.end_s for e in self.events_all]
-        self.alerts_all = [
-            AlertRecord(i + 1, str(x.rule), str(x.side), float(x.time_s), dict(getattr(x, "values", {}) or {}),
-                        getattr(x, "event", None), describe_alert(str(x.rule), str(x.side), dict(getattr(x, "values", {}) or {})))
-            for i, x in enumerate(sorted(alerts, key=lambda x: x.time_s))
-        ]
+        self.alerts_all = [alert_record(i + 1, x) for i, x in enumerate(sorted(alerts, key=lambda x: x.time_s))]
         self._alert_times = [x.time_s for x in self.alerts_all]
         self._markers = sorted((float(t), str(lab)) for t, lab in markers)
         self._sensors = list(sensors)
@@ -87,7 +76,7 @@ class ReplayModel:
         self.playing = False
         self.speed = 1.0
         self._wall: float | None = None
-        self.alerts_reset = False
+        self._alerts_reset = False
         self._limit_times, self._limit_sets = self._limit_history(rules)
 
     # -------------------------------------------------------------- construction
@@ -101,14 +90,14 @@ class ReplayModel:
         reader = SessionReader(path)
         try:
             result = process_session(reader, config)
-            markers = [(m.time_s, m.label) for m in _prop(reader, "markers")]
-            meta = dict(_prop(reader, "metadata") or {})  # what the writer was given: athlete, session, ...
+            markers = [(m.time_s, m.label) for m in reader.markers]
+            meta = dict(reader.metadata or {})  # what the writer was given: athlete, session, ...
             sensors = []
             placements = [s.placement for s in reader.sensors.values()]
             gaps = list(result.gaps)
             for sid, s in reader.sensors.items():
                 lost = sum(g.samples_lost for g in gaps if g.sensor_id == sid)
-                expected = (s.rate_hz or 0.0) * float(_prop(reader, "duration_s") or 0.0)
+                expected = (s.rate_hz or 0.0) * float(reader.duration_s or 0.0)
                 sensors.append(SensorStatus(sid, placement=s.placement or sid, profile=s.profile or "",
                                             connected=True, rate_hz=s.rate_hz,
                                             loss=min(1.0, lost / expected) if expected > 0 else None))
@@ -127,10 +116,6 @@ class ReplayModel:
 
     def _limit_history(self, rules: Any) -> tuple[list[float], list[tuple[Limit, ...]]]:
         """Alert limits as they stood after each event (the baseline forms during the session)."""
-        try:
-            from hipmon.alerts import AlertEngine, load_rules  # noqa: PLC0415
-        except ImportError:
-            return [], []
         engine = AlertEngine(rules if rules is not None else load_rules(None))
         times, sets = [-math.inf], [tuple(limits_of(engine))]
         for ev in self.events_all:
@@ -164,7 +149,7 @@ class ReplayModel:
 
     def seek(self, t: float) -> None:
         self.playhead = float(min(max(t, self.start_s), self.end_s))
-        self.alerts_reset = True
+        self._alerts_reset = True
 
     def _jump(self, times: Sequence[float], direction: int, margin_s: float) -> float | None:
         """Seek to the next/previous of ``times`` relative to the one shown ``margin_s`` behind the playhead.
@@ -200,6 +185,11 @@ class ReplayModel:
         return self._jump(self._event_ends, -1, 0.0)
 
     # -------------------------------------------------------------- the dashboard's reads
+
+    def take_alerts_reset(self) -> bool:
+        """True once after a seek: the alert history up to the playhead is rewritten."""
+        reset, self._alerts_reset = self._alerts_reset, False
+        return reset
 
     def now_s(self) -> float | None:
         return self.playhead if self.time_s.size else None
@@ -246,6 +236,9 @@ class ReplayModel:
 
     def recording(self) -> str | None:
         return None
+
+    def lag_ms(self) -> float | None:
+        return None  # the angles were computed before the replay
 
     def message(self) -> str:
         return f"replay {'▶' if self.playing else '❚❚'} {self.speed:g}×  ·  {len(self.alerts_all)} alerts, {len(self.events_all)} events"

@@ -1,0 +1,114 @@
+"""The alert banner, the alert log and the audible cue.
+
+Which alerts are new, whether a replay's seek rewrote the history, and which alert the
+banner holds are decided by ``hipmon.app.model.AlertTracker`` (``FrameView.alerts``); the
+texts are the model's (``AlertRecord.message``, ``hipmon.buffers.describe_alert``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from hipmon.app import theme
+from hipmon.app.feedback import CueGate, FadeSchedule
+from hipmon.app.model import Coverage
+from hipmon.app.panels.base import FrameView
+from hipmon.buffers import AlertRecord
+
+MAX_LOG = 300
+
+
+class Beeper:
+    """The audible cue: ``QApplication.beep()`` (QtMultimedia is not in PySide6-Essentials); never fails offscreen.
+
+    ``gate`` (``hipmon.app.feedback.CueGate``) thins the cues out on a faded-feedback schedule;
+    every alert still reaches the banner and the log.
+    """
+
+    def __init__(self, muted: bool = False, fade: FadeSchedule | None = None):
+        self.muted = muted
+        self.gate = CueGate(fade)
+        self.count = 0  # cues given (tests read this)
+        self.withheld = 0  # alerts the fading schedule kept silent
+
+    def cue(self, alert_times_s: list[float] | None = None) -> bool:
+        """One cue for the alerts just raised (their session times); False when muted or faded out."""
+        if self.muted:
+            return False
+        times = alert_times_s if alert_times_s else [0.0]
+        allowed = [self.gate.allow(t) for t in times]  # every alert counts in the schedule
+        if not any(allowed):
+            self.withheld += 1
+            return False
+        self.count += 1
+        try:
+            QtWidgets.QApplication.beep()
+        except Exception:  # pragma: no cover - a platform without a bell (Qt's, not ours)
+            pass
+        return True
+
+
+class AlertBanner(QtWidgets.QLabel):
+    """The big line under the header: the alert the tracker holds, or "No alert"."""
+
+    def __init__(self, coverage: Coverage):
+        super().__init__()
+        self.idle_text = ("No alert — pelvis and knees within limits" if coverage.hips_measured else
+                          "No alert — pelvis within limits (one sensor on the sacrum: no hip or knee alerts)")
+        f = self.font()
+        f.setPointSize(17)
+        f.setBold(True)
+        self.setFont(f)
+        self.setMinimumHeight(44)
+        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._key: object = "unset"
+        self.show_alert(None)
+
+    def show_alert(self, a: AlertRecord | None) -> None:
+        key = None if a is None else a.seq
+        if key == self._key:
+            return  # a style sheet change re-polishes the label: only when the banner changes
+        self._key = key
+        if a is None:
+            self.setText(self.idle_text)
+            self.setStyleSheet(theme.BANNER_IDLE)
+        else:
+            self.setText(f"⚠  {a.message}")
+            self.setStyleSheet(theme.BANNER_ALERT)
+
+    def refresh(self, frame: FrameView) -> None:
+        self.show_alert(frame.alerts.banner)
+
+
+class AlertLogPanel(QtWidgets.QGroupBox):
+    """Every alert, newest on top, in its side's colour; ``on_activate(time_s)`` when one is clicked."""
+
+    def __init__(self, on_activate: Callable[[float], None] | None = None):
+        super().__init__("Alert log")
+        self.list = QtWidgets.QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._on_activate = on_activate
+        self.list.itemActivated.connect(self._activated)
+        self.list.itemClicked.connect(self._activated)
+        QtWidgets.QVBoxLayout(self).addWidget(self.list)
+
+    def refresh(self, frame: FrameView) -> None:
+        delta = frame.alerts
+        if delta.reset:
+            self.list.clear()
+        for a in delta.new:
+            item = QtWidgets.QListWidgetItem(f"{a.time_s:6.1f} s  {a.message}")
+            item.setToolTip(a.message)
+            item.setForeground(QtGui.QColor(theme.SIDE_COLOR.get(a.side, theme.FOREGROUND)))
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, a.time_s)
+            self.list.insertItem(0, item)
+        while self.list.count() > MAX_LOG:
+            self.list.takeItem(self.list.count() - 1)
+
+    def _activated(self, item: QtWidgets.QListWidgetItem) -> None:
+        t = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        if t is not None and self._on_activate is not None:
+            self._on_activate(float(t))

@@ -26,8 +26,6 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "repair": "repair",
     "analyze": "analyze",
-    "report": "report",
-    "compare": "compare",
     "simulate": "simulate",
     "decode": "decode",
     "profiles": "profiles",
@@ -42,8 +40,15 @@ def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``hipmon CMD: error: ... (hipmon CMD --help)``, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hipmon",
         description="Hip stability monitor: pelvic drop and dynamic knee valgus "
         "from IMUs on the pelvis and both thighs.",

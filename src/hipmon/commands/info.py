@@ -106,7 +106,14 @@ def run(args: argparse.Namespace) -> int:
         for why, qs in by_reason.items():
             lines.append(f"not         {', '.join(qs)}: {why}")
     lines.append(f"gaps        {info['gaps']['count']} ({info['gaps']['samples_lost']} samples lost)")
-    lines.append(f"markers     {info['markers']}    alerts {info['alerts']}    calibrated {'yes' if info['calibrated'] else 'no'}")
+    lines.append(f"markers     {info['markers']}    alerts {info['alerts']}")
+    cal = info.get("stored_calibration")
+    if cal:
+        verdict = "trusted" if cal.get("trusted", True) else "NOT TRUSTED"
+        lines.append(f"calibration stored with the recording: quality {float(cal.get('quality', float('nan'))):.2f} ({verdict})")
+    else:
+        lines.append("calibration none stored: found when the session is processed; `hipmon analyze` shows its "
+                     "quality and verdict")
     if "integrity" in info:
         lines.append(f"integrity   {info['integrity']}")
     print("\n".join(lines))

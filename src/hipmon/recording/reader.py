@@ -645,4 +645,5 @@ def summarize(reader: SessionReader) -> dict[str, Any]:
         "markers": len(reader.markers),
         "alerts": len(reader.alerts),
         "calibrated": reader.calibration is not None,
+        "stored_calibration": reader.calibration,
     }

@@ -438,7 +438,14 @@ class _Walker:
         return bytes(body)
 
     def parse(self, pgno: int) -> tuple[int, list[tuple[int | None, list[Any]]], list[int]] | None:
-        """(page type, [(rowid or None, values)], child pages) of a b-tree page; None if not one."""
+        """(page type, [(rowid or None, values)], child pages) of a b-tree page; None if not one
+        (or so damaged that its header or cell pointers run off the page)."""
+        try:
+            return self._parse(pgno)
+        except (IndexError, ValueError, struct.error):
+            return None
+
+    def _parse(self, pgno: int) -> tuple[int, list[tuple[int | None, list[Any]]], list[int]] | None:
         page = self.pages.get(pgno)
         if page is None:
             return None

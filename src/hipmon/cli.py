@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "repair": "repair",
     "analyze": "analyze",
+    "report": "report",
+    "compare": "compare",
     "simulate": "simulate",
     "decode": "decode",
     "profiles": "profiles",

@@ -398,3 +398,21 @@ def test_bad_arguments_one_line(tmp_path, capsys, small_session, argv):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1, (argv, err)
     assert not (tmp_path / "out").exists() or argv[0] == "simulate" and not any((tmp_path / "out").iterdir())
+
+
+# ---------------------------------------------------------------- healthy sessions: nothing said
+
+
+@pytest.mark.parametrize("kind", ["walk", "run", "jump", "squat", "stance"])
+def test_a_healthy_session_raises_no_warning(tmp_path, capsys, kind):
+    """A healthy simulated athlete (sensors strapped on at any angle, soft tissue on): import says
+    nothing but what it wrote, analyze trusts the calibration and exits 0."""
+    d = tmp_path / "sim"
+    seconds = "45" if kind == "squat" else "30"
+    assert main(["simulate", kind, "--seconds", seconds, "--seed", "5", "--rate", "100", "-o", str(d)]) == 0
+    out = tmp_path / "s.hipmon"
+    code, stdout, err = _run(capsys, _import_argv({p: d / f"{p}.csv" for p in SENSORS}, out))
+    assert code == 0 and "warning" not in (stdout + err).lower(), stdout + err
+    code, stdout, err = _run(capsys, ["analyze", str(out)])
+    assert code == 0, err
+    assert "(trusted)" in stdout and "warning" not in stdout.lower(), stdout

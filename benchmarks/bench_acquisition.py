@@ -44,14 +44,15 @@ def main() -> None:
     ap.add_argument("--in-process", action="store_true", help="run the emulated sensors in this process")
     a = ap.parse_args()
 
-    from hipmon.ble import AcquisitionThread, SensorSpec
+    from hipmon.ble import AcquisitionThread
+    from hipmon.types import SensorSpec
     from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner
     from hipmon.emulation.session import EmulationPlan, close_session, open_session
     from hipmon.types import PLACEMENTS
 
     plan = EmulationPlan(kind=a.kind, seconds=a.seconds, seed=a.seed, profile=a.profile, rate_hz=a.rate,
                          loss=a.loss, disconnects=a.disconnects, speed=a.speed)
-    specs = [SensorSpec(p, a.profile, a.rate) for p in PLACEMENTS]
+    specs = [SensorSpec(p, p, a.profile, a.rate) for p in PLACEMENTS]
     state: dict = {}
     lat: list[float] = []
     times: dict[str, list[np.ndarray]] = {p: [] for p in PLACEMENTS}

@@ -32,9 +32,9 @@ import time
 import numpy as np
 
 from hipmon.alerts import AlertEngine, load_rules
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import PRESETS, simulate
-from hipmon.types import PLACEMENTS
+from hipmon.types import PLACEMENTS, SensorSpec
 
 DROP = "peak_pelvic_drop_deg"
 

@@ -42,9 +42,9 @@ import numpy as np
 from hipmon import rotations as rot
 from hipmon.calibration import CalibrationConfig
 from hipmon.heading import HeadingConfig
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import simulate
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, SensorSpec
 
 LIMITS = {  # 10-minute run, each side (issue 5)
     "pelvis_obliquity_deg": 1.5,

@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _real import loader, real_dir  # noqa: E402
 
-from hipmon.events import FrameChunk, detect_events, frames_from_simulation, match_events  # noqa: E402
+from hipmon.events import detect_events, frames_from_simulation, match_events  # noqa: E402
 from hipmon.gait_events import pelvis_only_frames, without_thighs  # noqa: E402
-from hipmon.types import ANGLE_COLUMNS  # noqa: E402
+from hipmon.types import ANGLE_COLUMNS, Frames  # noqa: E402
 
 NEURA_TURN_S = (14.0, 15.5)  # the 180° turn: marker events there are spurious (README)
 
@@ -36,7 +36,8 @@ NEURA_TURN_S = (14.0, 15.5)  # the 180° turn: marker events there are spurious 
 
 def neura_frames():
     """Full-length frames of the neura walk through the pipeline (calibration found, then fixed)."""
-    from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+    from hipmon.pipeline import PipelineConfig, process_samples
+    from hipmon.types import SensorSpec
 
     L = loader("neura-sparse-s02-walk", "load_neura")
     samples, specs = {}, []
@@ -188,7 +189,7 @@ def alcantara_stances(tr):
     t = tr["time_s"]
     n = t.size
     acc_g = np.stack([tr["acc_ap"], tr["acc_vertical"], np.zeros(n)], axis=1)
-    frames = FrameChunk(t, np.full((n, len(ANGLE_COLUMNS)), np.nan), {"pelvis": np.zeros((n, 3))},
+    frames = Frames(t, np.full((n, len(ANGLE_COLUMNS)), np.nan), {"pelvis": np.zeros((n, 3))},
                         {"pelvis": acc_g}, np.ones(n, bool))
     return [e for e in detect_events(frames) if e.kind == "stance"]
 

@@ -42,9 +42,9 @@ import numpy as np
 
 from hipmon import rotations as rot
 from hipmon.fusion import make_filter
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import simulate
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, SensorSpec
 
 HERE = Path(__file__).resolve().parent
 RATIO = 1.5

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import simulate
-from hipmon.types import PLACEMENTS
+from hipmon.types import PLACEMENTS, SensorSpec
 
 
 def long_session(minutes: float, rate_hz: float = 200.0):

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
-from hipmon.types import ANGLE_COLUMNS
+from hipmon.pipeline import PipelineConfig, process_samples
+from hipmon.types import ANGLE_COLUMNS, SensorSpec
 from hipmon.validation import angle_errors, angles_difference_rms, resample_imu, rotate_imu
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "neura-sparse-s02-walk"

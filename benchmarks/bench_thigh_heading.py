@@ -39,9 +39,9 @@ from hipmon import rotations as rot
 from hipmon.calibration import Calibration
 from hipmon.heading import relative_rate_in_pelvis
 from hipmon.metrics import event_peaks
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import simulate
-from hipmon.types import PLACEMENTS
+from hipmon.types import PLACEMENTS, SensorSpec
 
 THIGHS = ("left_thigh", "right_thigh")
 

@@ -14,9 +14,9 @@ import pytest
 from hipmon.calibration import CalibrationConfig
 from hipmon.heading import HeadingConfig
 from hipmon.metrics import event_peaks
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.simulate import simulate
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, SensorSpec
 
 COL = {c: i for i, c in enumerate(ANGLE_COLUMNS)}
 

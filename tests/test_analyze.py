@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from hipmon.alerts import AlertEngine
 from hipmon.cli import main
 from hipmon.commands.analyze import format_summary, summarize_result
 from hipmon.events import detect_events, frames_from_simulation
+from hipmon.pipeline import SessionResult
 from hipmon.simulate import simulate
 
 
@@ -21,7 +21,7 @@ def tiring():
     frames = frames_from_simulation(sim, angle_bias_deg=0.5, angle_noise_deg=0.3)
     events = detect_events(frames)
     alerts = AlertEngine().update(events)
-    return sim, SimpleNamespace(frames=frames, events=events, alerts=alerts, gaps=[])
+    return sim, SessionResult(frames, None, events, alerts, [])
 
 
 def test_summary_counts_means_asymmetry_and_fatigue_trend(tiring):

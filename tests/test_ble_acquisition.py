@@ -7,17 +7,17 @@ import time
 import numpy as np
 from _waiting import wait_until
 
-from hipmon.ble import AcquisitionThread, SensorSpec
+from hipmon.ble import AcquisitionThread
 from hipmon.emulation import EmulatedRadio
 from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner
 from hipmon.emulation.session import EmulationPlan, start_session_sensors
 from hipmon.profiles import get_profile
-from hipmon.types import PLACEMENTS
+from hipmon.types import PLACEMENTS, SensorSpec
 
 
 def _run(plan: EmulationPlan, until, extra_specs=(), mutate=None):
     """Stream until ``until(thread, sensors, got)`` holds (not for a fixed time: CI is slower)."""
-    specs = [SensorSpec(p, plan.profile, plan.rate_hz) for p in PLACEMENTS] + list(extra_specs)
+    specs = [SensorSpec(p, p, plan.profile, plan.rate_hz) for p in PLACEMENTS] + list(extra_specs)
     state = {}
     got: dict[str, list] = {}
 
@@ -119,7 +119,7 @@ def test_garbage_sensor_and_non_sensor_are_named_and_the_rest_carries_on():
         # a device that is not a sensor of the profile it is configured with
         other = await EmulatedSensor(radio, get_profile("movesense-gsp"), SyntheticSource.make(4, 104),
                                      rate_hz=104).start()
-        specs.append(SensorSpec("pelvis", "hipmon-open", 104.0, address=other.address, sensor_id="stranger"))
+        specs.append(SensorSpec("stranger", "pelvis", "hipmon-open", 104.0, address=other.address))
 
     def failed_and_the_rest_carries_on(th, sensors, got):
         st = th.status()
@@ -149,8 +149,8 @@ def test_name_globs_matching_several_sensors_each_get_their_own():
     from hipmon.emulation import EmulatedSensor, SyntheticSource
 
     prof = get_profile("hipmon-open")
-    specs = [SensorSpec("left_thigh", prof.name, 104.0, name="hipmon-*"),
-             SensorSpec("right_thigh", prof.name, 104.0, name="hipmon-*")]
+    specs = [SensorSpec("left_thigh", "left_thigh", prof.name, 104.0, name="hipmon-*"),
+             SensorSpec("right_thigh", "right_thigh", prof.name, 104.0, name="hipmon-*")]
     state = {}
 
     async def setup():

@@ -159,7 +159,8 @@ def test_polar_stops_stream_by_itself_supervisor_restarts_gap_exact_and_factor_u
     (ACC and GYRO frames both delivered) and a 'stopped' gap of exactly the samples not sent.
     The emulated sensor scales ACC with a FACTOR the profile does not know: decoding is right
     only if the START response's FACTOR reaches the decoder."""
-    from hipmon.ble import AcquisitionThread, SensorSpec
+    from hipmon.ble import AcquisitionThread
+    from hipmon.types import SensorSpec
 
     rate = 104.0
     src = SyntheticSource.make(60, rate, seed=5, offset_s=1000.0)
@@ -177,7 +178,7 @@ def test_polar_stops_stream_by_itself_supervisor_restarts_gap_exact_and_factor_u
 
         return state, teardown
 
-    spec = SensorSpec("pelvis", POLAR.name, rate)
+    spec = SensorSpec("pelvis", "pelvis", POLAR.name, rate)
     blocks = []
     th = AcquisitionThread([spec], setup=setup, block_sinks=[lambda sid, b: blocks.append(b)],
                            client_backend=BumbleBleakClient, scanner_backend=BumbleBleakScanner, scan_timeout_s=2.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hipmon.events import EventConfig, EventDetector, FrameChunk, detect_events, match_events
-from hipmon.types import ANGLE_COLUMNS, Event
+from hipmon.events import EventConfig, EventDetector, detect_events, match_events
+from hipmon.types import ANGLE_COLUMNS, Event, Frames
 
 FS = 200.0
 G = 9.81
@@ -32,7 +32,7 @@ def _frames(t, flex_l, flex_r, f_pelvis, obl=None, add_r=None, rng=None):
     }
     acc = {p: np.stack([z, np.full(n, G), z], 1) for p in gyr}
     acc["pelvis"] = np.stack([z, f_pelvis + noise(0.3), z], 1)
-    return FrameChunk(t, ang, gyr, acc, np.ones(n, bool))
+    return Frames(t, ang, gyr, acc, np.ones(n, bool))
 
 
 def synthetic_run(seconds=20.0, step_s=0.35, duty=0.36, seed=0):

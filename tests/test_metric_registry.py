@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from hipmon import metric_registry as reg
-from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, EVENT_KINDS, Event
+from hipmon.pipeline import SessionResult
+from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, EVENT_KINDS, Event, Frames
 
 # ---------------------------------------------------------------- a fixed synthetic session
 
@@ -61,22 +62,13 @@ def fixed_frames():
     valid = np.ones(n, bool)
     valid[:20] = False  # before calibration
     valid[200:210] = False
-    return _Frames(t, a, valid, {"pelvis": valid, "left_thigh": valid, "right_thigh": valid})
-
-
-class _Frames(SimpleNamespace):
-    """The part of ``hipmon.pipeline.Frames`` the exports read."""
-
-    def __init__(self, time_s, angles_deg, valid, valid_sensor):
-        super().__init__(time_s=time_s, angles_deg=angles_deg, valid=valid, valid_sensor=valid_sensor)
-
-    def __len__(self) -> int:
-        return len(self.time_s)
+    # the part of the frames the exports read (no segment rates or orientations)
+    return Frames(t, a, {}, {}, valid, {}, {"pelvis": valid, "left_thigh": valid, "right_thigh": valid})
 
 
 def fixed_result():
-    return SimpleNamespace(frames=fixed_frames(), events=fixed_events(), alerts=[], gaps=[], events_error=None,
-                           calibration=SimpleNamespace(quality=0.93, trusted=True, reasons=[]))
+    return SessionResult(fixed_frames(), SimpleNamespace(quality=0.93, trusted=True, reasons=[]), fixed_events(),
+                         [], [])
 
 
 def _sha(data: bytes) -> str:
@@ -171,7 +163,8 @@ def produced():
         if kind == "jump":  # a two-legged event's per-side values
             both = event_peaks(frames.time_s, frames.angles_deg, "both", sim.events[0].start_s, sim.events[0].end_s)
     alerts = AlertEngine().update(events)
-    summary = summarize_result(SimpleNamespace(events=events, alerts=alerts, gaps=[]))
+    no_frames = Frames(np.zeros(0), np.zeros((0, len(ANGLE_COLUMNS))), {}, {}, np.zeros(0, bool))
+    summary = summarize_result(SessionResult(no_frames, None, events, alerts, []))
     return SimpleNamespace(events=events, truth=truth, alerts=alerts, summary=summary, both=both)
 
 

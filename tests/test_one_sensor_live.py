@@ -129,7 +129,8 @@ def test_dashboard_with_one_sensor_says_what_it_cannot_measure(qtbot, tmp_path):
     from hipmon.app.dashboard import Dashboard
     from hipmon.app.replay import ReplayModel
     from hipmon.buffers import SensorStatus
-    from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+    from hipmon.pipeline import PipelineConfig, process_samples
+    from hipmon.types import SensorSpec
     from hipmon.simulate import simulate
 
     sim = simulate("walk", 25, seed=4, ideal=True)
@@ -179,7 +180,8 @@ def test_dashboard_with_one_sensor_says_what_it_cannot_measure(qtbot, tmp_path):
 def test_a_lost_thigh_is_a_gap_in_the_live_buffer_of_its_hip_only():
     from hipmon.app.session import per_column_gaps
     from hipmon.buffers import COL, LiveState
-    from hipmon.pipeline import SensorSpec, Update, process_samples
+    from hipmon.pipeline import Update, process_samples
+    from hipmon.types import SensorSpec
     from hipmon.simulate import simulate
 
     sim = simulate("walk", 35, seed=2)

@@ -7,8 +7,8 @@ import pytest
 from test_calibration import synth_session
 
 from hipmon.heading import HeadingConfig
-from hipmon.pipeline import Frames, Pipeline, PipelineConfig, SensorSpec, process_samples
-from hipmon.types import ImuBlock, PLACEMENTS, RawNotification
+from hipmon.pipeline import Pipeline, PipelineConfig, process_samples
+from hipmon.types import PLACEMENTS, Frames, ImuBlock, RawNotification, SensorSpec
 
 
 def _samples(s, offset_s=0.0):

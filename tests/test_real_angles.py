@@ -14,8 +14,8 @@ import pytest
 from _real import loader
 from scipy.spatial.transform import Rotation
 
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
-from hipmon.types import ANGLE_COLUMNS
+from hipmon.pipeline import PipelineConfig, process_samples
+from hipmon.types import ANGLE_COLUMNS, SensorSpec
 from hipmon.validation import angle_errors, angles_difference_rms, resample_imu, rotate_imu
 
 TRIAL = "neura-sparse-s02-walk"

@@ -63,7 +63,7 @@ def test_round_trip_everything(tmp_path: Path) -> None:
         assert r.notifications("l")[0].size == 0
         assert r.gaps == [Gap("p", 1.5, 1.6, 20, "disconnect")]
         assert [(m.time_s, m.label) for m in r.markers] == [(2.25, "hop")]
-        assert [(a.time_s, a.rule, a.side, a.detail) for a in r.alerts] == [(3.0, "pelvic_drop", "left", {"peak_deg": 9.5})]
+        assert [(a.time_s, a.rule, a.side, a.values) for a in r.alerts] == [(3.0, "pelvic_drop", "left", {"peak_deg": 9.5})]
         assert r.calibration == {"score": 0.95}
         assert r.reset_times_ns("l") == [origin + 5]
         assert r.duration_s == pytest.approx(0.999)  # first to last arrival

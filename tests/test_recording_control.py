@@ -75,7 +75,8 @@ def test_polar_with_unknown_scale_recorded_replays_exactly_as_live(tmp_path):
 
 
 def _pipeline_acc(notes, sid="pelvis"):
-    from hipmon.pipeline import Pipeline, SensorSpec
+    from hipmon.pipeline import Pipeline
+    from hipmon.types import SensorSpec
 
     pipe = Pipeline([SensorSpec(i, p, POLAR.name, 104.0)
                      for p, i in (("pelvis", "pelvis"), ("left_thigh", "l"), ("right_thigh", "r"))])

@@ -20,7 +20,8 @@ from _real import loader
 from hipmon import rotations as rot
 from hipmon.cli import main
 from hipmon.events import match_events
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
+from hipmon.types import SensorSpec
 from hipmon.simulate import simulate
 
 

@@ -16,10 +16,10 @@ import pytest
 from _real import loader
 
 from hipmon import plausibility as pl
-from hipmon.pipeline import PipelineConfig, SensorSpec, process_samples
+from hipmon.pipeline import PipelineConfig, process_samples
 from hipmon.recording import SessionReader, import_csv_session
 from hipmon.simulate import simulate
-from hipmon.types import ImuBlock
+from hipmon.types import ImuBlock, SensorSpec
 
 P = ("pelvis", "left_thigh", "right_thigh")
 

@@ -8,11 +8,13 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hipmon import uncertainty as unc
 from hipmon.commands.analyze import format_summary, summarize_result
-from hipmon.types import Event
+from hipmon.pipeline import SessionResult
+from hipmon.types import ANGLE_COLUMNS, Event, Frames
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -79,13 +81,14 @@ def _stances(drop_left: float, drop_right: float, add: float = float("nan")) -> 
     return evs
 
 
-class _Result:
-    def __init__(self, events, placements):
-        self.events, self.alerts, self.placements = events, [], placements
+def _summary(events, placements):
+    """``summarize_result`` of a session of ``events`` alone with sensors on ``placements``."""
+    frames = Frames(np.zeros(0), np.zeros((0, len(ANGLE_COLUMNS))), {}, {}, np.zeros(0, bool))
+    return summarize_result(SessionResult(frames, None, events, [], []), placements=placements)
 
 
 def test_analyze_json_and_text_show_the_table(monkeypatch):
-    s = summarize_result(_Result(_stances(4.1, 3.0, 9.0), ["pelvis", "left_thigh", "right_thigh"]))
+    s = _summary(_stances(4.1, 3.0, 9.0), ["pelvis", "left_thigh", "right_thigh"])
     left = s["kinds"]["stance"]["sides"]["left"]
     for field in unc.PEAK_ANGLE:
         assert left[field]["uncertainty_deg"] == unc.per_event_deg(field)
@@ -100,13 +103,13 @@ def test_analyze_json_and_text_show_the_table(monkeypatch):
     # the numbers come from the table: change it, the output follows
     monkeypatch.setitem(unc.REAL_WORLD, "pelvis_obliquity",
                         unc.AngleUncertainty((3.3,), (-1.2,), (2.7,), (0.1,), (1.5,), 0.9))
-    s2 = summarize_result(_Result(_stances(4.1, 3.0, 9.0), ["pelvis", "left_thigh", "right_thigh"]))
+    s2 = _summary(_stances(4.1, 3.0, 9.0), ["pelvis", "left_thigh", "right_thigh"])
     assert s2["kinds"]["stance"]["sides"]["right"]["peak_pelvic_drop_deg"]["uncertainty_deg"] == 2.7
     assert "pelvic drop left 4.1 ± 2.7°, right 3.0 ± 2.7° (real-world, per stance; L - R ± 0.9°)" in format_summary(s2)
 
 
 def test_analyze_pelvis_only_shows_drop_uncertainty_only():
-    s = summarize_result(_Result(_stances(5.0, 5.5), ["pelvis"]))
+    s = _summary(_stances(5.0, 5.5), ["pelvis"])
     text = format_summary(s)
     assert "pelvic drop left 5.0 ± 1.5°" in text
     assert "hip adduction left" not in text  # no hip numbers, so no hip uncertainty either
@@ -114,6 +117,6 @@ def test_analyze_pelvis_only_shows_drop_uncertainty_only():
 
 def test_landings_say_there_is_no_reference():
     evs = [Event("landing", "both", 1.0, 1.3, peak_pelvic_drop_deg=3.0)]
-    s = summarize_result(_Result(evs, ["pelvis", "left_thigh", "right_thigh"]))
+    s = _summary(evs, ["pelvis", "left_thigh", "right_thigh"])
     assert s["kinds"]["landing"]["sides"]["both"]["peak_pelvic_drop_deg"]["uncertainty_deg"] is None
     assert "no real-world reference for landing peaks" in format_summary(s)

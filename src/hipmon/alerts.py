@@ -64,8 +64,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from hipmon.metric_registry import side_key
-from hipmon.types import EVENT_KINDS, SIDES, Event
+from hipmon.metric_registry import EVENT_FIELD_METRICS, side_key
+from hipmon.types import EVENT_KINDS, SIDES, Alert, Event
 
 DEFAULT_RULES_NAME = "alert_rules.toml"
 
@@ -139,26 +139,6 @@ class Rules:
             if r.name == name:
                 return r
         raise KeyError(name)
-
-
-@dataclass
-class Alert:
-    """One raised alert.
-
-    ``rule`` name, ``side`` ("left"/"right"), ``time_s`` session time at which it
-    fired (when the triggering event was detected, ``Event.extra["detected_s"]``,
-    else the event's end), ``values``: per metric the event's value, the limit
-    and the baseline (``<metric>``, ``<metric>_limit``, ``<metric>_baseline``,
-    degrees; baseline NaN when the absolute limit was used), plus ``k`` and
-    ``n``; ``event`` the event that completed the k-of-n.
-    """
-
-    rule: str
-    side: str
-    time_s: float
-    values: dict[str, float]
-    event: Event | None = None
-    kind: str = "raised"
 
 
 # ---------------------------------------------------------------- loading
@@ -477,7 +457,7 @@ def metric_value(event: Event, metric: str, side: str) -> float:
         return float(event.extra.get(side_key(metric, side), float("nan")))
     if event.side != side:
         return float("nan")
-    if hasattr(event, metric) and metric != "extra":
+    if metric in EVENT_FIELD_METRICS:  # an Event field (the registry's storage "field")
         return float(getattr(event, metric))
     return float(event.extra.get(metric, float("nan")))
 

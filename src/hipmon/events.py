@@ -5,7 +5,7 @@ takes ``Frames`` chunks in time order and returns the events completed so far;
 ``detect_events(frames)`` is ``update(all) + flush()``. Chunking never changes
 the result (every decision is taken sample by sample on the same state).
 
-Inputs (``hipmon.pipeline.Frames`` or any object with these attributes):
+Inputs (``hipmon.types.Frames``):
 ``time_s`` (N,) s; ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order;
 ``gyr_segment[placement]`` (N, 3) rad/s in the segment frame (Z right, so
 +Z on a thigh is hip flexion velocity); ``acc_global[placement]`` (N, 3) m/s²
@@ -57,7 +57,7 @@ import numpy as np
 
 from hipmon.gait_events import PelvisStepDetector, WalkConfig, side_from_pelvis_rates
 from hipmon.metrics import angle_index, fill_event_metrics
-from hipmon.types import ANGLE_COLUMNS, SIDES, Event
+from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
 G = 9.81
 
@@ -109,38 +109,14 @@ class EventConfig:
 # ---------------------------------------------------------------- frames
 
 
-@dataclass
-class FrameChunk:
-    """Same attributes as ``hipmon.pipeline.Frames`` (a stand-in where the pipeline is not used)."""
-
-    time_s: np.ndarray
-    angles_deg: np.ndarray
-    gyr_segment: dict[str, np.ndarray]
-    acc_global: dict[str, np.ndarray]
-    valid: np.ndarray
-
-    def __len__(self) -> int:
-        return int(np.asarray(self.time_s).shape[0])
-
-    def slice(self, a: int, b: int) -> "FrameChunk":
-        return FrameChunk(
-            self.time_s[a:b],
-            self.angles_deg[a:b],
-            {k: v[a:b] for k, v in self.gyr_segment.items()},
-            {k: v[a:b] for k, v in self.acc_global.items()},
-            self.valid[a:b],
-        )
-
-
-def _as_chunk(frames: Any) -> FrameChunk:
-    t = np.asarray(frames.time_s, dtype=float)
-    valid = getattr(frames, "valid", None)
-    return FrameChunk(
-        t,
+def _as_chunk(frames: Frames) -> Frames:
+    """The arrays the detectors read, as float/bool arrays (orientations and per-sensor validity dropped)."""
+    return Frames(
+        np.asarray(frames.time_s, dtype=float),
         np.asarray(frames.angles_deg, dtype=float),
         {k: np.asarray(v, dtype=float) for k, v in frames.gyr_segment.items()},
         {k: np.asarray(v, dtype=float) for k, v in frames.acc_global.items()},
-        np.ones(t.shape[0], bool) if valid is None else np.asarray(valid, dtype=bool),
+        np.asarray(frames.valid, dtype=bool),
     )
 
 
@@ -151,7 +127,7 @@ def frames_from_simulation(
     angle_noise_deg: float = 0.0,
     seed: int = 0,
     rate_hz: float | None = None,
-) -> FrameChunk:
+) -> Frames:
     """``Frames`` straight from a ``hipmon.simulate.Simulation``'s truth (no fusion or calibration).
 
     Angles are the true angles plus ``angle_bias_deg`` (scalar or (9,), a
@@ -193,7 +169,7 @@ def frames_from_simulation(
         a_glob = rot.rotate(rot.multiply(q_seg_glob, q_ss), np.asarray(s.acc_sensor, dtype=float))
         gyr[placement] = np.stack([np.interp(t, ts, g_seg[:, j]) for j in range(3)], axis=1)
         acc[placement] = np.stack([np.interp(t, ts, a_glob[:, j]) for j in range(3)], axis=1)
-    return FrameChunk(t, ang, gyr, acc, np.ones(t.size, bool))
+    return Frames(t, ang, gyr, acc, np.ones(t.size, bool))
 
 
 def _interp_quat(t_new: np.ndarray, t: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -216,18 +192,18 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.start = 0  # absolute index of the first kept sample
-        self.chunk: FrameChunk | None = None
+        self.chunk: Frames | None = None
 
     @property
     def end(self) -> int:
         return self.start + (0 if self.chunk is None else len(self.chunk))
 
-    def append(self, c: FrameChunk) -> None:
+    def append(self, c: Frames) -> None:
         if self.chunk is None:
             self.chunk = c
             return
         b = self.chunk
-        self.chunk = FrameChunk(
+        self.chunk = Frames(
             np.concatenate([b.time_s, c.time_s]),
             np.concatenate([b.angles_deg, c.angles_deg]),
             {k: np.concatenate([b.gyr_segment[k], c.gyr_segment[k]]) for k in b.gyr_segment},
@@ -510,7 +486,7 @@ class EventDetector:
         self._last_flight_t = -np.inf
         self._open_from: float = -np.inf
 
-    def update(self, frames: Any) -> list[Event]:
+    def update(self, frames: Frames) -> list[Event]:
         c = _as_chunk(frames)
         if len(c) == 0:
             return []
@@ -604,7 +580,7 @@ def _hold_plateau(time_s: np.ndarray, angles_deg: np.ndarray, stance: str, start
     return float(t[idx[0]]), float(t[idx[-1]])
 
 
-def detect_events(frames: Any, config: EventConfig | None = None) -> list[Event]:
+def detect_events(frames: Frames, config: EventConfig | None = None) -> list[Event]:
     """Offline detection: the causal detector over the whole session, then ``flush``."""
     det = EventDetector(config)
     return det.update(frames) + det.flush()

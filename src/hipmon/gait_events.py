@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipmon.types import ANGLE_COLUMNS, Frames
+
 G = 9.81
 
 
@@ -262,8 +264,8 @@ def side_from_pelvis_rates(time_s: np.ndarray, rate_anterior: np.ndarray, rate_v
 
 
 def pelvis_only_frames(time_s: np.ndarray, acc_sensor: np.ndarray, gyr_sensor: np.ndarray, rate_hz: float,
-                       forward_axis_sensor: np.ndarray | None = None, filter_name: str = "vqf"):
-    """``FrameChunk`` for a lone sacral sensor, built with a fusion filter (no calibration).
+                       forward_axis_sensor: np.ndarray | None = None, filter_name: str = "vqf") -> Frames:
+    """``Frames`` for a lone sacral sensor, built with a fusion filter (no calibration).
 
     What the event detector needs from a sacrum-only pipeline: ``acc_global["pelvis"]``
     (N, 3) m/s² with column 1 the vertical specific force (+9.81 at rest) and
@@ -276,9 +278,7 @@ def pelvis_only_frames(time_s: np.ndarray, acc_sensor: np.ndarray, gyr_sensor: n
     are NaN. Angles and the thighs are NaN/absent.
     """
     from hipmon import rotations as rot
-    from hipmon.events import FrameChunk
     from hipmon.fusion import make_filter
-    from hipmon.types import ANGLE_COLUMNS
 
     t = np.asarray(time_s, dtype=float)
     acc = np.asarray(acc_sensor, dtype=float)
@@ -297,17 +297,14 @@ def pelvis_only_frames(time_s: np.ndarray, acc_sensor: np.ndarray, gyr_sensor: n
     ang = np.full((t.size, len(ANGLE_COLUMNS)), np.nan)
     acc_g = np.stack([np.zeros(t.size), a_e[:, 2], np.zeros(t.size)], axis=1) if forward_axis_sensor is None \
         else frame(a_e)
-    return FrameChunk(t, ang, {"pelvis": frame(w_e)}, {"pelvis": acc_g}, np.ones(t.size, bool))
+    return Frames(t, ang, {"pelvis": frame(w_e)}, {"pelvis": acc_g}, np.ones(t.size, bool))
 
 
-def without_thighs(frames):
+def without_thighs(frames: Frames) -> Frames:
     """The same frames as a sacrum-only session would give: thigh signals absent, hip angles NaN."""
-    from hipmon.events import FrameChunk
-    from hipmon.types import ANGLE_COLUMNS
-
     ang = np.array(frames.angles_deg, dtype=float, copy=True)
     for j, c in enumerate(ANGLE_COLUMNS):
         if c.startswith("hip_"):
             ang[:, j] = np.nan
-    return FrameChunk(np.asarray(frames.time_s), ang, {"pelvis": np.asarray(frames.gyr_segment["pelvis"])},
+    return Frames(np.asarray(frames.time_s), ang, {"pelvis": np.asarray(frames.gyr_segment["pelvis"])},
                       {"pelvis": np.asarray(frames.acc_global["pelvis"])}, np.asarray(frames.valid, bool))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -55,17 +55,30 @@ from hipmon.calibration import (
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.stream import IN_BAND_KINDS, SensorStream
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event, Gap, RawNotification
+from hipmon.alerts import AlertEngine, load_rules
+from hipmon.events import EventDetector
+from hipmon.types import (
+    ANGLE_COLUMNS,
+    PLACEMENTS,
+    Alert,
+    ConnectionEvent,
+    Event,
+    Frames,
+    Gap,
+    RawNotification,
+    SensorSpec,
+)
+
+if TYPE_CHECKING:
+    from hipmon.recording.reader import SessionReader
 
 THIGHS: tuple[str, str] = ("left_thigh", "right_thigh")
 #: ANGLES.csv columns (after time_s) of each side's hip
 _HIP_COLUMNS = {"left": slice(3, 6), "right": slice(6, 9)}
 
 __all__ = [
-    "Frames",
     "Pipeline",
     "PipelineConfig",
-    "SensorSpec",
     "SessionResult",
     "Update",
     "measurable",
@@ -97,99 +110,12 @@ VQF_PARAMS: dict[str, Any] = {"biasClip": 8.0, "biasSigmaInit": 2.0,
 
 
 @dataclass
-class Frames:
-    """Output frames on the common grid (a live chunk or a whole session).
-
-    - ``time_s`` (N,) session time s
-    - ``angles_deg`` (N, 9) in ``ANGLE_COLUMNS`` order (NaN where invalid)
-    - ``gyr_segment[placement]`` (N, 3) rad/s, angular rate in the segment frame
-    - ``acc_global[placement]`` (N, 3) m/s², specific force in the global frame (+9.81 up at rest)
-    - ``valid`` (N,) bool: every sensor of the session has data there, and calibrated
-      (False inside any sensor's gap and before calibration)
-    - ``q_segment_global[placement]`` (N, 4): segment orientations (after heading correction)
-    - ``valid_sensor[placement]`` (N,) bool: that sensor has data there (and calibrated);
-      False for a placement the session has no sensor for. Angles are NaN per column where
-      their sensors are not valid: pelvis angles need the pelvis, a hip needs the pelvis
-      and that thigh, so a lost thigh leaves the pelvis and the other hip flowing.
-    """
-
-    time_s: np.ndarray
-    angles_deg: np.ndarray
-    gyr_segment: dict[str, np.ndarray]
-    acc_global: dict[str, np.ndarray]
-    valid: np.ndarray
-    q_segment_global: dict[str, np.ndarray] = field(default_factory=dict)
-    valid_sensor: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.time_s.shape[0])
-
-    def slice(self, a: int | None, b: int | None) -> "Frames":
-        """Rows ``a:b`` (views)."""
-        sl = slice(a, b)
-
-        def part(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return {p: v[sl] for p, v in d.items()}
-
-        return Frames(self.time_s[sl], self.angles_deg[sl], part(self.gyr_segment), part(self.acc_global),
-                      self.valid[sl], part(self.q_segment_global), part(self.valid_sensor))
-
-    def fill_in(self, backfill: "Frames") -> None:
-        """Replace the rows at ``backfill``'s grid times with its rows (in place; same grid)."""
-        if not len(backfill) or not len(self):
-            return
-        idx = np.clip(np.searchsorted(self.time_s, backfill.time_s), 0, len(self) - 1)
-        hit = np.isclose(self.time_s[idx], backfill.time_s, rtol=0.0, atol=1e-9)
-        i, j = idx[hit], np.flatnonzero(hit)
-        self.angles_deg[i] = backfill.angles_deg[j]
-        self.valid[i] = backfill.valid[j]
-        for mine, theirs in ((self.gyr_segment, backfill.gyr_segment), (self.acc_global, backfill.acc_global),
-                             (self.q_segment_global, backfill.q_segment_global),
-                             (self.valid_sensor, backfill.valid_sensor)):
-            for p in mine:
-                if p in theirs:
-                    mine[p][i] = theirs[p][j]
-
-    @staticmethod
-    def empty() -> "Frames":
-        return Frames(
-            np.zeros(0),
-            np.zeros((0, len(ANGLE_COLUMNS))),
-            {p: np.zeros((0, 3)) for p in PLACEMENTS},
-            {p: np.zeros((0, 3)) for p in PLACEMENTS},
-            np.zeros(0, dtype=bool),
-            {p: np.zeros((0, 4)) for p in PLACEMENTS},
-            {p: np.zeros(0, dtype=bool) for p in PLACEMENTS},
-        )
-
-    @staticmethod
-    def concatenate(chunks: Sequence["Frames"]) -> "Frames":
-        chunks = [c for c in chunks if len(c)]
-        if not chunks:
-            return Frames.empty()
-
-        def cat(name: str) -> dict[str, np.ndarray]:
-            return {p: np.concatenate([getattr(c, name)[p] for c in chunks]) for p in PLACEMENTS
-                    if all(p in getattr(c, name) for c in chunks)}
-
-        return Frames(
-            np.concatenate([c.time_s for c in chunks]),
-            np.concatenate([c.angles_deg for c in chunks]),
-            cat("gyr_segment"),
-            cat("acc_global"),
-            np.concatenate([c.valid for c in chunks]),
-            cat("q_segment_global"),
-            cat("valid_sensor"),
-        )
-
-
-@dataclass
 class Update:
     """What one ``feed`` produced: new frames, completed events, fired alerts, a new calibration."""
 
     frames: Frames
     events: list[Event] = field(default_factory=list)
-    alerts: list[Any] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     calibration: Calibration | None = None
     #: with a new calibration: the earlier grid points (emitted invalid before it), now with angles
     backfill: Frames | None = None
@@ -202,20 +128,10 @@ class SessionResult:
     frames: Frames
     calibration: Calibration | None
     events: list[Event]
-    alerts: list[Any]
+    alerts: list[Alert]
     gaps: list[Gap]
     second_pass: bool = False  # True when the causal pass never calibrated and a later calibration was applied
     events_error: str | None = None  # why events/alerts stopped, if they failed
-
-
-@dataclass
-class SensorSpec:
-    """One sensor of a session: id, placement, firmware profile name (for raw notifications), nominal rate (Hz)."""
-
-    sensor_id: str
-    placement: str
-    profile: str | None = None
-    rate_hz: float | None = None
 
 
 @dataclass
@@ -248,7 +164,7 @@ class PipelineConfig:
     - ``calibration_check_s``: how often calibration is attempted (s of grid time).
     - ``max_buffer_s``: data kept while waiting for a calibration (s).
     - ``calibration``: a fixed calibration to use (skips the automatic one).
-    - ``events``: run ``hipmon.events`` and ``hipmon.alerts`` when importable.
+    - ``events``: run ``hipmon.events`` and ``hipmon.alerts``.
     """
 
     rate_hz: float | None = None
@@ -491,25 +407,19 @@ class Pipeline:
         self.alert_engine = None
         self.events_error: str | None = None
         if self.config.events:
-            try:
-                from hipmon.alerts import AlertEngine, load_rules
-                from hipmon.events import EventDetector
-
-                self.detector = EventDetector(self.config.event_config)
-                self.alert_engine = AlertEngine(self.config.alert_rules or load_rules(None))
-            except ImportError:  # pragma: no cover - events/alerts not installed
-                self.detector = None
+            self.detector = EventDetector(self.config.event_config)
+            self.alert_engine = AlertEngine(self.config.alert_rules or load_rules(None))
         if self.calibration is not None:
             self._cal_reference_set = False
 
     # ------------------------------------------------------------ inputs
 
-    def feed(self, notifications: Iterable[Any]) -> Update:
+    def feed(self, notifications: Iterable[RawNotification | ConnectionEvent]) -> Update:
         """Raw notifications in arrival order -> new frames, events, alerts.
 
-        The items may carry a sensor's connection events in band, in their place (anything
-        with ``kind`` and ``sensor_id``, e.g. ``hipmon.ble.acquisition.ConnectionEvent`` or a
-        recording's connection-log entry): a ``connect``/``reconnect`` resets that sensor's
+        The items may carry a sensor's connection events in band, in their place
+        (``hipmon.types.ConnectionEvent``: live from the acquisition queue, or a recording's
+        connection log): a ``connect``/``reconnect`` resets that sensor's
         decoder and clock map there; every item goes through its sensor's stream stage
         (``hipmon.stream.SensorStream``: decoder, control messages, reconnects, clock map).
 
@@ -520,7 +430,7 @@ class Pipeline:
         give the same frames, events and alerts for the same items in the same order."""
         parts: list[Update] = []
         for n in notifications:
-            s = self.streams.get(getattr(n, "sensor_id", None))
+            s = self.streams.get(n.sensor_id)
             if s is None:
                 continue
             got = s.stage().push(n)
@@ -842,7 +752,7 @@ def measurable(placements: Iterable[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- whole sessions
 
 
-def _collect(pipe: Pipeline, updates: Iterable[Update]) -> tuple[Frames, list[Event], list[Any]]:
+def _collect(pipe: Pipeline, updates: Iterable[Update]) -> tuple[Frames, list[Event], list[Alert]]:
     """The session's frames (backfilled rows in place), events and alerts."""
     frames, backfills, events, alerts = [], [], [], []
     for up in updates:
@@ -943,7 +853,7 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     return share_heading(c) if config.use_mag and config.mag_shared_heading else c
 
 
-def process_session(session: Any, config: PipelineConfig | None = None, batch: int = 256) -> SessionResult:
+def process_session(session: str | Path | SessionReader, config: PipelineConfig | None = None, batch: int = 256) -> SessionResult:
     """Run the causal pipeline over a recording (a path or a ``hipmon.recording.SessionReader``).
 
     Recorded sessions are replayed from their raw notifications in arrival order,
@@ -979,15 +889,14 @@ def process_session(session: Any, config: PipelineConfig | None = None, batch: i
                 if c is not None:
                     result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch)
                     result.second_pass = True
-        recorded_gaps = reader.gaps() if callable(reader.gaps) else reader.gaps
-        result.gaps = list(recorded_gaps) + result.gaps
+        result.gaps = reader.gaps + result.gaps
         return result
     finally:
         if close:
             reader.close()
 
 
-def replay_items(reader: Any) -> Iterable[Any]:
+def replay_items(reader: SessionReader) -> Iterator[RawNotification | ConnectionEvent]:
     """A recording as the live pipeline saw it: its notifications (data and control) in
     arrival order with the logged connection events in band, each before the first
     notification at or after its host time (live puts a (re)connect marker before the start
@@ -1001,7 +910,7 @@ def replay_items(reader: Any) -> Iterable[Any]:
         yield n
 
 
-def _replay(reader: Any, specs: list[SensorSpec], config: PipelineConfig, batch: int) -> SessionResult:
+def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int) -> SessionResult:
     pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
     ups: list[Update] = []
     buf: list[Any] = []
@@ -1017,18 +926,9 @@ def _replay(reader: Any, specs: list[SensorSpec], config: PipelineConfig, batch:
     return SessionResult(frames, pipe.calibration, events, alerts, pipe.gaps, False, pipe.events_error)
 
 
-def _specs_from_reader(reader: Any) -> list[SensorSpec]:
-    specs = []
-    sensors = reader.sensors
-    if callable(sensors):
-        sensors = sensors()
-    if isinstance(sensors, Mapping):
-        sensors = list(sensors.values())
-    for s in sensors:
-        get = (lambda k: s.get(k)) if isinstance(s, Mapping) else (lambda k: getattr(s, k, None))
-        placement = get("placement")
-        if placement in PLACEMENTS:
-            specs.append(SensorSpec(str(get("sensor_id")), placement, get("profile"), get("rate_hz")))
+def _specs_from_reader(reader: SessionReader) -> list[SensorSpec]:
+    """The recording's sensors that have a placement hipmon knows (``SessionReader.sensors``)."""
+    specs = [s for s in reader.sensors.values() if s.placement in PLACEMENTS]
     missing = [p for p in PLACEMENTS if p not in {s.placement for s in specs}]
     if missing and missing != list(THIGHS):
         raise ValueError(f"session has no sensor for placement(s) {', '.join(missing)} "

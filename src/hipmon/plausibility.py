@@ -202,7 +202,8 @@ def sensor_sides(blocks: Mapping[str, ImuBlock], first_s: float = 60.0) -> tuple
     mirrored sensors"); for a swap, the exchanged assignment must then calibrate without
     it. Nothing is said when there is no calibration sequence to judge from.
     """
-    from hipmon.pipeline import PipelineConfig, SensorSpec, _offline_calibration
+    from hipmon.pipeline import PipelineConfig, _offline_calibration
+    from hipmon.types import SensorSpec
 
     def cal(bl: Mapping[str, ImuBlock]):
         t0 = min(float(b.time_sensor_s[0]) for b in bl.values())

@@ -17,8 +17,8 @@ Items, in arrival order (:meth:`SensorStream.push`):
 - a control-point message (``role != "data"``): to ``Decoder.handle_control`` (Polar's
   START response carries the scale); a failed command or a sensor-initiated stop is
   said, in the codec's own words (``Decoder.control_problem``, ``is_stream_stopped``);
-- a connection event (anything with ``kind`` and ``sensor_id``: the live
-  ``ConnectionEvent`` or a recording's connection-log entry): ``connect``/``reconnect``
+- a connection event (``hipmon.types.ConnectionEvent``, live or from a recording's
+  connection log): ``connect``/``reconnect``
   restart the decoder and the clock map (the drift is kept) and give the fresh decoder
   this connection's control messages; ``disconnect`` ends the connection; ``restart``
   (the sensor stopped its stream and the start sequence was replayed) marks the next
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from hipmon.types import Gap, ImuBlock, RawNotification
+from hipmon.types import ConnectionEvent, Gap, ImuBlock, RawNotification
 
 #: connection events that start a new connection (decoder and clock map restart)
 RESET_KINDS = ("connect", "reconnect")
@@ -108,13 +108,13 @@ class SensorStream:
 
     # ------------------------------------------------------------ items
 
-    def push(self, item: Any) -> StreamOutput:
+    def push(self, item: RawNotification | ConnectionEvent) -> StreamOutput:
         """One item in arrival order (a notification or a connection event)."""
         if isinstance(item, RawNotification):
             if item.role != "data":
                 return self.control(item.data)
             return self.data(item.data, item.host_ns)
-        return self.connection(str(getattr(item, "kind", "")), getattr(item, "host_ns", None))
+        return self.connection(item.kind, item.host_ns)
 
     def connection(self, kind: str, host_ns: int | None = None) -> StreamOutput:
         """A connection event of this sensor (``connect``, ``reconnect``, ``disconnect``, ``restart``, ...).

@@ -110,6 +110,7 @@ class ClockSync:
         self.short_fit_s = float(short_fit_s)
         self.short_offset_s = float(short_offset_s)
         self._prior_slope = 1.0
+        self._map: ClockMap | None = None
         self.resets = 0  # explicit and automatic resets so far
         self.jumps = 0  # automatic resets (clock jumps)
         self.reset(keep_drift=False)
@@ -121,7 +122,7 @@ class ClockSync:
         ``keep_drift`` keeps the last fitted slope as the prior: the crystal's
         rate does not change with a reconnect.
         """
-        if keep_drift and getattr(self, "_map", None) is not None:
+        if keep_drift and self._map is not None:
             self._prior_slope = self._map.slope
         elif not keep_drift:
             self._prior_slope = 1.0
@@ -132,7 +133,7 @@ class ClockSync:
         self._open_x = 0.0
         self._open_y = 0.0
         self._last_x = -math.inf
-        self._map: ClockMap | None = None
+        self._map = None
         self._dirty = True
         self.resets += 1
 

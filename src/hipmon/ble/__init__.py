@@ -1,5 +1,6 @@
 """BLE acquisition on bleak: scan/profile matching, session configuration, supervisors
 (serialised connects, retries, reconnect with start-sequence replay), gap accounting.
+A sensor is a ``hipmon.types.SensorSpec``; its state a ``hipmon.types.SensorStatus``.
 
 See ``docs/acquisition.md``. bleak is imported lazily.
 """
@@ -9,16 +10,14 @@ from __future__ import annotations
 from hipmon.ble.acquisition import (
     Acquisition,
     AcquisitionThread,
-    ConnectionEvent,
     SensorError,
-    SensorStatus,
     StreamMonitor,
 )
-from hipmon.ble.config import ConfigError, SensorSpec, SessionConfig, config_from_dict, load_config
+from hipmon.ble.config import ConfigError, SessionConfig, config_from_dict, load_config
 from hipmon.ble.scan import FoundSensor, match_profile, scan
 
 __all__ = [
-    "Acquisition", "AcquisitionThread", "ConnectionEvent", "SensorError", "SensorStatus",
-    "StreamMonitor", "ConfigError", "SensorSpec", "SessionConfig", "config_from_dict",
+    "Acquisition", "AcquisitionThread", "SensorError",
+    "StreamMonitor", "ConfigError", "SessionConfig", "config_from_dict",
     "load_config", "FoundSensor", "match_profile", "scan",
 ]

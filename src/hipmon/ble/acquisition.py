@@ -30,55 +30,18 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from hipmon.ble.config import SensorSpec
 from hipmon.stream import SensorStream
-from hipmon.types import Gap, RawNotification
+from hipmon.types import ConnectionEvent, Gap, RawNotification, SensorSpec, SensorStatus
 
 log = logging.getLogger(__name__)
 
 
 class SensorError(Exception):
     """A sensor that cannot be used (not a sensor, profile mismatch): no retry."""
-
-
-@dataclass(frozen=True)
-class ConnectionEvent:
-    """In-band marker in the notification queue: ``kind`` is connect / reconnect (before the
-    start sequence: decoder reset), streaming (start sequence done), restart (sequence replayed
-    after the sensor stopped its stream), disconnect, control (a control-point message, hex),
-    message."""
-
-    sensor_id: str
-    host_ns: int
-    kind: str
-    detail: str = ""
-
-
-@dataclass
-class SensorStatus:
-    sensor_id: str
-    placement: str
-    profile: str
-    address: str | None = None
-    name: str | None = None
-    connected: bool = False
-    state: str = "idle"  # idle, scanning, connecting, streaming, backoff, failed, stopped
-    rate_measured_hz: float = 0.0
-    notifications: int = 0
-    samples: int = 0
-    samples_lost: int = 0
-    bad_packets: int = 0
-    gaps: int = 0
-    reconnects: int = 0
-    latency_ms_p50: float = float("nan")
-    battery_pct: int | None = None
-    error: str = ""
-    messages: list[str] = field(default_factory=list)
 
 
 def _on_notification(put: Callable[[Any], None], sensor_id: str, _char: Any, data: bytearray) -> None:

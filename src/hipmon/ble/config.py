@@ -25,39 +25,15 @@ need both thighs, ``hipmon.pipeline.measurable``).
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hipmon.types import PLACEMENTS
+from hipmon.types import PLACEMENTS, SensorSpec
 
 
 class ConfigError(ValueError):
     """A bad session configuration; the message names the file and the field."""
-
-
-@dataclass
-class SensorSpec:
-    """One sensor of a session: where it is worn and how to find and drive it."""
-
-    placement: str
-    profile: str
-    rate_hz: float | None = None
-    address: str | None = None
-    name: str | None = None  # glob on the advertised local name
-    sensor_id: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.sensor_id:
-            self.sensor_id = self.placement
-
-    def matches(self, address: str | None, local_name: str | None) -> bool:
-        if self.address:
-            return bool(address) and address.upper() == self.address.upper()
-        if self.name:
-            return bool(local_name) and fnmatch.fnmatchcase(local_name, self.name)
-        return False
 
 
 @dataclass
@@ -155,8 +131,8 @@ def config_from_dict(
             raise ConfigError(f"{at('rate_hz' if 'rate_hz' in entry else None)}: {prof} streams at "
                               f"{', '.join(f'{r:g}' for r in known.rates_hz)} Hz, not {rate:g}")
         sensors.append(
-            SensorSpec(placement, str(prof), None if rate is None else float(rate), address, name,
-                       str(entry.get("id") or placement))
+            SensorSpec(str(entry.get("id") or placement), placement, str(prof), None if rate is None else float(rate),
+                       address, name)
         )
     check_placements([s.placement for s in sensors], where)
     return SessionConfig(sensors)

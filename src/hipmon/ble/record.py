@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hipmon.ble.config import SensorSpec
+from hipmon.types import SensorSpec, SensorStatus
 
 
-@dataclass
-class SensorSummary:
-    sensor_id: str
-    placement: str
-    profile: str
-    notifications: int
-    samples: int
-    gaps: int
-    samples_lost: int
-    reconnects: int
-    state: str
-    messages: list[str] = field(default_factory=list)
-    battery_pct: int | None = None
+#: the ``SensorStatus`` fields a recording keeps in its metadata (``sensors_summary``)
+SUMMARY_FIELDS = ("sensor_id", "placement", "profile", "notifications", "samples", "gaps", "samples_lost",
+                  "reconnects", "state", "messages", "battery_pct")
 
 
 @dataclass
 class RecordSummary:
     path: str
     seconds: float
-    sensors: list[SensorSummary]
+    sensors: list[SensorStatus]  # each sensor at the end of the recording
     messages: list[str]
     extra: dict[str, Any] = field(default_factory=dict)
     start_delay_s: float = 0.0  # from the command's start to every sensor streaming
@@ -115,13 +106,10 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
         thread.stop()
         elapsed = time.monotonic() - t_streaming
         statuses = thread.status()
-        summaries = [
-            SensorSummary(s.sensor_id, s.placement, s.profile, s.notifications, s.samples, s.gaps,
-                          s.samples_lost, s.reconnects, s.state, list(s.messages), s.battery_pct)
-            for s in statuses.values()
-        ]
+        summaries = [dataclasses.replace(s, messages=list(s.messages)) for s in statuses.values()]
         writer.update_metadata(
-            sensors_summary={s.sensor_id: s.__dict__ for s in summaries},
+            sensors_summary={s.sensor_id: {k: v for k, v in dataclasses.asdict(s).items() if k in SUMMARY_FIELDS}
+                             for s in summaries},
             recorded_seconds=elapsed,
             start_delay_s=t_streaming - t_start,
             battery_pct={s.sensor_id: s.battery_pct for s in statuses.values()},
@@ -196,7 +184,7 @@ def record_emulated(path: str, *, kind: str, seconds: float, profile: str = "mov
                          disconnect_window_s=(1.5 * max(1.0, speed), seconds + 0.5),
                          extra={"simulate": dict(simulate_options or {}), "codec": dict(codec_params or {})},
                          placements=placements, off_air=off_air)
-    specs = [SensorSpec(p, profile, rate_hz, sensor_id=p) for p in placements]
+    specs = [SensorSpec(p, p, profile, rate_hz) for p in placements]
     state: dict[str, Any] = {}
 
     async def setup() -> Any:

@@ -26,7 +26,8 @@ profile's ``[codec_params]`` table and a sample rate:
 
 - hooks of the stream stage (``hipmon.stream``), declared here with neutral defaults:
   ``handle_control(data)``, ``control_problem(response)``, ``is_stream_stopped(data)``,
-  ``take_unpaired()``.
+  ``take_unpaired()``, ``time_source``; and for ``hipmon decode``, ``is_control_message(data)``,
+  ``one_stream_per_measurement`` and ``skipped_frames``.
 
 Units of an ``ImuBlock``: s, m/s², rad/s, µT (see ``hipmon.types``).
 """
@@ -138,6 +139,9 @@ class Decoder:
     #: the protocol's time source (``timestamp``, ``counter``, ``none``) when the decoder itself
     #: defines it; None: the firmware profile's ``time_source`` says
     time_source: str | None = None
+    #: True for a codec with one stream per measurement (Polar): ``select_measurement`` then
+    #: skips the frames of the other measurements (counted in ``skipped_frames``)
+    one_stream_per_measurement: bool = False
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
@@ -146,11 +150,18 @@ class Decoder:
         self.dropped: list[DroppedMessage] = []
         #: the one measurement decoded (``select_measurement``), or None for all
         self.measurement: str | None = None
+        #: frames of other measurements skipped (``select_measurement``, one stream per measurement)
+        self.skipped_frames = 0
 
     def reset(self) -> None:
         """Forget stream state (reassembly buffers, counters, previous times)."""
 
     # -- the hooks of the stream stage (``hipmon.stream``); vendor specifics stay in their codec
+
+    def is_control_message(self, data: bytes) -> bool:
+        """True if a notification of unknown characteristic (``hipmon decode``'s hex lines) is a
+        control-point message for :meth:`handle_control` rather than samples."""
+        return False
 
     def handle_control(self, data: bytes) -> Any:
         """A control-point message of the sensor's protocol (e.g. Polar's START response with its
@@ -280,6 +291,11 @@ class Encoder:
     def encode(self, block: ImuBlock) -> list[bytes]:
         raise NotImplementedError
 
+    def set_param(self, key: str, value: Any) -> None:
+        """Override codec parameter ``key`` (the emulation's tests: a scale the profile does not
+        know); ``KeyError`` when the codec has no such parameter (none by default)."""
+        raise KeyError(key)
+
     def reset(self) -> None:
         """Restart counters (as a sensor does after power-up)."""
 
@@ -305,31 +321,6 @@ def quantize_int16(values: np.ndarray, lsb: float) -> np.ndarray:
     """Round ``values / lsb`` to int16, saturating at the int16 limits (as a sensor ADC clips)."""
     q = np.rint(np.asarray(values, dtype=np.float64) / lsb)
     return np.clip(q, -32768, 32767).astype(np.int16)
-
-
-def unwrap_counter(values: np.ndarray, modulus: int, last: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Unwrap a wrapping counter.
-
-    ``values`` (P,) raw counter values in [0, modulus); ``last`` the previous
-    unwrapped value or None. Returns (unwrapped int64 (P,), signed step (P,) from
-    the previous value; the first step is 0 when ``last`` is None). Steps are
-    taken in (-modulus/2, modulus/2].
-    """
-    v = np.asarray(values, dtype=np.int64)
-    if v.size == 0:
-        return v.copy(), v.copy()
-    prev = np.empty_like(v)
-    prev[1:] = v[:-1]
-    if last is None:
-        prev[0] = v[0]
-        base = int(v[0])
-    else:
-        prev[0] = last % modulus
-        base = int(last)
-    step = (v - prev) % modulus
-    step = np.where(step > modulus // 2, step - modulus, step)
-    unwrapped = base + np.cumsum(step)
-    return unwrapped, step
 
 
 def group_by_length(datas: Sequence[bytes]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -392,5 +383,4 @@ __all__ = [
     "codec_module",
     "empty_block",
     "quantize_int16",
-    "unwrap_counter",
 ]

@@ -69,14 +69,6 @@ RESULT_BAD_LENGTH = 2
 RESULT_UNSUPPORTED_RATE = 3
 RESULT_UNSUPPORTED_RANGE = 4
 RESULT_NO_MAGNETOMETER = 5
-RESULT_NAMES = {
-    RESULT_OK: "ok",
-    RESULT_UNKNOWN_COMMAND: "unknown command",
-    RESULT_BAD_LENGTH: "bad command length",
-    RESULT_UNSUPPORTED_RATE: "unsupported rate",
-    RESULT_UNSUPPORTED_RANGE: "unsupported range",
-    RESULT_NO_MAGNETOMETER: "no magnetometer",
-}
 
 # LSB per code, in SI units
 _ACC_LSB = np.array([g * STANDARD_GRAVITY / 32768.0 for g in ACC_RANGES_G] + [np.nan] * 4)
@@ -124,11 +116,6 @@ def encode_start(rate_hz: int, acc_range_g: int, gyr_range_dps: int, mag: bool) 
     if not 1 <= rate_hz <= 0xFFFF:
         raise ValueError(f"rate_hz must be in 1..65535, got {rate_hz}")
     return struct.pack("<BHBBB", CMD_START, rate_hz, acc_code(acc_range_g), gyr_code(gyr_range_dps), 1 if mag else 0)
-
-
-def encode_stop() -> bytes:
-    """STOP command bytes."""
-    return bytes([CMD_STOP])
 
 
 def parse_command(data: bytes) -> StartCommand | str:

@@ -71,8 +71,6 @@ STATUS_NAMES = {
     12: "INVALID STATE", 13: "DEVICE IN CHARGER", 14: "DISK FULL",
 }
 HEADER_BYTES = 10
-#: seconds from the Unix epoch to Polar's epoch (2000-01-01T00:00:00Z)
-POLAR_EPOCH_UNIX_S = 946684800
 MAG_RATES_HZ = (10, 20, 50, 100)
 MG = STANDARD_GRAVITY / 1000.0  # m/s² per mG
 
@@ -454,6 +452,7 @@ class Decoder(_BaseDecoder):
     """
 
     max_wait_s = 2.0
+    one_stream_per_measurement = True
     #: newest dropped-message records kept when nobody takes them (live acquisition)
     max_dropped = 4096
 
@@ -466,7 +465,6 @@ class Decoder(_BaseDecoder):
         self.mag_rate_hz = p["mag_rate_hz"] or float(mag_rate_for(self.rate_hz))
         self._unpaired: list[np.ndarray] = []
         self._only: int | None = None  # measurement type decoded alone (select_measurement)
-        self.skipped_frames = 0
         self.reset()
 
     def take_unpaired(self) -> np.ndarray:
@@ -497,6 +495,10 @@ class Decoder(_BaseDecoder):
         if len(self.dropped) > self.max_dropped:
             del self.dropped[: len(self.dropped) - self.max_dropped]
 
+    def is_control_message(self, data: bytes) -> bool:
+        """Control-point responses start with 0xF0 (data frames with their measurement type)."""
+        return data[:1] == b"\xf0"
+
     def handle_control(self, data: bytes) -> CpResponse | None:
         """Feed a control point indication; a START response's FACTOR updates the scaling."""
         if not data or data[0] != CP_RESPONSE:
@@ -507,9 +509,11 @@ class Decoder(_BaseDecoder):
             self.streams[resp.meas].factor = f
         return resp
 
-    def control_problem(self, response: Any) -> str | None:
+    def control_problem(self, response: CpResponse | None) -> str | None:
         """A failed control-point command in Polar's words (status 6, ALREADY IN STATE, is no failure)."""
-        status = getattr(response, "status", 0)
+        if response is None:
+            return None
+        status = response.status
         if status in (0, 6):
             return None
         return (f"control point command {response.op:02x} {response.meas:02x} failed: "
@@ -802,6 +806,12 @@ class Encoder(_BaseEncoder):
     """
 
     samples_per_notification = 0  # variable: a frame leaves when it fills the MTU
+
+    def set_param(self, key: str, value: Any) -> None:
+        """Override one of the codec parameters ``p`` (e.g. ``acc_factor``)."""
+        if key not in self.p:
+            raise KeyError(key)
+        self.p[key] = value
 
     def __init__(self, params: dict[str, Any] | None = None, rate_hz: float | None = None):
         p = _params(params or {})

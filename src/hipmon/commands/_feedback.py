@@ -19,7 +19,7 @@ def fade_schedule(args: argparse.Namespace):
     from hipmon.app.feedback import FadeSchedule
     from hipmon.cli import CommandError
 
-    if not getattr(args, "fade", None):
+    if not args.fade:
         return None
     try:
         return FadeSchedule.parse(args.fade)

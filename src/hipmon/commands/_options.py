@@ -1,8 +1,7 @@
 """The pipeline settings shared by the commands that process a session (one option group).
 
-``add_pipeline_arguments(parser)`` adds the group "pipeline settings" (``--filter``,
-``--mag``, ``--rules`` and, where the command has no other use for it, ``--rate`` for
-the common grid); ``pipeline_config(args)`` turns them into a
+``add_pipeline_arguments(parser)`` adds the group "pipeline settings" (``--rate`` for
+the common grid, ``--filter``, ``--mag``, ``--rules``); ``pipeline_config(args)`` turns them into a
 ``hipmon.pipeline.PipelineConfig`` and ``load_rules_option(args)`` checks the rules
 file (a one-line ``CommandError`` naming the file, the line and the field).
 ``export``, ``analyze`` and ``replay`` use it; ``live`` has its own ``--rate`` (the
@@ -19,12 +18,11 @@ from typing import Any
 FILTERS: tuple[str, ...] = ("vqf", "madgwick", "mahony", "ekf")
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser, *, grid_rate: bool = True) -> argparse._ArgumentGroup:
-    """Add the pipeline options (``grid_rate``: also ``--rate HZ``, the common grid rate)."""
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Add the pipeline options (``--rate HZ``: the common grid rate, ``--filter``, ``--mag``, ``--rules``)."""
     g = parser.add_argument_group("pipeline settings")
-    if grid_rate:
-        g.add_argument("--rate", type=float, default=None, metavar="HZ",
-                       help="common grid rate (default: sensor rate, at most 100 Hz)")
+    g.add_argument("--rate", type=float, default=None, metavar="HZ",
+                   help="common grid rate (default: sensor rate, at most 100 Hz)")
     g.add_argument("--filter", default="vqf", choices=FILTERS,
                    help="orientation filter (default vqf); madgwick, mahony and ekf run with hipmon's "
                         "rest gyro-bias estimate and accelerometer low-pass, within 1.5x vqf's error "
@@ -42,7 +40,7 @@ def load_rules_option(args: argparse.Namespace) -> Any:
     A malformed file is a ``CommandError`` naming the file, the line and the field
     (``hipmon.alerts.RulesError``); an unreadable one names the file and the reason.
     """
-    path = getattr(args, "rules", None)
+    path = args.rules
     if not path:
         return None
     from hipmon.alerts import RulesError, load_rules
@@ -60,12 +58,11 @@ def pipeline_config(args: argparse.Namespace, rules: Any = None) -> Any:
     """``PipelineConfig`` from the options (``rules``: already loaded ``Rules``, else ``--rules`` is loaded)."""
     from hipmon.pipeline import PipelineConfig
 
-    cfg = PipelineConfig(rate_hz=getattr(args, "rate", None), filter=args.filter, use_mag=bool(args.mag))
+    cfg = PipelineConfig(rate_hz=args.rate, filter=args.filter, use_mag=bool(args.mag))
     cfg.alert_rules = rules if rules is not None else load_rules_option(args)
     return cfg
 
 
 def is_default(args: argparse.Namespace) -> bool:
     """True when no pipeline option differs from its default (the shipped configuration)."""
-    return (getattr(args, "rate", None) is None and args.filter == "vqf" and not args.mag
-            and not getattr(args, "rules", None))
+    return args.rate is None and args.filter == "vqf" and not args.mag and not args.rules

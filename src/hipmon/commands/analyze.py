@@ -10,8 +10,8 @@ difference; ``uncertainty_deg`` per metric in ``--json``). ``--baseline``
 takes an earlier session (or a baseline JSON written by ``--save-baseline``)
 whose first events set the limits instead of this session's own first events.
 
-The work is in ``summarize_result`` (any object with ``events``, ``alerts``
-and optionally ``gaps``/``calibration``), so it is testable without files.
+The work is in ``summarize_result`` (over a ``hipmon.pipeline.SessionResult``), so it is
+testable without files.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ import json
 import sys
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from hipmon.commands._options import add_pipeline_arguments
+
+if TYPE_CHECKING:
+    from hipmon.pipeline import SessionResult
 
 HELP = "Per-side summary of a session's events, metrics and alerts."
 
@@ -52,15 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(the results are printed either way; without this the exit status is 3)")
 
 
-def _process(path: str, config: Any = None) -> Any:
+def _process(path: str, config: Any = None) -> SessionResult:
     from hipmon.cli import CommandError
 
     if not Path(path).exists():
         raise CommandError(f"{path}: no such session")
-    try:
-        from hipmon.pipeline import process_session
-    except ImportError as exc:  # the pipeline lands separately
-        raise CommandError(f"cannot process sessions: hipmon.pipeline is not available ({exc})") from None
+    from hipmon.pipeline import process_session
+
     try:
         return process_session(path, config)
     except (OSError, ValueError) as exc:
@@ -81,13 +82,16 @@ def _load_baseline(spec: str, rules: Any, config: Any = None) -> Any:
     return Baseline.from_events(_process(spec, config).events, rules)
 
 
-def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejudge: bool = False) -> dict:
-    """JSON-ready summary of a ``SessionResult``-like object.
+def summarize_result(result: SessionResult, rules: Any = None, baseline: Any = None, rejudge: bool = False,
+                     placements: Sequence[str] | None = None) -> dict:
+    """JSON-ready summary of a ``hipmon.pipeline.SessionResult``.
 
     ``result.events`` (list of ``Event``), ``result.alerts`` (list of
-    ``Alert``), optional ``result.gaps``. With ``rejudge`` (or a ``rules`` /
+    ``Alert``), ``result.gaps``. With ``rejudge`` (or a ``rules`` /
     ``baseline`` given) the alerts are recomputed on copies of the events with
     those rules; otherwise the pipeline's own alerts are summarised.
+    ``placements``: the session's sensors (default: those with valid frames, when the
+    frames say per sensor); with them, what the session can measure (``measurable``).
     Returns ``hipmon.metrics.summarize_events`` plus ``duration_s``,
     ``alert_log`` (rule, side, time_s, event kind and values) and ``gaps``.
     """
@@ -96,17 +100,17 @@ def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejud
     from hipmon.alerts import AlertEngine
     from hipmon.metrics import summarize_events
 
-    events = list(getattr(result, "events", []) or [])
-    alerts = list(getattr(result, "alerts", []) or [])
+    events = list(result.events)
+    alerts = list(result.alerts)
     if rejudge or rules is not None or baseline is not None:
         events = [copy.copy(e) for e in events]
         for e in events:
             e.extra = dict(e.extra)
         alerts = AlertEngine(rules, baseline).update(events)
     summary = summarize_events(events, alerts)
-    frames = getattr(result, "frames", None)
-    t = getattr(frames, "time_s", None) if frames is not None else None
-    if t is not None and len(t):
+    frames = result.frames
+    t = frames.time_s
+    if len(t):
         summary["duration_s"] = float(t[-1] - t[0])
     elif events:
         summary["duration_s"] = float(max(e.end_s for e in events) - min(e.start_s for e in events))
@@ -115,16 +119,15 @@ def summarize_result(result: Any, rules: Any = None, baseline: Any = None, rejud
             "rule": a.rule,
             "side": a.side,
             "time_s": a.time_s,
-            "event_kind": getattr(a.event, "kind", None),
+            "event_kind": None if a.event is None else a.event.kind,
             "values": {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in a.values.items()},
         }
         for a in alerts
     ]
-    summary["gaps"] = len(getattr(result, "gaps", []) or [])
+    summary["gaps"] = len(result.gaps)
     from hipmon.pipeline import measurable
 
-    placements = getattr(result, "placements", None)
-    if placements is None and frames is not None and getattr(frames, "valid_sensor", None):
+    if placements is None and frames.valid_sensor:
         placements = [p for p, v in frames.valid_sensor.items() if len(v) and v.any()]
     if placements is not None:
         summary.update(measurable(placements))
@@ -177,9 +180,9 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
     return out
 
 
-def _calibration_and_warnings(path: str, result: Any) -> tuple[dict | None, list[str]]:
+def _calibration_and_warnings(path: str, result: SessionResult) -> tuple[dict | None, list[str]]:
     """The calibration's quality, verdict and reasons, and the import's warnings (session metadata)."""
-    cal = getattr(result, "calibration", None)
+    cal = result.calibration
     block = None if cal is None else {"quality": float(cal.quality), "trusted": bool(cal.trusted),
                                       "reasons": list(cal.reasons)}
     warnings: list[str] = []

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         decoder = profile.make_decoder(args.rate)
     except ProfileError as exc:
         raise CommandError(str(exc)) from None
-    measurement = getattr(args, "measurement", None)
+    measurement = args.measurement
     if measurement is not None:
         if measurement not in profile.channels:
             raise CommandError(f"profile {profile.name!r} does not stream {measurement} "
@@ -136,7 +136,6 @@ def run(args: argparse.Namespace) -> int:
     failed = lines = samples = 0
     packet_lines: list[int] = []  # decoder packet index -> line number
     dropped: list[tuple[list[int], str, int | None]] = []
-    handle_control = getattr(decoder, "handle_control", None)
 
     def emit(block) -> int:
         parts = [block.time_sensor_s[:, None]] + [getattr(block, f"{f}_sensor") for f in fields]
@@ -165,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name}:{lineno}: not a hex notification: {exc}", file=sys.stderr)
                 continue
             try:
-                if handle_control is not None and data[:1] == b"\xf0":
-                    handle_control(data)
+                if decoder.is_control_message(data):
+                    decoder.handle_control(data)
                     continue
                 before = decoder.stats.packets
                 try:
@@ -198,11 +197,10 @@ def run(args: argparse.Namespace) -> int:
                     + (f" (lines {line_ranges(all_lines)})" if all_lines else ""))
     if lost:
         summary += f", {lost} samples lost (missing per the sensor's counters/times, or dropped unpaired)"
-    skipped = getattr(decoder, "skipped_frames", 0)
-    if skipped:
-        summary += f", {skipped} frames of other measurements skipped"
+    if decoder.skipped_frames:
+        summary += f", {decoder.skipped_frames} frames of other measurements skipped"
     print(summary, file=sys.stderr)
-    if samples == 0 and dropped and measurement is None and hasattr(decoder, "skipped_frames"):
+    if samples == 0 and dropped and measurement is None and decoder.one_stream_per_measurement:
         print(f"hipmon decode: nothing decoded; a capture of one measurement's frames decodes with "
               f"--measurement {'|'.join(f for f in MEASUREMENT_COLUMNS if f in profile.channels)}",
               file=sys.stderr)

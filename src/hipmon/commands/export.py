@@ -51,7 +51,8 @@ def _run_pipeline(args: argparse.Namespace):
 
     from hipmon.cli import CommandError
     from hipmon.commands._options import pipeline_config
-    from hipmon.pipeline import SensorSpec, process_samples, process_session
+    from hipmon.pipeline import process_samples, process_session
+    from hipmon.types import SensorSpec
     from hipmon.types import PLACEMENTS
 
     cfg = pipeline_config(args)

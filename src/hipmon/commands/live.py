@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--record is for --no-gui (the window records with its Record button)")
         if os.path.exists(args.record):
             raise CommandError(f"{args.record}: already exists (choose a new session file)")
-        if not getattr(source, "can_record", False):
+        if not source.can_record:
             raise CommandError("--record needs sensors (emulated or real), not --truth")
     if not args.no_gui:
         from hipmon.app.main import run_live
@@ -162,7 +162,7 @@ def run_terminal(source, duration: float | None, out=None, record: str | None = 
     t0 = time.monotonic()
     last_cal = ""
     links: dict[str, bool] = {}
-    for line in describe_placements(getattr(source, "placements", ("pelvis", "left_thigh", "right_thigh"))):
+    for line in describe_placements(source.placements):
         print(line, file=out, flush=True)
     print("# time      kind    side   peaks (pelvic drop, hip adduction, hip internal rotation)  [active alert]",
           file=out, flush=True)

@@ -23,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hipmon.profiles import Profile
 
 
 log = logging.getLogger(__name__)
@@ -161,7 +164,7 @@ class Firmware:
         """Samples per notification as the real firmware batches them."""
         # the encoders' common attribute; 0 = variable (Polar: frames fill the MTU),
         # then the firmware samples in 20 ms steps and the encoder decides the frames
-        n = int(getattr(self.encoder, "samples_per_notification", 1) or 0)
+        n = int(self.encoder.samples_per_notification)
         return n if n > 0 else max(1, int(round(self.sensor.rate_hz / 50.0)))
 
     def delivery(self, data: bytes) -> str:
@@ -587,6 +590,6 @@ _FIRMWARE_BY_CODEC: dict[str, type[Firmware]] = {
 }
 
 
-def firmware_for(profile: Any) -> type[Firmware]:
+def firmware_for(profile: Profile) -> type[Firmware]:
     """The firmware class that runs ``profile``'s protocol."""
-    return _FIRMWARE_BY_CODEC.get(getattr(profile, "codec", ""), Firmware)
+    return _FIRMWARE_BY_CODEC.get(profile.codec, Firmware)

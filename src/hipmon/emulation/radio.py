@@ -77,15 +77,17 @@ class EmulatedRadio:
         _current = self
         return self
 
+    async def fetch_ground_truth(self, sources: bool = False) -> None:
+        """Nothing to fetch: in-process sensors' logs and sources are live objects
+        (``RemoteRadio`` copies them from its child process)."""
+
     async def close(self) -> None:
         global _current
-        for peripheral in list(self.peripherals.values()):
-            close = getattr(peripheral, "close", None)
-            if close is not None:
-                try:
-                    await close()
-                except Exception:  # pragma: no cover - best effort teardown
-                    log.debug("peripheral close failed", exc_info=True)
+        for peripheral in list(self.peripherals.values()):  # EmulatedSensors (register themselves)
+            try:
+                await peripheral.close()
+            except Exception:  # pragma: no cover - best effort teardown
+                log.debug("peripheral close failed", exc_info=True)
         await disconnect_all(self.central)
         self.running = False
         if _current is self:

@@ -193,7 +193,7 @@ class EmulatedSensor:
         self.radio = radio
         self.profile = profile
         self.source = source
-        self.rate_hz = float(rate_hz or getattr(source, "rate_hz", None) or profile.default_rate_hz)
+        self.rate_hz = float(rate_hz or source.rate_hz or profile.default_rate_hz)
         self.address = (address or radio.new_peripheral_address()).upper()
         self.name = name or default_name(profile, self.address)
         self.speed = float(speed)
@@ -238,7 +238,7 @@ class EmulatedSensor:
     def block(self, start: int, stop: int) -> ImuBlock:
         """Samples ``start:stop`` of the source as an ImuBlock (sensor clock)."""
         s = self.source
-        mag = getattr(s, "mag_sensor", None)
+        mag = s.mag_sensor
         return ImuBlock(
             time_sensor_s=np.asarray(s.time_sensor_s[start:stop], dtype=np.float64),
             acc_sensor=np.asarray(s.acc_sensor[start:stop], dtype=np.float64),
@@ -410,7 +410,7 @@ class EmulatedSensor:
 
 def default_name(profile: Any, address: str) -> str:
     """An advertised name matching the profile's first name pattern."""
-    patterns = list(getattr(profile, "advertised_names", ()) or [])
+    patterns = list(profile.advertised_names)
     suffix = address.replace(":", "")[-6:]
     if not patterns:
         return f"{profile.name}-{suffix}"

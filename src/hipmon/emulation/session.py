@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hipmon.emulation.sensor import EmulatedSensor, Impairments, SyntheticSource
 from hipmon.types import PLACEMENTS
+
+if TYPE_CHECKING:
+    from hipmon.emulation.radio import EmulatedRadio
+    from hipmon.simulate import SimSensor
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +25,21 @@ def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
     """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ...)``
     (``simulate_kwargs``, e.g. ``preset``, are passed on), for ``placements``.
 
-    Returns (sources, origin) where origin is ``"simulate"``, or ``"synthetic"``
-    when the simulator is not available (a deterministic stand-in).
+    Returns (sources, origin) where origin is ``"simulate"``.
     """
-    try:
-        from hipmon.simulate import simulate  # type: ignore[attr-defined]
-    except ImportError:
-        simulate = None
-    if simulate is not None:
-        sim = simulate(kind, seconds=seconds, seed=seed, **simulate_kwargs)
-        sources = {}
-        for placement in placements:
-            src = sim.sensors[placement]
-            if abs(float(src.rate_hz) - rate_hz) > 1e-6:
-                src = _resample(src, rate_hz)
-            sources[placement] = src
-        return sources, "simulate"
-    return {
-        p: SyntheticSource.make(seconds, rate_hz, seed=seed * 10 + i, drift_ppm=(-20, 15, 30)[i], placement=p)
-        for i, p in enumerate(PLACEMENTS) if p in placements
-    }, "synthetic"
+    from hipmon.simulate import simulate
+
+    sim = simulate(kind, seconds=seconds, seed=seed, **simulate_kwargs)
+    sources = {}
+    for placement in placements:
+        src = sim.sensors[placement]
+        if abs(float(src.rate_hz) - rate_hz) > 1e-6:
+            src = _resample(src, rate_hz)
+        sources[placement] = src
+    return sources, "simulate"
 
 
-def _resample(src: Any, rate_hz: float) -> SyntheticSource:
+def _resample(src: SimSensor, rate_hz: float) -> SyntheticSource:
     """Linear resampling of a SimSensor onto ``rate_hz`` (the sensor's own sample grid)."""
     t = np.asarray(src.time_session_s, float)
     n = int(np.floor((t[-1] - t[0]) * rate_hz)) + 1
@@ -57,7 +53,7 @@ def _resample(src: Any, rate_hz: float) -> SyntheticSource:
 
     ts = np.interp(tn, t, np.asarray(src.time_sensor_s, float))
     return SyntheticSource(rate_hz, tn, ts, interp(src.acc_sensor), interp(src.gyr_sensor),
-                           interp(getattr(src, "mag_sensor", None)), getattr(src, "placement", ""))
+                           interp(src.mag_sensor), src.placement)
 
 
 @dataclass
@@ -121,11 +117,12 @@ async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[s
             radio, profile, sources[placement], rate_hz=rate, speed=plan.speed, impairments=imp,
             seed=plan.seed * 100 + i,
         ).start(t0)
-        encoder = getattr(sensors[placement].firmware, "encoder", None)
+        encoder = sensors[placement].firmware.encoder
         for key, value in plan.extra.get("codec", {}).items():
-            if encoder is None or key not in getattr(encoder, "p", {}):
-                raise ValueError(f"emulated {profile.name} encoder has no codec parameter {key!r}")
-            encoder.p[key] = value
+            try:
+                encoder.set_param(key, value)
+            except KeyError:
+                raise ValueError(f"emulated {profile.name} encoder has no codec parameter {key!r}") from None
     return sensors, origin
 
 
@@ -151,12 +148,10 @@ async def open_session(plan: EmulationPlan, *, remote: bool = False) -> tuple[An
     return radio, sensors, origin
 
 
-async def close_session(radio: Any, *, sources: bool = False) -> None:
+async def close_session(radio: EmulatedRadio, *, sources: bool = False) -> None:
     """Stop the sensors; for a remote radio first copy their ground truth (and sources)."""
-    fetch = getattr(radio, "fetch_ground_truth", None)
-    if fetch is not None:
-        try:
-            await fetch(sources=sources)
-        except Exception:
-            log.warning("could not fetch the emulated sensors' ground truth", exc_info=True)
+    try:
+        await radio.fetch_ground_truth(sources=sources)
+    except Exception:
+        log.warning("could not fetch the emulated sensors' ground truth", exc_info=True)
     await radio.close()

@@ -11,7 +11,7 @@ Writers (DESIGN.md section 4: the column names and formats are contracts):
 - ``write_angles_csv(result, path, include_invalid=False)``: ANGLES.csv.
 - ``write_events_csv(result, path, extras=False)``: EVENTS.csv (``extras``: the
   simulator's truth format, with ``initial_contact_s``, ``toe_off_s`` and the other
-  ``Event.extra`` values as ``k=v;``). ``result`` may also be a list of events.
+  ``Event.extra`` values as ``k=v;``); a list of events: ``events_csv_text``.
 - ``angles_csv_text``/``events_csv_text``: the same files as text.
 
 Readers (tests, benchmarks and tools that read hipmon's output back):

@@ -11,12 +11,15 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from hipmon.metric_registry import METRICS
-from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, Event
+from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, Event, Frames
+
+if TYPE_CHECKING:
+    from hipmon.pipeline import SessionResult
 
 from ._files import ExportError, write_text_atomic
 
@@ -30,10 +33,6 @@ def format_value(x: Any) -> str:
 
 
 # ---------------------------------------------------------------- EVENTS.csv
-
-
-def _events_of(result: Any) -> list[Event]:
-    return list(result) if isinstance(result, (list, tuple)) else list(getattr(result, "events", []) or [])
 
 
 def _event_row(e: Event) -> list[str]:
@@ -72,9 +71,10 @@ def events_csv_text(events: Iterable[Event], *, extras: bool = False, sort: bool
     return "\n".join(lines) + "\n"
 
 
-def write_events_csv(result: Any, path: str | os.PathLike[str], *, extras: bool = False, sort: bool = True) -> Path:
-    """Write EVENTS.csv of ``result`` (a ``SessionResult``, or a list of events) atomically."""
-    return write_text_atomic(path, events_csv_text(_events_of(result), extras=extras, sort=sort))
+def write_events_csv(result: SessionResult, path: str | os.PathLike[str], *, extras: bool = False,
+                     sort: bool = True) -> Path:
+    """Write EVENTS.csv of ``result`` (its ``events``) atomically (a list of events: ``events_csv_text``)."""
+    return write_text_atomic(path, events_csv_text(result.events, extras=extras, sort=sort))
 
 
 def _float_field(text: str, path: Path, line: int, col: str) -> float:
@@ -140,12 +140,11 @@ class AnglesTable:
         return self.angles_deg[:, self.columns.index(name)]
 
 
-def angles_csv_text(frames: Any, include_invalid: bool = False) -> str:
+def angles_csv_text(frames: Frames, include_invalid: bool = False) -> str:
     """ANGLES.csv text of pipeline ``frames``: a row wherever the pelvis has valid angles
     (``valid_sensor["pelvis"]``, else ``valid``), or every row with ``include_invalid``."""
     lines = [",".join(("time_s",) + ANGLE_COLUMNS)]
-    valid_sensor = getattr(frames, "valid_sensor", None)
-    row_ok = valid_sensor.get("pelvis", frames.valid) if valid_sensor else frames.valid
+    row_ok = frames.valid_sensor.get("pelvis", frames.valid)
     for i in range(len(frames.time_s)):
         if not row_ok[i] and not include_invalid:
             continue
@@ -153,7 +152,7 @@ def angles_csv_text(frames: Any, include_invalid: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_angles_csv(result: Any, path: str | os.PathLike[str], *, include_invalid: bool = False) -> Path:
+def write_angles_csv(result: SessionResult, path: str | os.PathLike[str], *, include_invalid: bool = False) -> Path:
     """Write ANGLES.csv of ``result`` (a ``SessionResult``: its ``frames``) atomically."""
     return write_text_atomic(path, angles_csv_text(result.frames, include_invalid))
 

@@ -10,11 +10,8 @@ See ``docs/recording-format.md`` for the schema (readable with plain ``sqlite3``
 from ._common import RecordingError
 from .csvio import CsvFormatError, ImuCsv, import_csv_session, read_imu_csv
 from .reader import (
-    AlertRecord,
-    ConnectionLogEntry,
     DecodedStream,
     Marker,
-    SensorInfo,
     SessionReader,
     summarize,
 )
@@ -23,16 +20,13 @@ from .writer import SessionWriter, remove_session_file
 
 __all__ = [
     "APPLICATION_ID",
-    "AlertRecord",
     "CSV_IMPORT_PROFILE",
-    "ConnectionLogEntry",
     "CsvFormatError",
     "DecodedStream",
     "ImuCsv",
     "Marker",
     "RecordingError",
     "SCHEMA_VERSION",
-    "SensorInfo",
     "SessionReader",
     "SessionWriter",
     "import_csv_session",

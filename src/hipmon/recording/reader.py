@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from hipmon.types import Gap, ImuBlock, RawNotification
+from hipmon.types import Alert, ConnectionEvent, Gap, ImuBlock, RawNotification, SensorSpec
 
 from ._common import DamagedFileError, RecordingError, blob_f64, is_damage, loads, repair_hint
 from .schema import (
@@ -32,37 +32,9 @@ RESET_KINDS = ("connect", "reconnect")
 
 
 @dataclass(frozen=True)
-class SensorInfo:
-    """One row of ``sensors``: ``rate_hz`` nominal (Hz); ``extra`` free JSON."""
-
-    sensor_id: str
-    placement: str | None
-    profile: str | None
-    rate_hz: float | None
-    address: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Marker:
     time_s: float  # session time
     label: str
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    time_s: float  # session time
-    rule: str
-    side: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ConnectionLogEntry:
-    sensor_id: str | None
-    host_ns: int
-    kind: str
-    detail: str
 
 
 @dataclass
@@ -88,7 +60,7 @@ class DecodedStream:
     gaps: list[Gap] = field(default_factory=list)
 
 
-DecoderFactory = Callable[[SensorInfo], Any]
+DecoderFactory = Callable[[SensorSpec], Any]
 
 
 def _uri(path: Path, query: str) -> str:
@@ -96,7 +68,7 @@ def _uri(path: Path, query: str) -> str:
     return f"file:{text}?{query}"
 
 
-def _profile_decoder(info: SensorInfo) -> Any:
+def _profile_decoder(info: SensorSpec) -> Any:
     from hipmon.profiles import get_profile  # lazy: the profiles module is optional here
 
     profile = get_profile(info.profile)
@@ -322,14 +294,14 @@ class SessionReader:
         return "end_ns" in self._meta
 
     @property
-    def sensors(self) -> dict[str, SensorInfo]:
-        """sensor_id -> SensorInfo, in the order the sensors were added."""
+    def sensors(self) -> dict[str, SensorSpec]:
+        """sensor_id -> SensorSpec, in the order the sensors were added."""
         rows = self._q(
             "SELECT sensor_id, placement, profile, rate_hz, address, extra FROM sensors ORDER BY added_ns, sensor_id"
         )
-        return {r[0]: SensorInfo(r[0], r[1], r[2], r[3], r[4], loads(r[5]) or {}) for r in rows}
+        return {r[0]: SensorSpec(r[0], r[1], r[2], r[3], r[4], extra=loads(r[5]) or {}) for r in rows}
 
-    def sensor_for(self, placement: str) -> SensorInfo:
+    def sensor_for(self, placement: str) -> SensorSpec:
         """The sensor at ``placement`` (``KeyError`` if none)."""
         for info in self.sensors.values():
             if info.placement == placement:
@@ -346,9 +318,9 @@ class SessionReader:
         return [Marker(*r) for r in self._q("SELECT time_s, label FROM markers ORDER BY time_s, id")]
 
     @property
-    def alerts(self) -> list[AlertRecord]:
+    def alerts(self) -> list[Alert]:
         rows = self._q("SELECT time_s, rule, side, detail FROM alerts ORDER BY time_s, id")
-        return [AlertRecord(t, rule, side, loads(d) or {}) for t, rule, side, d in rows]
+        return [Alert(rule, side, t, loads(d) or {}) for t, rule, side, d in rows]
 
     @property
     def calibration(self) -> dict[str, Any] | None:
@@ -357,9 +329,9 @@ class SessionReader:
         return loads(rows[0][0]) if rows else None
 
     @property
-    def connection_log(self) -> list[ConnectionLogEntry]:
+    def connection_log(self) -> list[ConnectionEvent]:
         rows = self._q("SELECT sensor_id, host_ns, kind, detail FROM connection_log ORDER BY host_ns, id")
-        return [ConnectionLogEntry(*r) for r in rows]
+        return [ConnectionEvent(*r) for r in rows]
 
     def reset_times_ns(self, sensor_id: str) -> list[int]:
         """Host ns of this sensor's (re)connects (``connect``/``reconnect`` log entries)."""
@@ -448,7 +420,7 @@ class SessionReader:
         self._decoded[sensor_id] = out
         return out
 
-    def _run_stream_stage(self, sensor_id: str, info: SensorInfo) -> DecodedStream:
+    def _run_stream_stage(self, sensor_id: str, info: SensorSpec) -> DecodedStream:
         """The sensor's notifications and connection events, in arrival order, through the stream
         stage live acquisition and the pipeline use (``hipmon.stream.SensorStream``)."""
         from hipmon.stream import IN_BAND_KINDS, SensorStream

@@ -28,7 +28,6 @@ from hipmon.types import PLACEMENTS, Gap, ImuBlock, RawNotification
 from ._common import RecordingError, dumps, f64_blob
 from .schema import (
     APPLICATION_ID,
-    DATA_ROLE,
     FORMAT_NAME,
     SAMPLES_CHUNK,
     SCHEMA_SQL,
@@ -167,6 +166,7 @@ class SessionWriter:
         self._closed = False
         self._error: BaseException | None = None
         self.notifications_written = 0  # committed to the file
+        self._con: sqlite3.Connection | None = None
 
         try:
             self._con = sqlite3.connect(
@@ -213,7 +213,7 @@ class SessionWriter:
 
     # ------------------------------------------------------------------ helpers
     def _abandon(self) -> None:
-        con = getattr(self, "_con", None)
+        con = self._con
         if con is not None:
             try:
                 con.close()
@@ -366,7 +366,7 @@ class SessionWriter:
                 self._pending_sensors.append(sid)
             self._next_seq[sid] = seq + 1
             self._buf.append((sid, seq, int(notification.host_ns), bytes(notification.data),
-                              getattr(notification, "role", DATA_ROLE) or DATA_ROLE))
+                              notification.role))
         if self._thread is None and time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 

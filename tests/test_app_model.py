@@ -87,6 +87,20 @@ def test_a_replay_seek_rewrites_the_alert_history_once():
     assert m.alerts() == [] and m.now_s() == pytest.approx(first - 0.1)
 
 
+def test_after_a_seek_back_before_every_alert_playing_on_shows_them_again():
+    t, a, ev, alerts = _run()
+    m = _replay(t, a, ev, alerts)
+    tracker = AlertTracker()
+    assert len(tracker.poll(m, m.now_s()).new) == len(alerts)
+    first = min(x.time_s for x in alerts)
+    m.seek(first - 1.0)
+    d = tracker.poll(m, m.now_s())
+    assert d.reset and d.new == [] and d.banner is None
+    m.playhead = first + 0.1  # played on (no seek)
+    d = tracker.poll(m, m.now_s())
+    assert not d.reset and [x.time_s for x in d.new] == [pytest.approx(first)] and d.banner is d.new[0]
+
+
 def test_both_sources_are_sources_and_feed_a_live_state():
     from hipmon.app.chain import ChainSource
 

@@ -289,13 +289,14 @@ class AlertTracker:
 
     def poll(self, model: DashboardModel, now: float | None) -> AlertDelta:
         reset = model.take_alerts_reset()
-        if reset:
+        if reset:  # everything up to the new clock, read again from the start
             self.banner = None
             new = model.alerts()
+            self.last_seq = max((a.seq for a in new), default=0)
         else:
             new = model.alerts(self.last_seq)
+            self.last_seq = max([self.last_seq] + [a.seq for a in new])
         if new:
-            self.last_seq = max(a.seq for a in new) if reset else max(self.last_seq, max(a.seq for a in new))
             self.banner = new[-1]
         a = self.banner
         if a is not None and now is not None and (now - a.time_s) > self.hold_s and not rule_active(model, a):

@@ -49,7 +49,7 @@ def format_course(data: dict) -> str:
         for row in data["rows"]:
             if row["kind"] != kind:
                 continue
-            head = f"  {row['label']:<18} {row['side']:<5}"
+            head = f"  {row['label']:<18} {row['side']:<6} "
             cells = []
             for name, e in zip(names, row["sessions"]):
                 cell = f"{name} {_f(e['mean'])} ± {_f(e['sd'])} ({e['n']})"

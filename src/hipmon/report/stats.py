@@ -40,10 +40,10 @@ from hipmon import metric_registry as reg
 #: soft-tissue draws, through import + the pipeline; the stride-sampling SE taken out.
 #: Measured with ``benchmarks/bench_report.py --remount`` (docs/report.md, "Smallest detectable change").
 REMOUNT_SD_DEG: dict[str, float] = {
-    "peak_pelvic_drop_deg": 0.28,
-    "peak_hip_adduction_deg": 1.15,
+    "peak_pelvic_drop_deg": 0.29,
+    "peak_hip_adduction_deg": 1.14,
     "peak_hip_internal_rotation_deg": 1.43,
-    "peak_valgus_composite_deg": 1.38,
+    "peak_valgus_composite_deg": 1.34,
 }
 REMOUNT_SOURCE = "simulated re-mounting (12 runs, new straps each; benchmarks/bench_report.py --remount)"
 

@@ -74,6 +74,7 @@ def test_html_is_self_contained_and_renders_every_section_and_figure(reports):
     # self-contained: no external resource of any kind
     assert not re.search(r'(src|href)="(?!data:|#)', text)
     assert "http://" not in text and "https://" not in text
+    assert "built-in method" not in text and "object at 0x" not in text  # no Python repr leaks into a cell
     dom = subprocess.run(chromium_command(chromium, f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=5000",
                                           "--dump-dom", html.resolve().as_uri()),
                          capture_output=True, text=True, timeout=120).stdout

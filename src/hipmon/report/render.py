@@ -99,7 +99,7 @@ def _alert_rows(a: SessionAnalysis) -> list[dict]:
                 else:
                     how.append("absolute screening cue")
         out.append({"time_s": al.time_s, "rule": al.rule, "side": al.side, "kind": getattr(al.event, "kind", "") or "",
-                    "values": "; ".join(vals), "limits": "; ".join(lims), "how": "; ".join(sorted(set(how)))})
+                    "value": "; ".join(vals), "limits": "; ".join(lims), "how": "; ".join(sorted(set(how)))})
     return out
 
 

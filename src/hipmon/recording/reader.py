@@ -598,7 +598,7 @@ def summarize(reader: SessionReader) -> dict[str, Any]:
             total_lost += entry["gaps"]["samples_lost"]
         except DamagedFileError:
             raise  # the file, not the sensor: the caller reports it (hipmon info: what repair recovers)
-        except (RecordingError, ImportError) as exc:
+        except RecordingError as exc:
             entry["decode_problem"] = str(exc)
         sensors_out.append(entry)
     meta = reader.meta

@@ -27,10 +27,13 @@ from hipmon.buffers import LiveState
 class SessionRunner(threading.Thread):
     """Drains ``source`` into ``state`` until ``stop()``; requests from the GUI go through ``request``."""
 
-    def __init__(self, source: Source, state: LiveState, status_period_s: float = 0.5, name: str = "hipmon-session"):
+    def __init__(self, source: Source, state: LiveState, status_period_s: float = 0.5, name: str = "hipmon-session",
+                 sinks: "list[Callable[[SourceUpdate], None]] | None" = None):
         super().__init__(name=name, daemon=True)
         self.source = source
         self.state = state
+        #: more consumers of every update, on this thread, in order (e.g. ``hipmon.lsl.LiveLsl``)
+        self.sinks = list(sinks or [])
         self.status_period_s = status_period_s
         self._stop_evt = threading.Event()
         self._requests: "queue.SimpleQueue[tuple[Callable[..., Any], tuple, str]]" = queue.SimpleQueue()
@@ -90,8 +93,7 @@ class SessionRunner(threading.Thread):
                 self._serve_requests()
                 update = self.source.read(0.02)
                 if update is not None:
-                    self.state.push_update(per_column_gaps(update))
-                    self.n_updates += 1
+                    self._push(update)
                 now = time.monotonic()
                 if now >= next_status:
                     self._refresh_status()
@@ -108,8 +110,7 @@ class SessionRunner(threading.Thread):
                 if self.error is None:  # the last updates: what is still queued, the pipeline's flush
                     for update in self.source.finish():
                         if update is not None:
-                            self.state.push_update(per_column_gaps(update))
-                            self.n_updates += 1
+                            self._push(update)
                     self._refresh_status()
                 if self.state.recording():
                     self.source.stop_recording()
@@ -118,6 +119,12 @@ class SessionRunner(threading.Thread):
             except Exception as exc:  # pragma: no cover - best effort on shutdown
                 self.state.set_message(f"stop failed: {exc}")
             self.finished.set()
+
+    def _push(self, update: SourceUpdate) -> None:
+        self.state.push_update(per_column_gaps(update))
+        self.n_updates += 1
+        for sink in self.sinks:
+            sink(update)
 
     def _serve_requests(self) -> None:
         while True:

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_placement_arguments(parser)
     parser.add_argument("--record", metavar="SESSION", help="record the raw notifications to this session file "
                         "from the start (with --no-gui; the window has its Record button)")
+    parser.add_argument("--lsl", action="store_true",
+                        help="also stream the angles (type MoCap) and events, alerts and markers (JSON strings) to "
+                             "the Lab Streaming Layer (hipmon.lsl)")
     parser.add_argument("--athlete", default="", help="athlete name")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
 
@@ -108,12 +111,22 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.record}: already exists (choose a new session file)")
         if not source.can_record:
             raise CommandError("--record needs sensors (emulated or real), not --truth")
+    sinks = []
+    if args.lsl:
+        from hipmon.lsl import LiveLsl, LslError
+
+        try:
+            sinks.append(LiveLsl(source, session_info={"athlete": args.athlete, "session": args.session,
+                                                        "source": source.label}))
+        except LslError as exc:
+            raise CommandError(str(exc)) from None
     if not args.no_gui:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
-                        athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir)
-    return run_terminal(source, args.duration, record=args.record)
+                        athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir,
+                        sinks=sinks)
+    return run_terminal(source, args.duration, record=args.record, sinks=sinks)
 
 
 def describe_placements(placements) -> list[str]:
@@ -145,7 +158,7 @@ def _print_new(state, ev_seq: int, al_seq: int, out) -> tuple[int, int]:
     return ev_seq, al_seq
 
 
-def run_terminal(source, duration: float | None, out=None, record: str | None = None) -> int:
+def run_terminal(source, duration: float | None, out=None, record: str | None = None, sinks=None) -> int:
     """No Qt: the runner thread fills a LiveState; this loop prints each new event and alert.
 
     ``record``: a session file the runner writes from the start (raw notifications, alerts)."""
@@ -154,7 +167,7 @@ def run_terminal(source, duration: float | None, out=None, record: str | None = 
 
     out = out or sys.stdout
     state = LiveState()
-    runner = SessionRunner(source, state)
+    runner = SessionRunner(source, state, sinks=sinks)
     if record:
         runner.start_recording(record)  # served on the runner thread once the source has started
     runner.start()

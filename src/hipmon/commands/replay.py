@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mute", action="store_true", help="no audible cue when playback passes an alert")
     parser.add_argument("--duration", type=float, metavar="S", help="quit after S seconds (wall clock)")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
+    parser.add_argument("--lsl", action="store_true",
+                        help="stream the session to the Lab Streaming Layer instead of opening the window: angles "
+                             "(type MoCap) at --speed times real time, events, alerts and markers as JSON strings")
+    parser.add_argument("--wait-for-inlet", type=float, default=0.0, metavar="S",
+                        help="with --lsl: wait up to S seconds for an inlet to connect before streaming")
     add_pipeline_arguments(parser)
 
 
@@ -29,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.session}: no such session file")
     if not 0.25 <= args.speed <= 8:
         raise CommandError("--speed must be between 0.25 and 8")
+    if args.lsl:
+        return _replay_lsl(args)
     from hipmon.app.replay import ReplayModel
     from hipmon.commands._options import is_default, pipeline_config
     from hipmon.recording import RecordingError
@@ -50,3 +57,40 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.app.main import run_replay
 
     return run_replay(model, duration=args.duration, screenshot=args.screenshot, muted=args.mute, play=args.play)
+
+
+def _replay_lsl(args: argparse.Namespace) -> int:
+    """``--lsl``: the processed session to LSL outlets, no window."""
+    from hipmon.cli import CommandError
+    from hipmon.commands._options import is_default, pipeline_config
+    from hipmon.lsl import LslError, LslPublisher, replay_to_lsl
+    from hipmon.pipeline import process_session
+    from hipmon.recording import RecordingError, SessionReader
+
+    config = None if is_default(args) else pipeline_config(args)
+    try:
+        result = process_session(args.session, config)
+        with SessionReader(args.session) as reader:
+            markers = list(reader.markers)
+            meta = reader.metadata
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    t = result.frames.time_s
+    if len(t) < 2:
+        raise CommandError(f"{args.session}: no frames to stream")
+    import numpy as np
+
+    rate = 1.0 / float(np.median(np.diff(t)))
+    try:
+        pub = LslPublisher(round(rate, 6), "hipmon", f"hipmon-replay-{os.path.basename(args.session)}",
+                           {"session_file": args.session, "athlete": str(meta.get("athlete", "")),
+                            "calibration_quality": "" if result.calibration is None else f"{result.calibration.quality:.2f}"})
+    except LslError as exc:
+        raise CommandError(str(exc)) from None
+    if args.wait_for_inlet > 0 and not pub.wait_for_consumers(args.wait_for_inlet):
+        print(f"hipmon replay: no LSL inlet connected within {args.wait_for_inlet:g} s; streaming anyway")
+    print(f"streaming {args.session} to LSL: {len(t)} frames at {rate:g} Hz, {len(result.events)} events, "
+          f"{len(result.alerts)} alerts, {len(markers)} markers, speed {args.speed:g}x")
+    replay_to_lsl(result, pub, markers, speed=args.speed)
+    print(f"sent {pub.samples_sent} frames and {pub.markers_sent} markers")
+    return 0

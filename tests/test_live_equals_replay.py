@@ -82,11 +82,28 @@ def test_live_events_equal_analyze_events(tmp_path, capsys, profile):
 
 
 def _assert_batch_invariant(path: str) -> None:
-    from hipmon.pipeline import process_session
+    """Chunks of 1, 7 and 1000 items, irregular chunks of 1-60 items, and the whole recording at
+    once: the same frames bit for bit and the same events."""
+    from hipmon.pipeline import Pipeline, _collect, _specs_from_reader, process_session, replay_items
+    from hipmon.recording import SessionReader
 
-    one, many = process_session(path, batch=1), process_session(path, batch=1000)
+    runs = [process_session(path, batch=b) for b in (1, 7, 1000, 10**9)]
+    with SessionReader(path) as r:  # irregular chunk sizes
+        pipe = Pipeline(_specs_from_reader(r), origin_ns=r.origin_ns)
+        items = list(replay_items(r))
+    rng = np.random.default_rng(3)
+    ups, i = [], 0
+    while i < len(items):
+        k = int(rng.integers(1, 61))
+        ups.append(pipe.feed(items[i:i + k]))
+        i += k
+    ups.append(pipe.finish())
+    frames, events, _ = _collect(pipe, ups)
+    one = runs[0]
     assert len(one.frames) > 0 and len(one.events) > 0
-    np.testing.assert_array_equal(one.frames.time_s, many.frames.time_s)
-    np.testing.assert_array_equal(one.frames.angles_deg, many.frames.angles_deg)
-    np.testing.assert_array_equal(one.frames.valid, many.frames.valid)
-    assert [(e.kind, e.side, e.end_s) for e in one.events] == [(e.kind, e.side, e.end_s) for e in many.events]
+    key = [(e.kind, e.side, e.start_s, e.end_s) for e in one.events]
+    for other_frames, other_events in [(x.frames, x.events) for x in runs[1:]] + [(frames, events)]:
+        np.testing.assert_array_equal(one.frames.time_s, other_frames.time_s)
+        np.testing.assert_array_equal(one.frames.angles_deg, other_frames.angles_deg)
+        np.testing.assert_array_equal(one.frames.valid, other_frames.valid)
+        assert key == [(e.kind, e.side, e.start_s, e.end_s) for e in other_events]

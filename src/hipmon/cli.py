@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "repair": "repair",
     "analyze": "analyze",
+    "batch": "batch",
     "report": "report",
     "compare": "compare",
     "simulate": "simulate",

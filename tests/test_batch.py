@@ -1,0 +1,179 @@
+"""hipmon batch (issue 16): sessions under a folder -> Parquet tables; failures listed; the same
+tables whoever runs them (in process, a process pool, a Dask LocalCluster); the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from hipmon.batch import KINDS, BatchSettings, file_hash, find_sessions, run_batch  # noqa: E402
+from hipmon.types import PLACEMENTS, ImuBlock, RawNotification  # noqa: E402
+
+
+def _imported(tmp: Path, out: Path, kind: str, seconds: float, seed: int) -> Path:
+    from hipmon.recording.csvio import import_csv_session
+    from hipmon.simulate import simulate
+
+    d = simulate(kind, seconds, seed=seed).write_dir(tmp / f"sim-{kind}-{seed}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import_csv_session({p: d / f"{p}.csv" for p in PLACEMENTS}, out, overwrite=True)
+    return out
+
+
+def _recorded(out: Path, seconds: float, seed: int) -> Path:
+    """A recorded session (notifications of the hipmon-open codec at 104 Hz), so the decode path runs."""
+    from hipmon.profiles import get_profile
+    from hipmon.recording import SessionWriter
+    from hipmon.simulate import simulate
+
+    rate = 104.0
+    sim = simulate("walk", seconds, seed=seed, rate_hz=rate)
+    prof = get_profile("hipmon-open")
+    origin = 10**12
+    notes = []
+    for k, p in enumerate(PLACEMENTS):
+        s = sim.sensors[p]
+        enc = prof.make_encoder(rate)
+        n = len(s.time_session_s)
+        for i0 in range(0, n, 8):
+            i1 = min(n, i0 + 8)
+            block = ImuBlock(s.time_session_s[i0:i1] + 3.0 + k, s.acc_sensor[i0:i1], s.gyr_sensor[i0:i1],
+                             sample_index=np.arange(i0, i1))
+            arrive = origin + int((s.time_session_s[i1 - 1] + 0.02) * 1e9)
+            notes += [RawNotification(p, arrive, d) for d in enc.encode(block)]
+    notes.sort(key=lambda x: x.host_ns)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with SessionWriter(out, origin_ns=origin, background=False) as w:
+        for p in PLACEMENTS:
+            w.add_sensor(p, p, "hipmon-open", rate)
+        w.write_many(notes)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("batch")
+    root = tmp / "in"
+    _imported(tmp, root / "athlete1" / "walk.hipmon", "walk", 20, 1)
+    _imported(tmp, root / "athlete2" / "run.hipmon", "run", 20, 2)
+    _recorded(root / "athlete2" / "recorded.hipmon", 20, 3)
+    (root / "athlete1" / "broken.hipmon").write_bytes(b"this is not a recording\n")
+    return root
+
+
+def _tables(out: Path) -> dict[str, pa.Table]:
+    return {k: pq.read_table(out / f"{k}.parquet") for k in KINDS + ("failures",)}
+
+
+def _assert_same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> None:
+    for kind in a:
+        ta, tb = a[kind], b[kind]
+        assert ta.column_names == tb.column_names and ta.num_rows == tb.num_rows, kind
+        for c in ta.column_names:
+            if c == "path":
+                continue
+            x, y = ta[c].to_numpy(zero_copy_only=False), tb[c].to_numpy(zero_copy_only=False)
+            if x.dtype.kind == "f":
+                np.testing.assert_array_equal(x, y, err_msg=f"{kind}.{c}")  # bit for bit (NaN == NaN)
+            else:
+                assert list(x) == list(y), f"{kind}.{c}"
+
+
+def test_find_sessions_and_hash(sessions, tmp_path):
+    found = [p.relative_to(sessions).as_posix() for p in find_sessions(sessions)]
+    assert found == ["athlete1/broken.hipmon", "athlete1/walk.hipmon", "athlete2/recorded.hipmon", "athlete2/run.hipmon"]
+    f = tmp_path / "x.hipmon"
+    f.write_bytes(b"abc")
+    h = file_hash(f)
+    (tmp_path / "x.hipmon-wal").write_bytes(b"d")
+    assert file_hash(f) != h  # the WAL is part of the session's content
+
+
+def test_tables_failure_identical_runners_and_cache(sessions, tmp_path):
+    seen = []
+    r1 = run_batch(sessions, tmp_path / "o1", jobs=1, progress=lambda d, n, rec: seen.append((d, n, rec.status)))
+    assert [s[0] for s in seen] == [1, 2, 3, 4] and all(s[1] == 4 for s in seen)
+    assert r1.analysed == 4 and r1.failed == 1 and r1.ok == 3
+    t1 = _tables(tmp_path / "o1")
+    # a failure is listed with its reason, never fatal
+    fail = t1["failures"].to_pylist()
+    assert [f["session"] for f in fail] == ["athlete1/broken.hipmon"] and "not a hipmon recording" in fail[0]["error"]
+    # every good session in every table it has rows for, in path order
+    assert sorted(set(t1["angles"]["session"].to_pylist())) == ["athlete1/walk.hipmon", "athlete2/recorded.hipmon",
+                                                               "athlete2/run.hipmon"]
+    assert t1["events"].num_rows > 10 and t1["summary"].num_rows > 0 and t1["calibration"].num_rows == 9
+    sess = pq.read_table(tmp_path / "o1" / "sessions.parquet").to_pylist()
+    assert [s["status"] for s in sess] == ["failed", "ok", "ok", "ok"]
+    for s in sess[1:]:
+        assert s["calibrated"] and s["valid_fraction"] > 0.5
+        per = pq.read_table(tmp_path / "o1" / "sessions" / s["key"] / "angles.parquet")
+        assert per.num_rows == s["frames"]
+    # the angles are the pipeline's, unchanged
+    from hipmon.pipeline import process_session
+
+    res = process_session(sessions / "athlete1" / "walk.hipmon")
+    walk = t1["angles"].filter(pa.compute.equal(t1["angles"]["session"], "athlete1/walk.hipmon"))
+    np.testing.assert_array_equal(walk["hip_adduction_left_deg"].to_numpy(), res.frames.angles_deg[:, 4])
+    assert len(res.events) == t1["events"].filter(pa.compute.equal(t1["events"]["session"],
+                                                                   "athlete1/walk.hipmon")).num_rows
+
+    # the same tables from a process pool of 2 and from a Dask cluster of 2 workers
+    r2 = run_batch(sessions, tmp_path / "o2", jobs=2)
+    assert r2.analysed == 4 and r2.failed == 1
+    _assert_same(t1, _tables(tmp_path / "o2"))
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        r3 = run_batch(sessions, tmp_path / "o3", scheduler=client)
+    assert r3.analysed == 4 and r3.failed == 1
+    _assert_same(t1, _tables(tmp_path / "o3"))
+
+    # a second run touches nothing: no analysis, no file rewritten but the listing
+    out = tmp_path / "o1"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet") if p.name != "sessions.parquet"
+              and p.name != "failures.parquet"}
+    r4 = run_batch(sessions, out, jobs=2)
+    assert r4.analysed == 0 and r4.cached == 4 and not r4.combined_rebuilt
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    _assert_same(t1, _tables(out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["status"] for s in manifest["sessions"]] == ["cached-failed", "cached", "cached", "cached"]
+
+    # a changed session re-runs alone; the combined tables follow
+    _imported(tmp_path, sessions / "athlete2" / "run.hipmon", "run", 20, 7)
+    try:
+        r5 = run_batch(sessions, out, jobs=1)
+        assert [r.status for r in r5.records] == ["cached-failed", "cached", "cached", "ok"] and r5.combined_rebuilt
+        # a changed setting re-runs every session (a new key)
+        r6 = run_batch(sessions, out, BatchSettings(rate_hz=50.0), jobs=2)
+        assert r6.analysed == 4 and r6.cached == 0
+        grid = pq.read_table(out / "angles.parquet")["time_s"].to_numpy()[:3]
+        assert np.allclose(np.diff(grid), 0.02)
+    finally:
+        _imported(tmp_path, sessions / "athlete2" / "run.hipmon", "run", 20, 2)
+
+
+def test_cli(sessions, tmp_path, capsys):
+    from hipmon.cli import main
+
+    bad = tmp_path / "rules.toml"
+    bad.write_text("[rules.x]\nmetrc = 'peak_pelvic_drop_deg'\n")
+    assert main(["batch", str(sessions), str(tmp_path / "o"), "--rules", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rules.toml" in err[0]
+    assert main(["batch", str(tmp_path / "nothing"), str(tmp_path / "o")]) == 2
+    only = tmp_path / "one"
+    only.mkdir()
+    (only / "broken.hipmon").write_bytes(b"x")
+    assert main(["batch", str(only), str(tmp_path / "o"), "--jobs", "1"]) == 1  # a failure: status 1, tables written
+    err = capsys.readouterr().err
+    assert "[1/1] failed" in err and "failed: broken.hipmon" in err
+    assert pq.read_table(tmp_path / "o" / "failures.parquet").num_rows == 1
+    assert pq.read_table(tmp_path / "o" / "angles.parquet").num_rows == 0

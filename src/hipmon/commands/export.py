@@ -1,4 +1,6 @@
-"""``hipmon export``: a session's angles (--angles) and events (--events) as CSV.
+"""``hipmon export``: a session's angles (--angles) and events (--events) as CSV; for lab
+tools OpenSim/OpenSense (--opensim DIR), C3D (--c3d FILE), Parquet (--parquet DIR) and
+BIDS-motion (--bids DIR), with the recording's markers and metadata (docs/exports.md).
 
 ``SESSION`` is a session file (``hipmon record`` / ``hipmon import``) or a
 directory holding ``pelvis.csv``, ``left_thigh.csv`` and ``right_thigh.csv`` in
@@ -19,13 +21,22 @@ from pathlib import Path
 
 from hipmon.commands._options import add_pipeline_arguments
 
-HELP = "Export a session's angles (--angles) and events (--events) as CSV."
+HELP = ("Export a session's angles (--angles) and events (--events) as CSV, and for lab tools as "
+        "OpenSim (--opensim), C3D (--c3d), Parquet (--parquet) or BIDS-motion (--bids).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", metavar="SESSION", help="session file, or a directory of import CSVs")
     parser.add_argument("--angles", metavar="ANGLES.csv", help="write the nine angles (degrees) per grid sample")
     parser.add_argument("--events", metavar="EVENTS.csv", help="write the detected events with their peaks and alerts")
+    parser.add_argument("--opensim", metavar="DIR", help="write OpenSense orientations (.sto) and OpenSim pelvis/hip "
+                        "coordinates (.mot) into DIR (docs/exports.md)")
+    parser.add_argument("--c3d", metavar="FILE.c3d", help="write Plug-in Gait angle points and gait events as C3D")
+    parser.add_argument("--parquet", metavar="DIR", help="write tidy Parquet tables (angles, events, session, markers)")
+    parser.add_argument("--bids", metavar="DIR", help="write (or add to) a BIDS-motion dataset in DIR")
+    parser.add_argument("--bids-subject", metavar="LABEL", help="BIDS subject label (default: the athlete, else 01)")
+    parser.add_argument("--bids-session", metavar="LABEL", default="01", help="BIDS session label (default 01)")
+    parser.add_argument("--bids-task", metavar="LABEL", help="BIDS task label (default hipmonitoring)")
     add_pipeline_arguments(parser)
     parser.add_argument("--include-invalid", action="store_true", help="also write rows before calibration and in gaps (empty angles)")
 
@@ -86,12 +97,33 @@ def _run_pipeline(args: argparse.Namespace):
         raise CommandError(f"{src}: {exc}") from exc
 
 
+def _markers_and_metadata(args: argparse.Namespace) -> tuple[list, dict]:
+    """The recording's user markers and metadata (a session file); none for a CSV directory."""
+    src = Path(args.session)
+    if src.is_dir():
+        return [], {"source": str(src)}
+    from hipmon.recording.reader import SessionReader
+
+    try:
+        with SessionReader(src) as reader:
+            return list(reader.markers), dict(reader.metadata)
+    except Exception:  # noqa: BLE001 - the pipeline already read it; markers are a bonus
+        return [], {}
+
+
+_LAB = ("opensim", "c3d", "parquet", "bids")
+
+
 def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
     from hipmon.types import ANGLE_COLUMNS
 
-    if not args.angles and not args.events:
-        raise CommandError("nothing to export: give --angles ANGLES.csv and/or --events EVENTS.csv")
+    lab = [k for k in _LAB if getattr(args, k, None)]
+    if not args.angles and not args.events and not lab:
+        raise CommandError("nothing to export: give --angles ANGLES.csv and/or --events EVENTS.csv "
+                           "(or --opensim DIR, --c3d FILE.c3d, --parquet DIR, --bids DIR)")
+    if args.c3d and not str(args.c3d).lower().endswith(".c3d"):
+        raise CommandError(f"{args.c3d}: a C3D file name must end in .c3d")
     result = _run_pipeline(args)
     cal = result.calibration
     if cal is None:
@@ -118,6 +150,20 @@ def run(args: argparse.Namespace) -> int:
             write_angles_csv(result, args.angles, include_invalid=args.include_invalid)
         if args.events:
             write_events_csv(result, args.events)
+        if lab:
+            from hipmon.exports import write_bids, write_c3d, write_opensim, write_parquet
+
+            markers, metadata = _markers_and_metadata(args)
+            opts = {"markers": markers, "metadata": metadata}
+            if args.opensim:
+                write_opensim(result, args.opensim, **opts)
+            if args.c3d:
+                write_c3d(result, args.c3d, **opts)
+            if args.parquet:
+                write_parquet(result, args.parquet, **opts)
+            if args.bids:
+                write_bids(result, args.bids, sub=args.bids_subject, ses=args.bids_session, task=args.bids_task,
+                           **opts)
     except ExportError as exc:
         raise CommandError(str(exc)) from None
     print(

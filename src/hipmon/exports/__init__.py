@@ -14,6 +14,20 @@ Writers (DESIGN.md section 4: the column names and formats are contracts):
   ``Event.extra`` values as ``k=v;``); a list of events: ``events_csv_text``.
 - ``angles_csv_text``/``events_csv_text``: the same files as text.
 
+Lab formats (``docs/exports.md``: conventions, sign tables, how to load them; the angle
+conventions of OpenSim and Plug-in Gait are computed in ``conventions``):
+
+- ``write_opensim(result, DIR, markers=, metadata=)``: OpenSense quaternion ``.sto``
+  (``pelvis_imu``, ``femur_r_imu``, ``femur_l_imu``), its calibration pose, and a ``.mot`` of
+  the pelvis and hip coordinates in OpenSim's names, order and signs.
+- ``write_c3d(result, FILE.c3d, markers=, metadata=)``: Plug-in Gait angle points and the
+  EVENT group (``ezc3d``).
+- ``write_parquet(result, DIR, markers=, metadata=)``: tidy tables with units in the schema.
+- ``write_bids(result, DIR, sub=, ses=, task=, tracksys=, markers=, metadata=)``: BIDS-motion.
+
+``markers``: ``SessionReader.markers`` (or (time_s, label[, condition]) tuples);
+``metadata``: ``SessionReader.metadata``.
+
 Readers (tests, benchmarks and tools that read hipmon's output back):
 ``read_angles_csv(path) -> AnglesTable`` and ``read_events_csv(path) -> list[Event]``.
 The raw IMU import CSV (one file per sensor) is read by ``hipmon.recording.csvio``.
@@ -35,6 +49,10 @@ that
 from __future__ import annotations
 
 from ._files import ExportError, atomic_path, write_text_atomic
+from .bids import write_bids
+from .c3d import write_c3d
+from .opensim import write_opensim
+from .parquet import write_parquet
 from .tables import (
     AnglesTable,
     angles_csv_text,
@@ -50,6 +68,10 @@ from .tables import (
 WRITERS = {
     "angles": write_angles_csv,
     "events": write_events_csv,
+    "opensim": write_opensim,
+    "c3d": write_c3d,
+    "parquet": write_parquet,
+    "bids": write_bids,
 }
 
 __all__ = [
@@ -63,6 +85,10 @@ __all__ = [
     "read_angles_csv",
     "read_events_csv",
     "write_angles_csv",
+    "write_bids",
+    "write_c3d",
     "write_events_csv",
+    "write_opensim",
+    "write_parquet",
     "write_text_atomic",
 ]

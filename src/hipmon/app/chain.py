@@ -27,7 +27,7 @@ import numpy as np
 
 from hipmon.app.feeds import DEMO_PRESET, limits_of
 from hipmon.buffers import CalibrationStatus, Limit, SensorStatus, SessionInfo
-from hipmon.types import PLACEMENTS, RawNotification, SensorSpec
+from hipmon.types import PLACEMENTS, Gap, RawNotification, SensorSpec
 
 __all__ = ["DEMO_PRESET", "ChainSource"]
 
@@ -163,6 +163,7 @@ class ChainSource:
         self.origin_ns = time.monotonic_ns()
         acq = dict(self._acq_kwargs)
         acq["event_sinks"] = list(acq.get("event_sinks", ())) + [self._on_connection_event]
+        acq["gap_sinks"] = list(acq.get("gap_sinks", ())) + [self._on_gap]
         self.thread = AcquisitionThread(self.specs, setup=self._setup, origin_ns=self.origin_ns, keep_latencies=500,
                                         **acq)
         self.pipeline = Pipeline(
@@ -187,6 +188,12 @@ class ChainSource:
 
         if ev.kind in IN_BAND_KINDS and self.thread is not None:
             self.thread.queue.put_nowait(ev)
+
+    def _on_gap(self, gap: Gap) -> None:
+        """Acquisition's gap sink (its monitor thread): into the same queue, so a recording gets the
+        gaps ``hipmon record`` writes (the pipeline finds its own from the samples)."""
+        if self.thread is not None:
+            self.thread.queue.put_nowait(gap)
 
     def read(self, timeout: float = 0.02) -> Any:
         """What the queue holds (up to ``max_batch`` notifications): to the recording and the
@@ -219,12 +226,13 @@ class ChainSource:
         return items
 
     def _feed(self, items: list[Any]) -> Any:
+        gaps = [i for i in items if isinstance(i, Gap)]
+        items = [i for i in items if not isinstance(i, Gap)]
         if self.writer is not None:
             for item in items:
-                if isinstance(item, RawNotification):
-                    self.writer.write(item)
-                else:  # a ConnectionEvent, in its place
-                    self.writer.log_connection(item.sensor_id, item.kind, item.host_ns, item.detail)
+                self.writer.item(item)  # notifications and connection events, in their place
+            for gap in gaps:
+                self.writer.gap(gap)
         self.n_notifications += sum(isinstance(i, RawNotification) for i in items)
         return self.pipeline.feed(items)
 
@@ -253,8 +261,7 @@ class ChainSource:
         """Alerts to the recording; session clock, lag, calibration and end of the emulated session."""
         if self.writer is not None:
             for a in update.alerts:
-                self.writer.add_alert(a.time_s, a.rule, a.side,
-                                      {k: v for k, v in a.values.items() if isinstance(v, (int, float))})
+                self.writer.alert(a)
         frames = update.frames
         if frames is not None and len(frames):
             self._session_s = float(frames.time_s[-1])
@@ -315,17 +322,12 @@ class ChainSource:
     # ------------------------------------------------------------ recording (runner thread only)
 
     def start_recording(self, path: str, info: SessionInfo | None = None) -> None:
-        from hipmon.recording import SessionWriter  # noqa: PLC0415
-        from hipmon.profiles import get_profile  # noqa: PLC0415
+        from hipmon.recording import SessionRecorder  # noqa: PLC0415
 
         meta = dict(self.metadata)
         if info is not None:
             meta.update(athlete=info.athlete, session=info.session)
-        writer = SessionWriter(path, meta, origin_ns=self.origin_ns)  # same session clock as live
-        for s in self.specs:
-            writer.add_sensor(s.sensor_id, s.placement, s.profile, s.rate_hz or get_profile(s.profile).default_rate_hz,
-                              address=s.address)
-        self.writer = writer
+        self.writer = SessionRecorder(path, meta, self.specs, self.origin_ns)  # same session clock as live
 
     def stop_recording(self) -> None:
         if self.writer is not None:
@@ -334,5 +336,5 @@ class ChainSource:
 
     def add_marker(self, time_s: float, label: str) -> None:  # noqa: D102
         if self.writer is not None:
-            self.writer.add_marker(time_s, label)
+            self.writer.marker(time_s, label)
 

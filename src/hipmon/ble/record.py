@@ -60,25 +60,15 @@ def _record(path: str, specs: list[SensorSpec], seconds: float, metadata: dict[s
     ``start_timeout_s``, reported as ``start_delay_s``)."""
     from hipmon.ble.acquisition import AcquisitionThread
     from hipmon.cli import CommandError
-    from hipmon.profiles import get_profile
-    from hipmon.recording import SessionWriter
+    from hipmon.recording import SessionRecorder
     from hipmon.recording.writer import RecordingError
 
     try:
-        writer = SessionWriter(path, metadata, overwrite=overwrite)
+        writer = SessionRecorder(path, metadata, specs, time.monotonic_ns(), overwrite=overwrite)
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
-    for spec in specs:
-        prof = get_profile(spec.profile)
-        writer.add_sensor(spec.sensor_id, spec.placement, spec.profile, spec.rate_hz or prof.default_rate_hz,
-                          address=spec.address)
-
-    def on_event(ev: Any) -> None:
-        if ev.kind in ("connect", "reconnect", "disconnect", "restart", "streaming"):
-            writer.log_connection(ev.sensor_id, ev.kind, ev.host_ns, ev.detail)
-
     thread = AcquisitionThread(
-        specs, setup=setup, sinks=[writer.write], event_sinks=[on_event], gap_sinks=[writer.add_gap],
+        specs, setup=setup, sinks=[writer.item], event_sinks=[writer.item], gap_sinks=[writer.gap],
         origin_ns=writer.origin_ns, **acq_kwargs,
     )
     t_start = time.monotonic()

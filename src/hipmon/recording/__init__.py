@@ -15,6 +15,7 @@ from .reader import (
     SessionReader,
     summarize,
 )
+from .recorder import SessionRecorder
 from .schema import APPLICATION_ID, CSV_IMPORT_PROFILE, SCHEMA_VERSION
 from .writer import SessionWriter, remove_session_file
 
@@ -28,6 +29,7 @@ __all__ = [
     "RecordingError",
     "SCHEMA_VERSION",
     "SessionReader",
+    "SessionRecorder",
     "SessionWriter",
     "import_csv_session",
     "read_imu_csv",

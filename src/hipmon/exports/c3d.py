@@ -13,7 +13,9 @@
   in the description); user markers as General events (label = the marker's label,
   description = its condition). Each event's description also carries its metrics
   (``name=value;`` from ``hipmon.metric_registry``) and its alert. TIMES are (minutes,
-  seconds) with minutes 0.
+  seconds) with minutes 0. C3D holds at most 255 strings per parameter: beyond 255 events
+  the rest continue in ``EVENT:TIMES2``, ``LABELS2``, ... (``POINT:LABELS2``'s convention);
+  strings are cut at 255 characters.
 - SUBJECTS (NAMES = the athlete), TRIAL, and HIPMON (version, conventions, metadata).
 """
 
@@ -70,6 +72,35 @@ def c3d_events(result: "SessionResult", markers: Iterable[Any] | None, t0: float
     return sorted(out, key=lambda x: x[0])
 
 
+#: C3D stores each parameter dimension in one byte: at most 255 strings of at most 255 characters.
+C3D_MAX = 255
+
+
+def _s(text: Any) -> str:
+    """A C3D string: at most 255 characters, never empty (a blank)."""
+    return (str(text) or " ")[:C3D_MAX]
+
+
+def _add_events(c: Any, events: list[tuple[float, str, str, str]], subject: str) -> None:
+    """The EVENT group. Beyond 255 events (one byte per dimension) the rest go on in
+    ``TIMES2``, ``LABELS2``, ... the way ``POINT:LABELS2`` continues ``POINT:LABELS`` (ezc3d
+    and hipmon read them; a reader that knows only ``EVENT:TIMES`` sees the first 255)."""
+    if not events:
+        return
+    c.add_parameter("EVENT", "USED", min(len(events), C3D_MAX))
+    c.add_parameter("HIPMON", "EVENTS_TOTAL", len(events))
+    for k in range(0, len(events), C3D_MAX):
+        chunk = events[k:k + C3D_MAX]
+        sfx = "" if k == 0 else str(k // C3D_MAX + 1)
+        c.add_parameter("EVENT", "TIMES" + sfx, np.array([[0.0] * len(chunk), [float(e[0]) for e in chunk]]))
+        c.add_parameter("EVENT", "CONTEXTS" + sfx, [_s(e[1]) for e in chunk])
+        c.add_parameter("EVENT", "LABELS" + sfx, [_s(e[2]) for e in chunk])
+        c.add_parameter("EVENT", "DESCRIPTIONS" + sfx, [_s(e[3]) for e in chunk])
+        c.add_parameter("EVENT", "SUBJECTS" + sfx, [subject] * len(chunk))
+        c.add_parameter("EVENT", "ICON_IDS" + sfx, [0.0] * len(chunk))
+        c.add_parameter("EVENT", "GENERIC_FLAGS" + sfx, [0.0] * len(chunk))
+
+
 def write_c3d(result: "SessionResult", path: str | os.PathLike[str], *, markers: Iterable[Any] | None = None,
               metadata: dict[str, Any] | None = None) -> Path:
     """Write ``result``'s angles and events to the C3D file ``path`` atomically."""
@@ -109,10 +140,10 @@ def write_c3d(result: "SessionResult", path: str | os.PathLike[str], *, markers:
     c["data"]["points"] = pts
     c["data"]["meta_points"] = {"residuals": resid, "camera_masks": np.zeros((7, len(PIG_POINTS), n), dtype=bool)}
 
-    md = {str(k): str(v) for k, v in (metadata or {}).items()}
+    md = {_s(k): _s(v) for k, v in list((metadata or {}).items())[:C3D_MAX]}
     athlete = md.get("athlete") or md.get("subject") or "hipmon"
     c.add_parameter("SUBJECTS", "USED", 1)
-    c.add_parameter("SUBJECTS", "NAMES", [athlete])
+    c.add_parameter("SUBJECTS", "NAMES", [_s(athlete)])
     c.add_parameter("SUBJECTS", "MARKER_SETS", ["hipmon IMU (pelvis, thighs)"])
     c.add_parameter("SUBJECTS", "IS_STATIC", 0)
     c.add_parameter("TRIAL", "ACTUAL_START_FIELD", [1, 0])
@@ -124,12 +155,11 @@ def write_c3d(result: "SessionResult", path: str | os.PathLike[str], *, markers:
                                               "(faced at calibration); hips flexion-adduction-internal rotation"])
     if md:
         c.add_parameter("HIPMON", "METADATA_KEYS", list(md))
-        c.add_parameter("HIPMON", "METADATA_VALUES", [v or " " for v in md.values()])
+        c.add_parameter("HIPMON", "METADATA_VALUES", list(md.values()))
     if result.calibration is not None:
         c.add_parameter("HIPMON", "CALIBRATION_QUALITY", [float(result.calibration.quality)])
 
-    for time_s, ctx, label, desc in c3d_events(result, markers, t0):
-        c.add_event([0.0, float(time_s)], context=ctx, label=label, description=desc or " ", subject=athlete)
+    _add_events(c, c3d_events(result, markers, t0), _s(athlete))
 
     with atomic_path(path) as tmp:
         tmp_c3d = tmp.with_name(tmp.name + ".c3d")

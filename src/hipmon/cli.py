@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "batch": "batch",
     "report": "report",
     "compare": "compare",
+    "sessions": "sessions",
     "simulate": "simulate",
     "decode": "decode",
     "profiles": "profiles",

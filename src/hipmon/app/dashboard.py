@@ -8,9 +8,9 @@ lets the ``AlertTracker`` read the new alerts, and hands that ``FrameView`` to e
 computes nothing and decides nothing about alerts: bands, metric limits, which strides are
 flagged and what the banner holds come from ``hipmon.app.model``.
 
-Layout: header (names, source, clock · record, marker, sound, cue) · alert banner ·
-traces | frontal figure over calibration · per-stride bars | alert log | sensors ·
-(replay) the ReplayBar.
+Layout: header (names, source, clock · protocol and side, record, marker, sound, cue) · the
+athlete's prompt (a protocol chosen) · alert banner · traces | frontal figure over calibration over
+the protocol's result · per-stride bars | alert log | sensors · (replay) the ReplayBar.
 
 A session with one sensor on the sacrum (the model's ``placements == ("pelvis",)``) shows
 what it cannot measure instead of empty plots (``hipmon.app.model.Coverage``, from
@@ -29,11 +29,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from hipmon.app import _qtfix, theme
 from hipmon.app.feedback import FadeSchedule
 from hipmon.app.figure import FrontalFigure
-from hipmon.app.model import AlertTracker, Coverage, DashboardModel, Seekable, bands_by_column
+from hipmon.app.model import AlertTracker, Coverage, DashboardModel, ProtocolChoice, Seekable, bands_by_column
 from hipmon.app.panels.alerts import AlertBanner, AlertLogPanel, Beeper
 from hipmon.app.panels.bars import StrideBarsPanel
 from hipmon.app.panels.base import FrameView, Panel
 from hipmon.app.panels.controls import ControlsPanel, HeaderPanel
+from hipmon.app.panels.protocol import ProtocolPromptPanel, ProtocolResultPanel
 from hipmon.app.panels.status import CalibrationPanel, SensorPanel
 from hipmon.app.panels.traces import TRACE_SECONDS, TracesPanel
 from hipmon.app.session import SessionRunner
@@ -74,7 +75,11 @@ class Dashboard(QtWidgets.QMainWindow):
 
         # ---- the panels
         self.header = HeaderPanel(model)
-        self.controls = ControlsPanel(model, runner, self.beeper, fade or FadeSchedule(), self.header.session_edit)
+        self.protocol_choice = ProtocolChoice()
+        self.controls = ControlsPanel(model, runner, self.beeper, fade or FadeSchedule(), self.header.session_edit,
+                                      self.protocol_choice)
+        self.protocol_result = ProtocolResultPanel(model, self.protocol_choice)
+        self.prompt = ProtocolPromptPanel(model, self.protocol_choice, self.protocol_result)
         self.banner = AlertBanner(self.coverage)
         self.traces = TracesPanel(model, self.coverage, trace_seconds)
         self.figure = FrontalFigure(model)
@@ -86,7 +91,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self.alert_panel = AlertLogPanel(self._seek_to_alert if isinstance(model, Seekable) else None)
         self.sensors = SensorPanel(model, self.coverage)
         self.panels: list[Panel] = [self.header, self.controls, self.traces, self.figure, self.bars,
-                                    self.banner, self.alert_panel, self.sensors, self.calibration]
+                                    self.banner, self.alert_panel, self.sensors, self.calibration,
+                                    self.protocol_result, self.prompt]
 
         # ---- layout
         central = QtWidgets.QWidget()
@@ -99,12 +105,14 @@ class Dashboard(QtWidgets.QMainWindow):
         top.addSpacing(10)
         top.addWidget(self.controls)
         root.addLayout(top)
+        root.addWidget(self.prompt)
         root.addWidget(self.banner)
         middle = QtWidgets.QHBoxLayout()
         middle.addWidget(self.traces, stretch=3)
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.figure, stretch=1)
         right.addWidget(self.calibration)
+        right.addWidget(self.protocol_result)
         middle.addLayout(right, stretch=1)
         root.addLayout(middle, stretch=3)
         bottom = QtWidgets.QHBoxLayout()
@@ -144,6 +152,19 @@ class Dashboard(QtWidgets.QMainWindow):
     @recordings_dir.setter
     def recordings_dir(self, path: str) -> None:
         self.controls.recordings_dir = path
+
+    def set_protocol(self, name: str | None, side: str | None = None) -> None:
+        """Pick a protocol and side (as the controls' picker does): the prompt and result panel follow."""
+        self.controls.set_protocol(name, side)
+
+    @property
+    def library(self) -> str | None:
+        """The athlete library the Record button writes to when an athlete is named."""
+        return self.controls.library
+
+    @library.setter
+    def library(self, path: str | None) -> None:
+        self.controls.library = path
 
     def add_replay_bar(self, bar: ReplayBar) -> None:
         """Replay controls go under the panels (``hipmon.app.replay.ReplayBar``)."""

@@ -26,17 +26,26 @@ def application() -> QtWidgets.QApplication:
 
 def build_live(source: Source, *, athlete: str = "", session: str = "", muted: bool = False,
                seconds: float = 30.0, rate_hz: float = 208.0, fade: FadeSchedule | None = None,
-               recordings_dir: str = ".", sinks: list | None = None) -> tuple[Dashboard, SessionRunner, LiveState]:
+               recordings_dir: str = ".", sinks: list | None = None, protocol: str | None = None,
+               side: str | None = None, library: str | None = None) -> tuple[Dashboard, SessionRunner, LiveState]:
     """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started).
 
-    ``recordings_dir``: where the window's Record button writes sessions.
+    ``recordings_dir``: where the window's Record button writes sessions without an athlete;
+    ``library``: the athlete library it writes to when an athlete is named (``hipmon.library``);
+    ``protocol``/``side``: the test protocol picked at the start (the picker can change it).
+    The angle buffer keeps ``PROTOCOL_WINDOW_S`` (a stance hold's drift reads the whole hold).
     """
+    from hipmon.app.model import PROTOCOL_WINDOW_S  # noqa: PLC0415
+
     application()
-    state = LiveState(seconds=seconds, rate_hz=rate_hz, placements=source.placements)
+    state = LiveState(seconds=max(seconds, PROTOCOL_WINDOW_S), rate_hz=rate_hz, placements=source.placements)
     state.info.athlete, state.info.session, state.info.source = athlete, session, source.label
     runner = SessionRunner(source, state, sinks=sinks)
     win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade)
     win.recordings_dir = recordings_dir
+    win.library = library
+    if protocol:
+        win.set_protocol(protocol, side)
     return win, runner, state
 
 

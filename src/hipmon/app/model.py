@@ -333,8 +333,82 @@ class Coverage:
         return ", ".join(p.replace("_", " ") for p in self.placements)
 
 
+# ------------------------------------------------------------------ test protocols (hipmon.protocols)
+
+#: seconds of angles the protocol result reads (a stance hold's drift needs the whole hold, up to 60 s; the live
+#: ring buffer is sized for it in ``hipmon.app.main.build_live``)
+PROTOCOL_WINDOW_S = 75.0
+
+
+@dataclass
+class ProtocolChoice:
+    """The protocol and side the coach picked (None: a free session); the picker writes it, the prompt,
+    the result panel and the Record button read it."""
+
+    name: str | None = None
+    side: str | None = None
+
+    def protocol(self) -> Any:
+        from hipmon.protocols import get_protocol  # noqa: PLC0415
+
+        return None if not self.name else get_protocol(self.name)
+
+    def metadata(self) -> dict:
+        """What a recording stores: ``protocol`` and ``protocol_side``."""
+        if not self.name:
+            return {}
+        return {"protocol": self.name, **({"protocol_side": self.side} if self.side else {})}
+
+
+def protocol_options() -> list[tuple[str, str | None, bool]]:
+    """The picker's entries (label, protocol name, has a side choice), from ``hipmon.protocols.PROTOCOLS``."""
+    from hipmon.protocols import PROTOCOLS  # noqa: PLC0415
+
+    return [("Free session", None, False)] + [(p.label, p.name, p.side_choice) for p in PROTOCOLS.values()]
+
+
+def protocol_result(model: DashboardModel, choice: ProtocolChoice) -> Any:
+    """The chosen protocol's result so far (``hipmon.protocols.ProtocolResult``), from the model's events and
+    angles up to its clock; None for a free session. The physics is ``hipmon.protocols``'."""
+    from hipmon.protocols import protocol_result as compute  # noqa: PLC0415
+    from hipmon.types import ANGLE_COLUMNS  # noqa: PLC0415
+
+    if not choice.name:
+        return None
+    t, a = model.angles_window(PROTOCOL_WINDOW_S)
+    a = np.asarray(a, dtype=float).reshape(len(t), len(ANGLE_COLUMNS))
+    valid = np.isfinite(a[:, ANGLE_COLUMNS.index("pelvis_obliquity_deg")])
+    return compute(choice.name, model.events(), np.asarray(t, dtype=float), a, valid, side=choice.side)
+
+
+def protocol_prompt(choice: ProtocolChoice, calibration_stage: str, result: Any = None) -> str:
+    """What the athlete is told now: the calibration's step (stand, walk), then the protocol's task,
+    then "done" once its target (holds, reps, landings) is reached. Empty for a free session."""
+    p = choice.protocol()
+    if p is None:
+        return ""
+    if calibration_stage in ("stand", "walk"):
+        return p.prompt(calibration_stage, choice.side)
+    if result is not None and _target_reached(p, choice, result):
+        return p.prompt("done", choice.side)
+    return p.prompt("task", choice.side)
+
+
+def _target_reached(p: Any, choice: ProtocolChoice, result: Any) -> bool:
+    sides = [choice.side] if choice.side else ["left", "right"]
+    t = p.target
+    if "reps" in t:
+        return all(result.sides.get(s, {}).get("n", 0) >= t["reps"] for s in sides)
+    if "hold_s" in t:
+        return all(result.sides.get(s, {}).get("longest_hold_s", 0.0) >= t["hold_s"] for s in sides)
+    if "landings" in t:
+        return len(result.items) >= t["landings"]
+    return False
+
+
 __all__ = [
     "AlertDelta", "AlertLike", "AlertTracker", "AngleFrames", "Bands", "Coverage", "DashboardModel", "MetricBars",
     "STRIDE_KINDS", "Seekable", "SideBars", "Source", "SourceUpdate", "bands_by_column", "link_level", "metric_bars",
-    "obliquity_words", "out_of_band", "rule_active",
+    "obliquity_words", "out_of_band", "rule_active", "ProtocolChoice", "protocol_options", "protocol_result",
+    "protocol_prompt", "PROTOCOL_WINDOW_S",
 ]

@@ -15,6 +15,7 @@ are the two sources; ``make_source`` picks one, so swapping is one line.
 from __future__ import annotations
 
 import dataclasses
+import os
 import queue
 import threading
 import time
@@ -40,6 +41,7 @@ class SessionRunner(threading.Thread):
         self.error: BaseException | None = None
         self.n_updates = 0
         self.finished = threading.Event()
+        self._recording_metadata: dict = {}
 
     # -- called from the GUI thread (never block)
 
@@ -62,12 +64,15 @@ class SessionRunner(threading.Thread):
 
         self.request(_do, what="marker")
 
-    def start_recording(self, path: str) -> None:
+    def start_recording(self, path: str, metadata: dict | None = None) -> None:
+        """Record to ``path``; ``metadata`` (protocol, its side, athlete) is stored once the file closes
+        (``hipmon.recording.writer.amend_metadata``: the source's recorder takes the names it knows)."""
         def _do() -> None:
             if not self.source.can_record:
                 self.state.set_message("this source cannot record (no raw sensor data)")
                 return
             self.source.start_recording(path, self.state.info)
+            self._recording_metadata = dict(metadata or {})
             self.state.set_recording(path)
             self.state.set_message(f"recording to {path}")
 
@@ -76,11 +81,21 @@ class SessionRunner(threading.Thread):
     def stop_recording(self) -> None:
         def _do() -> None:
             if self.state.recording():
-                self.source.stop_recording()
-                self.state.set_message(f"saved {self.state.recording()}")
-                self.state.set_recording(None)
+                path = self.state.recording()
+                self._close_recording()
+                self.state.set_message(f"saved {path}")
 
         self.request(_do, what="stop recording")
+
+    def _close_recording(self) -> None:
+        path = self.state.recording()
+        self.source.stop_recording()
+        self.state.set_recording(None)
+        meta, self._recording_metadata = self._recording_metadata, {}
+        if meta and path and os.path.exists(path):
+            from hipmon.recording.writer import amend_metadata  # noqa: PLC0415
+
+            amend_metadata(path, **meta)
 
     # -- the thread
 
@@ -113,8 +128,7 @@ class SessionRunner(threading.Thread):
                             self._push(update)
                     self._refresh_status()
                 if self.state.recording():
-                    self.source.stop_recording()
-                    self.state.set_recording(None)
+                    self._close_recording()
                 self.source.stop()
             except Exception as exc:  # pragma: no cover - best effort on shutdown
                 self.state.set_message(f"stop failed: {exc}")

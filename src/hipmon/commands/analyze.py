@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-baseline", metavar="JSON", help="write this session's baseline to JSON")
     parser.add_argument("--events", action="store_true",
                         help="one line per event and alert, the lines `hipmon live --no-gui` printed")
+    from hipmon.commands._progress import add_progress_arguments
+
+    add_progress_arguments(parser)
     parser.add_argument("--accept-untrusted", action="store_true",
                         help="exit 0 even when the session has no calibration or one that is not trusted "
                              "(the results are printed either way; without this the exit status is 3)")
@@ -253,19 +256,47 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def protocol_block(path: str, result: SessionResult) -> dict | None:
+    """The session's protocol (stored, else inferred: ``hipmon.protocols.infer_protocol``) and its result
+    (``hipmon.protocols.protocol_result``), JSON-ready; None when the session says nothing of one."""
+    from hipmon.protocols import infer_protocol, protocol_result
+    from hipmon.recording.reader import SessionReader
+
+    try:
+        with SessionReader(path) as reader:
+            md = dict(reader.metadata or {})
+    except Exception:  # noqa: BLE001 - the pipeline already read the file; no metadata is no protocol
+        md = {}
+    name = infer_protocol(md, result.events)
+    if name is None:
+        return None
+    f = result.frames
+    res = protocol_result(name, result.events, f.time_s, f.angles_deg, f.valid, side=md.get("protocol_side"))
+    return {"name": name, "side": md.get("protocol_side"), "stored": bool(md.get("protocol")),
+            "result": res.to_dict(), "lines": res.lines()}
+
+
 def run(args: argparse.Namespace) -> int:
     from hipmon.alerts import Baseline, load_rules
     from hipmon.commands._options import load_rules_option, pipeline_config
+    from hipmon.commands._progress import Progress
 
     rules = load_rules_option(args)
     config = pipeline_config(args, rules)
+    prog = Progress("analyze", total=(2 if args.baseline else 1) + 1, enabled=args.progress)
     if args.baseline:
+        prog.step(f"analysing the baseline {args.baseline}")
         baseline = _load_baseline(args.baseline, rules if rules is not None else load_rules(), config)
     else:
         baseline = None
+    prog.step(f"processing {args.session} (fusion, calibration, angles, events)")
     result = _process(args.session, config)
+    prog.step("summarising")
     summary = summarize_result(result, rules, baseline)
     summary["calibration"], summary["import_warnings"] = _calibration_and_warnings(args.session, result)
+    proto = protocol_block(args.session, result)
+    summary["protocol"] = None if proto is None else {k: v for k, v in proto.items() if k != "lines"}
+    prog.done("analysed")
     if args.save_baseline:
         Baseline.from_events(result.events, rules if rules is not None else load_rules()).save(args.save_baseline)
     if args.events:
@@ -290,6 +321,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  - {reason}")
         for w in summary["import_warnings"]:
             print(f"warning: {w}")
+        if proto is not None:
+            print(f"protocol {proto['name']}" + ("" if proto["stored"] else " (not stored: from the events)"))
+            print("\n".join("  " + line for line in proto["lines"]))
+            print()
         print(format_summary(summary))
     return _untrusted_exit(args, summary["calibration"])
 

@@ -13,7 +13,7 @@ import argparse
 import json
 
 from hipmon.commands._options import add_pipeline_arguments
-from hipmon.report.progress import add_progress_arguments
+from hipmon.commands._progress import add_progress_arguments
 
 HELP = "Compare sessions in date order (a rehabilitation course): changes with 95 % CIs and detectability."
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.commands._options import load_rules_option, pipeline_config
     from hipmon.report.comparison import course
     from hipmon.report.model import analyse_session, session_order_key
-    from hipmon.report.progress import Progress
+    from hipmon.commands._progress import Progress
 
     if len(args.sessions) < 2:
         raise CommandError("give at least two sessions to compare")

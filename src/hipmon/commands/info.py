@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
             info = summarize(reader)
             info.update(measurable([s.get("placement") for s in info["sensors"]]))
             info["warnings"] = reader.warnings
+            md = info.get("metadata") or {}
+            info["protocol"] = md.get("protocol")
+            info["protocol_side"] = md.get("protocol_side")
             if args.check:
                 info["integrity"] = reader.check_integrity()
     except DamagedFileError as exc:
@@ -76,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     for warning in info["warnings"]:
         lines.append(f"warning     {warning}")
+    if info["protocol"]:
+        from hipmon.protocols import PROTOCOLS
+
+        p = PROTOCOLS.get(info["protocol"])
+        lines.append(f"protocol    {info['protocol']}" + (f" ({p.label.lower()})" if p else "")
+                     + (f", {info['protocol_side']} side" if info["protocol_side"] else ""))
     if info["metadata"]:
         lines.append("metadata    " + ", ".join(f"{k}={v}" for k, v in info["metadata"].items()
                                                 if k not in ("import_files", "import_warnings", "import_conversions")))

@@ -34,13 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hipmon.commands.record import add_placement_arguments
 
     add_placement_arguments(parser)
-    parser.add_argument("--record", metavar="SESSION", help="record the raw notifications to this session file "
-                        "from the start (with --no-gui; the window has its Record button)")
+    parser.add_argument("--record", metavar="SESSION", nargs="?", const="",
+                        help="record the raw notifications to this session file from the start (with --no-gui; the "
+                             "window has its Record button); without SESSION: a new file in the athlete library "
+                             "(needs --athlete)")
     parser.add_argument("--lsl", action="store_true",
                         help="also stream the angles (type MoCap) and events, alerts and markers (JSON strings) to "
                              "the Lab Streaming Layer (hipmon.lsl)")
-    parser.add_argument("--athlete", default="", help="athlete name")
+    parser.add_argument("--athlete", default="", help="athlete name (the Record button and --record without a file "
+                        "write into the athlete library under this name)")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
+    from hipmon.commands.sessions import add_library_argument, add_protocol_arguments
+
+    add_protocol_arguments(parser)
+    add_library_argument(parser)
 
 
 def format_event(ev) -> str:
@@ -79,7 +86,10 @@ def _source(args: argparse.Namespace):
         if not 0.0 <= args.loss < 1.0 or args.disconnects < 0 or (args.rate is not None and args.rate <= 0):
             raise CommandError("--loss must be in [0, 1), --disconnects >= 0, --rate > 0")
         try:
+            from hipmon.commands.record import emulated_sides, session_metadata
+
             return ChainSource.emulated(seconds=min(seconds, 1800.0), seed=args.seed, kind=args.emulate,
+                                        simulate_options=emulated_sides(session_metadata(args), {}),
                                         profile=args.profile or "movesense-gsp",
                                         rate_hz=emulation_rate_hz(args.profile or "movesense-gsp", args.rate),
                                         loss=args.loss, disconnects=args.disconnects,
@@ -102,7 +112,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration is not None and args.duration <= 0:
         raise CommandError("--duration must be positive")
+    from hipmon.commands.record import session_metadata
+    from hipmon.commands.sessions import library_output
+    from hipmon.library import library_root
+
+    meta = session_metadata(args)
     rec_dir = None if args.no_gui else recordings_dir(args)
+    if args.record is not None and not args.record:
+        args.record, _ = library_output(args, None, meta.get("protocol"), what="--record SESSION")
     source = _source(args)
     if args.record:
         if not args.no_gui:
@@ -125,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
                         athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir,
-                        sinks=sinks)
-    return run_terminal(source, args.duration, record=args.record, sinks=sinks)
+                        sinks=sinks, protocol=meta.get("protocol"), side=meta.get("protocol_side"),
+                        library=str(library_root(args.library)))
+    return run_terminal(source, args.duration, record=args.record, sinks=sinks, metadata=meta)
 
 
 def describe_placements(placements) -> list[str]:
@@ -158,18 +176,24 @@ def _print_new(state, ev_seq: int, al_seq: int, out) -> tuple[int, int]:
     return ev_seq, al_seq
 
 
-def run_terminal(source, duration: float | None, out=None, record: str | None = None, sinks=None) -> int:
+def run_terminal(source, duration: float | None, out=None, record: str | None = None, sinks=None,
+                 metadata: dict | None = None) -> int:
     """No Qt: the runner thread fills a LiveState; this loop prints each new event and alert.
 
-    ``record``: a session file the runner writes from the start (raw notifications, alerts)."""
+    ``record``: a session file the runner writes from the start (raw notifications, alerts);
+    ``metadata``: protocol, its side and the athlete (stored in it; with a protocol its result is
+    printed at the end, ``# ``-prefixed)."""
     from hipmon.app.session import SessionRunner
     from hipmon.buffers import LiveState
 
+    from hipmon.app.model import PROTOCOL_WINDOW_S, ProtocolChoice, protocol_result
+
     out = out or sys.stdout
-    state = LiveState()
+    metadata = dict(metadata or {})
+    state = LiveState(seconds=PROTOCOL_WINDOW_S)
     runner = SessionRunner(source, state, sinks=sinks)
     if record:
-        runner.start_recording(record)  # served on the runner thread once the source has started
+        runner.start_recording(record, metadata=metadata)  # served on the runner thread once the source has started
     runner.start()
     ev_seq = al_seq = 0
     t0 = time.monotonic()
@@ -207,6 +231,10 @@ def run_terminal(source, duration: float | None, out=None, record: str | None = 
         # pipeline, which is flushed (as a replay ends); the lines below are its last events
         runner.stop(timeout=120.0)
     _print_new(state, ev_seq, al_seq, out)
+    choice = ProtocolChoice(metadata.get("protocol"), metadata.get("protocol_side"))
+    if choice.name:
+        for line in protocol_result(state, choice).lines():
+            print(f"# {line}", file=out, flush=True)
     if record and os.path.exists(record):
         print(f"# recorded {record}", file=out, flush=True)
     if runner.error is not None:

@@ -10,7 +10,8 @@ HELP = "Record a session without a GUI, from sensors or --emulate KIND, to a SQL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, metavar="SESSION", help="session file to create")
+    parser.add_argument("-o", "--output", metavar="SESSION", help="session file to create (without it: a new file "
+                        "in the athlete library, with --athlete)")
     parser.add_argument("--seconds", type=float, default=10.0, help="recording length (s; default 10)")
     parser.add_argument("--emulate", metavar="KIND", help="emulated sensors fed by the simulator (run, jump, squat, stance, walk)")
     parser.add_argument("--config", metavar="TOML", help="session configuration: sensors, placements, profiles (hardware)")
@@ -26,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="emulation: any hipmon.simulate.simulate option, repeatable "
                              "(e.g. --sim right_valgus_deg=8 --sim reps=4); numbers and on/off parsed")
     add_placement_arguments(parser)
+    from hipmon.commands.sessions import add_library_argument, add_protocol_arguments
+
+    add_protocol_arguments(parser)
+    parser.add_argument("--athlete", metavar="NAME", help="athlete name stored in the metadata (without -o: the "
+                        "session goes to LIBRARY/<athlete>/<date>_<protocol>_<n>.hipmon)")
+    add_library_argument(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session file (once the new "
                         "one holds data: until then, and on an error or Ctrl-C, the old file stays as it was)")
 
@@ -139,12 +146,41 @@ def _check(args: argparse.Namespace) -> None:
         raise CommandError(f"--speed must be > 0, got {args.speed}")
 
 
+def session_metadata(args: argparse.Namespace) -> dict:
+    """The protocol (``--protocol``, else the emulated kind when it is one), its side and the athlete,
+    checked: a protocol the emulated athlete does not perform is an error."""
+    from hipmon.cli import CommandError
+    from hipmon.commands.sessions import protocol_metadata
+    from hipmon.protocols import PROTOCOLS
+
+    emulate = getattr(args, "emulate", None)
+    default = emulate if emulate in PROTOCOLS else None
+    meta = protocol_metadata(args, default)
+    if emulate and meta.get("protocol") and PROTOCOLS[meta["protocol"]].sim_kind != emulate:
+        raise CommandError(f"--protocol {meta['protocol']} with --emulate {emulate}: the emulated athlete does "
+                           f"'{emulate}'; use --emulate {PROTOCOLS[meta['protocol']].sim_kind}")
+    if getattr(args, "athlete", None):
+        meta["athlete"] = args.athlete
+    return meta
+
+
+def emulated_sides(meta: dict, options: dict) -> dict:
+    """A one-leg protocol on one side: the emulated athlete does only that side's set (unless --sim sides=)."""
+    if meta.get("protocol_side") and "sides" not in options:
+        return {**options, "sides": meta["protocol_side"]}
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
 
     _check(args)
+    from hipmon.commands.sessions import library_output
     from hipmon.recording import RecordingError
-    from hipmon.recording.writer import check_output_path
+    from hipmon.recording.writer import amend_metadata, check_output_path
+
+    meta = session_metadata(args)
+    args.output, _in_library = library_output(args, args.output, meta.get("protocol"))
 
     try:  # before any work: a directory, a missing or non-directory parent, an existing file
         check_output_path(args.output, args.overwrite)
@@ -153,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if args.emulate:
         from hipmon.ble.record import record_emulated
 
-        options = simulate_options(args.preset, args.sim)
+        options = emulated_sides(meta, simulate_options(args.preset, args.sim))
         placements = parse_placements(args.placements)
         summary = record_emulated(
             args.output, kind=args.emulate, seconds=args.seconds, profile=args.profile or "movesense-gsp",
@@ -172,5 +208,12 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("give --config SESSION.toml (sensors and placements) or --emulate KIND")
         summary = record_hardware(args.output, args.config, seconds=args.seconds, profile=args.profile,
                                   rate_hz=args.rate, overwrite=args.overwrite)
+    import os
+
+    if meta and os.path.exists(args.output):
+        amend_metadata(args.output, **meta)
     print(summary.format())
+    if meta.get("protocol"):
+        print(f"protocol {meta['protocol']}" + (f" ({meta['protocol_side']} side)" if meta.get("protocol_side") else "")
+              + (f", athlete {meta['athlete']}" if meta.get("athlete") else ""))
     return 0 if summary.ok else 1

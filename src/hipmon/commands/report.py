@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from hipmon.commands._options import add_pipeline_arguments
-from hipmon.report.progress import add_progress_arguments
+from hipmon.commands._progress import add_progress_arguments
 
 HELP = "One self-contained HTML or PDF report of a session (optionally against a baseline)."
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
     from hipmon.commands._options import load_rules_option, pipeline_config
     from hipmon.report.model import analyse_session
-    from hipmon.report.progress import Progress
+    from hipmon.commands._progress import Progress
     from hipmon.report.render import ReportError, find_chromium, render_html, write_report
 
     out = check_output(args.output)

@@ -91,6 +91,31 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool, *, flag: st
         raise RecordingError(f"{p}: not a regular file")
 
 
+def amend_metadata(path: str | os.PathLike[str], **values: Any) -> None:
+    """Merge ``values`` into a closed session file's metadata (``meta.metadata``).
+
+    For what is known only once a recording has closed, or that its recorder does not take:
+    ``hipmon record`` / ``live --record`` / the dashboard's Record button add the protocol, its
+    side and the athlete this way. One transaction; the samples are not touched."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(str(path))
+    try:
+        with con:
+            row = con.execute("SELECT value FROM meta WHERE key='metadata'").fetchone()
+            current = json.loads(row[0]) if row else {}
+            current.update(values)
+            if row:
+                con.execute("UPDATE meta SET value=? WHERE key='metadata'", (dumps(current),))
+            else:
+                con.execute("INSERT INTO meta(key, value) VALUES ('metadata', ?)", (dumps(current),))
+    except sqlite3.DatabaseError as exc:
+        raise RecordingError(f"{path}: cannot store the session's metadata ({exc})") from None
+    finally:
+        con.close()
+
+
 class SessionWriter:
     """Write one session: raw notifications, sensors, metadata, gaps, markers, alerts.
 

@@ -8,7 +8,8 @@
 - ``figures``: matplotlib (Agg) figures as PNG;
 - ``render``: the self-contained HTML (jinja2 template ``templates/report.html.j2``) and the
   PDF (the same HTML printed by headless Chromium);
-- ``progress``: progress lines on stderr for the commands.
+- ``progress``: an alias of ``hipmon.commands._progress`` (progress lines on stderr, every long command);
+- ``protocol_section``: the protocol section of a report and the athlete trends report.
 
 Formulas and decisions: docs/report.md.
 """

@@ -11,7 +11,7 @@ from PySide6 import QtWidgets
 
 from hipmon.app import theme
 from hipmon.app.feedback import CueGate, FadeSchedule
-from hipmon.app.model import DashboardModel
+from hipmon.app.model import DashboardModel, ProtocolChoice, protocol_options
 from hipmon.app.panels.alerts import Beeper
 from hipmon.app.panels.base import FrameView
 from hipmon.app.session import SessionRunner
@@ -68,18 +68,40 @@ class HeaderPanel(QtWidgets.QWidget):
 
 
 class ControlsPanel(QtWidgets.QWidget):
-    """● Record / ■ Stop, Marker (M), Sound on/off, cue mode (every alert or faded)."""
+    """Protocol and side (the picker, from ``hipmon.protocols``), ● Record / ■ Stop, Marker (M),
+    Sound on/off, cue mode (every alert or faded).
+
+    Record writes ``LIBRARY/<athlete>/<date>_<protocol>_<n>.hipmon`` when an athlete is named and
+    ``library`` is set (``hipmon.library``), else ``recordings_dir/NAME-YYYYmmdd-HHMMSS.hipmon``; the
+    recording keeps the protocol, its side and the athlete."""
 
     def __init__(self, model: DashboardModel, runner: SessionRunner | None, beeper: Beeper,
-                 fade: FadeSchedule, session_name: QtWidgets.QLineEdit):
+                 fade: FadeSchedule, session_name: QtWidgets.QLineEdit, choice: ProtocolChoice | None = None):
         super().__init__()
         self.model = model
         self.runner = runner
         self.beeper = beeper
         self.session_name = session_name
         self.recordings_dir = "."  # where Record writes NAME-YYYYmmdd-HHMMSS.hipmon
+        self.library: str | None = None  # the athlete library (Record writes there when an athlete is named)
+        self.choice = choice if choice is not None else ProtocolChoice()
         h = QtWidgets.QHBoxLayout(self)
         h.setContentsMargins(0, 0, 0, 0)
+        self.protocol_box = QtWidgets.QComboBox()
+        for label, name, _has_side in protocol_options():
+            self.protocol_box.addItem(label, name)
+        self.protocol_box.setToolTip("The test protocol: the athlete's prompt and the result panel follow it; "
+                                     "a recording keeps it")
+        h.addWidget(self.protocol_box)
+        self.side_box = QtWidgets.QComboBox()
+        for label, side in (("both sides", None), ("left", "left"), ("right", "right")):
+            self.side_box.addItem(label, side)
+        self.side_box.setToolTip("The tested (standing) leg of a one-leg protocol")
+        h.addWidget(self.side_box)
+        self.set_protocol(self.choice.name, self.choice.side)
+        self.protocol_box.currentIndexChanged.connect(self._on_protocol)
+        self.side_box.currentIndexChanged.connect(self._on_protocol)
+        h.addSpacing(8)
         self.record_button = QtWidgets.QPushButton("● Record")
         self.record_button.setCheckable(True)
         self.record_button.toggled.connect(self._on_record)
@@ -109,6 +131,29 @@ class ControlsPanel(QtWidgets.QWidget):
     def refresh(self, frame: FrameView) -> None:
         pass  # the buttons show their own state
 
+    def set_protocol(self, name: str | None, side: str | None = None) -> None:
+        """Select a protocol and side in the picker (and the shared choice)."""
+        i = max(0, self.protocol_box.findData(name))
+        self.protocol_box.setCurrentIndex(i)
+        self.side_box.setCurrentIndex(max(0, self.side_box.findData(side)))
+        self._on_protocol()
+
+    def _on_protocol(self, *_: object) -> None:
+        name = self.protocol_box.currentData()
+        has_side = next((s for _l, n, s in protocol_options() if n == name), False)
+        self.side_box.setEnabled(bool(has_side))
+        self.choice.name = name
+        self.choice.side = self.side_box.currentData() if has_side else None
+
+    def recording_target(self) -> str:
+        """Where Record writes now: the athlete library when an athlete is named, else ``recordings_dir``."""
+        athlete = (self.model.info.athlete or "").strip()
+        if athlete and self.library:
+            from hipmon.library import new_session_path  # noqa: PLC0415
+
+            return str(new_session_path(self.library, athlete, self.choice.name))
+        return recording_path(self.recordings_dir, self.session_name.text())
+
     def _on_mute(self, muted: bool) -> None:
         self.beeper.muted = muted
         self.mute_button.setText("Sound: off" if muted else "Sound: on")
@@ -117,7 +162,17 @@ class ControlsPanel(QtWidgets.QWidget):
         if self.runner is None:
             return
         if on:
-            self.runner.start_recording(recording_path(self.recordings_dir, self.session_name.text()))
+            meta = self.choice.metadata()
+            if (self.model.info.athlete or "").strip():
+                meta["athlete"] = self.model.info.athlete.strip()
+            try:
+                path = self.recording_target()
+            except Exception as exc:  # noqa: BLE001 - a library folder that cannot be made: say so, do not record
+                QtWidgets.QToolTip.showText(self.record_button.mapToGlobal(self.record_button.rect().center()),
+                                            f"cannot record: {exc}")
+                self.record_button.setChecked(False)
+                return
+            self.runner.start_recording(path, metadata=meta)
             self.record_button.setText("■ Stop")
             self.record_button.setStyleSheet(f"color:white; background:{theme.ALERT}")
         else:

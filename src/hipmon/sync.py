@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -179,10 +179,15 @@ class ClockSync:
         b = self._map.slope if self._map is not None else self._prior_slope
         bins = np.floor(xr / self.bin_s).astype(np.int64)
         r = y - b * xr
-        # split at bin changes (input is in order: runs of equal bin ids)
-        starts = np.flatnonzero(np.diff(bins)) + 1
-        for seg in np.split(np.arange(len(xr)), starts):
-            k = int(seg[np.argmin(r[seg])])
+        # split at bin changes (input is in order: runs of equal bin ids); one notification's
+        # samples are mostly in one bin: then no split (same point chosen, less overhead)
+        if bins[0] == bins[-1] and (bins == bins[0]).all():
+            segments: Any = (None,)
+        else:
+            starts = np.flatnonzero(np.diff(bins)) + 1
+            segments = np.split(np.arange(len(xr)), starts)
+        for seg in segments:
+            k = int(np.argmin(r)) if seg is None else int(seg[np.argmin(r[seg])])
             bin_id = int(bins[k])
             if self._open_bin is None:
                 self._open_bin, self._open_x, self._open_y = bin_id, float(xr[k]), float(y[k])

@@ -12,7 +12,12 @@ then, in this process:
   with the pipeline's ``VQF_PARAMS``), one call per sensor over all its
   decoded samples at the sensor rate (the samples the file holds), and also at the
   pipeline's grid rate (what the pipeline really fuses);
-- ``--profile``: cProfile of the analysis, the top functions by cumulative and own time.
+- ``--profile``: cProfile of the analysis, the top functions by cumulative and own time;
+- ``--proposed``: the offline path proposed for ``process_session`` (not in the pipeline yet):
+  each sensor's notifications through its stream stage at once (``SessionReader.samples`` /
+  ``session_time``: the same decoder and clock map), then ``process_samples`` in 10 s slices
+  (the imported-session path); CPU time and how far its angles and events are from the
+  causal replay's.
 
     .venv/bin/python benchmarks/bench_analyze_speed.py [--minutes 60] [--profile] [--keep DIR]
 """
@@ -91,6 +96,24 @@ def analyse(path: Path) -> dict:
     return {"result": result, "summary": summarize_result(result)}
 
 
+def proposed(path: Path) -> dict:
+    from hipmon.commands.analyze import summarize_result
+    from hipmon.pipeline import _specs_from_reader, process_samples
+    from hipmon.recording import SessionReader
+
+    t0 = time.process_time()
+    with SessionReader(path) as r:
+        specs = _specs_from_reader(r)
+        samples = {}
+        for s in specs:
+            b = r.samples(s.sensor_id)
+            samples[s.sensor_id] = (r.session_time(s.sensor_id), b.acc_sensor, b.gyr_sensor, b.mag_sensor)
+    t_dec = time.process_time() - t0
+    result = process_samples(samples, specs)
+    summarize_result(result)
+    return {"result": result, "decode_cpu": t_dec, "cpu": time.process_time() - t0}
+
+
 def vqf_alone(path: Path) -> tuple[float, float, int, int]:
     """CPU s of the pipeline's VQF over every decoded sample (sensor rate), and over the grid's samples."""
     from hipmon.fusion import make_filter
@@ -121,6 +144,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the analysis and print the top functions")
     ap.add_argument("--keep", type=Path, default=None, help="directory for the session file (reused if present)")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--proposed", action="store_true", help="also time the proposed bulk offline path")
     a = ap.parse_args()
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="hipmon-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -148,6 +172,16 @@ def main() -> None:
           f"{len(r.events)} events, {len(r.alerts)} alerts; peak RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB")
     print(f"ratio analyze / VQF alone (sensor-rate samples): {cpu / cpu_vqf_sensor:.1f}x (target <= 2x); "
           f"/ VQF at the grid rate: {cpu / cpu_vqf_grid:.1f}x")
+    if a.proposed:
+        pr = proposed(path)
+        p_res = pr["result"]
+        common = np.intersect1d(np.round(r.frames.time_s * 1e4), np.round(p_res.frames.time_s * 1e4))
+        ia = np.searchsorted(np.round(r.frames.time_s * 1e4), common)
+        ib = np.searchsorted(np.round(p_res.frames.time_s * 1e4), common)
+        diff = np.nanmax(np.abs(r.frames.angles_deg[ia] - p_res.frames.angles_deg[ib]))
+        print(f"proposed offline path: {pr['cpu']:.2f} s CPU (stream stage per sensor {pr['decode_cpu']:.2f} s); "
+              f"{pr['cpu'] / cpu_vqf_sensor:.1f}x VQF alone; angles max |diff| vs replay {diff:.2e} deg over "
+              f"{common.size} common frames; events {len(p_res.events)} vs {len(r.events)}")
     if prof:
         for key in ("cumulative", "tottime"):
             s = io.StringIO()

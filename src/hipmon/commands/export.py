@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
     from hipmon.types import ANGLE_COLUMNS
 
-    lab = [k for k in _LAB if getattr(args, k, None)]
+    lab = [k for k, v in zip(_LAB, (args.opensim, args.c3d, args.parquet, args.bids)) if v]
     if not args.angles and not args.events and not lab:
         raise CommandError("nothing to export: give --angles ANGLES.csv and/or --events EVENTS.csv "
                            "(or --opensim DIR, --c3d FILE.c3d, --parquet DIR, --bids DIR)")

@@ -47,7 +47,7 @@ _DESCRIPTIONS = {
 def _metrics_text(e: Any) -> str:
     parts = []
     for name in METRICS:
-        v = getattr(e, name, None) if hasattr(e, name) else e.extra.get(name)
+        v = getattr(e, name) if METRICS[name].storage == "field" else e.extra.get(name)
         if v is not None and np.isfinite(v):
             parts.append(f"{name}={float(v):.4f}")
     if e.alert:

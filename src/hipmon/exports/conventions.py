@@ -167,16 +167,21 @@ class MarkerRow:
 
 
 def marker_rows(markers: Iterable[Any] | None) -> list[MarkerRow]:
-    """Markers as ``MarkerRow``s sorted by time, from ``SessionReader.markers`` objects
-    (``time_s``, ``label``, optional ``condition``), (t, label[, condition]) tuples or dicts."""
+    """Markers as ``MarkerRow``s sorted by time, from ``SessionReader.markers``
+    (``hipmon.recording.reader.Marker``: time and label; the recording keeps no condition yet),
+    ``MarkerRow``s, (time_s, label[, condition]) tuples or dicts with those keys."""
+    from hipmon.recording.reader import Marker
+
     rows = []
     for m in markers or ():
-        if isinstance(m, Mapping):
-            t, label, cond = m.get("time_s"), m.get("label", ""), m.get("condition", "")
-        elif isinstance(m, (tuple, list)):
-            t, label, cond = (list(m) + ["", ""])[:3]
+        if isinstance(m, MarkerRow):
+            t, label, cond = m.time_s, m.label, m.condition
+        elif isinstance(m, Marker):
+            t, label, cond = m.time_s, m.label, ""
+        elif isinstance(m, Mapping):
+            t, label, cond = m["time_s"], m.get("label", ""), m.get("condition", "")
         else:
-            t, label, cond = getattr(m, "time_s"), getattr(m, "label", ""), getattr(m, "condition", "")
+            t, label, cond = (list(m) + ["", ""])[:3]
         rows.append(MarkerRow(float(t), str(label or ""), str(cond or "")))
     return sorted(rows, key=lambda r: r.time_s)
 

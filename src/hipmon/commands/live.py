@@ -89,7 +89,8 @@ def _source(args: argparse.Namespace):
             from hipmon.commands.record import emulated_sides, session_metadata
 
             return ChainSource.emulated(seconds=min(seconds, 1800.0), seed=args.seed, kind=args.emulate,
-                                        simulate_options=emulated_sides(session_metadata(args), {}),
+                                        simulate_options=emulated_sides(session_metadata(args), {},
+                                                                                explicit=bool(args.protocol)),
                                         profile=args.profile or "movesense-gsp",
                                         rate_hz=emulation_rate_hz(args.profile or "movesense-gsp", args.rate),
                                         loss=args.loss, disconnects=args.disconnects,

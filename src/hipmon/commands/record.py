@@ -164,11 +164,22 @@ def session_metadata(args: argparse.Namespace) -> dict:
     return meta
 
 
-def emulated_sides(meta: dict, options: dict) -> dict:
-    """A one-leg protocol on one side: the emulated athlete does only that side's set (unless --sim sides=)."""
-    if meta.get("protocol_side") and "sides" not in options:
-        return {**options, "sides": meta["protocol_side"]}
-    return options
+def emulated_sides(meta: dict, options: dict, explicit: bool = True) -> dict:
+    """The emulated athlete follows an explicitly given protocol (``--protocol``): only the chosen side's
+    set, and the protocol's target (a 30 s hold, 5 squats or jumps per side), unless ``--sim`` says otherwise."""
+    from hipmon.protocols import PROTOCOLS
+
+    if not explicit or not meta.get("protocol"):
+        return options
+    out = dict(options)
+    if meta.get("protocol_side"):
+        out.setdefault("sides", meta["protocol_side"])
+    target = PROTOCOLS[meta["protocol"]].target
+    if "hold_s" in target:
+        out.setdefault("hold_s", target["hold_s"])
+    elif "reps" in target:
+        out.setdefault("reps", int(target["reps"]))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     if args.emulate:
         from hipmon.ble.record import record_emulated
 
-        options = emulated_sides(meta, simulate_options(args.preset, args.sim))
+        options = emulated_sides(meta, simulate_options(args.preset, args.sim), explicit=bool(args.protocol))
         placements = parse_placements(args.placements)
         summary = record_emulated(
             args.output, kind=args.emulate, seconds=args.seconds, profile=args.profile or "movesense-gsp",

@@ -20,7 +20,12 @@ HELP = "One self-contained HTML or PDF report of a session (optionally against a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="session file (from hipmon record / import)")
+    parser.add_argument("session", nargs="?", help="session file (from hipmon record / import)")
+    parser.add_argument("--athlete", metavar="NAME", help="instead of SESSION: the athlete's trends across their "
+                        "sessions in the athlete library (per protocol, in date order)")
+    from hipmon.commands.sessions import add_library_argument
+
+    add_library_argument(parser)
     parser.add_argument("--baseline", metavar="SESSION", help="an earlier session of the same athlete to compare with")
     parser.add_argument("-o", "--output", required=True, metavar="REPORT.html|REPORT.pdf",
                         help="the report file: .html (self-contained) or .pdf (printed by headless Chromium)")
@@ -54,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.commands._progress import Progress
     from hipmon.report.render import ReportError, find_chromium, render_html, write_report
 
+    if args.athlete:
+        if args.session or args.baseline:
+            raise CommandError("--athlete draws the library's sessions: leave out SESSION and --baseline")
+        return run_athlete(args)
+    if not args.session:
+        raise CommandError("give SESSION, or --athlete NAME for the trends across an athlete's sessions")
     out = check_output(args.output)
     if out.suffix.lower() == ".pdf" and find_chromium() is None:
         raise CommandError(f"{args.output}: a PDF needs Chromium (apt-get install chromium) to print the report; "
@@ -79,4 +90,43 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     prog.done(f"wrote {args.output}")
     print(f"wrote {args.output}")
+    return 0
+
+
+def run_athlete(args: argparse.Namespace) -> int:
+    """``report --athlete NAME``: every library session of the athlete analysed, trends per protocol."""
+    from hipmon.cli import CommandError
+    from hipmon.commands._options import load_rules_option, pipeline_config
+    from hipmon.commands._progress import Progress
+    from hipmon.library import LibraryError, library_root, list_sessions
+    from hipmon.report.model import analyse_session
+    from hipmon.report.protocol_section import trends_context
+    from hipmon.report.render import ReportError, find_chromium, render_trends_html, write_report
+
+    out = check_output(args.output)
+    if out.suffix.lower() == ".pdf" and find_chromium() is None:
+        raise CommandError(f"{args.output}: a PDF needs Chromium (apt-get install chromium); use -o REPORT.html")
+    rules = load_rules_option(args)
+    config = pipeline_config(args, rules)
+    prog = Progress("report", enabled=args.progress)
+    try:
+        entries = list_sessions(library_root(args.library), args.athlete, step=prog.step)
+    except LibraryError as exc:
+        raise CommandError(str(exc)) from None
+    entries = [e for e in entries if not e.get("error")]
+    if not entries:
+        raise CommandError(f"athlete {args.athlete!r}: no session in the library can be analysed")
+    analyses = []
+    for e in entries:
+        prog.step(f"analysing {e['rel']}")
+        analyses.append(analyse_session(e["path"], config, rules))
+    name = next((a.athlete for a in analyses if a.athlete), args.athlete)
+    html = render_trends_html(trends_context(name, analyses, step=prog.step))
+    prog.step(f"writing {args.output}")
+    try:
+        write_report(html, out)
+    except ReportError as exc:
+        raise CommandError(str(exc)) from None
+    prog.done(f"wrote {args.output}")
+    print(f"wrote {args.output} ({len(analyses)} sessions of {name})")
     return 0

@@ -60,6 +60,7 @@ class SessionAnalysis:
     angles_deg: np.ndarray = field(repr=False)
     valid: np.ndarray = field(repr=False)
     rules: Any = field(default=None, repr=False)
+    protocol_side: str | None = None  # the tested side of a one-leg protocol (metadata ``protocol_side``)
 
     # ------------------------------------------------------------ per event
 
@@ -126,6 +127,11 @@ def metric_value(event: Any, metric: str) -> float:
 
 
 def _protocol(metadata: dict, events: list) -> str:
+    from hipmon.protocols import infer_protocol
+
+    known = infer_protocol(metadata, events)
+    if known is not None:
+        return known
     for key in ("protocol", "kind"):
         if isinstance(metadata.get(key), str):
             return metadata[key]
@@ -217,6 +223,7 @@ def analyse_session(path: str | Path, config: Any = None, rules: Any = None) -> 
         warnings=warnings, summary=summary, kinds=_task_kinds(summary), events=events,
         alerts=list(result.alerts or []), time_s=time_s, angles_deg=angles, valid=valid,
         rules=rules if rules is not None else load_rules(),
+        protocol_side=metadata.get("protocol_side") if isinstance(metadata.get("protocol_side"), str) else None,
     )
 
 

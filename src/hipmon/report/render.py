@@ -156,7 +156,11 @@ def render_html(a: SessionAnalysis, baseline: SessionAnalysis | None = None,
     from hipmon import __version__
     from hipmon import uncertainty as unc
 
+    from .protocol_section import section as protocol_section
+
     step = step or (lambda _t: None)
+    step("protocol result")
+    proto = protocol_section(a)
     kinds = []
     for kind in a.kinds:
         step(f"figures: {KIND_NAMES.get(kind, kind)}s")
@@ -175,9 +179,9 @@ def render_html(a: SessionAnalysis, baseline: SessionAnalysis | None = None,
         "uncertainty_source": unc.SOURCE,
         "sigma_text": ", ".join(f"{reg.METRICS[m].label} {session_sd_deg(m)[0]:.2f}°" for m in REPORT_METRICS
                                 if session_sd_deg(m)[0] is not None),
-        "b": None,
+        "b": None, "proto": proto, "sec0": 3 if proto is not None else 2,
     }
-    n_fig = 2 * len(kinds) + 1
+    n_fig = 2 * len(kinds) + 1 + (1 if proto is not None and proto["fig"] else 0)
     if baseline is not None:
         step("comparison with the baseline")
         comp: Comparison = compare_pair(baseline, a)
@@ -203,6 +207,19 @@ def render_html(a: SessionAnalysis, baseline: SessionAnalysis | None = None,
 
 
 # ---------------------------------------------------------------- files
+
+
+def render_trends_html(ctx: dict) -> str:
+    """The athlete's trends report (``hipmon report --athlete``): ``protocol_section.trends_context``."""
+    import jinja2
+
+    from hipmon import __version__
+
+    css = resources.files("hipmon.report").joinpath("templates/report.css").read_text(encoding="utf-8")
+    env = jinja2.Environment(loader=jinja2.PackageLoader("hipmon.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    n_fig = sum(len(b["figs"]) for b in ctx["blocks"])
+    return env.get_template("trends.html.j2").render(css=css, version=__version__, n_figures=n_fig, **ctx)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -274,5 +291,5 @@ def write_report(html: str, out: str | Path) -> None:
         write_atomic(out, pdf.read_bytes())
 
 
-__all__ = ["render_html", "write_report", "html_to_pdf", "find_chromium", "chromium_command", "ReportError",
+__all__ = ["render_html", "render_trends_html", "write_report", "html_to_pdf", "find_chromium", "chromium_command", "ReportError",
            "REMOUNT_SD_DEG", "change_sentence", "plain_session"]

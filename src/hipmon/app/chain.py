@@ -83,44 +83,27 @@ class ChainSource:
         ``(session time s, seconds)`` spans that sensor is gone (a thigh lost part-way);
         ``simulate_options``: more ``simulate`` keyword arguments; ``disconnects``: forced drops
         per sensor, spread over the session."""
-        from hipmon.emulation import EmulatedRadio  # noqa: PLC0415
         from hipmon.emulation.backend import BumbleBleakClient, BumbleBleakScanner  # noqa: PLC0415
-        from hipmon.emulation.sensor import EmulatedSensor, Impairments  # noqa: PLC0415
-        from hipmon.profiles import get_profile  # noqa: PLC0415
-        from hipmon.simulate import simulate  # noqa: PLC0415
-
-        from hipmon.emulation.session import EmulationPlan  # noqa: PLC0415
+        from hipmon.emulation.session import EmulationPlan, open_session  # noqa: PLC0415
 
         placements = tuple(p for p in PLACEMENTS if p in set(placements))
         off_air = dict(off_air or {})
-        # checks the placements and the off-air spans; its drop times are hipmon record's
-        plan = EmulationPlan(kind=kind, seconds=seconds, seed=seed, disconnects=disconnects,
-                             disconnect_window_s=(2.0, max(2.5, seconds - 2.0)), placements=placements,
-                             off_air=off_air)
         sim_kw = {"preset": preset, **dict(simulate_options or {})}
         if sim_kw.get("preset") is None:
             sim_kw.pop("preset")
+        # the one emulated-sensor set-up (hipmon record --emulate's); its drop times are record's
+        plan = EmulationPlan(kind=kind, seconds=seconds, seed=seed, profile=profile, rate_hz=rate_hz, loss=loss,
+                             disconnects=disconnects, speed=speed, jitter_s=0.004,
+                             disconnect_window_s=(2.0, max(2.5, seconds - 2.0)), placements=placements,
+                             off_air=off_air, extra={"simulate": sim_kw}, log_limit=1000)
         specs = [SensorSpec(p, p, profile, rate_hz) for p in placements]
         context: dict[str, Any] = {}
 
         async def setup() -> Any:
-            sim = simulate(kind, seconds, seed, rate_hz=rate_hz, **sim_kw)
-            prof = get_profile(profile)
-            radio = await EmulatedRadio().start()
-            t0 = time.monotonic()
-            sensors = {}
-            for i, p in enumerate(PLACEMENTS):
-                if p not in placements:
-                    continue
-                imp = Impairments(loss=loss, jitter_s=0.004, disconnect_at_s=plan.disconnect_times(i),
-                                  off_air_s=tuple(off_air.get(p, ())))
-                sensors[p] = await EmulatedSensor(
-                    radio, prof, sim.sensors[p], rate_hz=rate_hz, speed=speed, impairments=imp, seed=seed * 100 + i,
-                ).start(t0)
-                sensors[p].log.limit(1000)  # a live session reads no ground truth: keep the log bounded
+            radio, sensors, _origin = await open_session(plan)  # in process (a bumble LocalLink)
             for spec in specs:
                 spec.address = sensors[spec.placement].address
-            context.update(radio=radio, sensors=sensors, simulation=sim)
+            context.update(radio=radio, sensors=sensors)
 
             async def teardown() -> None:
                 await radio.close()

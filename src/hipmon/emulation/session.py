@@ -7,14 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from hipmon.emulation.sensor import EmulatedSensor, Impairments, SyntheticSource
+from hipmon.emulation.sensor import EmulatedSensor, Impairments
 from hipmon.types import PLACEMENTS
 
 if TYPE_CHECKING:
     from hipmon.emulation.radio import EmulatedRadio
-    from hipmon.simulate import SimSensor
 
 log = logging.getLogger(__name__)
 
@@ -22,43 +19,21 @@ log = logging.getLogger(__name__)
 def session_sources(kind: str, seconds: float, seed: int, rate_hz: float,
                     placements: tuple[str, ...] = PLACEMENTS,
                     **simulate_kwargs: Any) -> tuple[dict[str, Any], str]:
-    """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ...)``
+    """Per-placement sample sources from ``hipmon.simulate.simulate(kind, ..., rate_hz=rate_hz)``
     (``simulate_kwargs``, e.g. ``preset``, are passed on), for ``placements``.
 
     Returns (sources, origin) where origin is ``"simulate"``.
     """
     from hipmon.simulate import simulate
 
-    sim = simulate(kind, seconds=seconds, seed=seed, **simulate_kwargs)
-    sources = {}
-    for placement in placements:
-        src = sim.sensors[placement]
-        if abs(float(src.rate_hz) - rate_hz) > 1e-6:
-            src = _resample(src, rate_hz)
-        sources[placement] = src
-    return sources, "simulate"
-
-
-def _resample(src: SimSensor, rate_hz: float) -> SyntheticSource:
-    """Linear resampling of a SimSensor onto ``rate_hz`` (the sensor's own sample grid)."""
-    t = np.asarray(src.time_session_s, float)
-    n = int(np.floor((t[-1] - t[0]) * rate_hz)) + 1
-    tn = t[0] + np.arange(n) / rate_hz
-
-    def interp(a: Any) -> Any:
-        if a is None:
-            return None
-        a = np.asarray(a, float)
-        return np.stack([np.interp(tn, t, a[:, k]) for k in range(a.shape[1])], axis=1)
-
-    ts = np.interp(tn, t, np.asarray(src.time_sensor_s, float))
-    return SyntheticSource(rate_hz, tn, ts, interp(src.acc_sensor), interp(src.gyr_sensor),
-                           interp(src.mag_sensor), src.placement)
+    sim = simulate(kind, seconds=seconds, seed=seed, rate_hz=rate_hz, **simulate_kwargs)
+    return {p: sim.sensors[p] for p in placements}, "simulate"
 
 
 @dataclass
 class EmulationPlan:
-    """What ``hipmon record --emulate`` asks of the emulated sensors."""
+    """What ``hipmon record --emulate`` and the live demo (``ChainSource.emulated``) ask of the
+    emulated sensors: the one emulated-sensor set-up (``open_session``)."""
 
     kind: str = "walk"
     seconds: float = 10.0
@@ -82,6 +57,9 @@ class EmulationPlan:
     #: placement -> ``(session time s, seconds)`` spans that sensor is gone off the air
     #: (``Impairments.off_air_s``): e.g. ``{"left_thigh": ((12.0, 5.0),)}`` loses a thigh part-way
     off_air: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    #: keep at most this many notification records per sensor (a live session reads no ground
+    #: truth: its logs stay bounded); None keeps all (recordings compare against them)
+    log_limit: int | None = None
 
     def __post_init__(self) -> None:
         bad = [p for p in self.placements if p not in PLACEMENTS] + [p for p in self.off_air if p not in self.placements]
@@ -117,6 +95,8 @@ async def start_session_sensors(radio: Any, plan: EmulationPlan) -> tuple[dict[s
             radio, profile, sources[placement], rate_hz=rate, speed=plan.speed, impairments=imp,
             seed=plan.seed * 100 + i,
         ).start(t0)
+        if plan.log_limit is not None:
+            sensors[placement].log.limit(plan.log_limit)
         encoder = sensors[placement].firmware.encoder
         for key, value in plan.extra.get("codec", {}).items():
             try:

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "decode": "decode",
     "profiles": "profiles",
+    "mark": "mark",
 }
 
 

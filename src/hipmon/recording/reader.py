@@ -33,8 +33,11 @@ RESET_KINDS = ("connect", "reconnect")
 
 @dataclass(frozen=True)
 class Marker:
+    """A user marker: session time (s), label and condition ("" when none; schema < 3)."""
+
     time_s: float  # session time
     label: str
+    condition: str = ""
 
 
 @dataclass
@@ -208,10 +211,13 @@ class SessionReader:
         missing = [t for t in TABLES_V1 if t not in tables]
         if not missing:
             cols = {r[1] for r in self._con.execute("PRAGMA table_info(notifications)")}
+            mcols = {r[1] for r in self._con.execute("PRAGMA table_info(markers)")}
             if version >= 2 and "role" not in cols:
                 missing = ["notifications.role"]
+            elif version >= 3 and "condition" not in mcols:
+                missing = ["markers.condition"]
         else:
-            cols = set()
+            cols = mcols = set()
         if version < MIN_SCHEMA_VERSION or missing:
             raise DamagedFileError(
                 f"{self.path}: damaged hipmon recording (schema version {version}, missing tables: "
@@ -220,6 +226,8 @@ class SessionReader:
         self.schema_version = int(version)
         # version 1 files have no role column: every stored notification is data
         self._role_sql = "role" if "role" in cols else f"'{DATA_ROLE}'"
+        # version 1 and 2 files have no markers.condition: every marker's condition is ""
+        self._condition_sql = "condition" if "condition" in mcols else "''"
         try:
             self._meta = {k: loads(v) for k, v in self._con.execute("SELECT key, value FROM meta")}
         except (sqlite3.Error, ValueError) as exc:
@@ -315,7 +323,8 @@ class SessionReader:
 
     @property
     def markers(self) -> list[Marker]:
-        return [Marker(*r) for r in self._q("SELECT time_s, label FROM markers ORDER BY time_s, id")]
+        return [Marker(float(t), str(lab), str(c or "")) for t, lab, c in
+                self._q(f"SELECT time_s, label, {self._condition_sql} FROM markers ORDER BY time_s, id")]
 
     @property
     def alerts(self) -> list[Alert]:

@@ -54,8 +54,8 @@ class SessionRecorder:
     def gap(self, gap: Gap) -> None:
         self.writer.add_gap(gap)
 
-    def marker(self, time_s: float, label: str) -> None:
-        self.writer.add_marker(time_s, label)
+    def marker(self, time_s: float, label: str, condition: str = "") -> None:
+        self.writer.add_marker(time_s, label, condition)
 
     def alert(self, alert: Alert) -> None:
         """An alert, with its numeric values as the stored detail (what a reader gets back)."""

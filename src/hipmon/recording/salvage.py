@@ -75,7 +75,8 @@ SHAPES: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {
     "meta": ("table", (T, T)),
     "sensors": ("table", (T, T + N, T + N, NUM + N, T + N, T, I)),
     "gaps": ("table", (N + I, T, NUM, NUM, I, T)),
-    "markers": ("table", (N + I, NUM, T)),
+    "markers": ("table", (N + I, NUM, T, T)),
+    "markers_v2": ("table", (N + I, NUM, T)),  # schema < 3 (no condition), or rows from before the upgrade
     "alerts": ("table", (N + I, NUM, T, T, T)),
     "calibration": ("table", (N + I, I, T)),
     "connection_log": ("table", (N + I, T + N, I, T, T)),
@@ -105,10 +106,10 @@ def _classify(kind: str, values: list[Any]) -> str | None:
     """The hipmon table a row found on a stray page belongs to (None: none, or an index)."""
     k = _kinds(values)
     cands = [name for name, (bk, shape) in SHAPES.items() if bk == kind and _is(k, shape)]
-    if len(cands) > 1 and set(cands) == {"markers", "calibration"}:
+    if len(cands) > 1 and set(cands) == {"markers_v2", "calibration"}:
         # (id, time_s, label) vs (id, host_ns, JSON): calibration stamps are monotonic ns
         big = isinstance(values[1], int) and abs(values[1]) > 10**6 and str(values[2]).startswith("{")
-        cands = ["calibration" if big else "markers"]
+        cands = ["calibration" if big else "markers_v2"]
     return cands[0] if len(cands) == 1 else None
 
 
@@ -567,6 +568,9 @@ def salvage(path: str | os.PathLike[str]) -> Salvaged:
                 values = values + [DATA_ROLE]
                 table = "notifications"
             key: Any = (values[0], values[1])
+        elif table == "markers_v2":  # no condition column (yet): the condition is ""
+            keep("markers", rowid, values + [""], prio, pgno)
+            return
         elif table == "samples":
             key = (values[0], values[1])
         elif table in ("meta", "sensors"):
@@ -630,6 +634,8 @@ def salvage(path: str | os.PathLike[str]) -> Salvaged:
                 target = name
                 if name == "notifications" and len(values) == 4:
                     target = "notifications_v1"
+                elif name == "markers" and len(values) == 3:
+                    target = "markers_v2"
                 if _is(_kinds(values), SHAPES[target][1]):
                     keep(target, rowid, values, _TREE, pg)
                 else:
@@ -660,7 +666,7 @@ def salvage(path: str | os.PathLike[str]) -> Salvaged:
         rep.rows_lost["cells"] = walker.undecodable
 
     rows = {name: {k: v[2] for k, v in sorted(found[name].items(), key=lambda kv: _sort_key(kv[0]))}
-            for name in SHAPES if not name.endswith("_v1")}
+            for name in SHAPES if not name.endswith(("_v1", "_v2"))}
     rep.rows = {name: len(v) for name, v in rows.items()}
     _fill_report(rep, rows)
     return Salvaged(rows, rep, encoding)
@@ -784,7 +790,7 @@ def write_salvaged(salv: Salvaged, output: str | os.PathLike[str], *, overwrite:
                         rows["samples"].values())
         con.executemany("INSERT INTO gaps(id, sensor_id, start_s, end_s, samples_lost, reason) VALUES (?,?,?,?,?,?)",
                         [_floats(v, (2, 3)) for v in rows["gaps"].values()])
-        con.executemany("INSERT INTO markers(id, time_s, label) VALUES (?,?,?)",
+        con.executemany("INSERT INTO markers(id, time_s, label, condition) VALUES (?,?,?,?)",
                         [_floats(v, (1,)) for v in rows["markers"].values()])
         con.executemany("INSERT INTO alerts(id, time_s, rule, side, detail) VALUES (?,?,?,?,?)",
                         [_floats(v, (1,)) for v in rows["alerts"].values()])

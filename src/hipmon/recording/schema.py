@@ -17,7 +17,9 @@ APPLICATION_ID: int = int.from_bytes(b"HIPM", "big")
 #: Current schema version (``PRAGMA user_version`` and ``meta.schema_version``).
 #: Version 2 added ``notifications.role`` (control-point messages stored beside the data);
 #: the reader still opens version 1 files (every row there is ``data``).
-SCHEMA_VERSION: int = 2
+#: Version 3 added ``markers.condition`` (a marker's condition, e.g. "shoe A"); the reader
+#: still opens version 1 and 2 files (their markers have the condition "").
+SCHEMA_VERSION: int = 3
 
 #: Oldest schema version the reader opens.
 MIN_SCHEMA_VERSION: int = 1
@@ -77,7 +79,8 @@ CREATE TABLE gaps (
 CREATE TABLE markers (
     id     INTEGER PRIMARY KEY,
     time_s REAL NOT NULL,           -- session time
-    label  TEXT NOT NULL
+    label  TEXT NOT NULL,
+    condition TEXT NOT NULL DEFAULT ''  -- e.g. "shoe A", "after fatigue" (v3)
 );
 CREATE TABLE alerts (
     id     INTEGER PRIMARY KEY,

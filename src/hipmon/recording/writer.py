@@ -116,6 +116,74 @@ def amend_metadata(path: str | os.PathLike[str], **values: Any) -> None:
         con.close()
 
 
+def add_marker_to_session(path: str | os.PathLike[str], time_s: float, label: str, condition: str = "") -> None:
+    """Add one user marker to an existing, closed session file (``hipmon mark``).
+
+    An explicit write (reading never modifies a file): one transaction, committed or not at
+    all. Refused with :class:`RecordingError` (one line naming the file) for a file that is
+    not a hipmon session, is damaged (``DamagedFileError``: the reader's checks, then SQLite's
+    ``quick_check``), has a ``-wal`` beside it (a recording writing to it, or one not closed
+    cleanly: ``hipmon repair`` first), or cannot be written. A file of schema version < 3
+    given a marker with a condition is upgraded to the current version in the same
+    transaction (``markers.condition``, and ``notifications.role`` for version 1); without a
+    condition an older file keeps its schema."""
+    import math
+    import sqlite3
+
+    from ._common import DamagedFileError, is_damage, repair_hint
+    from .reader import SessionReader
+    from .schema import APPLICATION_ID as _APP, DATA_ROLE
+
+    p = Path(path)
+    time_s = float(time_s)
+    if not math.isfinite(time_s):
+        raise RecordingError(f"{p}: marker time {time_s} is not a finite number of seconds")
+    if not str(label).strip():
+        raise RecordingError(f"{p}: a marker needs a label")
+    if os.path.exists(f"{p}-wal"):
+        raise RecordingError(f"{p}: a recording is writing to it or was not closed cleanly ({p.name}-wal beside "
+                             f"it): mark it once the recording has closed, or {repair_hint(p)} first")
+    SessionReader(p).close()  # a hipmon session of a schema this hipmon reads, structure intact
+    condition = str(condition or "")
+    try:
+        con = sqlite3.connect(os.fspath(p), isolation_level=None, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise RecordingError(f"{p}: cannot open for writing: {exc}") from None
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        if con.execute("PRAGMA application_id").fetchone()[0] != _APP:
+            raise RecordingError(f"{p}: not a hipmon recording")
+        check = [r[0] for r in con.execute("PRAGMA quick_check(5)")]
+        if check != ["ok"]:
+            raise DamagedFileError(f"{p}: damaged session file ({'; '.join(map(str, check))}); {repair_hint(p)}")
+        version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        mcols = {r[1] for r in con.execute("PRAGMA table_info(markers)")}
+        if "condition" in mcols:
+            con.execute("INSERT INTO markers(time_s, label, condition) VALUES (?, ?, ?)", (time_s, str(label), condition))
+        elif not condition:
+            con.execute("INSERT INTO markers(time_s, label) VALUES (?, ?)", (time_s, str(label)))
+        else:  # upgrade to the current schema in the same transaction
+            if "role" not in {r[1] for r in con.execute("PRAGMA table_info(notifications)")}:
+                con.execute(f"ALTER TABLE notifications ADD COLUMN role TEXT NOT NULL DEFAULT '{DATA_ROLE}'")
+            con.execute("ALTER TABLE markers ADD COLUMN condition TEXT NOT NULL DEFAULT ''")
+            con.execute("INSERT INTO markers(time_s, label, condition) VALUES (?, ?, ?)", (time_s, str(label), condition))
+            con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (dumps(SCHEMA_VERSION),))
+            con.execute(f"PRAGMA user_version={max(version, SCHEMA_VERSION)}")
+        con.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        if is_damage(exc):
+            raise DamagedFileError(f"{p}: damaged session file ({exc}); {repair_hint(p)}") from None
+        raise RecordingError(f"{p}: cannot add the marker ({exc})") from None
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
 class SessionWriter:
     """Write one session: raw notifications, sensors, metadata, gaps, markers, alerts.
 
@@ -342,9 +410,10 @@ class SessionWriter:
             (gap.sensor_id, float(gap.start_s), float(gap.end_s), int(gap.samples_lost), gap.reason),
         )
 
-    def add_marker(self, time_s: float, label: str) -> None:
-        """A user marker at session time ``time_s`` (s)."""
-        self._commit("INSERT INTO markers(time_s, label) VALUES (?, ?)", (float(time_s), str(label)))
+    def add_marker(self, time_s: float, label: str, condition: str = "") -> None:
+        """A user marker at session time ``time_s`` (s), with its condition ("" when none)."""
+        self._commit("INSERT INTO markers(time_s, label, condition) VALUES (?, ?, ?)",
+                     (float(time_s), str(label), str(condition or "")))
 
     def add_alert(
         self, time_s: float, rule: str, side: str = "", detail: Mapping[str, Any] | None = None

@@ -416,3 +416,20 @@ def test_a_healthy_session_raises_no_warning(tmp_path, capsys, kind):
     code, stdout, err = _run(capsys, ["analyze", str(out)])
     assert code == 0, err
     assert "(trusted)" in stdout and "warning" not in stdout.lower(), stdout
+
+
+@pytest.mark.parametrize("field, bad, line_of", [
+    ("codec", 'codec = "nope"', "codec ="),
+    ("rates_hz", 'rates_hz = "fast"', "rates_hz ="),
+])
+def test_bad_profile_names_file_line_and_field(tmp_path, capsys, field, bad, line_of):
+    import re
+
+    src = (REPO / "firmware_profiles" / "movesense-gsp.toml").read_text().splitlines()
+    out = [bad if re.match(rf"^{field}\s*=", ln) else ln for ln in src]
+    assert out != src
+    (tmp_path / "bad.toml").write_text("\n".join(out) + "\n")
+    line = next(i + 1 for i, ln in enumerate(out) if ln.startswith(line_of))
+    code, _, err = _run(capsys, ["profiles", "--dir", str(tmp_path)])
+    _refused(code, err, "bad.toml", ["profiles"])
+    assert f"line {line}" in err and f"'{field}'" in err, err

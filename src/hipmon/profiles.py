@@ -49,11 +49,31 @@ class ProfileError(ValueError):
 
     def __init__(self, path: Path | str | None, field_name: str | None, message: str):
         where = str(path) if path is not None else "<profile>"
+        self.line = _field_line(path, field_name)
+        if self.line is not None:
+            where += f", line {self.line}"
         if field_name:
             where += f": field '{field_name}'"
         super().__init__(f"{where}: {message}")
         self.path = path
         self.field = field_name
+
+
+def _field_line(path: Path | str | None, field_name: str | None) -> int | None:
+    """Line (1-based) of ``field_name`` in the TOML file ``path``: its last dotted part as a key
+    (``codec_params.acc_range`` -> ``acc_range``), or its table header; None when not found."""
+    if path is None or not field_name:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    key = field_name.split(".")[-1].split("[")[0]
+    for i, ln in enumerate(lines):
+        head = ln.strip()
+        if head.split("=")[0].strip() == key or head in (f"[{key}]", f"[[{key}]]"):
+            return i + 1
+    return None
 
 
 @dataclass(frozen=True)

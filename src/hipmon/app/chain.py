@@ -317,7 +317,7 @@ class ChainSource:
             w, self.writer = self.writer, None
             w.close()
 
-    def add_marker(self, time_s: float, label: str) -> None:  # noqa: D102
+    def add_marker(self, time_s: float, label: str, condition: str = "") -> None:  # noqa: D102
         if self.writer is not None:
-            self.writer.marker(time_s, label)
+            self.writer.marker(time_s, label, condition)
 

@@ -314,7 +314,7 @@ class SimulatedFeed:
     def stop_recording(self) -> None:
         pass
 
-    def add_marker(self, time_s: float, label: str) -> None:
+    def add_marker(self, time_s: float, label: str, condition: str = "") -> None:
         pass  # markers live in the LiveState; there is no file to write them to
 
 

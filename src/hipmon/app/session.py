@@ -55,12 +55,13 @@ class SessionRunner(threading.Thread):
         a failure shows in the status line as ``"<what> failed: <error>"``."""
         self._requests.put((fn, args, what))
 
-    def add_marker(self, label: str = "") -> None:
+    def add_marker(self, label: str = "", condition: str = "") -> None:
+        """A marker at the source's session time; recorded (with its condition) while recording."""
         def _do() -> None:
             t = float(self.source.session_time())
             self.state.add_marker(t, label)
             if self.source.can_record and self.state.recording():
-                self.source.add_marker(t, label)
+                self.source.add_marker(t, label, condition)
 
         self.request(_do, what="marker")
 

@@ -220,7 +220,7 @@ def replay_to_lsl(result: Any, publisher: LslPublisher, markers: Iterable[Any] =
     publisher.start_replay(float(t[0]))
     items = sorted([(float(e.start_s), event_json(e)) for e in result.events]
                    + [(float(a.time_s), alert_json(a)) for a in result.alerts]
-                   + [(float(m.time_s), marker_json(m.time_s, m.label)) for m in markers])
+                   + [(float(m.time_s), marker_json(m.time_s, m.label, m.condition)) for m in markers])
     start_wall = time.monotonic()
     i = j = 0
     step = max(1, int(round(chunk_s * publisher.rate_hz)))

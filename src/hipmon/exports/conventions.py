@@ -168,7 +168,7 @@ class MarkerRow:
 
 def marker_rows(markers: Iterable[Any] | None) -> list[MarkerRow]:
     """Markers as ``MarkerRow``s sorted by time, from ``SessionReader.markers``
-    (``hipmon.recording.reader.Marker``: time and label; the recording keeps no condition yet),
+    (``hipmon.recording.reader.Marker``: time, label and condition),
     ``MarkerRow``s, (time_s, label[, condition]) tuples or dicts with those keys."""
     from hipmon.recording.reader import Marker
 
@@ -177,7 +177,7 @@ def marker_rows(markers: Iterable[Any] | None) -> list[MarkerRow]:
         if isinstance(m, MarkerRow):
             t, label, cond = m.time_s, m.label, m.condition
         elif isinstance(m, Marker):
-            t, label, cond = m.time_s, m.label, ""
+            t, label, cond = m.time_s, m.label, m.condition
         elif isinstance(m, Mapping):
             t, label, cond = m["time_s"], m.get("label", ""), m.get("condition", "")
         else:

@@ -21,7 +21,7 @@ class Progress:
                  stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+            enabled = bool(self.stream.isatty())
         self.enabled = enabled
         self.command = command
         self.total = total

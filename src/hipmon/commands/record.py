@@ -153,13 +153,13 @@ def session_metadata(args: argparse.Namespace) -> dict:
     from hipmon.commands.sessions import protocol_metadata
     from hipmon.protocols import PROTOCOLS
 
-    emulate = getattr(args, "emulate", None)
+    emulate = args.emulate
     default = emulate if emulate in PROTOCOLS else None
     meta = protocol_metadata(args, default)
     if emulate and meta.get("protocol") and PROTOCOLS[meta["protocol"]].sim_kind != emulate:
         raise CommandError(f"--protocol {meta['protocol']} with --emulate {emulate}: the emulated athlete does "
                            f"'{emulate}'; use --emulate {PROTOCOLS[meta['protocol']].sim_kind}")
-    if getattr(args, "athlete", None):
+    if args.athlete:
         meta["athlete"] = args.athlete
     return meta
 

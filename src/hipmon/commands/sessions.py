@@ -48,8 +48,8 @@ def protocol_metadata(args: argparse.Namespace, default: str | None = None) -> d
     from hipmon.cli import CommandError
     from hipmon.protocols import ProtocolError, check_side, get_protocol
 
-    name = getattr(args, "protocol", None) or default
-    side = getattr(args, "side", None)
+    name = args.protocol or default
+    side = args.side
     if name is None:
         if side:
             raise CommandError("--side needs --protocol (stance or squat)")
@@ -72,11 +72,11 @@ def library_output(args: argparse.Namespace, output: str | None, protocol: str |
 
     if output:
         return output, False
-    athlete = getattr(args, "athlete", None)
+    athlete = args.athlete
     if not athlete:
         raise CommandError(f"give {what}, or --athlete NAME to write into the athlete library")
     try:
-        return str(new_session_path(library_root(getattr(args, "library", None)), athlete, protocol)), True
+        return str(new_session_path(library_root(args.library), athlete, protocol)), True
     except LibraryError as exc:
         raise CommandError(str(exc)) from None
 

@@ -61,6 +61,7 @@ class SessionAnalysis:
     valid: np.ndarray = field(repr=False)
     rules: Any = field(default=None, repr=False)
     protocol_side: str | None = None  # the tested side of a one-leg protocol (metadata ``protocol_side``)
+    protocol_stored: bool = False  # the recording stores its protocol (record/live/import --protocol, the picker)
 
     # ------------------------------------------------------------ per event
 
@@ -224,6 +225,7 @@ def analyse_session(path: str | Path, config: Any = None, rules: Any = None) -> 
         alerts=list(result.alerts or []), time_s=time_s, angles_deg=angles, valid=valid,
         rules=rules if rules is not None else load_rules(),
         protocol_side=metadata.get("protocol_side") if isinstance(metadata.get("protocol_side"), str) else None,
+        protocol_stored=isinstance(metadata.get("protocol"), str),
     )
 
 

@@ -119,7 +119,10 @@ def protocol_figure(a: SessionAnalysis, res: ProtocolResult) -> bytes | None:
 
 
 def section(a: SessionAnalysis) -> dict | None:
-    """The report's protocol section (template context), or None."""
+    """The report's protocol section (template context), or None: only for a session that stores its protocol
+    (one inferred from the events is named in the facts table, and its events have their per-kind sections)."""
+    if not a.protocol_stored:
+        return None
     res = result_of(a)
     if res is None:
         return None

@@ -80,7 +80,7 @@ class Dashboard(QtWidgets.QMainWindow):
                                       self.protocol_choice)
         self.protocol_result = ProtocolResultPanel(model, self.protocol_choice)
         self.prompt = ProtocolPromptPanel(model, self.protocol_choice, self.protocol_result)
-        self.banner = AlertBanner(self.coverage)
+        self.banner = AlertBanner(self.coverage, self.model.calibration)
         self.traces = TracesPanel(model, self.coverage, trace_seconds)
         self.figure = FrontalFigure(model)
         self.figure.setMinimumWidth(380)

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from hipmon import metric_registry
+from hipmon.calibration import CalibrationConfig
 from hipmon.buffers import AlertRecord, CalibrationStatus, Limit, SensorStatus, SessionInfo
 from hipmon.types import PLACEMENTS, Event
 
@@ -256,6 +257,25 @@ def metric_bars(events: Sequence[Event], alerts: Sequence[AlertRecord], bands: B
         recent = recent[np.isfinite(recent)]
         out.append(MetricBars(name, sides, float(recent.max()) if recent.size else 0.0))
     return out
+
+
+#: a calibration of at least this quality is trusted (``hipmon.calibration.CalibrationConfig``)
+TRUSTED_QUALITY = CalibrationConfig().trusted_quality
+
+
+def idle_banner(calibration: Any, hips_measured: bool) -> tuple[str, bool]:
+    """The banner's text when no alert is held, and whether it may say "within limits".
+
+    Only a trusted calibration lets it: before one (or with one of low quality) no limit can
+    be judged, and a green "No alert" would say the athlete is fine when nothing was measured."""
+    if calibration is None or calibration.stage != "done":
+        return "No alerts yet — not calibrated: stand still 3 s, then walk or run 10 steps", False
+    if calibration.quality is not None and calibration.quality < TRUSTED_QUALITY:
+        return (f"No alerts — calibration not trusted (quality {calibration.quality:.2f}): "
+                "recalibrate before reading limits"), False
+    if hips_measured:
+        return "No alert — pelvis and knees within limits", True
+    return "No alert — pelvis within limits (one sensor on the sacrum: no hip or knee alerts)", True
 
 
 def rule_active(model: DashboardModel, alert: AlertRecord) -> bool:

@@ -21,6 +21,7 @@ MUTED = "#9a9a9a"
 NEUTRAL_GHOST = "#c8c8c8"
 
 BANNER_IDLE = "background:#eef3ee; color:#2d5f2d; border-radius:6px; padding:6px;"
+BANNER_UNSURE = "background:#f3f1e6; color:#6b5a1e; border-radius:6px; padding:6px;"
 BANNER_ALERT = "background:#d62728; color:white; border-radius:6px; padding:6px;"
 
 

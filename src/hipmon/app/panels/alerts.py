@@ -7,13 +7,13 @@ texts are the model's (``AlertRecord.message``, ``hipmon.buffers.describe_alert`
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from hipmon.app import theme
 from hipmon.app.feedback import CueGate, FadeSchedule
-from hipmon.app.model import Coverage
+from hipmon.app.model import Coverage, idle_banner
 from hipmon.app.panels.base import FrameView
 from hipmon.buffers import AlertRecord
 
@@ -53,10 +53,12 @@ class Beeper:
 class AlertBanner(QtWidgets.QLabel):
     """The big line under the header: the alert the tracker holds, or "No alert"."""
 
-    def __init__(self, coverage: Coverage):
+    def __init__(self, coverage: Coverage, calibration: Callable[[], Any] | None = None):
         super().__init__()
-        self.idle_text = ("No alert — pelvis and knees within limits" if coverage.hips_measured else
-                          "No alert — pelvis within limits (one sensor on the sacrum: no hip or knee alerts)")
+        self.coverage = coverage
+        self.calibration = calibration  # the model's calibration status (what lets "within limits" be said)
+        self.idle_text, self.idle_ok = idle_banner(None if calibration is None else calibration(),
+                                                   coverage.hips_measured)
         f = self.font()
         f.setPointSize(17)
         f.setBold(True)
@@ -73,12 +75,17 @@ class AlertBanner(QtWidgets.QLabel):
         self._key = key
         if a is None:
             self.setText(self.idle_text)
-            self.setStyleSheet(theme.BANNER_IDLE)
+            self.setStyleSheet(theme.BANNER_IDLE if self.idle_ok else theme.BANNER_UNSURE)
         else:
             self.setText(f"⚠  {a.message}")
             self.setStyleSheet(theme.BANNER_ALERT)
 
     def refresh(self, frame: FrameView) -> None:
+        if self.calibration is not None:
+            idle = idle_banner(self.calibration(), self.coverage.hips_measured)
+            if idle != (self.idle_text, self.idle_ok):
+                self.idle_text, self.idle_ok = idle
+                self._key = "unset"  # redraw the idle banner
         self.show_alert(frame.alerts.banner)
 
 

@@ -15,7 +15,7 @@ import json
 from hipmon.commands._options import add_pipeline_arguments
 from hipmon.commands._progress import add_progress_arguments
 
-HELP = "Compare sessions in date order (a rehabilitation course): changes with 95 % CIs and detectability."
+HELP = "Compare sessions in date order (a rehabilitation course): changes with 95 %% CIs and detectability."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -433,3 +433,14 @@ def test_bad_profile_names_file_line_and_field(tmp_path, capsys, field, bad, lin
     code, _, err = _run(capsys, ["profiles", "--dir", str(tmp_path)])
     _refused(code, err, "bad.toml", ["profiles"])
     assert f"line {line}" in err and f"'{field}'" in err, err
+
+
+def test_every_command_has_working_help(capsys):
+    """``hipmon --help`` and ``hipmon CMD --help`` for every command: exit 0, usage printed (a bare % in a
+    help text made argparse raise)."""
+    from hipmon.cli import COMMANDS
+
+    assert _run(capsys, ["--help"])[0] == 0
+    for name in COMMANDS:
+        code, out, _ = _run(capsys, [name, "--help"])
+        assert code == 0 and f"usage: hipmon {name}" in out, name

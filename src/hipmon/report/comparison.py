@@ -30,8 +30,9 @@ class Comparison:
         return None
 
 
-def compare_pair(a: SessionAnalysis, b: SessionAnalysis) -> Comparison:
-    """``b`` against the baseline ``a``, for the kinds both sessions have as their task (else any shared kind)."""
+def compare_pair(a: SessionAnalysis, b: SessionAnalysis, same_session: bool = False) -> Comparison:
+    """``b`` against the baseline ``a``, for the kinds both sessions have as their task (else any shared kind).
+    ``same_session``: two conditions of one session (``split_by_condition``): no session offset."""
     kinds = tuple(k for k in a.kinds if k in b.summary["kinds"]) or tuple(
         k for k in a.summary["kinds"] if k in b.summary["kinds"])
     changes = []
@@ -39,7 +40,8 @@ def compare_pair(a: SessionAnalysis, b: SessionAnalysis) -> Comparison:
         sides = [s for s in SIDE_ORDER if s in a.sides_of(kind) or s in b.sides_of(kind)]
         for side in sides:
             for metric in REPORT_METRICS:
-                changes.append(change_between(metric, kind, side, a.block(kind, side, metric), b.block(kind, side, metric)))
+                changes.append(change_between(metric, kind, side, a.block(kind, side, metric),
+                                              b.block(kind, side, metric), same_session=same_session))
     return Comparison(a, b, kinds, changes)
 
 
@@ -96,19 +98,20 @@ def sentences(comp: Comparison, only_detected_and_key: bool = True) -> list[str]
 # ---------------------------------------------------------------- a course of sessions
 
 
-def course(analyses: list[SessionAnalysis]) -> dict:
+def course(analyses: list[SessionAnalysis], same_session: bool = False) -> dict:
     """JSON-ready comparison of sessions in date order: per session its facts; per kind, side and
-    metric each session's mean/SD/n and its change against the first session (and the previous)."""
+    metric each session's mean/SD/n and its change against the first session (and the previous).
+    ``same_session``: the analyses are the conditions of one session (``split_by_condition``)."""
     first = analyses[0]
-    pairs_first = [compare_pair(first, b) for b in analyses[1:]]
-    pairs_prev = [compare_pair(a, b) for a, b in zip(analyses, analyses[1:])]
+    pairs_first = [compare_pair(first, b, same_session) for b in analyses[1:]]
+    pairs_prev = [compare_pair(a, b, same_session) for a, b in zip(analyses, analyses[1:])]
     kinds = first.kinds
     rows = []
     for kind in kinds:
         sides = [s for s in SIDE_ORDER if any(s in a.sides_of(kind) for a in analyses)]
         for side in sides:
             for metric in REPORT_METRICS:
-                sigma, src = session_sd_deg(metric)
+                sigma, src = (0.0, "same session") if same_session else session_sd_deg(metric)
                 row = {"kind": kind, "side": side, "metric": metric, "label": reg.METRICS[metric].label,
                        "unit": reg.METRICS[metric].unit, "session_sd_deg": sigma, "sessions": []}
                 for i, a in enumerate(analyses):
@@ -125,13 +128,61 @@ def course(analyses: list[SessionAnalysis]) -> dict:
                       "calibration": a.calibration} for a in analyses],
         "kinds": list(kinds),
         "rows": rows,
-        "method": METHOD_TEXT,
+        "method": METHOD_TEXT_CONDITIONS if same_session else METHOD_TEXT,
     }
+
+
+# ---------------------------------------------------------------- conditions of one session
+
+#: The condition of the events before a session's first marker with a condition.
+BASELINE_CONDITION = "baseline"
+
+
+def condition_at(markers: list, time_s: float) -> str:
+    """The condition at session time ``time_s``: that of the latest marker with a condition at or
+    before it (``hipmon.recording.reader.Marker``s; markers without one do not split), else
+    :data:`BASELINE_CONDITION`."""
+    cond = BASELINE_CONDITION
+    for m in sorted(markers, key=lambda m: m.time_s):
+        if m.time_s > time_s:
+            break
+        if m.condition:
+            cond = m.condition
+    return cond
+
+
+def split_by_condition(a: SessionAnalysis, markers: list) -> list[SessionAnalysis]:
+    """One session's events split at its markers: one ``SessionAnalysis`` per condition (named by
+    it), in the order the conditions first occur, with the events (by their start) and alerts of
+    that condition and their summary (``hipmon.metrics.summarize_events``). A condition that comes
+    back (shoe A, shoe B, shoe A) pools its segments. The task kinds stay the session's."""
+    from dataclasses import replace
+
+    from hipmon.metrics import summarize_events
+
+    conds = [BASELINE_CONDITION] if any(condition_at(markers, e.start_s) == BASELINE_CONDITION
+                                        for e in a.events) else []
+    for m in sorted(markers, key=lambda m: m.time_s):
+        if m.condition and m.condition not in conds:
+            conds.append(m.condition)
+    out = []
+    for c in conds:
+        evs = [e for e in a.events if condition_at(markers, e.start_s) == c]
+        als = [x for x in a.alerts if condition_at(markers, x.time_s) == c]
+        out.append(replace(a, name=c, events=evs, alerts=als, summary=summarize_events(evs, als)))
+    return out
 
 
 METHOD_TEXT = (
     "change = mean(later) - mean(first); SE = sqrt(SD1^2/n1 + SD2^2/n2 + 2*sigma^2), sigma = a session's "
     "placement/calibration offset (max of the real-world peak bias and the simulated re-mount SD); "
+    "95 % CI = change ± t(0.975, Welch df) * SE; smallest detectable change SDC95 = t * SE; "
+    "detected when |change| > SDC95. Lower is better for every metric."
+)
+METHOD_TEXT_CONDITIONS = (
+    "conditions of one session, split at its markers (an event belongs to the condition of the latest marker "
+    "with a condition before its start; before the first: baseline); change = mean(condition) - mean(first); "
+    "SE = sqrt(SD1^2/n1 + SD2^2/n2) (same sensors, same calibration: no session offset); "
     "95 % CI = change ± t(0.975, Welch df) * SE; smallest detectable change SDC95 = t * SE; "
     "detected when |change| > SDC95. Lower is better for every metric."
 )

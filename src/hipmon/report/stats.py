@@ -123,14 +123,17 @@ def _se(sd: float | None, n: int) -> float | None:
     return sd / math.sqrt(n)
 
 
-def change_between(metric: str, kind: str, side: str, a: dict | None, b: dict | None) -> Change:
+def change_between(metric: str, kind: str, side: str, a: dict | None, b: dict | None,
+                   same_session: bool = False) -> Change:
     """The change of ``metric`` from summary block ``a`` to ``b`` (``{"mean", "sd", "n"}``, as in
-    ``hipmon.metrics.summarize_events``; None when a session has no such events)."""
+    ``hipmon.metrics.summarize_events``; None when a session has no such events).
+    ``same_session``: ``a`` and ``b`` are parts of one session (conditions split at its markers):
+    the sensors were not re-mounted nor re-calibrated, so the session offset ``sigma`` cancels (0)."""
     a = a or {}
     b = b or {}
     ma, mb = a.get("mean"), b.get("mean")
     na, nb = int(a.get("n") or 0), int(b.get("n") or 0)
-    sigma, _src = session_sd_deg(metric)
+    sigma, _src = (0.0, "same session") if same_session else session_sd_deg(metric)
     sea, seb = _se(a.get("sd"), na), _se(b.get("sd"), nb)
     if ma is None or mb is None:
         return Change(metric, kind, side, ma, mb, na, nb, None, (None, None), None, sea, seb, sigma, "unknown")

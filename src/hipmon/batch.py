@@ -432,16 +432,31 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
-        futs = {pool.submit(run_one, *args): rec for rec, args in tasks}
-        for fut in as_completed(futs):
-            rec = futs[fut]
-            try:
-                out = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
-                out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
-            done(rec, out)
+    # spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads);
+    # one BLAS thread per worker (as Dask's workers): the workers are the parallelism
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    for v in _THREAD_VARS:
+        os.environ.setdefault(v, "1")
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(run_one, *args): rec for rec, args in tasks}
+            for fut in as_completed(futs):
+                rec = futs[fut]
+                try:
+                    out = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
+                    out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}",
+                           "transient": True}
+                done(rec, out)
+    finally:
+        for v, val in saved.items():
+            if val is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = val
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _execute_dask(tasks, jobs, scheduler, done) -> None:

@@ -1,0 +1,129 @@
+"""``hipmon batch`` scaling: 1 vs 2 local jobs, a Dask LocalCluster vs the process pool, the
+cached second run, and each worker's peak memory as sessions go by.
+
+Sessions: ``--sessions`` recorded sessions of ``--minutes`` each (a simulated run, walk or jump
+per athlete, the steady part repeated; 3 movesense-gsp sensors at 208 Hz, written as the
+firmware's notifications: ``bench_analyze_speed.write_recorded_session``), made once into
+``--keep DIR/in`` (not timed). Then, wall time of ``hipmon.batch.run_batch`` (what ``hipmon
+batch`` runs), each into its own empty OUT:
+
+1. ``jobs=1`` (in this process); 2. ``jobs=2`` (a spawn process pool, worker start-up included);
+3. ``scheduler="local"`` (a ``distributed.LocalCluster`` of 2 worker processes, 1 thread each,
+   cluster start-up included; the time without it is printed too);
+4. ``jobs=2`` again over (2)'s OUT, nothing changed (hashes re-used; ``--rehash`` hashes again).
+
+The combined tables of 1-3 are checked equal value for value. Peak RSS per worker: each
+session's record carries its worker's ``ru_maxrss`` after it; printed per worker pid in order.
+
+    .venv/bin/python benchmarks/bench_batch.py [--sessions 20] [--minutes 2] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_analyze_speed import write_recorded_session  # noqa: E402
+
+from hipmon.batch import KINDS, run_batch  # noqa: E402
+
+
+def make_sessions(root: Path, n: int, minutes: float) -> list[Path]:
+    kinds = ("run", "walk", "run", "jump")
+    out = []
+    for i in range(n):
+        p = root / f"athlete{i % 10:02d}" / f"session{i:02d}-{kinds[i % len(kinds)]}.hipmon"
+        if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            write_recorded_session(p, minutes, seed=i, kind=kinds[i % len(kinds)], sim_seconds=45.0)
+        out.append(p)
+    return out
+
+
+def tables(out: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    return {k: pq.read_table(out / f"{k}.parquet") for k in KINDS}
+
+
+def same(a: dict, b: dict) -> bool:
+    for k in a:
+        if a[k].column_names != b[k].column_names or a[k].num_rows != b[k].num_rows:
+            return False
+        for c in a[k].column_names:
+            x, y = a[k][c].to_numpy(zero_copy_only=False), b[k][c].to_numpy(zero_copy_only=False)
+            if x.dtype.kind == "f":
+                if not np.array_equal(x, y, equal_nan=True):
+                    return False
+            elif list(x) != list(y):
+                return False
+    return True
+
+
+def rss_by_worker(report) -> str:
+    by = defaultdict(list)
+    for r in report.records:
+        if "pid" in r.info:
+            by[r.info["pid"]].append(r.info.get("peak_rss_mb", float("nan")))
+    return "; ".join(f"pid {pid}: " + " ".join(f"{v:.0f}" for v in vals) + " MB" for pid, vals in sorted(by.items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--skip", nargs="*", default=(), choices=("serial", "pool", "dask", "second"))
+    a = ap.parse_args()
+    tmp = Path(a.keep or tempfile.mkdtemp(prefix="hipmon-bench-batch-"))
+    src = tmp / "in"
+    t0 = time.perf_counter()
+    paths = make_sessions(src, a.sessions, a.minutes)
+    size = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"{len(paths)} sessions of {a.minutes:g} min (3 x movesense-gsp 208 Hz), {size:.0f} MB, ready in "
+          f"{time.perf_counter() - t0:.0f} s; load {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    res = {}
+    outs = {}
+    for name, kw in (("serial", {"jobs": 1}), ("pool", {"jobs": 2}), ("dask", {"jobs": 2, "scheduler": "local"})):
+        if name in a.skip:
+            continue
+        out = tmp / f"out-{name}"
+        shutil.rmtree(out, ignore_errors=True)
+        w0 = time.perf_counter()
+        rep = run_batch(src, out, **kw)
+        res[name] = time.perf_counter() - w0
+        outs[name] = out
+        busy = sum(r.info.get("seconds", 0.0) for r in rep.records)
+        print(f"{name:<6} {kw}: {res[name]:.1f} s wall ({rep.analysed} analysed, {rep.failed} failed; "
+              f"sum of per-session times {busy:.1f} s); peak RSS after each session, per worker: {rss_by_worker(rep)}",
+              flush=True)
+    if "serial" in res and "pool" in res:
+        print(f"speed-up 2 jobs vs 1: {res['serial'] / res['pool']:.2f}x (target >= 1.8x)")
+    if "dask" in res and "pool" in res:
+        print(f"Dask LocalCluster / process pool: {res['dask'] / res['pool']:.3f} (target within 10 %)")
+    names = list(outs)
+    if len(names) > 1:
+        ref = tables(outs[names[0]])
+        print("tables identical across " + ", ".join(names) + ": "
+              + str(all(same(ref, tables(outs[n])) for n in names[1:])))
+    if "second" not in a.skip and "pool" in outs:
+        for rehash in (False, True):
+            w0 = time.perf_counter()
+            rep = run_batch(src, outs["pool"], jobs=2, rehash=rehash)
+            t2 = time.perf_counter() - w0
+            print(f"second run (jobs 2, unchanged{', files hashed again' if rehash else ''}): {t2:.2f} s, "
+                  f"{rep.analysed} analysed, {rep.cached} cached: {t2 / res['pool'] * 100:.2f} % of the first "
+                  f"(target < 5 %)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -234,7 +234,7 @@ def session_tables(result: Any) -> dict[str, Any]:
         al["rule"].append(str(a.rule))
         al["side"].append(str(a.side))
         al["time_s"].append(_f(a.time_s))
-        al["kind"].append(str(getattr(a, "kind", "") or ""))
+        al["kind"].append(str(a.kind))
         al["event_kind"].append("" if a.event is None else a.event.kind)
         al["event_start_s"].append(math.nan if a.event is None else _f(a.event.start_s))
         vals = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in (a.values or {}).items()}

@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 class _Reader(threading.Thread):
     """Resolves hipmon's two streams, then pulls until they have been quiet for ``quiet_s``."""
 
-    def __init__(self, quiet_s: float = 3.0, timeout_s: float = 60.0):
+    def __init__(self, quiet_s: float = 3.0, timeout_s: float = 60.0, name: str = "hipmon"):
         super().__init__(daemon=True)
+        self.name = name  # the streams' name prefix (unique per test: tests may run in parallel)
         self.quiet_s, self.timeout_s = quiet_s, timeout_s
         self.samples: list[list[float]] = []
         self.stamps: list[float] = []
@@ -41,10 +42,10 @@ class _Reader(threading.Thread):
         angles = markers = None
         while (angles is None or markers is None) and time.monotonic() < end:
             for si in pylsl.resolve_byprop("type", "MoCap", timeout=0.5):
-                if si.name().startswith("hipmon"):
+                if si.name() == f"{self.name} angles":
                     angles = pylsl.StreamInlet(si, max_buflen=3600)
             for si in pylsl.resolve_byprop("type", "Markers", timeout=0.5):
-                if si.name().startswith("hipmon"):
+                if si.name() == f"{self.name} markers":
                     markers = pylsl.StreamInlet(si, max_buflen=3600)
         assert angles is not None and markers is not None, "hipmon streams not found"
         self.info = angles.info(timeout=5.0)
@@ -85,9 +86,10 @@ def test_replay_lsl_every_frame_event_and_marker(tmp_path, capsys):
     result = process_session(rec)
     with SessionReader(rec) as r:
         n_markers = len(r.markers)
-    reader = _Reader()
+    reader = _Reader(name="hipmon-test-replay")
     reader.start()
-    assert main(["replay", str(rec), "--lsl", "--speed", "8", "--wait-for-inlet", "30"]) == 0
+    assert main(["replay", str(rec), "--lsl", "--speed", "8", "--wait-for-inlet", "30",
+                 "--lsl-name", "hipmon-test-replay"]) == 0
     reader.join(90)
     f = result.frames
     n = len(f.time_s)
@@ -122,12 +124,12 @@ def test_live_lsl_frames_at_the_grid_rate_and_events_as_markers(tmp_path, capsys
     from hipmon.lsl import LiveLsl
 
     source = ChainSource.emulated(seconds=14.0, seed=1, kind="walk", profile="movesense-gsp", rate_hz=104.0)
-    reader = _Reader(quiet_s=4.0)
+    reader = _Reader(quiet_s=4.0, name="hipmon-test-live")
     reader.start()
     import io
 
     out = io.StringIO()
-    assert run_terminal(source, 18.0, out=out, sinks=[LiveLsl(source)]) == 0
+    assert run_terminal(source, 18.0, out=out, sinks=[LiveLsl(source, name="hipmon-test-live")]) == 0
     reader.join(60)
     st = np.array(reader.stamps)
     assert st.size > 500

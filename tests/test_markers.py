@@ -274,9 +274,9 @@ def test_replay_lsl_sends_the_condition(tmp_path, capsys):
     shutil.copy(REPO / "recordings" / "single_leg_stance.hipmon", rec)
     assert main(["mark", str(rec), "--at", "12.5", "--label", "shoe on", "--condition", "shoe A"]) == 0
     assert main(["mark", str(rec), "--at", "20", "--label", "plain"]) == 0
-    reader = _Reader(quiet_s=2.0)
+    reader = _Reader(quiet_s=2.0, name="hipmon-test-markers")
     reader.start()
-    assert main(["replay", str(rec), "--lsl", "--speed", "8", "--wait-for-inlet", "30"]) == 0
+    assert main(["replay", str(rec), "--lsl", "--speed", "8", "--wait-for-inlet", "30", "--lsl-name", "hipmon-test-markers"]) == 0
     reader.join(90)
     got = [json.loads(m) for _, m in reader.markers if json.loads(m)["type"] == "marker"]
     assert got == [{"type": "marker", "time_s": 12.5, "label": "shoe on", "condition": "shoe A"},

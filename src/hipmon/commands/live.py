@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lsl", action="store_true",
                         help="also stream the angles (type MoCap) and events, alerts and markers (JSON strings) to "
                              "the Lab Streaming Layer (hipmon.lsl)")
+    parser.add_argument("--lsl-name", default="hipmon", metavar="NAME",
+                        help="with --lsl: the streams' name prefix (NAME angles, NAME markers)")
     parser.add_argument("--athlete", default="", help="athlete name (the Record button and --record without a file "
                         "write into the athlete library under this name)")
     parser.add_argument("--session", default="", help="session name (e.g. baseline, week 4)")
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         from hipmon.lsl import LiveLsl, LslError
 
         try:
-            sinks.append(LiveLsl(source, session_info={"athlete": args.athlete, "session": args.session,
+            sinks.append(LiveLsl(source, name=args.lsl_name, session_info={"athlete": args.athlete, "session": args.session,
                                                         "source": source.label}))
         except LslError as exc:
             raise CommandError(str(exc)) from None

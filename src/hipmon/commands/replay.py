@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(type MoCap) at --speed times real time, events, alerts and markers as JSON strings")
     parser.add_argument("--wait-for-inlet", type=float, default=0.0, metavar="S",
                         help="with --lsl: wait up to S seconds for an inlet to connect before streaming")
+    parser.add_argument("--lsl-name", default="hipmon", metavar="NAME",
+                        help="with --lsl: the streams' name prefix (NAME angles, NAME markers; default hipmon), "
+                             "to tell several replays apart")
     add_pipeline_arguments(parser)
 
 
@@ -82,7 +85,7 @@ def _replay_lsl(args: argparse.Namespace) -> int:
 
     rate = 1.0 / float(np.median(np.diff(t)))
     try:
-        pub = LslPublisher(round(rate, 6), "hipmon", f"hipmon-replay-{os.path.basename(args.session)}",
+        pub = LslPublisher(round(rate, 6), args.lsl_name, f"{args.lsl_name}-replay-{os.path.basename(args.session)}",
                            {"session_file": args.session, "athlete": str(meta.get("athlete", "")),
                             "calibration_quality": "" if result.calibration is None else f"{result.calibration.quality:.2f}"})
     except LslError as exc:

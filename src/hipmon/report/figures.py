@@ -58,7 +58,7 @@ def events_over_time(a: SessionAnalysis, kind: str) -> bytes:
                 if b.get("sd") is not None:
                     ax.axhspan(b["mean"] - b["sd"], b["mean"] + b["sd"], color=c, alpha=0.08)
         for al in a.alerts:
-            if getattr(al.event, "kind", None) == kind and any(k == metric for k in al.values):
+            if al.event is not None and al.event.kind == kind and metric in al.values:
                 ax.axvline(al.time_s, color=SIDE_COLOURS.get(al.side, "k"), lw=0.8, ls=":")
         ax.set_ylabel(_title(metric))
     ax0 = np.atleast_1d(axes)[0]
@@ -99,7 +99,7 @@ def normalised_curves(a: SessionAnalysis, kind: str) -> bytes:
 
 def alert_timeline(a: SessionAnalysis) -> bytes:
     """The session's events as ticks per side, and each alert as a marker on its rule's row."""
-    rules = [r.name for r in getattr(a.rules, "rules", ())] or sorted({al.rule for al in a.alerts})
+    rules = [r.name for r in (a.rules.rules if a.rules is not None else ())] or sorted({al.rule for al in a.alerts})
     rows = [(r, s) for r in rules for s in ("left", "right")]
     fig, ax = plt.subplots(figsize=(9, 0.45 * (len(rows) + 2) + 0.6))
     y_ev = len(rows)

@@ -17,12 +17,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hipmon import metric_registry as reg
-from hipmon.types import ANGLE_COLUMNS, SIDES
+from hipmon.types import ANGLE_COLUMNS, SIDES, Alert, Event
+
+if TYPE_CHECKING:
+    from hipmon.alerts import Rules
+    from hipmon.pipeline import SessionResult
 
 #: The four metrics of a report, in order (hipmon.metric_registry's per-session summaries).
 REPORT_METRICS: tuple[str, ...] = reg.SUMMARY_METRICS
@@ -54,12 +58,12 @@ class SessionAnalysis:
     warnings: list[str]
     summary: dict  # hipmon analyze --json
     kinds: tuple[str, ...]  # the kinds reported (the task), in order
-    events: list[Any] = field(repr=False)
-    alerts: list[Any] = field(repr=False)
+    events: list[Event] = field(repr=False)
+    alerts: list[Alert] = field(repr=False)
     time_s: np.ndarray = field(repr=False)
     angles_deg: np.ndarray = field(repr=False)
     valid: np.ndarray = field(repr=False)
-    rules: Any = field(default=None, repr=False)
+    rules: Rules | None = field(default=None, repr=False)  # the alert rules (None: not known)
     protocol_side: str | None = None  # the tested side of a one-leg protocol (metadata ``protocol_side``)
     protocol_stored: bool = False  # the recording stores its protocol (record/live/import --protocol, the picker)
 
@@ -154,11 +158,10 @@ def _task_kinds(summary: dict) -> tuple[str, ...]:
     return ("stance",) if "stance" in present else tuple(present)
 
 
-def _sensors(reader: Any, metadata: dict, result: Any) -> list[dict]:
+def _sensors(reader: Any, metadata: dict, result: SessionResult) -> list[dict]:
     summ = metadata.get("sensors_summary") or {}
     out = []
-    frames = getattr(result, "frames", None)
-    vs = getattr(frames, "valid_sensor", None) or {}
+    vs = result.frames.valid_sensor
     for sid, spec in reader.sensors.items():
         s = summ.get(sid, {})
         ok = vs.get(spec.placement)
@@ -190,7 +193,7 @@ def calibration_text(cal: dict | None) -> str:
             "an angle can be offset or mirrored. " + CALIBRATION_MEANING)
 
 
-def analyse_session(path: str | Path, config: Any = None, rules: Any = None) -> SessionAnalysis:
+def analyse_session(path: str | Path, config: Any = None, rules: Rules | None = None) -> SessionAnalysis:
     """Process and summarise one session file (a ``CommandError`` for an unreadable one)."""
     from hipmon.alerts import load_rules
     from hipmon.commands.analyze import _calibration_and_warnings, _process, summarize_result
@@ -214,8 +217,8 @@ def analyse_session(path: str | Path, config: Any = None, rules: Any = None) -> 
     frames = result.frames
     time_s = np.asarray(frames.time_s, dtype=float)
     angles = np.asarray(frames.angles_deg, dtype=float).reshape(len(time_s), len(ANGLE_COLUMNS))
-    valid = np.asarray(frames.valid, dtype=bool) if getattr(frames, "valid", None) is not None else np.ones(len(time_s), bool)
-    if getattr(result, "events_error", None):
+    valid = np.asarray(frames.valid, dtype=bool)
+    if result.events_error:
         warnings.append(f"events stopped: {result.events_error}")
     return SessionAnalysis(
         path=path, name=Path(path).stem, athlete=metadata.get("athlete"), date=date,

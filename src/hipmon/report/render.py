@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hipmon import metric_registry as reg
 
@@ -24,6 +24,9 @@ from . import figures
 from .comparison import Comparison, change_sentence, compare_pair, sentences
 from .model import KIND_NAMES, PROTOCOL_NAMES, REPORT_METRICS, SessionAnalysis, calibration_text
 from .stats import REMOUNT_SD_DEG, session_sd_deg, symmetry
+
+if TYPE_CHECKING:
+    from hipmon.alerts import Rules
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -98,14 +101,14 @@ def _alert_rows(a: SessionAnalysis) -> list[dict]:
                     how.append(f"baseline {base:.1f} + margin")
                 else:
                     how.append("absolute screening cue")
-        out.append({"time_s": al.time_s, "rule": al.rule, "side": al.side, "kind": getattr(al.event, "kind", "") or "",
+        out.append({"time_s": al.time_s, "rule": al.rule, "side": al.side, "kind": al.event.kind if al.event is not None else "",
                     "value": "; ".join(vals), "limits": "; ".join(lims), "how": "; ".join(sorted(set(how)))})
     return out
 
 
-def _rule_rows(rules: Any) -> list[dict]:
+def _rule_rows(rules: Rules | None) -> list[dict]:
     out = []
-    for r in getattr(rules, "rules", ()):
+    for r in (rules.rules if rules is not None else ()):
         lim = "; ".join(f"{reg.METRICS[c.metric].short} > baseline + {c.above_baseline_deg:.1f}°"
                         + (f" (before a baseline: > {c.absolute_deg:.1f}°)" if c.absolute_deg is not None else "")
                         for c in r.conditions)

@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hipmon.app.feeds import FeedFrames, FeedUpdate, FixedLimitAlerts, SimpleAlert, SimulatedFeed, synthetic_run
+from hipmon.app.feeds import FeedUpdate, FixedLimitAlerts, SimpleAlert, SimulatedFeed, synthetic_run
 from hipmon.app.model import (
     AlertTracker, AngleFrames, Coverage, DashboardModel, Seekable, Source, SourceUpdate, bands_by_column,
     link_level, metric_bars, obliquity_words, out_of_band,
 )
 from hipmon.app.replay import ReplayModel
 from hipmon.app.session import SessionRunner, per_column_gaps
-from hipmon.buffers import COL, AlertRecord, CalibrationStatus, Limit, LiveState, SensorStatus, SessionInfo
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
+from hipmon.buffers import COL, CalibrationStatus, Limit, LiveState, SessionInfo, alert_message
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Alert, Event, Frames, SensorStatus
 
 RATE = 100.0
 
@@ -30,8 +30,8 @@ def _run(seconds: float = 30.0):
 
 def _live(t, a, ev, alerts) -> LiveState:
     state = LiveState(seconds=20.0, rate_hz=RATE, placements=("pelvis",))
-    state.push_update(FeedUpdate(FeedFrames(t, a, np.ones(t.size, bool)), list(ev), list(alerts)))
-    state.set_sensors([SensorStatus("p", placement="pelvis", connected=True, rate_hz=RATE, loss=0.02)])
+    state.push_update(FeedUpdate(Frames(t, a, {}, {}, np.ones(t.size, bool)), list(ev), list(alerts)))
+    state.set_sensors([SensorStatus("p", "pelvis", "", connected=True, rate_measured_hz=RATE, samples=980, samples_lost=20)])
     state.set_calibration(CalibrationStatus("done", 1.0, 0.8, "calibrated"))
     state.set_limits(FixedLimitAlerts().limits())
     state.add_marker(t[-1] - 1.0, "m1")
@@ -41,7 +41,7 @@ def _live(t, a, ev, alerts) -> LiveState:
 
 def _replay(t, a, ev, alerts) -> ReplayModel:
     m = ReplayModel(t, a, None, ev, alerts, markers=[(t[-1] - 1.0, "m1")],
-                    sensors=[SensorStatus("p", placement="pelvis", connected=True, rate_hz=RATE, loss=0.02)],
+                    sensors=[SensorStatus("p", "pelvis", "", connected=True, rate_measured_hz=RATE, samples=980, samples_lost=20)],
                     calibration=CalibrationStatus("done", 1.0, 0.8, "calibrated"), rules=None,
                     placements=("pelvis",))
     m.seek(t[-1])
@@ -66,12 +66,14 @@ def test_live_and_replay_are_dashboard_models_and_answer_alike(kind):
     assert [e.end_s for e in m.events(kind="stance", side="left", last=3)] == \
         [e.end_s for e in ev if e.side == "left"][-3:]
     recs = m.alerts()
-    assert len(recs) == len(alerts) and all(isinstance(r, AlertRecord) for r in recs)
-    assert [r.seq for r in recs] == list(range(1, len(recs) + 1))
-    assert m.alerts(recs[-2].seq) == recs[-1:]
-    assert "stance" in recs[0].message
+    assert len(recs) == len(alerts) and all(isinstance(r, Alert) for r in recs)
+    numbered = m.alerts_since()
+    assert [q for q, _ in numbered] == list(range(1, len(recs) + 1)) and [x for _, x in numbered] == recs
+    assert m.alerts_since(len(recs) - 1) == [(len(recs), recs[-1])]
+    assert "stance" in alert_message(recs[0])
     assert m.take_alerts_reset() is False
-    assert m.sensors()[0].placement == "pelvis" and m.calibration().stage == "done"
+    assert m.sensors()[0].placement == "pelvis" and m.sensors()[0].loss == pytest.approx(0.02)
+    assert m.calibration().stage == "done"
     assert {lim.column for lim in m.limits()} >= {"pelvis_obliquity_deg"}
     assert m.markers() == [(pytest.approx(t[-1] - 1.0), "m1")]
     assert m.recording() is None and isinstance(m.message(), str)
@@ -132,7 +134,7 @@ def test_per_column_gaps_takes_the_pelvis_validity():
     t = np.arange(4) / RATE
     a = np.zeros((4, len(ANGLE_COLUMNS)))
     pelvis = np.array([True, True, False, True])
-    f = FeedFrames(t, a, np.array([True, False, False, True]), {"pelvis": pelvis})
+    f = Frames(t, a, {}, {}, np.array([True, False, False, True]), valid_sensor={"pelvis": pelvis})
     fixed = per_column_gaps(FeedUpdate(f))
     np.testing.assert_array_equal(fixed.frames.valid, pelvis)
     assert per_column_gaps(FeedUpdate(None)).frames is None
@@ -158,7 +160,7 @@ def test_bands_take_the_tightest_limit_and_flag_what_is_beyond():
 def test_metric_bars_give_each_side_its_values_flags_and_metric_limit():
     evs = [Event("stance", "left" if k % 2 == 0 else "right", k, k + 0.3, 4.0 + k, 8.0, 2.0) for k in range(30)]
     evs[28].alert = "pelvic_drop"
-    alerts = [AlertRecord(1, "valgus", "right", 27.5, {}, evs[27])]
+    alerts = [Alert("valgus", "right", 27.5, {}, evs[27])]
     bands = bands_by_column(FixedLimitAlerts().limits())  # pelvic drop 7°, hip adduction 15°
     drop, add, _ir = metric_bars(evs, alerts, bands, n=10)
     left, right = drop.sides["left"], drop.sides["right"]

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from hipmon.app.feeds import FeedFrames, FeedUpdate, FixedLimitAlerts, SimpleAlert, limits_of
-from hipmon.buffers import COL, LiveState, RingBuffer, describe_alert
-from hipmon.types import ANGLE_COLUMNS, Event
+from hipmon.app.feeds import FeedUpdate, FixedLimitAlerts, SimpleAlert, limits_of
+from hipmon.buffers import COL, LiveState, RingBuffer, alert_message, describe_alert
+from hipmon.types import ANGLE_COLUMNS, Event, Frames
 
 
 def test_ring_capacity_is_seconds_times_rate_and_keeps_newest_in_order():
@@ -72,13 +72,13 @@ def test_live_state_marks_invalid_frames_as_gaps_and_counts_alerts():
     valid[40:60] = False
     ev = Event("stance", "left", 0.1, 0.4, 9.0, 12.0, 5.0)
     alert = SimpleAlert("pelvic_drop", "left", 0.45, {"peak_pelvic_drop_deg": 9.0, "peak_pelvic_drop_deg_limit": 7.0}, ev)
-    st.push_update(FeedUpdate(FeedFrames(t, a, valid), [ev], [alert]))
+    st.push_update(FeedUpdate(Frames(t, a, {}, {}, valid), [ev], [alert]))
     _, got = st.angles_window(10)
     assert np.isnan(got[40:60]).all() and np.isfinite(got[:40]).all() and np.isfinite(got[60:]).all()
     assert st.events(side="left") == [ev] and st.events(side="right") == []
-    recs = st.alerts()
-    assert [r.seq for r in recs] == [1] and st.alerts(since_seq=1) == []
-    assert "LEFT stance" in recs[0].message and "9.0° > 7.0°" in recs[0].message and "right side drops" in recs[0].message
+    assert st.alerts() == [alert] and st.alerts_since() == [(1, alert)] and st.alerts_since(1) == []
+    text = alert_message(alert)
+    assert "LEFT stance" in text and "9.0° > 7.0°" in text and "right side drops" in text
 
 
 def test_live_state_is_bounded():
@@ -89,7 +89,8 @@ def test_live_state_is_bounded():
         st.push_events([ev])
         st.push_alerts([SimpleAlert("valgus", ev.side, k + 0.2, {}, ev)])
     assert len(st.angles) == 50 and len(st.events()) == 30 and len(st.alerts()) == 20
-    assert st.alert_seq == 1000 and st.alerts()[-1].seq == 1000
+    assert st.alert_seq == 1000 and [q for q, _ in st.alerts_since()] == list(range(981, 1001))
+    assert st.alerts_since(999) == [(1000, st.alerts()[-1])] and len(st.alerts_since(5)) == 20
 
 
 def test_describe_alert_valgus_reads_both_conditions():

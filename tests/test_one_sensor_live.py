@@ -128,9 +128,9 @@ def test_dashboard_with_one_sensor_says_what_it_cannot_measure(qtbot, tmp_path):
     from hipmon.app import theme
     from hipmon.app.dashboard import Dashboard
     from hipmon.app.replay import ReplayModel
-    from hipmon.buffers import SensorStatus
+    from hipmon.buffers import CalibrationStatus
     from hipmon.pipeline import PipelineConfig, process_samples
-    from hipmon.types import SensorSpec
+    from hipmon.types import SensorSpec, SensorStatus
     from hipmon.simulate import simulate
 
     sim = simulate("walk", 25, seed=4, ideal=True)
@@ -139,7 +139,9 @@ def test_dashboard_with_one_sensor_says_what_it_cannot_measure(qtbot, tmp_path):
                           [SensorSpec("pelvis", "pelvis", None, p.rate_hz)], PipelineConfig())
     f = res.frames
     model = ReplayModel(f.time_s, f.angles_deg, f.valid, res.events, res.alerts,
-                        sensors=[SensorStatus("pelvis", placement="pelvis", connected=True, rate_hz=p.rate_hz)])
+                        sensors=[SensorStatus("pelvis", "pelvis", "", connected=True, rate_measured_hz=p.rate_hz)],
+                        # calibrated, as the replay of a recording says (a never-calibrated one: "not calibrated")
+                        calibration=CalibrationStatus("done", 1.0, float(res.calibration.quality), "calibrated"))
     model.seek(20.0)
     win = Dashboard(model, None, muted=True)
     qtbot.addWidget(win)

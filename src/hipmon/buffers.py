@@ -10,8 +10,9 @@ session of any length:
 - ``LiveState``: one ``RingBuffer`` of the nine angles (``ANGLE_COLUMNS`` order,
   degrees, NaN where the pipeline marked the frame invalid, so traces break at
   gaps instead of drawing a straight line across them), bounded deques of events
-  and alerts (each alert and event gets a running sequence number, so a reader
-  can ask for "what is new since I last looked"), sensor status, calibration
+  and alerts (``hipmon.types.Alert``; each alert and event gets a running sequence
+  number, its position in the session, so a reader can ask for "what is new since
+  I last looked"), sensor status (``hipmon.types.SensorStatus``), calibration
   status, alert limits (for the bands), markers, recording state and names.
 
 Readers get copies (numpy arrays, tuples, dicts) taken under the lock; writers
@@ -29,7 +30,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from hipmon.metric_registry import short_name
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Event
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Alert, Event, SensorStatus
 
 #: Index of each angle column in the (N, 9) arrays.
 COL = {name: i for i, name in enumerate(ANGLE_COLUMNS)}
@@ -143,40 +144,12 @@ class RingBuffer:
 
 
 @dataclass(frozen=True)
-class SensorStatus:
-    """What the sensor panel shows for one sensor (None = not reported)."""
-
-    sensor_id: str
-    placement: str = ""
-    profile: str = ""
-    connected: bool = False
-    rate_hz: float | None = None  # measured sample rate
-    loss: float | None = None  # fraction of samples lost, 0..1
-    latency_ms: float | None = None
-    battery_pct: float | None = None
-    reconnects: int = 0
-
-
-@dataclass(frozen=True)
 class CalibrationStatus:
     """Calibration guidance: stage ``stand`` → ``walk`` → ``done`` (or ``none``: not started / not needed)."""
 
     stage: str = "none"
     progress: float = 0.0  # 0..1 within the stage
     quality: float | None = None  # 0..1 once calibrated
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    """An alert as the dashboard shows it; ``seq`` increases by one per alert."""
-
-    seq: int
-    rule: str
-    side: str
-    time_s: float
-    values: dict[str, float]
-    event: Event | None = None
     message: str = ""
 
 
@@ -228,12 +201,9 @@ def describe_alert(rule: str, side: str, values: dict[str, Any]) -> str:
     return text
 
 
-def alert_record(seq: int, alert: Any) -> AlertRecord:
-    """An ``AlertRecord`` (with its one-line message) of a raised ``hipmon.alerts.Alert``."""
-    values = dict(alert.values or {})
-    rule, side = str(alert.rule), str(alert.side)
-    return AlertRecord(seq=seq, rule=rule, side=side, time_s=float(alert.time_s), values=values, event=alert.event,
-                       message=describe_alert(rule, side, values))
+def alert_message(alert: Alert) -> str:
+    """The one line the dashboard and the terminal show for an alert (``describe_alert`` of its rule, side, values)."""
+    return describe_alert(str(alert.rule), str(alert.side), dict(alert.values or {}))
 
 
 class LiveState:
@@ -265,7 +235,7 @@ class LiveState:
         self._lock = threading.Lock()
         self._events: deque[tuple[int, Event]] = deque(maxlen=max_events)
         self._event_seq = 0
-        self._alerts: deque[AlertRecord] = deque(maxlen=max_alerts)
+        self._alerts: deque[Alert] = deque(maxlen=max_alerts)
         self._alert_seq = 0
         self._markers: deque[tuple[float, str]] = deque(maxlen=max_markers)
         self._sensors: dict[str, SensorStatus] = {}
@@ -297,15 +267,14 @@ class LiveState:
                 self._event_seq += 1
                 self._events.append((self._event_seq, ev))
 
-    def push_alerts(self, alerts: Iterable[Any]) -> list[AlertRecord]:
-        """Store alerts (``hipmon.alerts.Alert``: rule, side, time_s, values, event)."""
+    def push_alerts(self, alerts: Iterable[Alert]) -> list[tuple[int, Alert]]:
+        """Store alerts (``hipmon.types.Alert``); returns them with their sequence numbers."""
         out = []
         with self._lock:
             for a in alerts:
                 self._alert_seq += 1
-                rec = alert_record(self._alert_seq, a)
-                self._alerts.append(rec)
-                out.append(rec)
+                self._alerts.append(a)
+                out.append((self._alert_seq, a))
         return out
 
     def push_update(self, update: Any) -> None:
@@ -387,9 +356,17 @@ class LiveState:
         with self._lock:
             return [(q, e) for q, e in self._events if q > since_seq]
 
-    def alerts(self, since_seq: int = 0) -> list[AlertRecord]:
+    def alerts(self) -> list[Alert]:
+        """The alerts held, oldest first."""
         with self._lock:
-            return [a for a in self._alerts if a.seq > since_seq]
+            return list(self._alerts)
+
+    def alerts_since(self, since_seq: int = 0) -> list[tuple[int, Alert]]:
+        """``(seq, alert)`` pairs newer than ``since_seq``; the n-th alert of the session has seq n."""
+        with self._lock:
+            first = self._alert_seq - len(self._alerts) + 1  # seq of the oldest alert held
+            skip = max(0, since_seq - first + 1)
+            return [(first + i, a) for i, a in enumerate(self._alerts) if i >= skip]
 
     @property
     def alert_seq(self) -> int:
@@ -436,11 +413,9 @@ __all__ = [
     "COL",
     "RingBuffer",
     "LiveState",
-    "SensorStatus",
     "CalibrationStatus",
-    "AlertRecord",
     "Limit",
     "SessionInfo",
-    "alert_record",
+    "alert_message",
     "describe_alert",
 ]

@@ -18,6 +18,7 @@ does, so a replay resets at the same place.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import queue
 import time
@@ -26,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from hipmon.app.feeds import DEMO_PRESET, limits_of
-from hipmon.buffers import CalibrationStatus, Limit, SensorStatus, SessionInfo
-from hipmon.types import PLACEMENTS, Gap, RawNotification, SensorSpec
+from hipmon.buffers import CalibrationStatus, Limit, SessionInfo
+from hipmon.types import PLACEMENTS, Gap, RawNotification, SensorSpec, SensorStatus
 
 __all__ = ["DEMO_PRESET", "ChainSource"]
 
@@ -271,19 +272,9 @@ class ChainSource:
         return float(np.median(recent)) if recent else None
 
     def sensor_status(self) -> list[SensorStatus]:
-        out = []
-        for st in (self.thread.status().values() if self.thread is not None else ()):
-            total = st.samples + st.samples_lost
-            lat = st.latency_ms_p50
-            out.append(SensorStatus(
-                st.sensor_id, placement=st.placement, profile=st.profile, connected=bool(st.connected),
-                rate_hz=float(st.rate_measured_hz) if st.rate_measured_hz else None,
-                loss=(st.samples_lost / total) if total else None,
-                latency_ms=float(lat) if lat is not None and math.isfinite(lat) else None,
-                battery_pct=None if st.battery_pct is None else float(st.battery_pct),
-                reconnects=int(st.reconnects),
-            ))
-        return out
+        """Copies of the supervisors' statuses (the acquisition thread keeps writing the originals)."""
+        statuses = self.thread.status().values() if self.thread is not None else ()
+        return [dataclasses.replace(st, messages=list(st.messages)) for st in statuses]
 
     def calibration_status(self) -> CalibrationStatus:
         cal = self.pipeline.calibration if self.pipeline is not None else None

@@ -18,32 +18,22 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipmon.alerts import AlertEngine, load_rules
-from hipmon.buffers import COL, CalibrationStatus, Limit, SensorStatus, SessionInfo
+from hipmon.buffers import COL, CalibrationStatus, Limit, SessionInfo
 from hipmon.metric_registry import EVENT_FIELD_METRICS, HIP_ADDUCTION, PELVIC_DROP, limit_band
-from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Alert, Event
+from hipmon.types import ANGLE_COLUMNS, PLACEMENTS, Alert, Event, Frames, SensorStatus
 
 # --------------------------------------------------------------------- update containers
-
-
-@dataclass
-class FeedFrames:
-    """Angle frames (``hipmon.app.model.AngleFrames``), the subset of ``hipmon.pipeline.Frames`` the dashboard reads."""
-
-    time_s: np.ndarray
-    angles_deg: np.ndarray
-    valid: np.ndarray
-    valid_sensor: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
 class FeedUpdate:
     """One read of a feed (``hipmon.app.model.SourceUpdate``; the fields of ``hipmon.pipeline.Update``)."""
 
-    frames: FeedFrames | None
+    frames: Frames | None
     events: list[Event] = field(default_factory=list)
-    alerts: list[Any] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     calibration: Any = None  # a feed's angles are given: never a new calibration
-    backfill: FeedFrames | None = None
+    backfill: Frames | None = None
 
 
 #: the alert type of the feeds and the tests (``hipmon.types.Alert``: rule, side, time_s, values, event)
@@ -259,7 +249,7 @@ class SimulatedFeed:
         frames = None
         if hi > lo:
             t = self.time_s[lo:hi] + offset
-            frames = FeedFrames(t, self.angles_deg[lo:hi], np.ones(hi - lo, bool))
+            frames = Frames(t, self.angles_deg[lo:hi], {}, {}, np.ones(hi - lo, bool))  # given angles: no signals
             self._session_s = float(t[-1])
         self._i = hi
         released = []
@@ -284,8 +274,11 @@ class SimulatedFeed:
         return not self.loop and self._i >= len(self.time_s) and self._j >= len(self.events)
 
     def sensor_status(self) -> list[SensorStatus]:
+        """Every sensor streaming at its rate, nothing lost (the samples played so far)."""
+        played_s = max(0.0, self._session_s - float(self.time_s[0]))  # laps included
         return [
-            SensorStatus(p, placement=p, profile="simulated", connected=True, rate_hz=r, loss=0.0)
+            SensorStatus(p, placement=p, profile="simulated", connected=True, state="streaming",
+                         rate_measured_hz=r, samples=int(played_s * r))
             for p, r in self.sensor_rates_hz.items()
         ]
 

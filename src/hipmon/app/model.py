@@ -31,8 +31,8 @@ import numpy as np
 
 from hipmon import metric_registry
 from hipmon.calibration import CalibrationConfig
-from hipmon.buffers import AlertRecord, CalibrationStatus, Limit, SensorStatus, SessionInfo
-from hipmon.types import PLACEMENTS, Event
+from hipmon.buffers import CalibrationStatus, Limit, SessionInfo
+from hipmon.types import PLACEMENTS, Alert, Event, SensorStatus
 
 #: (low, high) degrees per ANGLES column; None: no limit on that side
 Bands = dict[str, tuple[float | None, float | None]]
@@ -42,7 +42,7 @@ Bands = dict[str, tuple[float | None, float | None]]
 
 @runtime_checkable
 class AngleFrames(Protocol):
-    """Angle frames on the session grid (``hipmon.pipeline.Frames``, ``hipmon.app.feeds.FeedFrames``)."""
+    """Angle frames on the session grid (``hipmon.types.Frames``; a feed's have no segment signals)."""
 
     time_s: np.ndarray  # (N,) session time, s
     angles_deg: np.ndarray  # (N, 9) ANGLE_COLUMNS order, degrees
@@ -51,23 +51,12 @@ class AngleFrames(Protocol):
 
 
 @runtime_checkable
-class AlertLike(Protocol):
-    """A raised alert (``hipmon.alerts.Alert``)."""
-
-    rule: str
-    side: str
-    time_s: float
-    values: dict[str, float]
-    event: Event | None
-
-
-@runtime_checkable
 class SourceUpdate(Protocol):
     """What one ``Source.read`` produced (``hipmon.pipeline.Update``, ``hipmon.app.feeds.FeedUpdate``)."""
 
     frames: AngleFrames | None
     events: list[Event]
-    alerts: list[Any]  # AlertLike
+    alerts: list[Alert]
     calibration: Any  # a new hipmon.calibration result, or None
     backfill: AngleFrames | None  # earlier frames, now with angles (after a calibration)
 
@@ -143,7 +132,13 @@ class DashboardModel(Protocol):
 
     def events(self, kind: str | None = None, side: str | None = None, last: int | None = None) -> list[Event]: ...
 
-    def alerts(self, since_seq: int = 0) -> list[AlertRecord]: ...
+    def alerts(self) -> list[Alert]:
+        """The alerts up to the clock, oldest first (their text: ``hipmon.buffers.alert_message``)."""
+        ...
+
+    def alerts_since(self, since_seq: int = 0) -> list[tuple[int, Alert]]:
+        """``(seq, alert)`` of the alerts after ``since_seq`` up to the clock; the session's n-th alert has seq n."""
+        ...
 
     def take_alerts_reset(self) -> bool:
         """True once after the alert history was rewritten (a replay's seek): readers start over."""
@@ -234,7 +229,7 @@ class MetricBars:
     recent_max: float
 
 
-def metric_bars(events: Sequence[Event], alerts: Sequence[AlertRecord], bands: Bands, n: int = 20,
+def metric_bars(events: Sequence[Event], alerts: Sequence[Alert], bands: Bands, n: int = 20,
                 metrics: Sequence[str] = metric_registry.PANEL_METRICS) -> list[MetricBars]:
     """The per-stride panels from the model's events, alerts and bands (``hipmon.metric_registry``
     says each metric's trace, sign and side: a left stance's pelvic-drop limit is the obliquity
@@ -278,7 +273,7 @@ def idle_banner(calibration: Any, hips_measured: bool) -> tuple[str, bool]:
     return "No alert — pelvis within limits (one sensor on the sacrum: no hip or knee alerts)", True
 
 
-def rule_active(model: DashboardModel, alert: AlertRecord) -> bool:
+def rule_active(model: DashboardModel, alert: Alert) -> bool:
     """The alert's rule is still active on its side: that side's latest stride carries it (``Event.alert``)."""
     evs = [e for e in model.events(side=alert.side, last=4) if e.kind in STRIDE_KINDS]
     return bool(evs) and evs[-1].alert == alert.rule
@@ -288,9 +283,9 @@ def rule_active(model: DashboardModel, alert: AlertRecord) -> bool:
 class AlertDelta:
     """What changed since the last ``AlertTracker.poll``."""
 
-    new: list[AlertRecord]  # newest last
+    new: list[Alert]  # newest last
     reset: bool  # the history was rewritten (a replay's seek): ``new`` is all of it, no cue
-    banner: AlertRecord | None  # the alert the banner shows now (None: no alert active)
+    banner: Alert | None  # the alert the banner shows now (None: no alert active)
 
 
 @dataclass
@@ -304,18 +299,19 @@ class AlertTracker:
 
     hold_s: float = 4.0
     last_seq: int = 0
-    banner: AlertRecord | None = None
+    banner: Alert | None = None
     _lookback: int = field(default=50, repr=False)
 
     def poll(self, model: DashboardModel, now: float | None) -> AlertDelta:
         reset = model.take_alerts_reset()
         if reset:  # everything up to the new clock, read again from the start
             self.banner = None
-            new = model.alerts()
-            self.last_seq = max((a.seq for a in new), default=0)
+            numbered = model.alerts_since(0)
+            self.last_seq = max((q for q, _ in numbered), default=0)
         else:
-            new = model.alerts(self.last_seq)
-            self.last_seq = max([self.last_seq] + [a.seq for a in new])
+            numbered = model.alerts_since(self.last_seq)
+            self.last_seq = max([self.last_seq] + [q for q, _ in numbered])
+        new = [a for _, a in numbered]
         if new:
             self.banner = new[-1]
         a = self.banner
@@ -427,7 +423,7 @@ def _target_reached(p: Any, choice: ProtocolChoice, result: Any) -> bool:
 
 
 __all__ = [
-    "AlertDelta", "AlertLike", "AlertTracker", "AngleFrames", "Bands", "Coverage", "DashboardModel", "MetricBars",
+    "AlertDelta", "AlertTracker", "AngleFrames", "Bands", "Coverage", "DashboardModel", "MetricBars",
     "STRIDE_KINDS", "Seekable", "SideBars", "Source", "SourceUpdate", "bands_by_column", "link_level", "metric_bars",
     "obliquity_words", "out_of_band", "rule_active", "ProtocolChoice", "protocol_options", "protocol_result",
     "protocol_prompt", "PROTOCOL_WINDOW_S",

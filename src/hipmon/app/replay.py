@@ -24,8 +24,8 @@ from PySide6 import QtCore, QtWidgets
 from hipmon.alerts import AlertEngine, load_rules
 from hipmon.app import theme
 from hipmon.app.feeds import limits_of
-from hipmon.buffers import COL, AlertRecord, CalibrationStatus, Limit, SensorStatus, SessionInfo, alert_record
-from hipmon.types import PLACEMENTS, Event
+from hipmon.buffers import COL, CalibrationStatus, Limit, SessionInfo
+from hipmon.types import PLACEMENTS, Alert, Event, SensorStatus
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -42,7 +42,7 @@ class ReplayModel:
         angles_deg: np.ndarray,
         valid: np.ndarray | None = None,
         events: Sequence[Event] = (),
-        alerts: Sequence[Any] = (),
+        alerts: Sequence[Alert] = (),
         *,
         markers: Sequence[tuple[float, str]] = (),
         sensors: Sequence[SensorStatus] = (),
@@ -61,7 +61,7 @@ class ReplayModel:
         self.angles_deg = a
         self.events_all = sorted(events, key=lambda e: e.end_s)
         self._event_ends = [e.end_s for e in self.events_all]
-        self.alerts_all = [alert_record(i + 1, x) for i, x in enumerate(sorted(alerts, key=lambda x: x.time_s))]
+        self.alerts_all = sorted(alerts, key=lambda x: x.time_s)  # the n-th has seq n
         self._alert_times = [x.time_s for x in self.alerts_all]
         self._markers = sorted((float(t), str(lab)) for t, lab in markers)
         self._sensors = list(sensors)
@@ -97,10 +97,10 @@ class ReplayModel:
             gaps = list(result.gaps)
             for sid, s in reader.sensors.items():
                 lost = sum(g.samples_lost for g in gaps if g.sensor_id == sid)
-                expected = (s.rate_hz or 0.0) * float(reader.duration_s or 0.0)
+                expected = int(round((s.rate_hz or 0.0) * float(reader.duration_s or 0.0)))
                 sensors.append(SensorStatus(sid, placement=s.placement or sid, profile=s.profile or "",
-                                            connected=True, rate_hz=s.rate_hz,
-                                            loss=min(1.0, lost / expected) if expected > 0 else None))
+                                            connected=True, state="stopped", rate_measured_hz=float(s.rate_hz or 0.0),
+                                            samples=max(0, expected - lost), samples_lost=min(lost, expected)))
         finally:
             reader.close()
         cal = result.calibration
@@ -215,9 +215,12 @@ class ReplayModel:
             evs = [e for e in evs if e.side == side]
         return evs[-last:] if last else evs
 
-    def alerts(self, since_seq: int = 0) -> list[AlertRecord]:
+    def alerts(self) -> list[Alert]:
+        return self.alerts_all[:bisect.bisect_right(self._alert_times, self.playhead)]
+
+    def alerts_since(self, since_seq: int = 0) -> list[tuple[int, Alert]]:
         n = bisect.bisect_right(self._alert_times, self.playhead)
-        return [a for a in self.alerts_all[:n] if a.seq > since_seq]
+        return [(i + 1, a) for i, a in enumerate(self.alerts_all[:n]) if i + 1 > since_seq]
 
     def sensors(self) -> list[SensorStatus]:
         return self._sensors

@@ -170,12 +170,14 @@ def describe_placements(placements) -> list[str]:
 
 def _print_new(state, ev_seq: int, al_seq: int, out) -> tuple[int, int]:
     """Print the events and alerts after ``ev_seq``/``al_seq``; the new sequence numbers."""
+    from hipmon.buffers import alert_message  # noqa: PLC0415
+
     for seq, ev in state.events_since(ev_seq):
         ev_seq = seq
         print(format_event(ev), file=out, flush=True)
-    for a in state.alerts(al_seq):
-        al_seq = a.seq
-        print(f"{a.time_s:8.2f} s  ALERT   {a.message}", file=out, flush=True)
+    for seq, a in state.alerts_since(al_seq):
+        al_seq = seq
+        print(f"{a.time_s:8.2f} s  ALERT   {alert_message(a)}", file=out, flush=True)
     return ev_seq, al_seq
 
 

@@ -2,7 +2,7 @@
 
 Which alerts are new, whether a replay's seek rewrote the history, and which alert the
 banner holds are decided by ``hipmon.app.model.AlertTracker`` (``FrameView.alerts``); the
-texts are the model's (``AlertRecord.message``, ``hipmon.buffers.describe_alert``).
+texts are the model's (``hipmon.buffers.alert_message`` of each ``hipmon.types.Alert``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from hipmon.app import theme
 from hipmon.app.feedback import CueGate, FadeSchedule
 from hipmon.app.model import Coverage, idle_banner
 from hipmon.app.panels.base import FrameView
-from hipmon.buffers import AlertRecord
+from hipmon.buffers import alert_message
+from hipmon.types import Alert
 
 MAX_LOG = 300
 
@@ -68,16 +69,15 @@ class AlertBanner(QtWidgets.QLabel):
         self._key: object = "unset"
         self.show_alert(None)
 
-    def show_alert(self, a: AlertRecord | None) -> None:
-        key = None if a is None else a.seq
-        if key == self._key:
+    def show_alert(self, a: Alert | None) -> None:
+        if a is self._key:  # the model hands out the same Alert object each time
             return  # a style sheet change re-polishes the label: only when the banner changes
-        self._key = key
+        self._key = a
         if a is None:
             self.setText(self.idle_text)
             self.setStyleSheet(theme.BANNER_IDLE if self.idle_ok else theme.BANNER_UNSURE)
         else:
-            self.setText(f"⚠  {a.message}")
+            self.setText(f"⚠  {alert_message(a)}")
             self.setStyleSheet(theme.BANNER_ALERT)
 
     def refresh(self, frame: FrameView) -> None:
@@ -107,8 +107,9 @@ class AlertLogPanel(QtWidgets.QGroupBox):
         if delta.reset:
             self.list.clear()
         for a in delta.new:
-            item = QtWidgets.QListWidgetItem(f"{a.time_s:6.1f} s  {a.message}")
-            item.setToolTip(a.message)
+            text = alert_message(a)
+            item = QtWidgets.QListWidgetItem(f"{a.time_s:6.1f} s  {text}")
+            item.setToolTip(text)
             item.setForeground(QtGui.QColor(theme.SIDE_COLOR.get(a.side, theme.FOREGROUND)))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, a.time_s)
             self.list.insertItem(0, item)

@@ -70,10 +70,11 @@ class SensorPanel(QtWidgets.QGroupBox):
         for r, s in enumerate(sensors):
             self._cell(r, 0, s.placement or s.sensor_id)
             self._cell(r, 1, "● on" if s.connected else "○ lost", theme.OK if s.connected else theme.ALERT)
-            self._cell(r, 2, fmt(s.rate_hz, ".0f"))
+            self._cell(r, 2, fmt(s.rate_measured_hz or None, ".0f"))  # 0: not measured yet
             self._cell(r, 3, fmt(None if s.loss is None else 100 * s.loss, ".1f", " %"),
                        LEVEL_COLOUR.get(link_level(s.loss)))
-            self._cell(r, 4, fmt(s.latency_ms, ".1f" if (s.latency_ms or 0) < 10 else ".0f", " ms"))
+            lat = s.latency_ms_p50  # NaN until known
+            self._cell(r, 4, fmt(lat, ".1f" if not lat >= 10 else ".0f", " ms"))
             self._cell(r, 5, fmt(s.battery_pct, ".0f", " %"))
 
 

@@ -60,6 +60,8 @@ class ChainSource:
         self._end_after_s: float | None = None
         # (wall s, ms): how long after the newest sample's arrival its angles were in the buffer
         self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=2000)
+        #: the pipeline's settings (``hipmon live``'s pipeline options); None: the defaults
+        self.pipeline_config: Any = None
         #: the placements of this session (PLACEMENTS order): all three, or ("pelvis",)
         self.placements: tuple[str, ...] = tuple(p for p in PLACEMENTS if p in {s.placement for s in specs})
 
@@ -152,7 +154,7 @@ class ChainSource:
                                         **acq)
         self.pipeline = Pipeline(
             [SensorSpec(s.sensor_id, s.placement, s.profile, s.rate_hz) for s in self.specs],
-            PipelineConfig(), origin_ns=self.origin_ns,
+            self.pipeline_config or PipelineConfig(), origin_ns=self.origin_ns,
         )
         self.thread.start()  # blocks this (runner) thread while sensors connect; never the GUI
 

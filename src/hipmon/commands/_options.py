@@ -4,9 +4,9 @@
 the common grid, ``--filter``, ``--mag``, ``--rules``); ``pipeline_config(args)`` turns them into a
 ``hipmon.pipeline.PipelineConfig`` and ``load_rules_option(args)`` checks the rules
 file (a one-line ``CommandError`` naming the file, the line and the field).
-``export``, ``analyze`` and ``replay`` use it; ``live`` has its own ``--rate`` (the
-emulated sensors' rate) and builds its pipeline in ``hipmon.app.chain``, so it does not
-take the group yet.
+``export``, ``analyze`` and ``replay`` use all of it; ``live`` takes it without ``--rate``
+(``grid_rate=False``: there ``--rate`` is the emulated sensors' rate, and the grid follows
+the sensors) and gives the configuration to its ``hipmon.app.chain.ChainSource``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any
 FILTERS: tuple[str, ...] = ("vqf", "madgwick", "mahony", "ekf")
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """Add the pipeline options (``--rate HZ``: the common grid rate, ``--filter``, ``--mag``, ``--rules``)."""
+def add_pipeline_arguments(parser: argparse.ArgumentParser, grid_rate: bool = True) -> argparse._ArgumentGroup:
+    """Add the pipeline options (``--rate HZ``: the common grid rate, unless ``grid_rate`` is False;
+    ``--filter``, ``--mag``, ``--rules``)."""
     g = parser.add_argument_group("pipeline settings")
-    g.add_argument("--rate", type=float, default=None, metavar="HZ",
-                   help="common grid rate (default: sensor rate, at most 100 Hz)")
+    if grid_rate:
+        g.add_argument("--rate", type=float, default=None, metavar="HZ",
+                       help="common grid rate (default: sensor rate, at most 100 Hz)")
     g.add_argument("--filter", default="vqf", choices=FILTERS,
                    help="orientation filter (default vqf); madgwick, mahony and ekf run with hipmon's "
                         "rest gyro-bias estimate and accelerometer low-pass, within 1.5x vqf's error "
@@ -54,11 +56,12 @@ def load_rules_option(args: argparse.Namespace) -> Any:
         raise CommandError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def pipeline_config(args: argparse.Namespace, rules: Any = None) -> Any:
-    """``PipelineConfig`` from the options (``rules``: already loaded ``Rules``, else ``--rules`` is loaded)."""
+def pipeline_config(args: argparse.Namespace, rules: Any = None, grid_rate: bool = True) -> Any:
+    """``PipelineConfig`` from the options (``rules``: already loaded ``Rules``, else ``--rules`` is loaded;
+    ``grid_rate`` False: the options have no grid ``--rate``)."""
     from hipmon.pipeline import PipelineConfig
 
-    cfg = PipelineConfig(rate_hz=args.rate, filter=args.filter, use_mag=bool(args.mag))
+    cfg = PipelineConfig(rate_hz=args.rate if grid_rate else None, filter=args.filter, use_mag=bool(args.mag))
     cfg.alert_rules = rules if rules is not None else load_rules_option(args)
     return cfg
 

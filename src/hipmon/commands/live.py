@@ -9,6 +9,7 @@ import sys
 import time
 
 from hipmon.commands._feedback import add_feedback_arguments, fade_schedule
+from hipmon.commands._options import add_pipeline_arguments
 from hipmon.commands._recordings import add_recordings_argument, emulation_rate_hz, recordings_dir
 
 HELP = "Live dashboard on real sensors from a session configuration or a scan; --no-gui prints one line per stride."
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record the raw notifications to this session file from the start (with --no-gui; the "
                              "window has its Record button); without SESSION: a new file in the athlete library "
                              "(needs --athlete)")
+    add_pipeline_arguments(parser, grid_rate=False)
     parser.add_argument("--lsl", action="store_true",
                         help="also stream the angles (type MoCap) and events, alerts and markers (JSON strings) to "
                              "the Lab Streaming Layer (hipmon.lsl)")
@@ -123,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
     rec_dir = None if args.no_gui else recordings_dir(args)
     if args.record is not None and not args.record:
         args.record, _ = library_output(args, None, meta.get("protocol"), what="--record SESSION")
+    from hipmon.commands._options import pipeline_config
+
+    config = pipeline_config(args, grid_rate=False)
+    if args.truth and (args.filter != "vqf" or args.mag or args.rules):
+        raise CommandError("--truth shows the simulator's angles: --filter, --mag and --rules need the sensors")
     source = _source(args)
+    if source.can_record:  # sensors (emulated or real) through hipmon.pipeline
+        source.pipeline_config = config
     if args.record:
         if not args.no_gui:
             raise CommandError("--record is for --no-gui (the window records with its Record button)")

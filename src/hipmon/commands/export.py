@@ -26,6 +26,9 @@ HELP = ("Export a session's angles (--angles) and events (--events) as CSV, and 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hipmon.commands._progress import add_progress_arguments
+
+    add_progress_arguments(parser)
     parser.add_argument("session", metavar="SESSION", help="session file, or a directory of import CSVs")
     parser.add_argument("--angles", metavar="ANGLES.csv", help="write the nine angles (degrees) per grid sample")
     parser.add_argument("--events", metavar="EVENTS.csv", help="write the detected events with their peaks and alerts")
@@ -124,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
                            "(or --opensim DIR, --c3d FILE.c3d, --parquet DIR, --bids DIR)")
     if args.c3d and not str(args.c3d).lower().endswith(".c3d"):
         raise CommandError(f"{args.c3d}: a C3D file name must end in .c3d")
+    from hipmon.commands._progress import Progress
+
+    outputs = [x for x in (args.angles, args.events) if x] + lab
+    prog = Progress("export", total=1 + len(outputs), enabled=args.progress)
+    prog.step(f"processing {args.session} (fusion, calibration, angles, events)")
     result = _run_pipeline(args)
     cal = result.calibration
     if cal is None:
@@ -147,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.angles:
+            prog.step(f"writing {args.angles}")
             write_angles_csv(result, args.angles, include_invalid=args.include_invalid)
         if args.events:
+            prog.step(f"writing {args.events}")
             write_events_csv(result, args.events)
         if lab:
             from hipmon.exports import write_bids, write_c3d, write_opensim, write_parquet
@@ -156,12 +166,16 @@ def run(args: argparse.Namespace) -> int:
             markers, metadata = _markers_and_metadata(args)
             opts = {"markers": markers, "metadata": metadata}
             if args.opensim:
+                prog.step(f"writing the OpenSim files in {args.opensim}")
                 write_opensim(result, args.opensim, **opts)
             if args.c3d:
+                prog.step(f"writing {args.c3d}")
                 write_c3d(result, args.c3d, **opts)
             if args.parquet:
+                prog.step(f"writing the Parquet tables in {args.parquet}")
                 write_parquet(result, args.parquet, **opts)
             if args.bids:
+                prog.step(f"writing the BIDS dataset in {args.bids}")
                 write_bids(result, args.bids, sub=args.bids_subject, ses=args.bids_session, task=args.bids_task,
                            **opts)
     except ExportError as exc:
@@ -171,4 +185,5 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.alerts)} alerts; calibration quality {cal.quality:.2f}",
         file=sys.stderr,
     )
+    prog.done("exported")
     return 0

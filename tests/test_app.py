@@ -203,9 +203,14 @@ def test_marker_goes_through_the_runner(qtbot, fast_feed):
     qtbot.addWidget(win)
     runner.start()
     assert run_until(qtbot, win, lambda: state.now_s() is not None and state.now_s() > 2.0, 20.0)
+    asked = []
+    real_add = runner.add_marker
+    runner.add_marker = lambda label="", condition="": (asked.append((label, condition)), real_add(label, condition))
+    win.controls.condition_edit.setText(" shoe A ")
     qtbot.mouseClick(win.marker_button, QtCore.Qt.MouseButton.LeftButton)
     assert run_until(qtbot, win, lambda: len(state.markers()) == 1, 30.0)
     assert state.markers()[0][0] > 2.0
+    assert asked == [("marker 1", "shoe A")]  # the condition typed in the header goes with the marker
     # a truth feed cannot record: the button is disabled, the state says why if asked
     assert not win.record_button.isEnabled()
     runner.stop()

@@ -111,6 +111,15 @@ class ControlsPanel(QtWidgets.QWidget):
         self.marker_button.clicked.connect(self.add_marker)
         self.marker_button.setEnabled(runner is not None)
         h.addWidget(self.marker_button)
+        # the condition the next markers carry (e.g. "shoe A", "after fatigue"): recorded with them,
+        # exported in every format, and what `hipmon compare --by-condition` splits the session by
+        self.condition_edit = QtWidgets.QLineEdit()
+        self.condition_edit.setPlaceholderText("condition (e.g. shoe A)")
+        self.condition_edit.setToolTip("The condition the next markers carry: kept in the recording and every "
+                                       "export; hipmon compare --by-condition compares the parts")
+        self.condition_edit.setMaximumWidth(170)
+        self.condition_edit.setEnabled(runner is not None)
+        h.addWidget(self.condition_edit)
         self.mute_button = QtWidgets.QPushButton()
         self.mute_button.setCheckable(True)
         self.mute_button.setChecked(beeper.muted)
@@ -185,4 +194,4 @@ class ControlsPanel(QtWidgets.QWidget):
 
     def add_marker(self) -> None:
         if self.runner is not None:
-            self.runner.add_marker(f"marker {len(self.model.markers()) + 1}")
+            self.runner.add_marker(f"marker {len(self.model.markers()) + 1}", self.condition_edit.text().strip())

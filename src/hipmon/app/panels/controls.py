@@ -41,17 +41,23 @@ class HeaderPanel(QtWidgets.QWidget):
         h.addWidget(QtWidgets.QLabel("Athlete"))
         self.athlete_edit = QtWidgets.QLineEdit(info.athlete)
         self.athlete_edit.setPlaceholderText("name")
+        self.athlete_edit.setMinimumWidth(110)
         self.athlete_edit.setMaximumWidth(180)
         self.athlete_edit.textChanged.connect(lambda s: setattr(self.model.info, "athlete", s))
         h.addWidget(self.athlete_edit)
         h.addWidget(QtWidgets.QLabel("Session"))
         self.session_edit = QtWidgets.QLineEdit(info.session)
         self.session_edit.setPlaceholderText("e.g. baseline, week 4")
+        self.session_edit.setMinimumWidth(110)
         self.session_edit.setMaximumWidth(200)
         self.session_edit.textChanged.connect(lambda s: setattr(self.model.info, "session", s))
         h.addWidget(self.session_edit)
         h.addSpacing(12)
-        self.source_label = QtWidgets.QLabel(info.source)
+        # the source can be long (an emulated session's description): elided, whole in the tooltip,
+        # so the names and the controls keep their room
+        short = info.source if len(info.source) <= 48 else info.source[:47] + "…"
+        self.source_label = QtWidgets.QLabel(short)
+        self.source_label.setToolTip(info.source)
         self.source_label.setStyleSheet(f"color:{theme.MUTED}")
         h.addWidget(self.source_label)
         h.addStretch(1)
@@ -117,6 +123,7 @@ class ControlsPanel(QtWidgets.QWidget):
         self.condition_edit.setPlaceholderText("condition (e.g. shoe A)")
         self.condition_edit.setToolTip("The condition the next markers carry: kept in the recording and every "
                                        "export; hipmon compare --by-condition compares the parts")
+        self.condition_edit.setMinimumWidth(120)
         self.condition_edit.setMaximumWidth(170)
         self.condition_edit.setEnabled(runner is not None)
         h.addWidget(self.condition_edit)

@@ -24,7 +24,9 @@ Pure data and lookups: no Qt, no numpy work; imports only ``hipmon.types``.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from hipmon.types import ANGLE_COLUMNS, EVENT_COLUMNS, EVENT_KINDS, SIDES
 
@@ -145,6 +147,13 @@ HIP_FLEXION = METRICS["peak_hip_flexion_deg"]
 
 #: Metrics that are ``Event`` fields and EVENTS.csv columns, in column order.
 EVENT_FIELD_METRICS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.storage == "field")
+
+
+def event_value(event: Any, name: str) -> float:
+    """An event's value of registered metric ``name`` (degrees): an ``Event`` field or an
+    ``Event.extra`` key, as the metric's ``storage`` says; NaN when the event has none."""
+    v = getattr(event, name) if METRICS[name].storage == "field" else event.extra.get(name)
+    return math.nan if v is None else float(v)
 #: Metrics of the per-session summaries (``hipmon analyze``), in table order.
 SUMMARY_METRICS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.summary)
 #: Metrics with a per-stride panel on the dashboard, in panel order.

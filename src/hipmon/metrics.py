@@ -206,9 +206,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 
 def _metric_values(events: Sequence[Event], field: str) -> np.ndarray:
-    if reg.METRICS[field].storage == "extra":
-        return np.array([e.extra.get(field, np.nan) for e in events], dtype=float)
-    return np.array([getattr(e, field) for e in events], dtype=float)
+    return np.array([reg.event_value(e, field) for e in events], dtype=float)
 
 
 def summarize_events(events: Iterable[Event], alerts: Iterable = ()) -> dict:

@@ -237,11 +237,8 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def metric_value(event: Event, metric: str) -> float:
-    """An event's value of a registered metric (field or ``extra``), NaN when absent."""
-    m = reg.METRICS[metric]
-    v = getattr(event, metric) if m.storage == "field" else event.extra.get(metric, math.nan)
-    return math.nan if v is None else float(v)
+#: an event's value of a registered metric (``hipmon.metric_registry.event_value``)
+metric_value = reg.event_value
 
 
 def _stats(values: Sequence[float]) -> dict:

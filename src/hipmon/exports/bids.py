@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from hipmon import __version__
-from hipmon.metric_registry import EVENT_FIELDS, METRICS
+from hipmon.metric_registry import EVENT_FIELDS, METRICS, event_value
 from hipmon.types import ANGLE_COLUMNS, PLACEMENTS
 
 from ._dirs import file_set
 from ._files import ExportError
-from .conventions import angle_convention, angle_name, export_rows, grid_rate_hz, marker_rows, segment_orientations
+from .conventions import angle_convention, angle_name, export_grid, marker_rows, segment_orientations
 
 if TYPE_CHECKING:
     from hipmon.pipeline import SessionResult
@@ -92,7 +92,7 @@ def events_rows(result: "SessionResult", markers: Iterable[Any] | None, t0: floa
              "toe_off": _num(e.extra.get("toe_off_s", np.nan) - t0), "alert": e.alert or "n/a",
              "label": "n/a", "condition": "n/a"}
         for m in metric_cols:
-            r[m] = _num(getattr(e, m) if METRICS[m].storage == "field" else e.extra.get(m, np.nan), "{:.4f}")
+            r[m] = _num(event_value(e, m), "{:.4f}")
         rows.append(r)
     for m in marker_rows(markers):
         r = {c: "n/a" for c in _EVENT_COLUMNS + tuple(metric_cols)}
@@ -119,14 +119,7 @@ def write_bids(result: "SessionResult", path: str | os.PathLike[str], *, sub: st
     ses, tracksys = _label(ses, "session"), _label(tracksys, "tracksys")
     task = _label(task or md.get("task") or md.get("kind") or "hipmonitoring", "task")
     f = result.frames
-    sl = export_rows(f)
-    if sl.stop - sl.start < 2:
-        raise ExportError(f"{path}: no valid pelvis angles to export")
-    t = f.time_s[sl]
-    try:
-        rate = grid_rate_hz(t)
-    except ValueError as exc:
-        raise ExportError(f"{path}: {exc}") from None
+    sl, t, rate = export_grid(f, path)
     t0 = float(t[0])
     chans = channels(f)
     q = segment_orientations(f)

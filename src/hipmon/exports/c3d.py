@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from hipmon import __version__
-from hipmon.metric_registry import METRICS
+from hipmon.metric_registry import METRICS, event_value
 
 from ._files import ExportError, atomic_path
-from .conventions import PIG_POINTS, export_rows, gait_event_times, grid_rate_hz, marker_rows, plug_in_gait_angles_deg
+from .conventions import PIG_POINTS, export_grid, gait_event_times, marker_rows, plug_in_gait_angles_deg
 
 if TYPE_CHECKING:
     from hipmon.pipeline import SessionResult
@@ -47,8 +47,8 @@ _DESCRIPTIONS = {
 def _metrics_text(e: Any) -> str:
     parts = []
     for name in METRICS:
-        v = getattr(e, name) if METRICS[name].storage == "field" else e.extra.get(name)
-        if v is not None and np.isfinite(v):
+        v = event_value(e, name)
+        if np.isfinite(v):
             parts.append(f"{name}={float(v):.4f}")
     if e.alert:
         parts.append(f"alert={e.alert}")
@@ -110,14 +110,7 @@ def write_c3d(result: "SessionResult", path: str | os.PathLike[str], *, markers:
     if path.suffix.lower() != ".c3d":
         raise ExportError(f"{path}: a C3D file name must end in .c3d")
     f = result.frames
-    sl = export_rows(f)
-    if sl.stop - sl.start < 2:
-        raise ExportError(f"{path}: no valid pelvis angles to export")
-    t = f.time_s[sl]
-    try:
-        rate = grid_rate_hz(t)
-    except ValueError as exc:
-        raise ExportError(f"{path}: {exc}") from None
+    sl, t, rate = export_grid(f, path)
     t0 = float(t[0])
     pig = {k: v[sl] for k, v in plug_in_gait_angles_deg(f).items()}
     n = len(t)

@@ -204,6 +204,22 @@ def export_rows(frames: Frames) -> slice:
     return slice(int(idx[0]), int(idx[-1]) + 1)
 
 
+def export_grid(frames: Frames, path: Any) -> tuple[slice, np.ndarray, float]:
+    """(rows, their session times s, the grid rate Hz) a lab file of ``path`` carries
+    (``export_rows``); ``ExportError`` naming ``path`` when there are fewer than two or the
+    grid is not uniform."""
+    from ._files import ExportError
+
+    sl = export_rows(frames)
+    if sl.stop - sl.start < 2:
+        raise ExportError(f"{path}: no valid pelvis angles to export")
+    t = frames.time_s[sl]
+    try:
+        return sl, t, grid_rate_hz(t)
+    except ValueError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+
+
 def grid_rate_hz(time_s: np.ndarray) -> float:
     """The rate of a uniform grid; ``ValueError`` when it is not uniform."""
     d = np.diff(np.asarray(time_s, float))

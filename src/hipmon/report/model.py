@@ -13,7 +13,6 @@ Degrees and seconds throughout; arrays have events (or time) on the first axis.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -124,11 +123,8 @@ class SessionAnalysis:
         return f"{self.name} ({day})" if day else self.name
 
 
-def metric_value(event: Any, metric: str) -> float:
-    """An event's value of a registered metric (an ``Event`` field or an ``Event.extra`` key)."""
-    m = reg.METRICS[metric]
-    v = getattr(event, metric) if m.storage == "field" else event.extra.get(metric, math.nan)
-    return math.nan if v is None else float(v)
+#: an event's value of a registered metric (``hipmon.metric_registry.event_value``)
+metric_value = reg.event_value
 
 
 def _protocol(metadata: dict, events: list) -> str:

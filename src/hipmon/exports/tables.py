@@ -94,11 +94,7 @@ def read_events_csv(path: str | os.PathLike[str]) -> list[Event]:
     names the file and line of anything malformed.
     """
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    rows = _csv_rows(path)
     if not rows or tuple(rows[0][: len(EVENT_COLUMNS)]) != EVENT_COLUMNS:
         raise ExportError(f"{path}, line 1: header must start with {','.join(EVENT_COLUMNS)}")
     header = rows[0]
@@ -157,15 +153,20 @@ def write_angles_csv(result: SessionResult, path: str | os.PathLike[str], *, inc
     return write_text_atomic(path, angles_csv_text(result.frames, include_invalid))
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The rows of a CSV file hipmon wrote; ``ExportError`` naming it when it cannot be read."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return list(csv.reader(f))
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_angles_csv(path: str | os.PathLike[str]) -> AnglesTable:
     """ANGLES.csv (``hipmon export --angles``, the simulator's ``truth.csv``) as arrays; empty
     fields are NaN. ``ExportError`` names the file and line of anything malformed."""
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    rows = _csv_rows(path)
     want = ("time_s",) + ANGLE_COLUMNS
     if not rows or tuple(rows[0]) != want:
         raise ExportError(f"{path}, line 1: header must be {','.join(want)}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import queue
@@ -371,7 +372,7 @@ class Acquisition:
         from hipmon.profiles import get_profile
 
         self.queue: queue.SimpleQueue[Any] = out if out is not None else queue.SimpleQueue()
-        self.put = self.queue.put_nowait
+        self._last_ns: int | None = None  # host_ns of the last item queued (``put``)
         self.client_backend = client_backend
         self.scanner_backend = scanner_backend
         self.backend_kwargs = dict(backend_kwargs or {})
@@ -385,6 +386,24 @@ class Acquisition:
             profile = (profiles or {}).get(spec.profile) or get_profile(spec.profile)
             self.supervisors[spec.sensor_id] = SensorSupervisor(self, spec, profile)
         self._tasks: list[asyncio.Task] = []
+
+    def put(self, item: Any) -> None:
+        """Queue one item (``RawNotification`` or ``ConnectionEvent``), stamped later than every
+        item queued before it: an item whose ``host_ns`` is not after the previous one's gets the
+        previous ``host_ns`` + 1 ns.
+
+        So the order of ``host_ns`` is the order of arrival, ties included (a clock coarser than
+        the callbacks, e.g. Windows' ~15.6 ms ``time.monotonic_ns``): a recording's notifications
+        sorted by ``host_ns``, with each logged connection event before the first notification
+        at or after its ``host_ns`` (``hipmon.pipeline.replay_items``), are exactly the items in
+        the order the live pipeline got them (issue 12). Called on the acquisition loop only.
+        """
+        ns = int(item.host_ns)
+        if self._last_ns is not None and ns <= self._last_ns:
+            ns = self._last_ns + 1
+            item = dataclasses.replace(item, host_ns=ns)
+        self._last_ns = ns
+        self.queue.put_nowait(item)
 
     async def start(self) -> None:
         for sup in self.supervisors.values():

@@ -539,7 +539,8 @@ class EventDetector:
         t_now = float(c.time_s[-1])
         tb = self._buf.chunk.time_s
         self._buf.keep_from(self._buf.start + int(np.searchsorted(tb, t_now - keep_s)))
-        return sorted(events, key=lambda e: (e.end_s, e.start_s))
+        # in detection order (then end, start): the same order however the frames were chunked
+        return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))
 
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""

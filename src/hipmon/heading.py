@@ -54,6 +54,7 @@ right). Angles in rad inside.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -155,6 +156,14 @@ class HeadingConfig:
     rest_max_twist_deg: float = 30.0
 
 
+def _block_sum(parts: list[np.ndarray]) -> Any:
+    """Sum of a block's per-sample terms (arrays in time order): one pairwise sum over the
+    whole block, so the result never depends on how the block was chunked."""
+    if not parts:
+        return 0.0
+    return np.sum(parts[0] if len(parts) == 1 else np.concatenate(parts)).item()
+
+
 class HeadingTracker:
     """Causal heading corrections for the three segments on a common grid.
 
@@ -187,10 +196,12 @@ class HeadingTracker:
 
     @staticmethod
     def _empty_rest() -> dict:
-        return {"n": 0, "ok": True, "left_thigh": 0.0 + 0.0j, "right_thigh": 0.0 + 0.0j, "lost": set()}
+        return {"n": 0, "ok": True, "left_thigh": [], "right_thigh": [], "lost": set()}
 
     def _reset_block(self) -> None:
-        self._acc = {"left_thigh": [0.0, 0.0], "right_thigh": [0.0, 0.0], "rot": [0.0, 0.0], "n": [0.0], "lr": [0.0],
+        # per-sample terms of the open block, summed when it ends (``_block_sum``): the same
+        # sums whatever chunks the block came in (live 0.1 s steps, a replay's long chunks)
+        self._acc = {"left_thigh": [[], []], "right_thigh": [[], []], "rot": [[]], "n": [0.0], "lr": [[]],
                      "rot_min": [np.inf], "rot_max": [-np.inf], "lost": set()}
 
     def set_reference(self, q_segment_global: dict, gyr_segment: dict) -> dict[str, float]:
@@ -247,14 +258,14 @@ class HeadingTracker:
                 wz = r[:, 0, 2] * vx + r[:, 1, 2] * uy + r[:, 2, 2] * vz - gp[sl, 2]
                 if not valid[p][sl].all():
                     self._acc["lost"].add(p)
-                self._acc[p][0] += float(np.dot(wx, wz))
-                self._acc[p][1] += float(np.dot(wz, wz))
+                self._acc[p][0].append(wx * wz)
+                self._acc[p][1].append(wz * wz)
                 if wz_left is None:
                     wz_left = wz
                 else:
-                    self._acc["lr"][0] += float(np.dot(wz_left, wz))
+                    self._acc["lr"][0].append(wz_left * wz)
             yaw = np.angle(np.exp(1j * (yaw0[sl] + self.gamma_pelvis_rad)))
-            self._acc["rot"][0] += float(np.sum(yaw))
+            self._acc["rot"][0].append(yaw)
             if j > i:
                 self._acc["rot_min"][0] = min(self._acc["rot_min"][0], float(yaw.min()))
                 self._acc["rot_max"][0] = max(self._acc["rot_max"][0], float(yaw.max()))
@@ -301,7 +312,7 @@ class HeadingTracker:
             return
         for p in ("left_thigh", "right_thigh"):
             # mean heading as a unit vector, with the current correction (it adds to the twist)
-            r[p] += complex(np.sum(np.exp(1j * (rest[p][sl] + self.gamma_rad[p]))))
+            r[p].append(np.exp(1j * (rest[p][sl] + self.gamma_rad[p])))
 
     def _end_rest_block(self, end_index: int) -> None:
         """End of a stillness sub-block: count still time; reset the relative headings after ``rest_min_s``."""
@@ -314,7 +325,7 @@ class HeadingTracker:
         self._still_samples += r["n"]
         if self._still_samples < c.rest_min_s * self.rate_hz:
             return
-        twists = {p: float(np.angle(r[p])) for p in ("left_thigh", "right_thigh")}
+        twists = {p: float(np.angle(_block_sum(r[p]))) for p in ("left_thigh", "right_thigh")}
         if any(abs(t) > np.radians(c.rest_max_twist_deg) for t in twists.values()):
             return
         for p, t in twists.items():
@@ -328,16 +339,17 @@ class HeadingTracker:
         nblk = self._acc["n"][0]
         dt_block = nblk / self.rate_hz
         moving = False
-        szl, szr = self._acc["left_thigh"][1], self._acc["right_thigh"][1]
+        sums = {p: (_block_sum(self._acc[p][0]), _block_sum(self._acc[p][1])) for p in ("left_thigh", "right_thigh")}
+        szl, szr = sums["left_thigh"][1], sums["right_thigh"][1]
         lost = self._acc["lost"]
         if lost:
             gait = self._last_gait  # a thigh without data cannot say; walking goes on as it was
         else:
-            lr_corr = self._acc["lr"][0] / np.sqrt(szl * szr) if szl > 0 and szr > 0 else 0.0
+            lr_corr = _block_sum(self._acc["lr"][0]) / np.sqrt(szl * szr) if szl > 0 and szr > 0 else 0.0
             gait = lr_corr < c.max_left_right_correlation  # alternating thighs: walking or running
             self._last_gait = gait
         for p in ("left_thigh", "right_thigh"):
-            sxz, szz = self._acc[p]
+            sxz, szz = sums[p]
             if p in lost:
                 continue
             if gait and nblk > 0 and szz / nblk >= c.min_flexion_rate_rad_s**2:
@@ -353,7 +365,7 @@ class HeadingTracker:
                     else:
                         self.gamma_rad[p] -= dt_block * e / tau
         if c.pelvis and moving and nblk > 0:
-            mean_rot = self._acc["rot"][0] / nblk
+            mean_rot = _block_sum(self._acc["rot"][0]) / nblk
             limit = np.radians(c.pelvis_max_travel_deg)
             # a block that is all within ±limit of the calibration direction: the wrapped
             # yaws are then contiguous, their plain mean is the circular mean

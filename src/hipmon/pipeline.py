@@ -210,11 +210,17 @@ class LevelledFilter:
         """``q_sensor_earth`` (N, 4) from acc m/s², gyr rad/s, mag (N, 3) in the sensor frame."""
         if self.q_sensor_level is None:
             ok = np.flatnonzero(valid) if valid is not None else np.arange(len(acc_sensor))
-            ok = [i for i in ok if np.linalg.norm(acc_sensor[i]) > 1.0]
-            if not ok and valid is not None:
+            ok = ok[np.linalg.norm(acc_sensor[ok], axis=1) > 1.0] if ok.size else ok
+            if not ok.size and valid is not None:
                 return self.filter.update(acc_sensor, gyr_sensor, mag_sensor)  # nothing to level on yet
-            first = acc_sensor[ok[0]] if ok else np.array([0.0, 0.0, 1.0])
+            first = acc_sensor[ok[0]] if ok.size else np.array([0.0, 0.0, 1.0])
             self.q_sensor_level = rot.from_two_vectors(first, np.array([0.0, 0.0, 1.0]))
+            i0 = int(ok[0]) if ok.size and valid is not None else 0
+            if i0:  # the samples before the first level one as before it (chunking never matters)
+                m = None if mag_sensor is None else mag_sensor[:i0]
+                head = self.filter.update(acc_sensor[:i0], gyr_sensor[:i0], m)
+                tail = self.update(acc_sensor[i0:], gyr_sensor[i0:], None if mag_sensor is None else mag_sensor[i0:])
+                return np.concatenate([head, tail])
         q = self.q_sensor_level
         q_level_earth = self.filter.update(
             rot.rotate(q, acc_sensor), rot.rotate(q, gyr_sensor), None if mag_sensor is None else rot.rotate(q, mag_sensor))
@@ -307,6 +313,39 @@ class _Stream:
         if self.t.size > 3:
             return float(np.median(np.diff(self.t[-50:])))
         return 0.01
+
+    def on_grid_as_delivered(self, samples: tuple, grid: np.ndarray, available: np.ndarray,
+                             hold_gap_s: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """``on_grid`` for many grid points at once, each with only the first ``available[i]``
+        of this sensor's ``samples`` (time_session_s, acc, gyr, mag: the whole stream), those
+        it had delivered when ``feed`` put point ``i`` on the grid: the same values bit for
+        bit (``Pipeline.replay``). A point beyond the delivered samples holds the last one."""
+        t, a_all, g_all, m_all = samples
+        m = grid.size
+        n_av = np.asarray(available, dtype=np.int64)
+        acc = np.empty((m, 3))
+        gyr = np.empty((m, 3))
+        mag = None if m_all is None else np.empty((m, 3))
+        for c in range(3):
+            acc[:, c] = np.interp(grid, t, a_all[:, c])
+            gyr[:, c] = np.interp(grid, t, g_all[:, c])
+            if mag is not None:
+                mag[:, c] = np.interp(grid, t, m_all[:, c])
+        last = n_av - 1
+        beyond = grid > t[last]
+        if beyond.any():  # np.interp on the delivered samples alone holds the last of them
+            acc[beyond] = a_all[last[beyond]]
+            if mag is not None:
+                mag[beyond] = m_all[last[beyond]]
+        gyr[beyond] = 0.0
+        j = np.minimum(np.searchsorted(t, grid, side="right"), n_av)
+        lo = np.maximum(j - 1, 0)
+        hi = np.minimum(j, last)
+        step = t[hi] - t[lo]
+        exact = t[lo] == grid
+        gyr[(step > hold_gap_s) & ~exact] = 0.0
+        valid = (j >= 1) & ~beyond & ((step <= 1.5 * self.period()) | exact)
+        return acc, gyr, mag, valid
 
     def on_grid(self, grid: np.ndarray, hold_gap_s: float = np.inf
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
@@ -473,6 +512,110 @@ class Pipeline:
             self._run_events(up, None)
         return up
 
+    def replay(self, items: Iterable[RawNotification | ConnectionEvent], chunk_points: int = 2000) -> list[Update] | None:
+        """A whole recording's items, then ``finish``: the updates ``feed(items)`` and ``finish()``
+        would give (the same frames bit for bit, events and alerts), in a fraction of the time.
+
+        ``feed`` puts the grid forward at most every ``ADVANCE_STEP_S`` of the newest sample,
+        with what each sensor has delivered by then (a grid point beyond a lagging sensor's last
+        sample is a gap for it). Here each item goes through its stream stage as in ``feed``,
+        and only *when* the grid advances and how many samples each sensor had then is
+        recorded; each grid point's inputs are then taken from the samples its sensor had at
+        that moment (``_Stream.on_grid_as_delivered``), and the grid is processed in chunks of
+        ``chunk_points`` (``_process_inputs`` does not depend on the chunking).
+
+        Returns None when the stream cannot be staged exactly (a sensor without a nominal
+        rate, magnetometer samples in some blocks only, or a sensor's samples out of order):
+        the caller then feeds the items one batch at a time. The pipeline must be new."""
+        if self.next_k is not None or any(s.spec.rate_hz is None for s in self.streams.values()):
+            return None
+        order = [self.by_placement[p] for p in self.placements]
+        parts: dict[str, list[tuple]] = {sid: [] for sid in self.streams}
+        count = {sid: 0 for sid in self.streams}
+        last_t = {sid: -math.inf for sid in self.streams}
+        first_t = {sid: math.nan for sid in self.streams}
+        schedule: list[tuple[int, int, tuple[int, ...]]] = []  # (first k, last k, samples of each sensor)
+        next_k: int | None = None
+        advanced: int | None = None
+        wait, rate = self.config.max_wait_s, self.rate_hz
+        for n in items:
+            sid = n.sensor_id
+            if sid not in parts:
+                continue
+            got = self.streams[sid].stage().push(n)
+            block = got.block
+            if block is None:
+                continue
+            t = np.asarray(got.time_session_s, dtype=float)
+            if t.size == 0:
+                continue
+            acc, gyr, mag = block.acc_sensor, block.gyr_sensor, block.mag_sensor
+            if count[sid]:
+                keep = t > last_t[sid]  # as ``_Stream.add``
+                if not keep.all():
+                    t, acc, gyr = t[keep], acc[keep], gyr[keep]
+                    mag = None if mag is None else mag[keep]
+                if t.size == 0:
+                    continue
+            else:
+                first_t[sid] = float(t[0])
+            parts[sid].append((t, acc, gyr, mag))
+            count[sid] += t.size
+            last_t[sid] = float(t[-1])
+            step = math.floor(last_t[sid] / ADVANCE_STEP_S)
+            if advanced is not None and step <= advanced:
+                continue
+            advanced = step  # ``_advance`` without the work: which grid points, with what
+            if next_k is None:
+                if any(count[x] == 0 for x in order):
+                    continue
+                next_k = int(math.ceil(max(first_t[x] for x in order) * rate - 1e-9))
+            newest = max(last_t[x] for x in order)
+            horizon = min(last_t[x] for x in order)
+            if newest - horizon > wait:
+                horizon = newest - wait
+            k_end = int(math.floor(horizon * rate + 1e-9))
+            if k_end >= next_k:
+                schedule.append((next_k, k_end, tuple(count[x] for x in order)))
+                next_k = k_end + 1
+        whole: dict[str, tuple] = {}
+        for sid, ps in parts.items():
+            if not ps:
+                whole[sid] = (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None)
+                continue
+            mags = [m for *_, m in ps if m is not None]
+            if mags and len(mags) != len(ps):
+                return None
+            t = np.concatenate([x[0] for x in ps])
+            if t.size > 1 and not np.all(np.diff(t) > 0):
+                return None
+            whole[sid] = (t, np.concatenate([np.asarray(x[1], float) for x in ps]),
+                          np.concatenate([np.asarray(x[2], float) for x in ps]),
+                          np.concatenate([np.asarray(m, float) for m in mags]) if mags else None)
+        ups: list[Update] = []
+        if schedule:
+            ks = np.arange(schedule[0][0], schedule[-1][1] + 1)
+            lengths = np.array([k1 - k0 + 1 for k0, k1, _ in schedule])
+            counts = np.array([c for *_, c in schedule], dtype=np.int64)  # (emissions, placements)
+            avail = {p: np.repeat(counts[:, j], lengths) for j, p in enumerate(self.placements)}
+            for i0 in range(0, ks.size, chunk_points):
+                kc = ks[i0:i0 + chunk_points]
+                grid = kc / rate
+                on_grid = {p: self.streams[sid].on_grid_as_delivered(whole[sid], grid, avail[p][i0:i0 + chunk_points],
+                                                                     self.config.bridge_gap_s)
+                           for p, sid in zip(self.placements, order)}
+                ups.append(self._process_inputs(kc, grid, on_grid))
+        self.next_k = next_k
+        self._advanced_step = advanced
+        last_grid = None if not schedule else schedule[-1][1] / rate
+        for sid, (t, a, g, m) in whole.items():  # what ``feed`` would leave in each stream
+            s = self.streams[sid]
+            s.first_t, s.samples = first_t[sid], count[sid]
+            k = 0 if last_grid is None or not t.size else max(int(np.searchsorted(t, last_grid, side="right")) - 1, 0)
+            s.t, s.acc, s.gyr, s.mag = t[k:], a[k:], g[k:], None if m is None else m[k:]
+        ups.append(self.finish())
+        return ups
+
     # ------------------------------------------------------------ the work
 
     def _advance(self, final: bool) -> Update:
@@ -499,11 +642,17 @@ class Pipeline:
 
     def _process_grid(self, ks: np.ndarray) -> Update:
         grid = ks / self.rate_hz
+        on_grid = {p: self.streams[self.by_placement[p]].on_grid(grid, self.config.bridge_gap_s) for p in self.placements}
+        return self._process_inputs(ks, grid, on_grid)
+
+    def _process_inputs(self, ks: np.ndarray, grid: np.ndarray, on_grid: Mapping[str, tuple]) -> Update:
+        """Grid points ``ks`` (times ``grid`` s) from each placement's (acc, gyr, mag, valid)
+        there (``_Stream.on_grid``): fusion, calibration, heading, angles, events. Gives the
+        same results however the grid is split into calls (what ``replay`` relies on)."""
         n = grid.size
         acc, gyr, q_se, valid = {}, {}, {}, {}
         for p in self.placements:  # one filter per sensor: a lost sensor's fusion touches no other
-            s = self.streams[self.by_placement[p]]
-            a, g, m, v = s.on_grid(grid, self.config.bridge_gap_s)
+            a, g, m, v = on_grid[p]
             settled = self._settled(p, ks, v)
             acc[p], gyr[p] = a, g
             q_se[p] = self.filters[p].update(a, g, m if self.config.use_mag else None, v)
@@ -576,7 +725,8 @@ class Pipeline:
     def _track_gaps(self, placement: str, grid: np.ndarray, v: np.ndarray) -> None:
         start = self._invalid_run[placement]
         sid = self.by_placement[placement]
-        d = np.diff(np.concatenate([[1], v.astype(np.int8), [1]]))
+        # the state before this chunk is the carried one (an open gap: invalid)
+        d = np.diff(np.concatenate([[0 if start is not None else 1], v.astype(np.int8), [1]]))
         # starts of invalid runs (1 -> 0) and ends (0 -> 1)
         for i in np.flatnonzero(d != 0):
             if d[i] == -1:  # invalid from grid[i]
@@ -613,21 +763,22 @@ class Pipeline:
             if len(buf[k]) > 1:
                 buf[k] = [np.concatenate(buf[k])]
         check = max(int(round(self.config.calibration_check_s * self.rate_hz)), 1)
+        max_n = int(self.config.max_buffer_s * self.rate_hz)
         k0 = self._cal_buf_k0
         assert k0 is not None
         for idx in np.flatnonzero((ks + 1) % check == 0):
-            kk = int(ks[idx]) + 1  # data up to grid index kk (exclusive)
-            end = kk - k0
-            a = {p: buf[f"a_{p}"][0][:end] for p in P}
-            g = {p: buf[f"g_{p}"][0][:end] for p in P}
-            q = {p: buf[f"q_{p}"][0][:end] for p in P}
+            kk = int(ks[idx]) + 1  # data up to grid index kk (exclusive), at most max_buffer_s of it
+            start, end = max(kk - max_n, k0) - k0, kk - k0
+            a = {p: buf[f"a_{p}"][0][start:end] for p in P}
+            g = {p: buf[f"g_{p}"][0][start:end] for p in P}
+            q = {p: buf[f"q_{p}"][0][start:end] for p in P}
             cfg = self.config.calibration_config
             if self.pelvis_only:
                 pwin = find_pelvis_calibration_windows(a["pelvis"], g["pelvis"], self.rate_hz, cfg, final=False)
                 if pwin is None:
                     continue
                 try:
-                    c = calibrate_pelvis_only(buf["t"][0][:end], q["pelvis"], a["pelvis"], g["pelvis"], self.rate_hz,
+                    c = calibrate_pelvis_only(buf["t"][0][start:end], q["pelvis"], a["pelvis"], g["pelvis"], self.rate_hz,
                                               cfg, windows=pwin)
                 except CalibrationError:
                     continue
@@ -637,24 +788,21 @@ class Pipeline:
                 if win is None:
                     continue
                 try:
-                    c = calibrate(buf["t"][0][:end], q, a, g, self.rate_hz, cfg, windows=win)
+                    c = calibrate(buf["t"][0][start:end], q, a, g, self.rate_hz, cfg, windows=win)
                 except CalibrationError:
                     continue
             if self.config.use_mag and self.config.mag_shared_heading:
                 c = share_heading(c)
             self.calibration = c
             self._set_heading_reference(q, g, win[1])
-            k0 = self._cal_buf_k0
             self._cal_buf = {}
-            t_all = buf["t"][0]
-            return (np.arange(k0, k0 + t_all.size), t_all, {p: buf[f"q_{p}"][0] for p in P},
-                    {p: buf[f"a_{p}"][0] for p in P}, {p: buf[f"g_{p}"][0] for p in P}, {p: buf[f"v_{p}"][0] for p in P})
-        # slide the buffer
-        max_n = int(self.config.max_buffer_s * self.rate_hz)
-        n_buf = buf["t"][0].size
-        if n_buf > max_n:
-            drop = n_buf - max_n
-            drop = (drop // check + 1) * check
+            t_all = buf["t"][0][start:]
+            return (np.arange(k0 + start, k0 + start + t_all.size), t_all,
+                    *({p: buf[f"{x}_{p}"][0][start:] for p in P} for x in "qagv"))
+        # slide the buffer: keep what the next checks can use (decided on grid indices alone,
+        # so neither the checks nor the backfill depend on how the grid was chunked)
+        drop = int(ks[-1]) + 1 - max_n - k0
+        if drop > 0:
             for k in buf:
                 buf[k] = [buf[k][0][drop:]]
             self._cal_buf_k0 = k0 + drop
@@ -812,7 +960,24 @@ def process_samples(
             pipe, ups = run(cfg2)
             second = True
     frames, events, alerts = _collect(pipe, ups)
-    return SessionResult(frames, pipe.calibration, events, alerts, pipe.gaps, second, pipe.events_error)
+    return SessionResult(frames, pipe.calibration, events, alerts, _grid_gaps(pipe), second, pipe.events_error)
+
+
+def _grid_gaps(pipe: Pipeline) -> list[Gap]:
+    """The pipeline's grid gaps in time order (then sensor): the same list however the grid
+    was chunked (a chunk's gaps are found placement by placement)."""
+    return sorted(pipe.gaps, key=lambda g: (g.start_s, g.end_s, g.sensor_id))
+
+
+def _increasing(time_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The samples whose time is later than every earlier one's (as the causal grid keeps
+    them, ``_Stream.add``): a reconnect's new clock map can put a few samples before the
+    last ones of the old connection."""
+    t = np.asarray(time_s, dtype=float)
+    if t.size < 2:
+        return t, values
+    keep = np.concatenate([[True], t[1:] > np.maximum.accumulate(t)[:-1]])
+    return (t, values) if keep.all() else (t[keep], values[keep])
 
 
 def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration | None:
@@ -833,6 +998,7 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     }
     if any(len(v[0]) == 0 for v in streams.values()):
         return None  # a sensor without a sample: nothing to calibrate it from
+    streams = {p: _increasing(*v) for p, v in streams.items()}
     t0 = max(float(v[0][0]) for v in streams.values())
     t1 = min(float(v[0][-1]) for v in streams.values())
     grid, arrays, _ = resample(streams, rate, start_s=t0, end_s=t1, max_step_s=1.0)
@@ -853,13 +1019,15 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
     return share_heading(c) if config.use_mag and config.mag_shared_heading else c
 
 
-def process_session(session: str | Path | SessionReader, config: PipelineConfig | None = None, batch: int = 256) -> SessionResult:
+def process_session(session: str | Path | SessionReader, config: PipelineConfig | None = None, batch: int = 256,
+                    staged: bool = True) -> SessionResult:
     """Run the causal pipeline over a recording (a path or a ``hipmon.recording.SessionReader``).
 
     Recorded sessions are replayed from their raw notifications in arrival order,
-    ``batch`` at a time, through the same decoder and clock sync as live (decoder
-    and clock map reset at each logged reconnect). Imported sessions (decoded
-    samples only) are fed as samples on their CSV time.
+    through the same decoder and clock sync as live (decoder and clock map reset at each
+    logged reconnect): staged (``Pipeline.replay``, ``staged``) or ``batch`` items at a time,
+    with the same result. Imported sessions (decoded samples only) are fed as samples on
+    their CSV time.
     """
     from hipmon.recording.reader import SessionReader
 
@@ -883,11 +1051,11 @@ def process_session(session: str | Path | SessionReader, config: PipelineConfig 
         if imported:
             result = process_samples(samples_of(), specs, config)
         else:
-            result = _replay(reader, specs, config, batch)
+            result = _replay(reader, specs, config, batch, staged)
             if result.calibration is None:
                 c = _offline_calibration(samples_of(), specs, config)
                 if c is not None:
-                    result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch)
+                    result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch, staged)
                     result.second_pass = True
         result.gaps = reader.gaps + result.gaps
         return result
@@ -910,7 +1078,16 @@ def replay_items(reader: SessionReader) -> Iterator[RawNotification | Connection
         yield n
 
 
-def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int) -> SessionResult:
+def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int,
+            staged: bool = True) -> SessionResult:
+    """The recording through a new pipeline: ``Pipeline.replay`` (``staged``), else fed
+    ``batch`` items at a time (the same result; ``batch`` is only memory)."""
+    if staged:
+        pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
+        ups_all = pipe.replay(replay_items(reader))
+        if ups_all is not None:
+            frames, events, alerts = _collect(pipe, ups_all)
+            return SessionResult(frames, pipe.calibration, events, alerts, _grid_gaps(pipe), False, pipe.events_error)
     pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
     ups: list[Update] = []
     buf: list[Any] = []
@@ -923,7 +1100,7 @@ def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConf
         ups.append(pipe.feed(buf))
     ups.append(pipe.finish())
     frames, events, alerts = _collect(pipe, ups)
-    return SessionResult(frames, pipe.calibration, events, alerts, pipe.gaps, False, pipe.events_error)
+    return SessionResult(frames, pipe.calibration, events, alerts, _grid_gaps(pipe), False, pipe.events_error)
 
 
 def _specs_from_reader(reader: SessionReader) -> list[SensorSpec]:

@@ -89,3 +89,48 @@ def test_replay_gives_the_live_order(tmp_path):
         return ("event", i.sensor_id, i.host_ns, i.kind)
 
     assert [key(i) for i in replay] == [key(i) for i in live]
+
+
+def test_replay_keeps_events_after_the_last_notification(tmp_path):
+    """A connection event logged after the session's last notification (a drop at the very end)
+    is fed live; the replay feeds it too, last (its ``disconnect`` completes what Polar's decoder
+    holds)."""
+    live = _through_queue(_arrivals() + [ConnectionEvent("right_thigh", 2_000_000_000, "disconnect")])
+    path = str(tmp_path / "tail.hipmon")
+    rec = SessionRecorder(path, {}, [SensorSpec(s, s, "movesense-gsp", 208.0) for s in SENSORS], origin_ns=0)
+    for item in live:
+        rec.item(item)
+    rec.close()
+    with SessionReader(path) as r:
+        replay = list(replay_items(r))
+    assert len(replay) == len(live)
+    assert isinstance(replay[-1], ConnectionEvent) and replay[-1].kind == "disconnect"
+
+
+def test_reader_keeps_the_samples_a_connection_end_completes(tmp_path):
+    """Polar holds ACC frames back until their GYRO partner comes; a drop ends the connection
+    and the stream stage still completes what it holds (``Decoder.finish``). Live keeps those
+    samples; ``SessionReader.samples`` (exports, the offline calibration) must keep them too:
+    the reader's samples are exactly the pipeline's, and some came from connection events."""
+    from hipmon.cli import main
+    from hipmon.pipeline import Pipeline, _specs_from_reader
+    from hipmon.stream import SensorStream
+
+    path = str(tmp_path / "polar.hipmon")
+    assert main(["record", "-o", path, "--emulate", "walk", "--seconds", "16", "--profile", "polar-verity-sense",
+                 "--disconnects", "2", "--seed", "3", "--speed", "3"]) == 0
+    with SessionReader(path) as r:
+        specs = _specs_from_reader(r)
+        pipe = Pipeline(specs, origin_ns=r.origin_ns)
+        assert pipe.replay(replay_items(r)) is not None
+        from_events = 0
+        for s in specs:
+            assert len(r.samples(s.sensor_id)) == pipe.streams[s.sensor_id].stage().samples > 0, s.sensor_id
+            assert len(r.session_time(s.sensor_id)) == len(r.samples(s.sensor_id))
+            stage = SensorStream.from_profile(s.sensor_id, s.profile, s.rate_hz, r.origin_ns)
+            for item in replay_items(r):
+                if item.sensor_id == s.sensor_id:
+                    got = stage.push(item)
+                    if isinstance(item, ConnectionEvent) and got.block is not None:
+                        from_events += len(got.block)
+        assert from_events > 0, "no sample came from a connection's end: the test would prove nothing"

@@ -1068,7 +1068,10 @@ def replay_items(reader: SessionReader) -> Iterator[RawNotification | Connection
     """A recording as the live pipeline saw it: its notifications (data and control) in
     arrival order with the logged connection events in band, each before the first
     notification at or after its host time (live puts a (re)connect marker before the start
-    sequence, so every later notification belongs to the new connection)."""
+    sequence, so every later notification belongs to the new connection), and those logged
+    after the last notification at the end, as live got them (a drop at the very end: its
+    ``disconnect`` still completes what the decoder holds). ``hipmon.ble.Acquisition.put``
+    stamps the queue's items strictly increasing, so this is the live order item for item."""
     log = sorted((e for e in reader.connection_log if e.kind in IN_BAND_KINDS), key=lambda e: e.host_ns)
     i = 0
     for n in reader.iter_notifications():
@@ -1076,6 +1079,7 @@ def replay_items(reader: SessionReader) -> Iterator[RawNotification | Connection
             yield log[i]
             i += 1
         yield n
+    yield from log[i:]
 
 
 def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int,

@@ -459,20 +459,28 @@ class SessionReader:
         blocks: list[ImuBlock] = []
         times: list[np.ndarray] = []
         messages: list[str] = []
+        def take(item: Any, got: Any) -> None:
+            if len(messages) < 5:
+                messages.extend(got.messages[: 5 - len(messages)])
+            if got.block is not None and len(got.block):
+                blk = got.block
+                if blk.host_ns is None:
+                    blk.host_ns = np.full(len(blk), int(item.host_ns if item.host_ns is not None else stage.last_ns or 0),
+                                          dtype=np.int64)
+                blocks.append(blk)
+                times.append(got.time_session_s)
+
+        # every item as the pipeline gets it (``hipmon.pipeline.replay_items``): the samples a
+        # connection's end still completes (Polar's held-back frames) are kept, and the events
+        # logged after the last notification are taken too
         i = 0
         for msg in msgs:
             while i < len(log) and log[i].host_ns <= msg.host_ns:
-                stage.push(log[i])
+                take(log[i], stage.push(log[i]))
                 i += 1
-            got = stage.push(msg)
-            if len(messages) < 5:
-                messages += got.messages[: 5 - len(messages)]
-            if got.block is not None:
-                blk = got.block
-                if blk.host_ns is None:
-                    blk.host_ns = np.full(len(blk), int(msg.host_ns), dtype=np.int64)
-                blocks.append(blk)
-                times.append(got.time_session_s)
+            take(msg, stage.push(msg))
+        for e in log[i:]:
+            take(e, stage.push(e))
         block = ImuBlock.concatenate(blocks) if blocks else empty
         t = np.concatenate(times) if times else np.zeros(0)
         return DecodedStream(block, stage.notifications, stage.bad, messages, stage.control_messages, t,

@@ -127,3 +127,57 @@ def test_staged_replay_equals_feed_on_bundled_recordings():
     assert any(e.kind == "landing" for e in fed.events)
     fed, _ = _assert_same(REPO / "recordings" / "single_leg_stance.hipmon")
     assert any(e.kind == "hold" for e in fed.events) and fed.alerts
+
+
+def test_stream_stage_in_bulk_equals_item_by_item(tmp_path):
+    """``SensorStream.push_all`` (runs of notifications decoded and clock-mapped at once) ==
+    ``push`` item by item: samples, session times bit for bit, gaps, counters, clock map."""
+    from hipmon.pipeline import _specs_from_reader, replay_items
+    from hipmon.recording import SessionReader
+    from hipmon.stream import SensorStream
+    from hipmon.types import PLACEMENTS
+
+    path = _write(tmp_path / "s.hipmon", "movesense-gsp", PLACEMENTS, loss=0.05, reconnect=("pelvis", 15.0, 2.0))
+    with SessionReader(path) as r:
+        specs = _specs_from_reader(r)
+        items = list(replay_items(r))
+        origin = r.origin_ns
+    for s in specs:
+        mine = [x for x in items if x.sensor_id == s.sensor_id]
+        one = SensorStream.from_profile(s.sensor_id, s.profile, s.rate_hz, origin)
+        outs = [one.push(x) for x in mine]
+        bulk = SensorStream.from_profile(s.sensor_id, s.profile, s.rate_hz, origin)
+        run = bulk.push_all(mine)
+        assert run.bulk_items > 0.9 * len(mine), "the bulk path was not taken"
+        t = np.concatenate([o.time_session_s for o in outs if o.block is not None])
+        acc = np.concatenate([o.block.acc_sensor for o in outs if o.block is not None])
+        assert np.array_equal(run.time_session_s, t)
+        assert np.array_equal(run.block.acc_sensor, acc)
+        assert list(run.counts) == [0 if o.block is None else len(o.block) for o in outs]
+        assert [repr(g) for g in run.gaps] == [repr(g) for o in outs for g in o.gaps]
+        assert sum(g.samples_lost for g in run.gaps) > 0  # the lost notifications are gaps
+        assert run.messages == [m for o in outs for m in o.messages] and one.bad > 0  # a lost first part
+        for attr in ("notifications", "samples", "lost", "bad", "last_time_sensor", "last_session", "last_arrival",
+                     "first_ns", "last_ns"):
+            assert getattr(one, attr) == getattr(bulk, attr), attr
+        assert one.clock.clock_map() == bulk.clock.clock_map()
+
+
+def test_clock_map_of_blocks_equals_update_then_map():
+    """``ClockSync.map_blocks`` == ``update`` then ``to_session`` block by block, through
+    arrival jitter, drift, a lost stretch, a clock jump backwards and an early arrival."""
+    from hipmon.sync import ClockSync
+
+    rng = np.random.default_rng(5)
+    n_blocks, per = 3000, 8
+    x = np.arange(n_blocks * per) / 104.0
+    x[12000:] -= 3.0  # the sensor clock jumps back
+    x[20000:] += 40.0  # a long stretch with nothing
+    y = np.repeat(x.reshape(-1, per)[:, -1], per) * (1 + 80e-6) + 2.0 + np.repeat(rng.exponential(0.02, n_blocks), per)
+    y[16000:16008] -= 1.0  # arrives before the map says it was sampled
+    starts = np.arange(0, x.size, per)
+    a, b = ClockSync(), ClockSync()
+    ref = np.concatenate([(a.update(x[i:i + per], y[i:i + per]), a.to_session(x[i:i + per]))[1] for i in starts])
+    got = b.map_blocks(x, y, starts)
+    assert np.array_equal(ref, got)
+    assert a.jumps == b.jumps >= 2 and a.clock_map() == b.clock_map()

@@ -386,6 +386,61 @@ class _Stream:
         return acc, gyr, mag, valid
 
 
+class _Staging:
+    """``Pipeline.replay``'s samples per sensor (kept as ``_Stream.add`` keeps them), from sample
+    number ``base[sid]`` on, and the grid advances not yet processed."""
+
+    def __init__(self, order: list[str]) -> None:
+        self.order = order
+        self.parts: dict[str, list[tuple]] = {sid: [] for sid in order}
+        self.base = {sid: 0 for sid in order}
+        self.total = {sid: 0 for sid in order}
+        self.last_before = [-math.inf] * len(order)  # each sensor's newest sample time so far
+        self.schedule: list[tuple[int, int, tuple[int, ...]]] = []  # (first k, last k, samples of each sensor)
+        self.last_grid_s: float | None = None
+        self._mag: dict[str, bool | None] = {sid: None for sid in order}
+
+    def add(self, sid: str, t, acc, gyr, mag) -> bool:
+        """Append kept samples; False when they cannot be staged exactly (out of order, or
+        magnetometer samples in some blocks only)."""
+        if not t.size:
+            return True
+        has_mag = mag is not None
+        if self._mag[sid] is not None and self._mag[sid] != has_mag:
+            return False
+        self._mag[sid] = has_mag
+        ps = self.parts[sid]
+        prev = ps[-1][0][-1] if ps else -math.inf
+        if not (t[0] > prev and (t.size < 2 or np.all(np.diff(t) > 0))):
+            return False
+        ps.append((t, np.asarray(acc, float), np.asarray(gyr, float), None if mag is None else np.asarray(mag, float)))
+        self.total[sid] += t.size
+        return True
+
+    def points(self) -> int:
+        return sum(k1 - k0 + 1 for k0, k1, _ in self.schedule)
+
+    def arrays(self, sid: str) -> tuple:
+        """(time_session_s, acc, gyr, mag) of the staged samples (one array each)."""
+        ps = self.parts[sid]
+        if not ps:
+            return np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None
+        if len(ps) > 1:
+            ps[:] = [(np.concatenate([x[0] for x in ps]), np.concatenate([x[1] for x in ps]),
+                      np.concatenate([x[2] for x in ps]),
+                      None if ps[0][3] is None else np.concatenate([x[3] for x in ps]))]
+        return ps[0]
+
+    def drop_before(self, time_s: float) -> None:
+        """Drop each sensor's samples before its last one at or before ``time_s``."""
+        for sid in self.order:
+            t, a, g, m = self.arrays(sid)
+            k = max(int(np.searchsorted(t, time_s, side="right")) - 1, 0) if t.size else 0
+            if k:
+                self.parts[sid] = [(t[k:], a[k:], g[k:], None if m is None else m[k:])]
+                self.base[sid] += k
+
+
 # ---------------------------------------------------------------- the pipeline
 
 
@@ -512,108 +567,127 @@ class Pipeline:
             self._run_events(up, None)
         return up
 
-    def replay(self, items: Iterable[RawNotification | ConnectionEvent], chunk_points: int = 2000) -> list[Update] | None:
+    def replay(self, items: Iterable[RawNotification | ConnectionEvent], chunk_points: int = 2000,
+               window_items: int = 30000) -> list[Update] | None:
         """A whole recording's items, then ``finish``: the updates ``feed(items)`` and ``finish()``
         would give (the same frames bit for bit, events and alerts), in a fraction of the time.
 
         ``feed`` puts the grid forward at most every ``ADVANCE_STEP_S`` of the newest sample,
         with what each sensor has delivered by then (a grid point beyond a lagging sensor's last
-        sample is a gap for it). Here each item goes through its stream stage as in ``feed``,
-        and only *when* the grid advances and how many samples each sensor had then is
-        recorded; each grid point's inputs are then taken from the samples its sensor had at
-        that moment (``_Stream.on_grid_as_delivered``), and the grid is processed in chunks of
-        ``chunk_points`` (``_process_inputs`` does not depend on the chunking).
+        sample is a gap for it). Here the items are taken ``window_items`` at a time, each
+        sensor's through its stream stage at once (``SensorStream.push_all``: the same samples
+        and times), and only *when* the grid would advance and how many samples each sensor had
+        then is worked out item by item; each grid point's inputs are then taken from the samples
+        its sensor had at that moment (``_Stream.on_grid_as_delivered``), and the grid is
+        processed in chunks of about ``chunk_points`` (``_process_inputs`` does not depend on the
+        chunking). Memory: one window of items and the samples not yet on the grid.
 
-        Returns None when the stream cannot be staged exactly (a sensor without a nominal
-        rate, magnetometer samples in some blocks only, or a sensor's samples out of order):
-        the caller then feeds the items one batch at a time. The pipeline must be new."""
+        Returns None when the stream cannot be staged exactly (a sensor without a nominal rate,
+        magnetometer samples in some blocks only, or a sensor's samples out of order): the
+        caller then feeds the items to a new pipeline. The pipeline must be new."""
+        from itertools import islice
+
         if self.next_k is not None or any(s.spec.rate_hz is None for s in self.streams.values()):
             return None
         order = [self.by_placement[p] for p in self.placements]
-        parts: dict[str, list[tuple]] = {sid: [] for sid in self.streams}
-        count = {sid: 0 for sid in self.streams}
-        last_t = {sid: -math.inf for sid in self.streams}
-        first_t = {sid: math.nan for sid in self.streams}
-        schedule: list[tuple[int, int, tuple[int, ...]]] = []  # (first k, last k, samples of each sensor)
+        col = {sid: j for j, sid in enumerate(order)}
+        n_p = len(order)
+        st = _Staging(order)
+        ups: list[Update] = []
+        wait, rate = self.config.max_wait_s, self.rate_hz
         next_k: int | None = None
         advanced: int | None = None
-        wait, rate = self.config.max_wait_s, self.rate_hz
-        for n in items:
-            sid = n.sensor_id
-            if sid not in parts:
-                continue
-            got = self.streams[sid].stage().push(n)
-            block = got.block
-            if block is None:
-                continue
-            t = np.asarray(got.time_session_s, dtype=float)
-            if t.size == 0:
-                continue
-            acc, gyr, mag = block.acc_sensor, block.gyr_sensor, block.mag_sensor
-            if count[sid]:
-                keep = t > last_t[sid]  # as ``_Stream.add``
-                if not keep.all():
-                    t, acc, gyr = t[keep], acc[keep], gyr[keep]
-                    mag = None if mag is None else mag[keep]
-                if t.size == 0:
+        count = [0] * n_p
+        last_t = [-math.inf] * n_p
+        first_t = [math.nan] * n_p
+        it = iter(items)
+        while True:
+            window = list(islice(it, window_items))
+            if not window:
+                break
+            sensor_of = np.array([col.get(x.sensor_id, -1) for x in window], dtype=np.int64)
+            kept_n = np.zeros(len(window), dtype=np.int64)
+            kept_last = np.zeros(len(window))
+            for j, sid in enumerate(order):
+                where = np.flatnonzero(sensor_of == j)
+                if not where.size:
                     continue
-            else:
-                first_t[sid] = float(t[0])
-            parts[sid].append((t, acc, gyr, mag))
-            count[sid] += t.size
-            last_t[sid] = float(t[-1])
-            step = math.floor(last_t[sid] / ADVANCE_STEP_S)
-            if advanced is not None and step <= advanced:
-                continue
-            advanced = step  # ``_advance`` without the work: which grid points, with what
-            if next_k is None:
-                if any(count[x] == 0 for x in order):
+                run = self.streams[sid].stage().push_all([window[i] for i in where])
+                if run.block is None or not run.time_session_s.size:
                     continue
-                next_k = int(math.ceil(max(first_t[x] for x in order) * rate - 1e-9))
-            newest = max(last_t[x] for x in order)
-            horizon = min(last_t[x] for x in order)
-            if newest - horizon > wait:
-                horizon = newest - wait
-            k_end = int(math.floor(horizon * rate + 1e-9))
-            if k_end >= next_k:
-                schedule.append((next_k, k_end, tuple(count[x] for x in order)))
-                next_k = k_end + 1
-        whole: dict[str, tuple] = {}
-        for sid, ps in parts.items():
-            if not ps:
-                whole[sid] = (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), None)
-                continue
-            mags = [m for *_, m in ps if m is not None]
-            if mags and len(mags) != len(ps):
-                return None
-            t = np.concatenate([x[0] for x in ps])
-            if t.size > 1 and not np.all(np.diff(t) > 0):
-                return None
-            whole[sid] = (t, np.concatenate([np.asarray(x[1], float) for x in ps]),
-                          np.concatenate([np.asarray(x[2], float) for x in ps]),
-                          np.concatenate([np.asarray(m, float) for m in mags]) if mags else None)
-        ups: list[Update] = []
-        if schedule:
-            ks = np.arange(schedule[0][0], schedule[-1][1] + 1)
-            lengths = np.array([k1 - k0 + 1 for k0, k1, _ in schedule])
-            counts = np.array([c for *_, c in schedule], dtype=np.int64)  # (emissions, placements)
-            avail = {p: np.repeat(counts[:, j], lengths) for j, p in enumerate(self.placements)}
-            for i0 in range(0, ks.size, chunk_points):
-                kc = ks[i0:i0 + chunk_points]
-                grid = kc / rate
-                on_grid = {p: self.streams[sid].on_grid_as_delivered(whole[sid], grid, avail[p][i0:i0 + chunk_points],
-                                                                     self.config.bridge_gap_s)
-                           for p, sid in zip(self.placements, order)}
-                ups.append(self._process_inputs(kc, grid, on_grid))
+                got = np.flatnonzero(run.counts)
+                t = run.time_session_s
+                ends = np.cumsum(run.counts[got])
+                t_last = t[ends - 1]
+                prev = np.maximum.accumulate(np.concatenate([[last_t[j]], t_last]))[:-1]
+                if count[j] == 0:
+                    first_t[j] = float(t[0])  # a sensor's first block is taken whole (``_Stream.add``)
+                keep = t > np.repeat(prev, run.counts[got])
+                n_keep = np.add.reduceat(keep.astype(np.int64), ends - run.counts[got])
+                kept_n[where[got]] = n_keep
+                kept_last[where[got]] = t_last
+                b = run.block
+                if not st.add(sid, t[keep], b.acc_sensor[keep], b.gyr_sensor[keep],
+                              None if b.mag_sensor is None else b.mag_sensor[keep]):
+                    return None
+                last_t[j] = max(last_t[j], float(t_last.max()))
+            # the grid's advances (``_advance`` without the work), item by item in arrival order
+            last_now = [st.last_before[j] for j in range(n_p)]
+            for i in np.flatnonzero(kept_n):
+                j = int(sensor_of[i])
+                count[j] += int(kept_n[i])
+                last_now[j] = float(kept_last[i])
+                step = math.floor(last_now[j] / ADVANCE_STEP_S)
+                if advanced is not None and step <= advanced:
+                    continue
+                advanced = step
+                if next_k is None:
+                    if 0 in count:
+                        continue
+                    next_k = int(math.ceil(max(first_t) * rate - 1e-9))
+                newest, horizon = max(last_now), min(last_now)
+                if newest - horizon > wait:
+                    horizon = newest - wait
+                k_end = int(math.floor(horizon * rate + 1e-9))
+                if k_end >= next_k:
+                    st.schedule.append((next_k, k_end, tuple(count)))
+                    next_k = k_end + 1
+            st.last_before = last_now
+            if st.points() >= chunk_points:
+                ups.extend(self._staged_grid(st, chunk_points))
+        ups.extend(self._staged_grid(st, chunk_points))
         self.next_k = next_k
         self._advanced_step = advanced
-        last_grid = None if not schedule else schedule[-1][1] / rate
-        for sid, (t, a, g, m) in whole.items():  # what ``feed`` would leave in each stream
+        for j, sid in enumerate(order):  # what ``feed`` would leave in each stream
             s = self.streams[sid]
-            s.first_t, s.samples = first_t[sid], count[sid]
-            k = 0 if last_grid is None or not t.size else max(int(np.searchsorted(t, last_grid, side="right")) - 1, 0)
+            t, a, g, m = st.arrays(sid)
+            s.first_t, s.samples = first_t[j], count[j]
+            k = 0 if st.last_grid_s is None or not t.size else max(int(np.searchsorted(t, st.last_grid_s, side="right")) - 1, 0)
             s.t, s.acc, s.gyr, s.mag = t[k:], a[k:], g[k:], None if m is None else m[k:]
         ups.append(self.finish())
+        return ups
+
+    def _staged_grid(self, st: "_Staging", chunk_points: int) -> list[Update]:
+        """The grid points scheduled so far (``replay``), in chunks; then the samples no later
+        grid point needs are dropped."""
+        if not st.schedule:
+            return []
+        ups = []
+        sched, st.schedule = st.schedule, []
+        ks = np.arange(sched[0][0], sched[-1][1] + 1)
+        lengths = np.array([k1 - k0 + 1 for k0, k1, _ in sched])
+        counts = np.array([c for *_, c in sched], dtype=np.int64)  # (emissions, placements)
+        whole = {sid: st.arrays(sid) for sid in st.order}
+        avail = {p: np.repeat(counts[:, j] - st.base[sid], lengths) for j, (p, sid) in enumerate(zip(self.placements, st.order))}
+        for i0 in range(0, ks.size, chunk_points):
+            kc = ks[i0:i0 + chunk_points]
+            grid = kc / self.rate_hz
+            on_grid = {p: self.streams[sid].on_grid_as_delivered(whole[sid], grid, avail[p][i0:i0 + chunk_points],
+                                                                 self.config.bridge_gap_s)
+                       for p, sid in zip(self.placements, st.order)}
+            ups.append(self._process_inputs(kc, grid, on_grid))
+        st.last_grid_s = float(ks[-1] / self.rate_hz)
+        st.drop_before(st.last_grid_s)
         return ups
 
     # ------------------------------------------------------------ the work

@@ -30,7 +30,7 @@ Units: s (session time from ``origin_ns``), sensor samples as ``hipmon.types.Imu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -53,6 +53,26 @@ class StreamOutput:
     time_session_s: np.ndarray | None = None
     gaps: list[Gap] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StreamRun:
+    """What ``SensorStream.push_all`` gave for a sequence of items: samples per item (K,),
+    all samples (``block``, M) with their session times (M,) s, gaps and messages in order."""
+
+    counts: np.ndarray
+    block: ImuBlock | None
+    time_session_s: np.ndarray
+    gaps: list[Gap] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    bulk_items: int = 0  # how many of the items went through the bulk path
+
+
+def _base_feed_run() -> Any:
+    """The base class's ``feed_run`` (a codec that does not override it has no bulk path)."""
+    from hipmon.codecs import Decoder
+
+    return Decoder.feed_run
 
 
 class SensorStream:
@@ -108,6 +128,102 @@ class SensorStream:
 
     # ------------------------------------------------------------ items
 
+    def push_all(self, items: Sequence[RawNotification | ConnectionEvent]) -> StreamRun:
+        """``push`` of each item in order (all this sensor's), gathered: the same samples,
+        session times, gaps and state, with how many samples each item gave. Runs of data
+        notifications go through ``_data_run`` (bulk decode and clock map) where the codec
+        can (``Decoder.feed_run``); everything else item by item."""
+        counts = np.zeros(len(items), dtype=np.int64)
+        blocks: list[ImuBlock] = []
+        times: list[np.ndarray] = []
+        gaps: list[Gap] = []
+        messages: list[str] = []
+
+        def take(i0: int, got: StreamOutput) -> None:
+            gaps.extend(got.gaps)
+            messages.extend(got.messages)
+            if got.block is not None and len(got.block):
+                counts[i0] += len(got.block)
+                blocks.append(got.block)
+                times.append(np.asarray(got.time_session_s, dtype=float))
+
+        i, n, bulk = 0, len(items), 0
+        while i < n:
+            item = items[i]
+            if isinstance(item, RawNotification) and item.role == "data" and not (self.reconnected or self.restarted):
+                j = i
+                while j < n and isinstance(items[j], RawNotification) and items[j].role == "data":
+                    j += 1
+                if j - i >= 8:
+                    run = self._data_run(items[i:j])
+                    if run is not None:
+                        used = len(run.counts)
+                        bulk += used
+                        counts[i:i + used] = run.counts
+                        if run.block is not None:
+                            blocks.append(run.block)
+                            times.append(run.time_session_s)
+                        gaps.extend(run.gaps)
+                        messages.extend(run.messages)
+                        i += used
+                        continue
+            take(i, self.push(item))
+            i += 1
+        block = ImuBlock.concatenate(blocks) if blocks else None
+        t = np.concatenate(times) if times else np.zeros(0)
+        return StreamRun(counts, block, t, gaps, messages, bulk)
+
+    def _data_run(self, notes: Sequence[RawNotification]) -> StreamRun | None:
+        """Consecutive data notifications in bulk (``push_all``), up to and including the first
+        bad one (``StreamRun.counts`` has one entry per notification taken); None (and nothing
+        changed) when the codec cannot, or the samples need the per-notification gap rules
+        (sample counters, paired streams)."""
+        if type(self.decoder).feed_run is _base_feed_run() or self.unpaired_s.size \
+                or self.time_source not in SENSOR_TIME_SOURCES:
+            return None
+        import copy
+
+        saved = copy.deepcopy(self.decoder)
+        hns = np.fromiter((x.host_ns for x in notes), dtype=np.int64, count=len(notes))
+        got = self.decoder.feed_run([x.data for x in notes], hns)
+        if got is None or (len(got[0]) and got[0].sample_index is not None) \
+                or (len(got[0]) and (got[0].host_ns is None or len(got[0].host_ns) != len(got[0]))) \
+                or len(self.decoder.take_unpaired()):
+            self.decoder = saved
+            return None
+        block, counts, error = got
+        used = len(counts)
+        hns = hns[:used]
+        self.notifications += used
+        if self.first_ns is None:
+            self.first_ns = int(hns[0])
+        self.last_ns = int(hns[-1])
+        out = StreamOutput()
+        t = np.zeros(0)
+        if len(block):
+            full = np.flatnonzero(counts)
+            starts = np.concatenate([[0], np.cumsum(counts[full])[:-1]])
+            arrivals = (np.asarray(block.host_ns, dtype=np.int64) - self.origin_ns) / 1e9
+            tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
+            t = self.clock.map_blocks(tsens, arrivals, starts)
+            # gaps as ``_account`` finds them notification by notification (sensor time, no counter)
+            if self.last_time_sensor is not None and self.last_session is not None:
+                lost = int(round((tsens[0] - self.last_time_sensor) / self.period_s)) - 1
+                self._gap(out, self.last_session, float(t[0]), lost, "loss", (self.last_time_sensor, float(tsens[0])))
+            if tsens.size > 1:
+                steps = np.rint(np.diff(tsens) / self.period_s).astype(np.int64) - 1
+                for k in np.flatnonzero(steps > 0):
+                    self._gap(out, float(t[k]), float(t[k + 1]), int(steps[k]), "loss",
+                              (float(tsens[k]), float(tsens[k + 1])))
+            self.last_index = None
+            self.last_time_sensor = float(tsens[-1])
+            self.last_session = float(t[-1])
+            self.last_arrival = (int(hns[full[-1]]) - self.origin_ns) / 1e9
+            self.samples += len(block)
+        if error is not None:  # the last one was bad: as ``data`` says it
+            self._bad(out, notes[used - 1].data, int(hns[-1]), error)
+        return StreamRun(counts, block if len(block) else None, t, out.gaps, out.messages)
+
     def push(self, item: RawNotification | ConnectionEvent) -> StreamOutput:
         """One item in arrival order (a notification or a connection event)."""
         if isinstance(item, RawNotification):
@@ -159,17 +275,22 @@ class SensorStream:
         try:
             block = self.decoder.feed(data, host_ns)
         except Exception as exc:  # a DecodeError (or a codec's bug): this notification is lost, say so
-            self.bad += 1
-            self._take_unpaired()
-            if self.bad <= 3 or self.bad in (10, 100, 1000):
-                out.messages.append(f"sensor {self.sensor_id}: bad notification {self.notifications - 1} "
-                                    f"(host_ns {int(host_ns)}, {len(data)} bytes {bytes(data[:12]).hex()}…): {exc}")
+            self._bad(out, data, host_ns, exc)
             return out
         self._take_unpaired()
         if block is None or len(block) == 0:
             return out
         self._emit(block, host_ns, out)
         return out
+
+    def _bad(self, out: StreamOutput, data: bytes, host_ns: int, exc: Exception) -> None:
+        """The notification just counted could not be decoded: counted and said (the first three,
+        then the 10th, 100th, 1000th)."""
+        self.bad += 1
+        self._take_unpaired()
+        if self.bad <= 3 or self.bad in (10, 100, 1000):
+            out.messages.append(f"sensor {self.sensor_id}: bad notification {self.notifications - 1} "
+                                f"(host_ns {int(host_ns)}, {len(data)} bytes {bytes(data[:12]).hex()}…): {exc}")
 
     def _finish_connection(self, out: StreamOutput, host_ns: int | None) -> None:
         block = self.decoder.finish()

@@ -213,6 +213,83 @@ class ClockSync:
         else:
             self._dirty = True
 
+    def map_blocks(self, time_sensor_s: np.ndarray, time_arrival_s: np.ndarray, starts: np.ndarray,
+                   window_blocks: int = 64) -> np.ndarray:
+        """Session times (N,) of consecutive blocks (one notification's samples each, from
+        ``starts`` (B,), ``starts[0] == 0``): exactly what ``update(x_j, y_j)`` then
+        ``to_session(x_j)`` block by block give, and the same state afterwards.
+
+        Fast where that loop's outcome is known in bulk: between two bin closes the slope is
+        fixed, each block only lowers the open bin's point and the line with it, and its samples
+        map with the line as it is after it (one vector operation per run of blocks on one
+        line). A block that closes a bin (a refit), a block before the first map, and a block
+        that could be a clock jump go through ``update`` itself."""
+        x = np.asarray(time_sensor_s, dtype=np.float64)
+        y = np.asarray(time_arrival_s, dtype=np.float64)
+        starts = np.asarray(starts, dtype=np.int64)
+        n = x.size
+        ends = np.append(starts[1:], n)
+        out = np.empty(n)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            for a, e in zip(starts, ends):  # the loop itself (it filters non-finite pairs)
+                self.update(x[a:e], y[a:e])
+                out[a:e] = self.to_session(x[a:e])
+            return out
+        j, nb = 0, starts.size
+        while j < nb:
+            if self._x0 is None or self._map is None or self._dirty or self._open_bin is None:
+                a, e = starts[j], ends[j]
+                self.update(x[a:e], y[a:e])
+                out[a:e] = self.to_session(x[a:e])
+                j += 1
+                continue
+            jw = min(nb, j + window_blocks)
+            a0, a1 = int(starts[j]), int(ends[jw - 1])
+            xw, yw = x[a0:a1], y[a0:a1]
+            m = self._map
+            b = m.slope
+            xr = xw - self._x0
+            bins = np.floor(xr / self.bin_s).astype(np.int64)
+            # blocks j.. whose samples all stay in the open bin, in order, and cannot be a jump
+            quiet = (bins == self._open_bin) & (yw >= m(xw) - self.jump_s)
+            if xw.size > 1:
+                quiet[1:] &= np.diff(xw) >= 0
+            quiet[0] &= xw[0] >= self._last_x - self.jump_s
+            bad = np.flatnonzero(~quiet)
+            first_bad = int(bad[0]) + a0 if bad.size else a1
+            jq = int(np.searchsorted(starts, first_bad, side="right")) - 1 if bad.size else jw  # first non-quiet block
+            if jq <= j:  # this block closes the bin, or needs the checks: the loop itself
+                a, e = starts[j], ends[j]
+                self.update(x[a:e], y[a:e])
+                out[a:e] = self.to_session(x[a:e])
+                j += 1
+                continue
+            q1 = int(starts[jq]) if jq < nb else n
+            rel = starts[j:jq] - a0
+            r = yw[: q1 - a0] - b * xr[: q1 - a0]
+            mins = np.minimum.reduceat(r, rel)
+            at_min = np.flatnonzero(r == np.repeat(mins, np.diff(np.append(rel, q1 - a0))))
+            kmin = at_min[np.searchsorted(at_min, rel)]  # each block's first lowest point
+            offset, x0m = m.offset_s, m.x0_s
+            run_from = j
+            for i in range(jq - j):
+                k = int(kmin[i])
+                if float(mins[i]) < self._open_y - b * self._open_x:
+                    self._open_x, self._open_y = float(xr[k]), float(yw[k])
+                resid = self._open_y - (offset + b * self._open_x)
+                if resid < 0:  # the line goes down to the open point: blocks before keep the old line
+                    if j + i > run_from:
+                        sa, sb = int(starts[run_from]), int(starts[j + i])
+                        out[sa:sb] = offset + b * (x[sa:sb] - x0m)
+                    offset = offset + resid
+                    run_from = j + i
+            sa = int(starts[run_from])
+            out[sa:q1] = offset + b * (x[sa:q1] - x0m)
+            self._map = ClockMap(x0m, offset, b)
+            self._last_x = max(self._last_x, float(np.max(x[a0:q1])))
+            j = jq
+        return out
+
     # ------------------------------------------------------------------ fit
     def _fit(self) -> ClockMap | None:
         if self._x0 is None:

@@ -230,6 +230,13 @@ class Decoder:
     def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
         raise NotImplementedError
 
+    def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
+        """Optional bulk ``feed`` of consecutive notifications (``hipmon.stream.SensorStream.push_all``),
+        exactly as ``feed`` one at a time up to and including the first that raises: (their
+        samples, how many each of those K notifications completed (K,), the last one's error or
+        None). None when this codec cannot (the default)."""
+        return None
+
     def feed_many(
         self, datas: Sequence[bytes], host_ns: Sequence[int] | np.ndarray | None = None
     ) -> ImuBlock:

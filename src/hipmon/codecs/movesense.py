@@ -351,6 +351,39 @@ class Decoder(_BaseDecoder):
         self.stats.samples += len(block)
         return block
 
+    def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
+        """``feed`` of each notification in turn, in bulk, up to and including the first bad one:
+        the samples (the same values and times, bit for bit: ``_decode_messages`` is
+        ``_decode_one`` vectorised), how many each notification completed (K,: K - 1 good ones
+        and, with an error, the bad one last), and the error that notification raised (its
+        ``feed`` would have raised it) or None. None, with the decoder's state undefined, when a
+        completed message is corrupt (the caller then feeds them one at a time from a copy)."""
+        msgs: list[tuple[bytes, int | None]] = []
+        counts = np.zeros(len(datas), dtype=np.int64)
+        error: Exception | None = None
+        k = 0
+        for k, d in enumerate(datas):
+            self.stats.packets += 1
+            try:
+                done = self._reassemble(bytes(d), int(host_ns[k]))
+            except DecodeError as exc:
+                self.stats.errors += 1
+                error = exc
+                break
+            for msg, _ in done:
+                counts[k] += (len(msg) - 6) // self.stride
+            msgs.extend(done)
+        counts = counts[: k + 1] if datas else counts
+        if not msgs:
+            return empty_block(self.has_mag), counts, error
+        if any(len(m) < 6 + self.stride for m, _ in msgs):
+            return None
+        block, errors = self._decode_messages(msgs)
+        if errors or len(block) != int(counts.sum()):
+            return None
+        self.stats.samples += len(block)
+        return block, counts, error
+
     # -- vectorised decoding of complete messages
     _CORRUPT = ("GSP message with non-finite or impossible values (|acc| > 24 g, |gyr| > 3000 deg/s "
                 "or |mag| > 7350 uT): corrupted")

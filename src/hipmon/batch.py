@@ -425,12 +425,48 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
     if scheduler is not None:
         _execute_dask(tasks, jobs, scheduler, done)
         return
-    if jobs <= 1:
+    if jobs <= 1 or len(tasks) == 1:
         for rec, args in tasks:
             done(rec, run_one(*args))
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import queue as queue_mod
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    def size(rec: SessionRecord) -> int:
+        try:
+            return os.stat(rec.path).st_size
+        except OSError:
+            return 0
+
+    # this process is one of the ``jobs`` (it would only wait otherwise): ``jobs - 1`` worker
+    # processes, each handed its next session the moment it finishes one (a callback), and this
+    # process analysing sessions from the same queue meanwhile; the largest first, so that the
+    # last to finish is a short one
+    todo = deque(sorted(tasks, key=lambda t: -size(t[0])))
+    finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()  # (record, result or exception)
+
+    def hand_out(pool: ProcessPoolExecutor) -> None:
+        try:
+            rec, args = todo.popleft()
+        except IndexError:
+            return
+        try:
+            fut = pool.submit(run_one, *args)
+        except Exception as exc:  # noqa: BLE001 - the pool broke (a worker died)
+            finished.put((rec, exc))
+            return
+        fut.add_done_callback(lambda f, rec=rec: (finished.put((rec, f)), hand_out(pool)))
+
+    def report(rec: SessionRecord, got: Any) -> None:
+        try:
+            out = got.result() if not isinstance(got, Exception) else None
+            if out is None:
+                raise got
+        except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
+            out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
+        done(rec, out)
 
     # spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads);
     # one BLAS thread per worker (as Dask's workers): the workers are the parallelism
@@ -438,16 +474,26 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
     for v in _THREAD_VARS:
         os.environ.setdefault(v, "1")
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(run_one, *args): rec for rec, args in tasks}
-            for fut in as_completed(futs):
-                rec = futs[fut]
+        with ProcessPoolExecutor(max_workers=min(jobs - 1, len(tasks) - 1), mp_context=mp.get_context("spawn")) as pool:
+            for _ in range(min(jobs - 1, len(tasks) - 1)):
+                hand_out(pool)
+            handled = 0
+            while True:
+                while True:  # what the workers finished so far
+                    try:
+                        report(*finished.get_nowait())
+                        handled += 1
+                    except queue_mod.Empty:
+                        break
                 try:
-                    out = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
-                    out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}",
-                           "transient": True}
-                done(rec, out)
+                    rec, args = todo.popleft()
+                except IndexError:
+                    break
+                done(rec, run_one(*args))
+                handled += 1
+            while handled < len(tasks):
+                report(*finished.get())
+                handled += 1
     finally:
         for v, val in saved.items():
             if val is None:
@@ -467,8 +513,13 @@ def _execute_dask(tasks, jobs, scheduler, done) -> None:
         client, own_client = scheduler, False
     else:
         if scheduler == "local":
-            own_cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+            import dask
+
+            # without Dask's statistical profiler, which samples the task's stack every 10 ms and
+            # cost these pure-Python analyses 15-25 % (measured; docs/scaling.md)
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                own_cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
             scheduler = own_cluster
         client, own_client = Client(scheduler), True
     try:

@@ -13,13 +13,11 @@ then, in this process:
   decoded samples at the sensor rate (the samples the file holds), and also at the
   pipeline's grid rate (what the pipeline really fuses);
 - ``--profile``: cProfile of the analysis, the top functions by cumulative and own time;
-- ``--proposed``: the offline path proposed for ``process_session`` (not in the pipeline yet):
-  each sensor's notifications through its stream stage at once (``SessionReader.samples`` /
-  ``session_time``: the same decoder and clock map), then ``process_samples`` in 10 s slices
-  (the imported-session path); CPU time and how far its angles and events are from the
-  causal replay's.
+- ``--fed``: the same recording fed to the pipeline item by item (``staged=False``, what
+  ``Pipeline.feed`` does live): its CPU time, and whether frames, events and alerts are identical
+  to the staged replay's.
 
-    .venv/bin/python benchmarks/bench_analyze_speed.py [--minutes 60] [--profile] [--keep DIR]
+    .venv/bin/python benchmarks/bench_analyze_speed.py [--minutes 60] [--profile] [--fed] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -96,22 +94,15 @@ def analyse(path: Path) -> dict:
     return {"result": result, "summary": summarize_result(result)}
 
 
-def proposed(path: Path) -> dict:
+def fed(path: Path) -> dict:
+    """The recording fed to the pipeline item by item (``process_session(..., staged=False)``)."""
     from hipmon.commands.analyze import summarize_result
-    from hipmon.pipeline import _specs_from_reader, process_samples
-    from hipmon.recording import SessionReader
+    from hipmon.pipeline import process_session
 
     t0 = time.process_time()
-    with SessionReader(path) as r:
-        specs = _specs_from_reader(r)
-        samples = {}
-        for s in specs:
-            b = r.samples(s.sensor_id)
-            samples[s.sensor_id] = (r.session_time(s.sensor_id), b.acc_sensor, b.gyr_sensor, b.mag_sensor)
-    t_dec = time.process_time() - t0
-    result = process_samples(samples, specs)
+    result = process_session(path, staged=False)
     summarize_result(result)
-    return {"result": result, "decode_cpu": t_dec, "cpu": time.process_time() - t0}
+    return {"result": result, "cpu": time.process_time() - t0}
 
 
 def vqf_alone(path: Path) -> tuple[float, float, int, int]:
@@ -144,7 +135,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the analysis and print the top functions")
     ap.add_argument("--keep", type=Path, default=None, help="directory for the session file (reused if present)")
     ap.add_argument("--top", type=int, default=25)
-    ap.add_argument("--proposed", action="store_true", help="also time the proposed bulk offline path")
+    ap.add_argument("--fed", action="store_true",
+                    help="also time the item-by-item replay (staged=False) and check it gives the same result")
     a = ap.parse_args()
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="hipmon-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -172,16 +164,15 @@ def main() -> None:
           f"{len(r.events)} events, {len(r.alerts)} alerts; peak RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB")
     print(f"ratio analyze / VQF alone (sensor-rate samples): {cpu / cpu_vqf_sensor:.1f}x (target <= 2x); "
           f"/ VQF at the grid rate: {cpu / cpu_vqf_grid:.1f}x")
-    if a.proposed:
-        pr = proposed(path)
-        p_res = pr["result"]
-        common = np.intersect1d(np.round(r.frames.time_s * 1e4), np.round(p_res.frames.time_s * 1e4))
-        ia = np.searchsorted(np.round(r.frames.time_s * 1e4), common)
-        ib = np.searchsorted(np.round(p_res.frames.time_s * 1e4), common)
-        diff = np.nanmax(np.abs(r.frames.angles_deg[ia] - p_res.frames.angles_deg[ib]))
-        print(f"proposed offline path: {pr['cpu']:.2f} s CPU (stream stage per sensor {pr['decode_cpu']:.2f} s); "
-              f"{pr['cpu'] / cpu_vqf_sensor:.1f}x VQF alone; angles max |diff| vs replay {diff:.2e} deg over "
-              f"{common.size} common frames; events {len(p_res.events)} vs {len(r.events)}")
+    if a.fed:
+        fr = fed(path)
+        f_res = fr["result"]
+        same = (np.array_equal(r.frames.time_s, f_res.frames.time_s)
+                and np.array_equal(r.frames.angles_deg, f_res.frames.angles_deg, equal_nan=True)
+                and [repr(e) for e in r.events] == [repr(e) for e in f_res.events]
+                and [repr(x) for x in r.alerts] == [repr(x) for x in f_res.alerts])
+        print(f"item by item (process_session staged=False): {fr['cpu']:.2f} s CPU, {fr['cpu'] / cpu:.1f}x the staged "
+              f"replay; frames, events and alerts identical: {same}")
     if prof:
         for key in ("cumulative", "tottime"):
             s = io.StringIO()

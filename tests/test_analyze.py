@@ -113,3 +113,22 @@ def test_analyze_says_the_calibration_quality_and_its_reasons(tmp_path, capsys):
     assert main(["analyze", str(session), "--json"]) == 0
     cal = json.loads(capsys.readouterr().out)["calibration"]
     assert cal["trusted"] is True and 0.5 <= cal["quality"] <= 1.0 and isinstance(cal["reasons"], list)
+    assert cal["notes"] == []  # a walk: the sides were checked
+
+
+def test_analyze_says_when_the_sides_could_not_be_checked(capsys):
+    """A calibration from running cannot detect swapped thighs or a mirrored sensor: analyze says
+    so (text and JSON), as a note, not as a reason to distrust the calibration."""
+    import json
+    from pathlib import Path
+
+    from hipmon.cli import main
+    from hipmon.commands.analyze import SIDES_NOT_CHECKED
+
+    run = str(Path(__file__).resolve().parents[1] / "recordings" / "run_right_hip_tires.hipmon")
+    assert main(["analyze", run]) == 0
+    text = capsys.readouterr().out
+    assert f"  note: {SIDES_NOT_CHECKED}" in text.splitlines()[:4] and "(trusted)" in text.splitlines()[0]
+    assert main(["analyze", run, "--json"]) == 0
+    cal = json.loads(capsys.readouterr().out)["calibration"]
+    assert cal["notes"] == [SIDES_NOT_CHECKED] and cal["trusted"] is True

@@ -505,19 +505,21 @@ class EventDetector:
                     for k in ("left_thigh", "right_thigh"))
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
-        moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
+        moving = ((np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)).tolist()
+        # per sample as Python floats (the same values; one conversion per chunk, not per sample)
+        t_s, f_, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r = (
+            np.asarray(x, dtype=float).tolist() for x in (c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r))
+        valid = (np.asarray(c.valid, dtype=bool) & np.isfinite(f)).tolist()
         for i in range(len(c)):
-            t = float(c.time_s[i])
-            if not c.valid[i] or not np.isfinite(f[i]):
+            if not valid[i]:
                 continue
-            got = self._contacts.step(t, float(f[i]), float(w_l[i]), float(w_r[i]), float(w_p[i]), float(fl[i]),
-                                      float(fr[i]), float(w_ant[i]), float(w_up[i]))
+            t = t_s[i]
+            got = self._contacts.step(t, f_[i], w_l[i], w_r[i], w_p[i], fl[i], fr[i], w_ant[i], w_up[i])
             if self._contacts.in_flight:
                 self._last_flight_t = t
             running = t - self._last_flight_t < cfg.running_hold_s
-            for side, ic, to, stride, now in self._walk.step(t, float(f[i]), float(w_ant[i]), float(w_up[i]),
-                                                             float(fl[i]), float(fr[i]), muted=running,
-                                                             thigh_force_l=float(a_l[i]), thigh_force_r=float(a_r[i])):
+            for side, ic, to, stride, now in self._walk.step(t, f_[i], w_ant[i], w_up[i], fl[i], fr[i], muted=running,
+                                                             thigh_force_l=a_l[i], thigh_force_r=a_r[i]):
                 if "stance" in cfg.kinds:
                     self._walk_queue.append(_Pending("stance", side, ic, to, {
                         "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
@@ -529,7 +531,7 @@ class EventDetector:
                 p = self._walk_queue.pop(0)
                 p.extra["detected_s"] = t
                 got.append(p)
-            got += self._single.step(t, float(fl[i]), float(fr[i]), bool(moving[i]))
+            got += self._single.step(t, fl[i], fr[i], moving[i])
             found += got
         events = [self._finish(p) for p in found]
         events = [e for e in events if e is not None]

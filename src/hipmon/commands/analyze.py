@@ -183,11 +183,22 @@ def _uncertainty_lines(kind: str, block: dict) -> list[str]:
     return out
 
 
+#: said with a calibration made from running (``Calibration.metrics["side_checks_skipped_running"]``)
+SIDES_NOT_CHECKED = ("left and right were not checked: the calibration came from running, where swapped "
+                     "thigh sensors or a mirrored sensor frame cannot be detected (docs/calibration.md); "
+                     "make sure each thigh sensor is on its labelled side")
+
+
+def calibration_notes(cal) -> list[str]:
+    """What the calibration could not check, in words (not reasons to distrust it)."""
+    return [SIDES_NOT_CHECKED] if cal.metrics.get("side_checks_skipped_running") else []
+
+
 def _calibration_and_warnings(path: str, result: SessionResult) -> tuple[dict | None, list[str]]:
     """The calibration's quality, verdict and reasons, and the import's warnings (session metadata)."""
     cal = result.calibration
     block = None if cal is None else {"quality": float(cal.quality), "trusted": bool(cal.trusted),
-                                      "reasons": list(cal.reasons)}
+                                      "reasons": list(cal.reasons), "notes": calibration_notes(cal)}
     warnings: list[str] = []
     try:
         from hipmon.recording.reader import SessionReader
@@ -319,6 +330,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"calibration quality {cal['quality']:.2f} ({verdict})")
             for reason in cal["reasons"]:
                 print(f"  - {reason}")
+            for note in cal["notes"]:
+                print(f"  note: {note}")
         for w in summary["import_warnings"]:
             print(f"warning: {w}")
         if proto is not None:

@@ -139,3 +139,46 @@ def test_live_lsl_frames_at_the_grid_rate_and_events_as_markers(tmp_path, capsys
                and "ALERT" not in ln]
     events = [json.loads(m) for _, m in reader.markers if json.loads(m)["type"] == "event"]
     assert len(events) == len(printed) > 0
+
+
+def test_live_markers_placed_in_the_session_reach_the_marker_stream():
+    """A coach's markers (the dashboard's Mark button: ``SessionRunner.add_marker``) go to the LSL
+    marker stream at their session time, with label and condition; one placed before the
+    outlets open (no frames yet) is pushed once they do (an inlet connects only after the
+    streams exist, so this reader may miss it: counted at the outlet)."""
+    from hipmon.app.chain import ChainSource
+    from hipmon.app.session import SessionRunner
+    from hipmon.buffers import LiveState
+    from hipmon.lsl import LiveLsl
+
+    source = ChainSource.emulated(seconds=16.0, seed=2, kind="walk", profile="movesense-gsp", rate_hz=104.0)
+    lsl = LiveLsl(source, name="hipmon-test-marks")
+    state = LiveState(seconds=30.0)
+    runner = SessionRunner(source, state, sinks=[lsl], marker_sinks=[lsl.marker])
+    reader = _Reader(quiet_s=3.0, name="hipmon-test-marks")
+    runner.start()
+    runner.add_marker("warm-up", "")  # served once the source runs: before the first frames
+    reader.start()
+    end = time.monotonic() + 30.0
+    while lsl.publisher is None or not reader.ready.is_set():  # the streams are open and read
+        assert time.monotonic() < end, "no frames, or the reader found no streams"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    runner.add_marker("set 1", "fatigued")
+    time.sleep(1.5)
+    runner.stop(timeout=30.0)
+    reader.join(60)
+    marks = [(t, json.loads(m)) for t, m in reader.markers if json.loads(m)["type"] == "marker"]
+    assert [(m["label"], m["condition"]) for _, m in marks if m["label"] != "warm-up"] == [("set 1", "fatigued")]
+    n_events = len(reader.markers) - len(marks)
+    assert lsl.publisher.markers_sent >= 2 + n_events  # the early one went out too
+    # at its session time on the angles' clock: within the frames streamed
+    t, m = marks[-1]
+    st = np.array(reader.stamps)
+    assert st[0] < t <= st[-1] + 0.5
+    assert abs((t - st[0]) - (m["time_s"] - reader_first_time(lsl, st))) < 0.05
+
+
+def reader_first_time(lsl, stamps) -> float:
+    """The session time of the first frame the reader got (LSL stamp minus the outlet's offset)."""
+    return float(stamps[0]) - lsl.publisher.offset_s

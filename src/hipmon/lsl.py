@@ -186,7 +186,8 @@ class LslPublisher:
 
 
 class LiveLsl:
-    """A ``hipmon.app.session.SessionRunner`` sink: every live update to LSL.
+    """A ``hipmon.app.session.SessionRunner`` sink: every live update to LSL, and (``marker``, a
+    marker sink) every marker placed live.
 
     The outlets open at the first update with frames (the grid rate is then known from their
     spacing, the clock offset from ``source.session_time()``)."""
@@ -197,6 +198,16 @@ class LiveLsl:
         self.name = name
         self.session_info = dict(session_info or {})
         self.publisher: LslPublisher | None = None
+        self._early_markers: list[tuple[float, str]] = []  # placed before the outlets opened
+
+    def marker(self, time_s: float, label: str, condition: str = "") -> None:
+        """A marker placed live (``SessionRunner.marker_sinks``) onto the marker stream at its
+        session time (held until the outlets open with the first frames)."""
+        text = marker_json(time_s, label, condition)
+        if self.publisher is None:
+            self._early_markers.append((float(time_s), text))
+        else:
+            self.publisher.push_marker_string(float(time_s), text)
 
     def __call__(self, update: Any) -> None:
         if self.publisher is None:
@@ -206,6 +217,9 @@ class LiveLsl:
             rate = 1.0 / float(np.median(np.diff(f.time_s)))
             self.publisher = LslPublisher(round(rate, 6), self.name, self.name, self.session_info)
             self.publisher.offset_s = self.publisher._lsl.local_clock() - float(self.source.session_time())
+            for t, text in self._early_markers:
+                self.publisher.push_marker_string(t, text)
+            self._early_markers.clear()
         self.publisher.push_update(update)
 
 

@@ -27,7 +27,8 @@ def application() -> QtWidgets.QApplication:
 def build_live(source: Source, *, athlete: str = "", session: str = "", muted: bool = False,
                seconds: float = 30.0, rate_hz: float = 208.0, fade: FadeSchedule | None = None,
                recordings_dir: str = ".", sinks: list | None = None, protocol: str | None = None,
-               side: str | None = None, library: str | None = None) -> tuple[Dashboard, SessionRunner, LiveState]:
+               side: str | None = None, library: str | None = None,
+               marker_sinks: list | None = None) -> tuple[Dashboard, SessionRunner, LiveState]:
     """A LiveState, a SessionRunner draining ``source`` into it, and a Dashboard reading it (not started).
 
     ``recordings_dir``: where the window's Record button writes sessions without an athlete;
@@ -40,7 +41,7 @@ def build_live(source: Source, *, athlete: str = "", session: str = "", muted: b
     application()
     state = LiveState(seconds=max(seconds, PROTOCOL_WINDOW_S), rate_hz=rate_hz, placements=source.placements)
     state.info.athlete, state.info.session, state.info.source = athlete, session, source.label
-    runner = SessionRunner(source, state, sinks=sinks)
+    runner = SessionRunner(source, state, sinks=sinks, marker_sinks=marker_sinks)
     win = Dashboard(state, runner, muted=muted, title=f"hipmon — {state.info.source}", fade=fade)
     win.recordings_dir = recordings_dir
     win.library = library

@@ -29,12 +29,16 @@ class SessionRunner(threading.Thread):
     """Drains ``source`` into ``state`` until ``stop()``; requests from the GUI go through ``request``."""
 
     def __init__(self, source: Source, state: LiveState, status_period_s: float = 0.5, name: str = "hipmon-session",
-                 sinks: "list[Callable[[SourceUpdate], None]] | None" = None):
+                 sinks: "list[Callable[[SourceUpdate], None]] | None" = None,
+                 marker_sinks: "list[Callable[[float, str, str], None]] | None" = None):
         super().__init__(name=name, daemon=True)
         self.source = source
         self.state = state
         #: more consumers of every update, on this thread, in order (e.g. ``hipmon.lsl.LiveLsl``)
         self.sinks = list(sinks or [])
+        #: consumers of every marker placed live, (session time s, label, condition), on this thread
+        #: (``hipmon.lsl.LiveLsl.marker``: the marker outlet)
+        self.marker_sinks = list(marker_sinks or [])
         self.status_period_s = status_period_s
         self._stop_evt = threading.Event()
         self._requests: "queue.SimpleQueue[tuple[Callable[..., Any], tuple, str]]" = queue.SimpleQueue()
@@ -62,6 +66,8 @@ class SessionRunner(threading.Thread):
             self.state.add_marker(t, label)
             if self.source.can_record and self.state.recording():
                 self.source.add_marker(t, label, condition)
+            for sink in self.marker_sinks:
+                sink(t, label, condition)
 
         self.request(_do, what="marker")
 

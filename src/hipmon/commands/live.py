@@ -141,20 +141,23 @@ def run(args: argparse.Namespace) -> int:
         if not source.can_record:
             raise CommandError("--record needs sensors (emulated or real), not --truth")
     sinks = []
+    marker_sinks = []
     if args.lsl:
         from hipmon.lsl import LiveLsl, LslError
 
         try:
-            sinks.append(LiveLsl(source, name=args.lsl_name, session_info={"athlete": args.athlete, "session": args.session,
-                                                        "source": source.label}))
+            lsl = LiveLsl(source, name=args.lsl_name, session_info={"athlete": args.athlete, "session": args.session,
+                                                                 "source": source.label})
         except LslError as exc:
             raise CommandError(str(exc)) from None
+        sinks.append(lsl)
+        marker_sinks.append(lsl.marker)
     if not args.no_gui:
         from hipmon.app.main import run_live
 
         return run_live(source, duration=args.duration, screenshot=args.screenshot, muted=args.mute,
                         athlete=args.athlete, session=args.session, fade=fade_schedule(args), recordings_dir=rec_dir,
-                        sinks=sinks, protocol=meta.get("protocol"), side=meta.get("protocol_side"),
+                        sinks=sinks, marker_sinks=marker_sinks, protocol=meta.get("protocol"), side=meta.get("protocol_side"),
                         library=str(library_root(args.library)))
     return run_terminal(source, args.duration, record=args.record, sinks=sinks, metadata=meta)
 

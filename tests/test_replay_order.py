@@ -71,17 +71,22 @@ def test_queue_stamps_increase_strictly_in_arrival_order():
     assert max(g - s.host_ns for g, s in zip(stamps, sent)) < 20
 
 
-def test_replay_gives_the_live_order(tmp_path):
-    """Recorded as ``ChainSource`` records (``SessionRecorder.item`` in queue order) and read
-    back: ``replay_items`` is the queue's sequence, item for item."""
-    live = _through_queue(_arrivals())
-    path = str(tmp_path / "order.hipmon")
+def _recorded_and_replayed(live: list, path: str) -> list:
+    """``live`` recorded as ``ChainSource`` records it (``SessionRecorder.item`` in queue order),
+    then ``replay_items`` of the file."""
     rec = SessionRecorder(path, {}, [SensorSpec(s, s, "movesense-gsp", 208.0) for s in SENSORS], origin_ns=0)
     for item in live:
         rec.item(item)
     rec.close()
     with SessionReader(path) as r:
-        replay = list(replay_items(r))
+        return list(replay_items(r))
+
+
+def test_replay_gives_the_live_order(tmp_path):
+    """Recorded as ``ChainSource`` records (``SessionRecorder.item`` in queue order) and read
+    back: ``replay_items`` is the queue's sequence, item for item."""
+    live = _through_queue(_arrivals())
+    replay = _recorded_and_replayed(live, str(tmp_path / "order.hipmon"))
 
     def key(i):
         if isinstance(i, RawNotification):
@@ -96,13 +101,7 @@ def test_replay_keeps_events_after_the_last_notification(tmp_path):
     is fed live; the replay feeds it too, last (its ``disconnect`` completes what Polar's decoder
     holds)."""
     live = _through_queue(_arrivals() + [ConnectionEvent("right_thigh", 2_000_000_000, "disconnect")])
-    path = str(tmp_path / "tail.hipmon")
-    rec = SessionRecorder(path, {}, [SensorSpec(s, s, "movesense-gsp", 208.0) for s in SENSORS], origin_ns=0)
-    for item in live:
-        rec.item(item)
-    rec.close()
-    with SessionReader(path) as r:
-        replay = list(replay_items(r))
+    replay = _recorded_and_replayed(live, str(tmp_path / "tail.hipmon"))
     assert len(replay) == len(live)
     assert isinstance(replay[-1], ConnectionEvent) and replay[-1].kind == "disconnect"
 

@@ -195,6 +195,13 @@ def test_record_overwrite_replaces_with_the_new_recording(tmp_path, capsys):
     with SessionReader(path) as r:
         assert r.closed_cleanly and r.metadata["emulation"]["kind"] == "run"
         assert r.notification_count() > 0
+    # --speed 4: sensor clocks 4x the host's, which the clock sync cannot follow: said when
+    # recording and whenever the file is read, never silently analysed as if it were real
+    assert "warning:" in err and "--speed 4" in err
+    rc, out, err = _run(capsys, "analyze", path, "--accept-untrusted")
+    assert f"warning: {path}: recorded from emulated sensors at --speed 4" in out
+    rc, out, err = _run(capsys, "analyze", SAMPLE)
+    assert rc == 0 and "--speed" not in out and "warning" not in out
 
 
 # ----------------------------------------------------------------------------- killed recordings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 
 from hipmon.commands._recordings import emulation_rate_hz
@@ -199,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if args.emulate:
         from hipmon.ble.record import record_emulated
+        from hipmon.recording.reader import EMULATION_SPEED_SYNCS, speed_warning
 
+        if not EMULATION_SPEED_SYNCS[0] <= args.speed <= EMULATION_SPEED_SYNCS[1]:
+            print(f"warning: {speed_warning(args.speed)}", file=sys.stderr)
         options = emulated_sides(meta, simulate_options(args.preset, args.sim), explicit=bool(args.protocol))
         placements = parse_placements(args.placements)
         summary = record_emulated(

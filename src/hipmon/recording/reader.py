@@ -78,6 +78,30 @@ def _profile_decoder(info: SensorSpec) -> Any:
     return profile.make_decoder(info.rate_hz if info.rate_hz else profile.default_rate_hz)
 
 
+#: emulation speed factors whose recordings the clock sync can map (``hipmon.sync.ClockSync``
+#: follows a sensor clock up to 20 % off the host's)
+EMULATION_SPEED_SYNCS = (0.8, 1.2)
+
+
+def emulation_speed(metadata: dict[str, Any]) -> float | None:
+    """The ``--speed`` an emulated recording was made with (None: not emulated, or not said)."""
+    emu = metadata.get("emulation")
+    if not isinstance(emu, dict):
+        return None
+    try:
+        return float(emu.get("speed", 1.0))
+    except (TypeError, ValueError):
+        return None
+
+
+def speed_warning(speed: float) -> str:
+    """Why a recording made with emulation ``--speed`` far from 1 does not analyse."""
+    return (f"recorded from emulated sensors at --speed {speed:g}: their clocks ran {speed:g}x this computer's, "
+            "which no real sensor does, and the clock sync follows a sensor clock only up to 20 % off: "
+            "sample times, calibration and events of this file are not meaningful (record at --speed 1 "
+            "for a session to analyse)")
+
+
 class SessionReader:
     """Read a session file written by :class:`SessionWriter` (or ``hipmon import``).
 
@@ -267,6 +291,9 @@ class SessionReader:
             rep = self._meta.get("repaired") or {}
             out.append(f"{self.path}: repaired from {rep.get('from', 'a damaged file')}: "
                        f"{rep.get('summary', 'some data may be missing')}")
+        speed = emulation_speed(self.metadata)
+        if speed is not None and not EMULATION_SPEED_SYNCS[0] <= speed <= EMULATION_SPEED_SYNCS[1]:
+            out.append(f"{self.path}: {speed_warning(speed)}")
         return out
 
     def __enter__(self) -> "SessionReader":

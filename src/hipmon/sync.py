@@ -250,17 +250,24 @@ class ClockSync:
             b = m.slope
             xr = xw - self._x0
             bins = np.floor(xr / self.bin_s).astype(np.int64)
-            # blocks j.. whose samples all stay in the open bin, in order, and cannot be a jump
-            quiet = (bins == self._open_bin) & (yw >= m(xw) - self.jump_s)
+            # samples in order that cannot be a clock jump (the window's line is the highest any of
+            # its blocks sees: the line only goes down until the next refit)
+            calm = yw >= m(xw) - self.jump_s
             if xw.size > 1:
-                quiet[1:] &= np.diff(xw) >= 0
-            quiet[0] &= xw[0] >= self._last_x - self.jump_s
+                calm[1:] &= np.diff(xw) >= 0
+            calm[0] &= xw[0] >= self._last_x - self.jump_s
+            # blocks j.. whose samples all stay in the open bin
+            quiet = calm & (bins == self._open_bin)
             bad = np.flatnonzero(~quiet)
             first_bad = int(bad[0]) + a0 if bad.size else a1
             jq = int(np.searchsorted(starts, first_bad, side="right")) - 1 if bad.size else jw  # first non-quiet block
-            if jq <= j:  # this block closes the bin, or needs the checks: the loop itself
-                a, e = starts[j], ends[j]
-                self.update(x[a:e], y[a:e])
+            if jq <= j:  # this block closes the bin (then a refit), or needs the checks (the loop itself)
+                a, e = int(starts[j]), int(ends[j])
+                if calm[a - a0:e - a0].all() and bins[a - a0] >= self._open_bin:
+                    self._close_bins(xr[a - a0:e - a0], yw[a - a0:e - a0], bins[a - a0:e - a0], b)
+                    self._last_x = max(self._last_x, float(np.max(x[a:e])))
+                else:
+                    self.update(x[a:e], y[a:e])
                 out[a:e] = self.to_session(x[a:e])
                 j += 1
                 continue
@@ -290,6 +297,24 @@ class ClockSync:
             j = jq
         return out
 
+    def _close_bins(self, xr: np.ndarray, y: np.ndarray, bins: np.ndarray, b: float) -> None:
+        """``_ingest`` of one block whose samples (in order, no clock jump) reach past the open
+        bin (``map_blocks``): the open bin's lowest point gains this block's points in it, closes,
+        and each later bin's lowest point opens in turn; the map is refitted when next used."""
+        r = y - b * xr
+        starts = np.flatnonzero(np.diff(bins)) + 1
+        for seg in np.split(np.arange(len(xr)), starts):
+            k = int(seg[np.argmin(r[seg])])
+            bin_id = int(bins[k])
+            if bin_id == self._open_bin:
+                if y[k] - b * xr[k] < self._open_y - b * self._open_x:
+                    self._open_x, self._open_y = float(xr[k]), float(y[k])
+            else:
+                self._bins_x.append(self._open_x)
+                self._bins_y.append(self._open_y)
+                self._open_bin, self._open_x, self._open_y = bin_id, float(xr[k]), float(y[k])
+        self._dirty = True
+
     # ------------------------------------------------------------------ fit
     def _fit(self) -> ClockMap | None:
         if self._x0 is None:
@@ -307,8 +332,9 @@ class ClockSync:
             xs, ys = xs[drop:], ys[drop:]
         x = np.asarray(xs)
         y = np.asarray(ys)
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
+        if x.size > 1 and not (x[1:] >= x[:-1]).all():  # an out-of-order bin: sort (stable)
+            order = np.argsort(x, kind="stable")
+            x, y = x[order], y[order]
         span = x[-1] - x[0]
         b_prior = self._prior_slope
         b_fit = None
@@ -316,14 +342,15 @@ class ClockSync:
             # lower envelope slope: through the lowest point of the first third and
             # the lowest point of the last third (relative to the current slope),
             # refined twice; the points are >= span/3 apart, so the slope is
-            # precise to (envelope noise) / (span/3)
+            # precise to (envelope noise) / (span/3). x is sorted: the thirds are
+            # the points up to x[0] + span/3 and from x[-1] - span/3
             b_fit = b_prior
-            first = x <= x[0] + span / 3
-            last = x >= x[-1] - span / 3
+            i1 = int(np.searchsorted(x, x[0] + span / 3, side="right"))
+            i2 = int(np.searchsorted(x, x[-1] - span / 3, side="left"))
             for _ in range(3):
                 r = y - b_fit * x
-                p = int(np.flatnonzero(first)[np.argmin(r[first])])
-                q = int(np.flatnonzero(last)[np.argmin(r[last])])
+                p = int(np.argmin(r[:i1]))
+                q = i2 + int(np.argmin(r[i2:]))
                 if x[q] <= x[p]:
                     break
                 b_fit = float((y[q] - y[p]) / (x[q] - x[p]))

@@ -361,11 +361,17 @@ class Decoder(_BaseDecoder):
         msgs: list[tuple[bytes, int | None]] = []
         counts = np.zeros(len(datas), dtype=np.int64)
         error: Exception | None = None
-        k = 0
-        for k, d in enumerate(datas):
+        lengths = np.fromiter((len(d) for d in datas), dtype=np.int64, count=len(datas))
+        k, n = 0, len(datas)
+        while k < n:
+            if self._pending is None:  # whole messages split the usual way: reassembled at once
+                used = self._clean_messages(datas, host_ns, lengths, k, msgs, counts)
+                if used:
+                    k += used
+                    continue
             self.stats.packets += 1
             try:
-                done = self._reassemble(bytes(d), int(host_ns[k]))
+                done = self._reassemble(bytes(datas[k]), int(host_ns[k]))
             except DecodeError as exc:
                 self.stats.errors += 1
                 error = exc
@@ -373,7 +379,8 @@ class Decoder(_BaseDecoder):
             for msg, _ in done:
                 counts[k] += (len(msg) - 6) // self.stride
             msgs.extend(done)
-        counts = counts[: k + 1] if datas else counts
+            k += 1
+        counts = counts[: min(k + 1, n) if error is not None else k] if datas else counts
         if not msgs:
             return empty_block(self.has_mag), counts, error
         if any(len(m) < 6 + self.stride for m, _ in msgs):
@@ -383,6 +390,49 @@ class Decoder(_BaseDecoder):
             return None
         self.stats.samples += len(block)
         return block, counts, error
+
+    def _part_lengths(self) -> list[int]:
+        """Notification lengths of one whole message as the sensor splits it (DATA, PART2, PART3)."""
+        total = 6 + self.expected_n * self.stride
+        parts = [min(total, self.max_bytes)]
+        rest = total - parts[0]
+        while rest > 0:
+            parts.append(min(rest, self.max_bytes - 2) + 2)
+            rest -= parts[-1] - 2
+        return parts
+
+    def _clean_messages(self, datas: Sequence[bytes], host_ns: Sequence[int], lengths: np.ndarray, k0: int,
+                        msgs: list, counts: np.ndarray) -> int:
+        """From notification ``k0`` (nothing pending): the longest run of whole messages, each in
+        the parts ``_part_lengths`` gives (DATA, DATA_PART2, DATA_PART3 in turn, this stream's
+        reference): what ``_reassemble`` makes of them one at a time (each message complete at
+        its last part, by its length), appended to ``msgs``. Returns how many notifications."""
+        shape = self._part_lengths()
+        m = len(shape)
+        if m > 3 or lengths.size - k0 < 4 * m:
+            return 0
+        n_msg = (lengths.size - k0) // m
+        ok = (lengths[k0:k0 + n_msg * m].reshape(n_msg, m) == np.array(shape)).all(axis=1)
+        n_ok = n_msg if ok.all() else int(np.argmin(ok))
+        if n_ok < 4:
+            return 0
+        n_used = n_ok * m
+        head = np.frombuffer(b"".join(d[:2] for d in datas[k0:k0 + n_used]), dtype=np.uint8).reshape(n_ok, m, 2)
+        kinds = np.array([RESP_DATA, RESP_DATA_PART2, RESP_DATA_PART3][:m], dtype=np.uint8)
+        good = ((head[:, :, 0] == kinds) & (head[:, :, 1] == self.ref)).all(axis=1)
+        if not good.all():
+            n_ok = int(np.argmin(good))
+            if n_ok < 4:
+                return 0
+            n_used = n_ok * m
+        for i in range(n_ok):
+            j = k0 + i * m
+            msgs.append((b"".join([datas[j]] + [datas[j + q][2:] for q in range(1, m)]), int(host_ns[j + m - 1])))
+        counts[k0 + m - 1:k0 + n_used:m] = self.expected_n
+        self.stats.packets += n_used
+        self._next_part = RESP_DATA_PART2 + m - 1 if m > 1 else RESP_DATA_PART2
+        self._pending_host = int(host_ns[k0 + n_used - 1])
+        return n_used
 
     # -- vectorised decoding of complete messages
     _CORRUPT = ("GSP message with non-finite or impossible values (|acc| > 24 g, |gyr| > 3000 deg/s "

@@ -42,6 +42,10 @@ from hipmon.types import ImuBlock
 
 log = logging.getLogger(__name__)
 
+#: a forced disconnect first stops feeding the link this long (s), so that what is queued reaches
+#: the central and the sensor's "sent" log is what was received
+DRAIN_BEFORE_DROP_S = 0.1
+
 
 class SampleSource(Protocol):
     """What an emulated sensor samples: duck-typed like ``hipmon.simulate.SimSensor``."""
@@ -338,10 +342,11 @@ class EmulatedSensor:
         from bumble.hci import HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
 
         self.log.disconnects.append(time.monotonic())
-        # stop feeding the link and let what is already queued reach the
-        # central, so the ground truth ("sent") is what the central received
+        # stop feeding the link and let what is already queued reach the central, so the ground
+        # truth ("sent") is what the central received: 100 ms (20 ms lost a notification in
+        # flight once in CI, with two test workers loading the machine)
         self.dropping = True
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(DRAIN_BEFORE_DROP_S)
         try:
             await connection.disconnect(HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
         except Exception:

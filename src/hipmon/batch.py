@@ -461,9 +461,9 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
 
     def report(rec: SessionRecord, got: Any) -> None:
         try:
-            out = got.result() if not isinstance(got, Exception) else None
-            if out is None:
+            if isinstance(got, Exception):
                 raise got
+            out = got.result()
         except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
             out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
         done(rec, out)

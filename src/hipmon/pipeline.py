@@ -394,7 +394,6 @@ class _Staging:
         self.order = order
         self.parts: dict[str, list[tuple]] = {sid: [] for sid in order}
         self.base = {sid: 0 for sid in order}
-        self.total = {sid: 0 for sid in order}
         self.last_before = [-math.inf] * len(order)  # each sensor's newest sample time so far
         self.schedule: list[tuple[int, int, tuple[int, ...]]] = []  # (first k, last k, samples of each sensor)
         self.last_grid_s: float | None = None
@@ -414,7 +413,6 @@ class _Staging:
         if not (t[0] > prev and (t.size < 2 or np.all(np.diff(t) > 0))):
             return False
         ps.append((t, np.asarray(acc, float), np.asarray(gyr, float), None if mag is None else np.asarray(mag, float)))
-        self.total[sid] += t.size
         return True
 
     def points(self) -> int:
@@ -598,7 +596,6 @@ class Pipeline:
         next_k: int | None = None
         advanced: int | None = None
         count = [0] * n_p
-        last_t = [-math.inf] * n_p
         first_t = [math.nan] * n_p
         it = iter(items)
         while True:
@@ -619,7 +616,8 @@ class Pipeline:
                 t = run.time_session_s
                 ends = np.cumsum(run.counts[got])
                 t_last = t[ends - 1]
-                prev = np.maximum.accumulate(np.concatenate([[last_t[j]], t_last]))[:-1]
+                # each block keeps what is later than the sensor's newest sample before it
+                prev = np.maximum.accumulate(np.concatenate([[st.last_before[j]], t_last]))[:-1]
                 if count[j] == 0:
                     first_t[j] = float(t[0])  # a sensor's first block is taken whole (``_Stream.add``)
                 keep = t > np.repeat(prev, run.counts[got])
@@ -630,7 +628,6 @@ class Pipeline:
                 if not st.add(sid, t[keep], b.acc_sensor[keep], b.gyr_sensor[keep],
                               None if b.mag_sensor is None else b.mag_sensor[keep]):
                     return None
-                last_t[j] = max(last_t[j], float(t_last.max()))
             # the grid's advances (``_advance`` without the work), item by item in arrival order
             last_now = [st.last_before[j] for j in range(n_p)]
             for i in np.flatnonzero(kept_n):

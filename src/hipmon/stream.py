@@ -68,13 +68,6 @@ class StreamRun:
     bulk_items: int = 0  # how many of the items went through the bulk path
 
 
-def _base_feed_run() -> Any:
-    """The base class's ``feed_run`` (a codec that does not override it has no bulk path)."""
-    from hipmon.codecs import Decoder
-
-    return Decoder.feed_run
-
-
 class SensorStream:
     """One sensor's stream stage (see the module docstring).
 
@@ -178,8 +171,7 @@ class SensorStream:
         bad one (``StreamRun.counts`` has one entry per notification taken); None (and nothing
         changed) when the codec cannot, or the samples need the per-notification gap rules
         (sample counters, paired streams)."""
-        if type(self.decoder).feed_run is _base_feed_run() or self.unpaired_s.size \
-                or self.time_source not in SENSOR_TIME_SOURCES:
+        if not self.decoder.bulk_runs or self.unpaired_s.size or self.time_source not in SENSOR_TIME_SOURCES:
             return None
         import copy
 

@@ -263,9 +263,8 @@ class ClockSync:
             jq = int(np.searchsorted(starts, first_bad, side="right")) - 1 if bad.size else jw  # first non-quiet block
             if jq <= j:  # this block closes the bin (then a refit), or needs the checks (the loop itself)
                 a, e = int(starts[j]), int(ends[j])
-                if calm[a - a0:e - a0].all() and bins[a - a0] >= self._open_bin:
-                    self._close_bins(xr[a - a0:e - a0], yw[a - a0:e - a0], bins[a - a0:e - a0], b)
-                    self._last_x = max(self._last_x, float(np.max(x[a:e])))
+                if calm[a - a0:e - a0].all():  # ``update`` without its checks: none would fire
+                    self._ingest(x[a:e], y[a:e])
                 else:
                     self.update(x[a:e], y[a:e])
                 out[a:e] = self.to_session(x[a:e])
@@ -296,24 +295,6 @@ class ClockSync:
             self._last_x = max(self._last_x, float(np.max(x[a0:q1])))
             j = jq
         return out
-
-    def _close_bins(self, xr: np.ndarray, y: np.ndarray, bins: np.ndarray, b: float) -> None:
-        """``_ingest`` of one block whose samples (in order, no clock jump) reach past the open
-        bin (``map_blocks``): the open bin's lowest point gains this block's points in it, closes,
-        and each later bin's lowest point opens in turn; the map is refitted when next used."""
-        r = y - b * xr
-        starts = np.flatnonzero(np.diff(bins)) + 1
-        for seg in np.split(np.arange(len(xr)), starts):
-            k = int(seg[np.argmin(r[seg])])
-            bin_id = int(bins[k])
-            if bin_id == self._open_bin:
-                if y[k] - b * xr[k] < self._open_y - b * self._open_x:
-                    self._open_x, self._open_y = float(xr[k]), float(y[k])
-            else:
-                self._bins_x.append(self._open_x)
-                self._bins_y.append(self._open_y)
-                self._open_bin, self._open_x, self._open_y = bin_id, float(xr[k]), float(y[k])
-        self._dirty = True
 
     # ------------------------------------------------------------------ fit
     def _fit(self) -> ClockMap | None:

@@ -230,11 +230,14 @@ class Decoder:
     def _feed_one(self, data: bytes, host_ns: int | None) -> ImuBlock | None:
         raise NotImplementedError
 
+    #: the codec decodes runs of notifications in bulk (``feed_run``)
+    bulk_runs: bool = False
+
     def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
-        """Optional bulk ``feed`` of consecutive notifications (``hipmon.stream.SensorStream.push_all``),
-        exactly as ``feed`` one at a time up to and including the first that raises: (their
-        samples, how many each of those K notifications completed (K,), the last one's error or
-        None). None when this codec cannot (the default)."""
+        """Bulk ``feed`` of consecutive notifications (``hipmon.stream.SensorStream.push_all``), for a
+        codec with ``bulk_runs``: exactly as ``feed`` one at a time up to and including the first
+        that raises: (their samples, how many each of those K notifications completed (K,), the
+        last one's error or None); None when it cannot (the caller then restores the decoder)."""
         return None
 
     def feed_many(

@@ -351,6 +351,8 @@ class Decoder(_BaseDecoder):
         self.stats.samples += len(block)
         return block
 
+    bulk_runs = True
+
     def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
         """``feed`` of each notification in turn, in bulk, up to and including the first bad one:
         the samples (the same values and times, bit for bit: ``_decode_messages`` is

@@ -77,10 +77,8 @@ def format_course(data: dict, heading: str = "sessions (date order; the first is
 
 def run(args: argparse.Namespace) -> int:
     from hipmon.cli import CommandError
-    from hipmon.commands._options import load_rules_option, pipeline_config
     from hipmon.report.comparison import course
-    from hipmon.report.model import analyse_session, session_order_key
-    from hipmon.commands._progress import Progress
+    from hipmon.report.model import session_order_key
 
     if args.reference is not None and not args.by_condition:
         raise CommandError("--reference needs --by-condition")
@@ -88,14 +86,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_by_condition(args)
     if len(args.sessions) < 2:
         raise CommandError("give at least two sessions to compare")
-    rules = load_rules_option(args)
-    config = pipeline_config(args, rules)
-    prog = Progress("compare", total=len(args.sessions) + 1, enabled=args.progress)
-    analyses = []
-    for path in args.sessions:
-        prog.step(f"analysing {path}")
-        analyses.append(analyse_session(path, config, rules))
-    analyses.sort(key=session_order_key)
+    prog, analysed = _analyse_each(args)
+    analyses = sorted((a for _, a in analysed), key=session_order_key)
     prog.step("comparing")
     data = course(analyses)
     if args.json:
@@ -106,22 +98,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_by_condition(args: argparse.Namespace) -> int:
-    """``--by-condition``: the conditions of each session (split at its markers) as the columns."""
-    from hipmon.cli import CommandError
+def _analyse_each(args: argparse.Namespace) -> tuple:
+    """(the command's progress, [(path, ``hipmon.report.model`` analysis)] of ``args.sessions``)
+    with the command's pipeline settings and rules, in the order given."""
     from hipmon.commands._options import load_rules_option, pipeline_config
     from hipmon.commands._progress import Progress
-    from hipmon.recording import RecordingError, SessionReader
-    from hipmon.report.comparison import course, split_by_condition
-    from hipmon.report.model import analyse_session, session_order_key
+    from hipmon.report.model import analyse_session
 
     rules = load_rules_option(args)
     config = pipeline_config(args, rules)
     prog = Progress("compare", total=len(args.sessions) + 1, enabled=args.progress)
-    analyses = []
+    out = []
     for path in args.sessions:
         prog.step(f"analysing {path}")
-        a = analyse_session(path, config, rules)
+        out.append((path, analyse_session(path, config, rules)))
+    return prog, out
+
+
+def _run_by_condition(args: argparse.Namespace) -> int:
+    """``--by-condition``: the conditions of each session (split at its markers) as the columns."""
+    from hipmon.cli import CommandError
+    from hipmon.recording import RecordingError, SessionReader
+    from hipmon.report.comparison import course, split_by_condition
+    from hipmon.report.model import session_order_key
+
+    prog, analysed = _analyse_each(args)
+    analyses = []
+    for path, a in analysed:
         try:
             with SessionReader(path) as reader:
                 markers = reader.markers

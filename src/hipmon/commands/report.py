@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from hipmon.commands._options import load_rules_option, pipeline_config
     from hipmon.report.model import analyse_session
     from hipmon.commands._progress import Progress
-    from hipmon.report.render import ReportError, find_chromium, render_html, write_report
+    from hipmon.report.render import find_chromium, render_html
 
     if args.athlete:
         if args.session or args.baseline:
@@ -84,13 +84,21 @@ def run(args: argparse.Namespace) -> int:
     prog.total = prog.n + len(a.kinds) + 2 + (1 if base is not None else 0)
     html = render_html(a, base, step=prog.step)
     prog.step(f"writing {args.output}" + (" (printing with Chromium)" if out.suffix.lower() == ".pdf" else ""))
+    _write(html, out, args.output, prog)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _write(html: str, out: Path, name: str, prog) -> None:
+    """The report to ``out`` (HTML, or PDF printed by Chromium); a failure is the command's error."""
+    from hipmon.cli import CommandError
+    from hipmon.report.render import ReportError, write_report
+
     try:
         write_report(html, out)
     except ReportError as exc:
         raise CommandError(str(exc)) from None
-    prog.done(f"wrote {args.output}")
-    print(f"wrote {args.output}")
-    return 0
+    prog.done(f"wrote {name}")
 
 
 def run_athlete(args: argparse.Namespace) -> int:
@@ -101,7 +109,7 @@ def run_athlete(args: argparse.Namespace) -> int:
     from hipmon.library import LibraryError, library_root, list_sessions
     from hipmon.report.model import analyse_session
     from hipmon.report.protocol_section import trends_context
-    from hipmon.report.render import ReportError, find_chromium, render_trends_html, write_report
+    from hipmon.report.render import find_chromium, render_trends_html
 
     out = check_output(args.output)
     if out.suffix.lower() == ".pdf" and find_chromium() is None:
@@ -123,10 +131,6 @@ def run_athlete(args: argparse.Namespace) -> int:
     name = next((a.athlete for a in analyses if a.athlete), args.athlete)
     html = render_trends_html(trends_context(name, analyses, step=prog.step))
     prog.step(f"writing {args.output}")
-    try:
-        write_report(html, out)
-    except ReportError as exc:
-        raise CommandError(str(exc)) from None
-    prog.done(f"wrote {args.output}")
+    _write(html, out, args.output, prog)
     print(f"wrote {args.output} ({len(analyses)} sessions of {name})")
     return 0

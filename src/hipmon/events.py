@@ -49,17 +49,19 @@ completed it, so ``detected_s - end_s`` is the detection latency.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from hipmon.gait_events import PelvisStepDetector, WalkConfig, side_from_pelvis_rates
+from hipmon.gait_events import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
+                                 WalkConfig, first_true, side_from_pelvis_rates)
 from hipmon.metrics import angle_index, fill_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
 G = 9.81
+#: Seconds of valid samples the detectors look back over (the walking detector's 3 s, with margin).
+HISTORY_S = 3.5
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,17 @@ class _Buffer:
     def __init__(self) -> None:
         self.start = 0  # absolute index of the first kept sample
         self.chunk: Frames | None = None
+        self.increasing = True  # every time so far later than the one before
+
 
     @property
     def end(self) -> int:
         return self.start + (0 if self.chunk is None else len(self.chunk))
 
     def append(self, c: Frames) -> None:
+        t = c.time_s
+        prev = self.chunk.time_s[-1:] if self.chunk is not None else t[:0]
+        self.increasing = self.increasing and bool(np.all(np.diff(np.concatenate([prev, t])) > 0))
         if self.chunk is None:
             self.chunk = c
             return
@@ -234,100 +241,165 @@ class _Pending:
 
 
 class _ContactDetector:
-    """Flights and contacts from the pelvis vertical specific force: running stances and landings."""
+    """Flights and contacts from the pelvis vertical specific force: running stances and landings.
+
+    Per chunk of a ``History``: ``begin(h, g0)`` finds in bulk what the force alone decides (its
+    crossings of the edge level, where the flank feet lie, and the runs below the flight level);
+    ``step(h, g)`` then takes the decisions at the samples where they can change something
+    (``next_due``: a flight confirmed, a contact, an open window running out), in order;
+    ``end(h)`` carries the state over. Every other sample would only repeat the state, so
+    this is exactly stepping every sample (the windows it looks back over, the force's last
+    0.2 s and the pelvis rates' last 1 s, are read from the history)."""
 
     def __init__(self, cfg: EventConfig) -> None:
         self.cfg = cfg
         self.in_flight = False
-        self.low_since: float | None = None  # time f went below flight_force
+        self.low_since: float | None = None  # time f went below flight_force (at the end of the last chunk)
         self.flight_start: float | None = None
         self.contact: dict[str, float] | None = None  # open contact (IC time, rates, flexions)
         self.landing: dict[str, float] | None = None  # open landing window
         self.last_flight_s = 0.0
-        self.prev_t: float | None = None
-        self.prev_f = 0.0
-        self.f_hist: deque[tuple[float, float]] = deque()  # (t, f) over the last 0.2 s
-        self.prev_high = False  # previous sample had f >= edge_force
-        self.rise_t: float | None = None  # latest contact onset (the rising flank's foot)
+        self.rise_t: float | None = None  # latest contact onset (the rising flank's foot), end of the last chunk
         self.fall_flank: tuple[float, float, float, float] | None = None  # (t0, f0, t1, f1) of the latest fall
-        self.rate_hist: deque[tuple[float, float, float]] = deque()  # (t, pelvis rate anterior, vertical), 1 s
         self.last_side: str | None = None
         self.last_stance_end: float | None = None  # toe-off of the latest running stance
+        self._h: History | None = None
+        self._g = 0
+        e = np.empty(0, dtype=np.int64)
+        self._rises, self._falls, self._flights, self._contactable = e, e, e, e
+        self._g0 = 0
+        self._low = np.empty(0, dtype=bool)
+        self._low_from = np.empty(0)  # per sample of the chunk: time its run below the flight level began
 
-    def step(self, t: float, f: float, w_l: float, w_r: float, w_p: float, flex_l: float, flex_r: float,
-             w_ant: float = np.nan, w_up: float = np.nan) -> list[_Pending]:
+    def begin(self, h: History, g0: int) -> None:
+        """The new samples ``g0..h.end-1``: the force's edge crossings, its runs below the flight level,
+        the samples where a flight would be confirmed and where a contact could start."""
+        cfg = self.cfg
+        lo = max(g0 - 1, h.base)
+        f = h.x[lo - h.base:, H_F]
+        t = h.x[g0 - h.base:, H_T]
+        high = f >= cfg.edge_force
+        turn = lo + 1 + np.flatnonzero(high[1:] != high[:-1])  # the sample after which high changed
+        up = high[turn - lo]
+        self._rises, self._falls = turn[up], turn[~up]
+        low = f[g0 - lo:] < cfg.flight_force
+        # each low sample's run start (a run going on from the last chunk began at ``low_since``)
+        before = self.low_since is not None and g0 > 0
+        run_t = np.where(low & ~np.concatenate([[before], low[:-1]]), t, np.nan)
+        if low.size and low[0] and before:
+            run_t[0] = self.low_since
+        run_t = np.where(low, _fill_forward(run_t), np.nan)
+        fire = low & (t - run_t >= cfg.min_flight_s)  # ``t - low_since >= min_flight_s``: a flight
+        first = fire & ~np.concatenate([[False], fire[:-1]])  # later ones in the same run change nothing
+        self._flights = g0 + np.flatnonzero(first)
+        self._contactable = g0 + np.flatnonzero(~low & (f[g0 - lo:] >= cfg.contact_force))
+        self._g0, self._low, self._low_from = g0, low, run_t
+
+    def end(self, h: History) -> None:
+        """Carry the force's state (the run below the flight level, the latest flanks) to the next chunk."""
+        if not self._low.size:
+            return
+        self.low_since = float(self._low_from[-1]) if self._low[-1] else None
+        self.rise_t = self._rise_at(h, h.end - 1)
+        self.fall_flank = self._fall_at(h, h.end - 1)
+
+    def _rise_at(self, h: History, g: int) -> float | None:
+        """The latest contact onset at sample ``g``: the foot of the last rising edge crossing up to ``g``."""
+        k = int(np.searchsorted(self._rises, g, side="right")) - 1
+        if k < 0:
+            return self.rise_t
+        j = int(self._rises[k])
+        prev_t, prev_f, t, f = h.at(j - 1, H_T), h.at(j - 1, H_F), h.at(j, H_T), h.at(j, H_F)
+        # the steep flank through the two samples, extrapolated back to the flight level just before it
+        w = h.since(j - 1, max(prev_t - 0.2, prev_t - self.cfg.min_flight_s))
+        level = float(w[:, H_F].min()) if len(w) else prev_f
+        return _flank_foot(prev_t, prev_f, t, f, level)
+
+    def _fall_at(self, h: History, g: int) -> tuple[float, float, float, float] | None:
+        """The latest falling edge crossing up to sample ``g``: (t0, f0, t1, f1)."""
+        k = int(np.searchsorted(self._falls, g, side="right")) - 1
+        if k < 0:
+            return self.fall_flank
+        j = int(self._falls[k])
+        return (h.at(j - 1, H_T), h.at(j - 1, H_F), h.at(j, H_T), h.at(j, H_F))
+
+    def next_due(self, h: History, g_from: int, g_end: int) -> int:
+        """The first sample in ``g_from..g_end-1`` where the state changes: a flight confirmed, a
+        contact, an open contact or landing window running out; ``g_end`` if none."""
+        cfg = self.cfg
+        due = g_end
+        ev = self._contactable if self.in_flight else self._flights
+        k = int(np.searchsorted(ev, g_from))
+        if k < ev.size:
+            due = min(due, int(ev[k]))
+        if self.contact is not None:
+            ic = self.contact["ic"]
+            due = min(due, first_true(h, g_from, due, lambda t: t - ic > cfg.max_stance_s))
+        if self.landing is not None:
+            ic_l = self.landing["ic"]
+            due = min(due, first_true(h, g_from, due, lambda t: t - ic_l >= cfg.landing_window_s))
+        return due
+
+    def step(self, h: History, g: int) -> list[_Pending]:
         cfg = self.cfg
         out: list[_Pending] = []
-        self.rate_hist.append((t, w_ant, w_up))
-        while self.rate_hist and self.rate_hist[0][0] < t - 1.0:
-            self.rate_hist.popleft()
-        high = f >= cfg.edge_force
-        if self.prev_t is not None and high != self.prev_high:
-            if high:
-                # contact onset: the steep flank through the two samples, extrapolated back to the
-                # flight level just before it (``_flank_foot``)
-                level = min([x for s, x in self.f_hist if s >= self.prev_t - cfg.min_flight_s], default=self.prev_f)
-                self.rise_t = _flank_foot(self.prev_t, self.prev_f, t, f, level)
-            else:
-                self.fall_flank = (self.prev_t, self.prev_f, t, f)  # placed once the flight after it is seen
-        self.f_hist.append((t, f))
-        while self.f_hist[0][0] < t - 0.2:
-            self.f_hist.popleft()
-        self.prev_high, self.prev_t, self.prev_f = high, t, f
+        t, f, w_l, w_r, w_p, flex_l, flex_r = h.x[g - h.base, :H_FR + 1].tolist()
+        self._h, self._g = h, g
+        i = g - self._g0
+        self.low_since = float(self._low_from[i]) if self._low[i] else None
         if f < cfg.flight_force:
-            if self.low_since is None:
-                self.low_since = t
+            assert self.low_since is not None
             if not self.in_flight and t - self.low_since >= cfg.min_flight_s:
                 # a flight started: the contact ended where the falling flank reaches the flight level
                 # just after it (the lowest f since the flank)
                 self.in_flight = True
                 edge = self.low_since
-                if self.fall_flank is not None and self.fall_flank[2] >= self.low_since:
-                    t0, f0, t1, f1 = self.fall_flank
-                    level = min(x for s, x in self.f_hist if s >= t1)
+                fall = self._fall_at(h, g)
+                if fall is not None and fall[2] >= self.low_since:
+                    t0, f0, t1, f1 = fall
+                    level = float(h.since(g, max(t - 0.2, t1))[:, H_F].min())
                     edge = _flank_foot(t0, f0, t1, f1, level)
                 self.flight_start = edge
                 if self.contact is not None:
                     out += self._close_contact(edge, t)
                 if self.landing is not None:
                     out += self._close_landing(edge, t, take_off=True)
-        else:
-            self.low_since = None
-            if self.in_flight and f >= cfg.contact_force:
-                self.in_flight = False
-                # initial contact: where f rose through edge_force
-                ic = self.rise_t if (self.rise_t is not None and self.rise_t >= (self.flight_start or -np.inf)) else t
-                flight = ic - (self.flight_start if self.flight_start is not None else ic)
-                self.last_flight_s = flight
-                take_off = self.flight_start if self.flight_start is not None else ic
-                self.contact = {"ic": ic, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r,
-                                "flight": flight, "take_off": take_off}
-                # running: the thighs scissor (the leading, more flexed thigh extends relative to the
-                # pelvis while the trailing one swings forward); a jump or hop landing does not
-                thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
-                lead_l = flex_l > flex_r
-                spread = abs(flex_l - flex_r)
-                w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
-                if thighs:
-                    scissor = spread >= cfg.run_spread_deg and (
-                        flight < cfg.min_jump_flight_s
-                        or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
+        elif self.in_flight and f >= cfg.contact_force:
+            self.in_flight = False
+            # initial contact: where f rose through edge_force
+            rise = self._rise_at(h, g)
+            ic = rise if (rise is not None and rise >= (self.flight_start or -np.inf)) else t
+            flight = ic - (self.flight_start if self.flight_start is not None else ic)
+            self.last_flight_s = flight
+            take_off = self.flight_start if self.flight_start is not None else ic
+            self.contact = {"ic": ic, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r,
+                            "flight": flight, "take_off": take_off}
+            # running: the thighs scissor (the leading, more flexed thigh extends relative to the
+            # pelvis while the trailing one swings forward); a jump or hop landing does not
+            thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
+            lead_l = flex_l > flex_r
+            spread = abs(flex_l - flex_r)
+            w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
+            if thighs:
+                scissor = spread >= cfg.run_spread_deg and (
+                    flight < cfg.min_jump_flight_s
+                    or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
+            else:
+                # pelvis only: a short flight between contacts is running; a long one a jump,
+                # unless it follows a running stance (running rhythm: a take-off from a running
+                # contact, downhill flights reach 0.2 s) and is shorter than any jump's flight
+                after_stance = self.last_stance_end is not None and abs(take_off - self.last_stance_end) < 1e-9
+                scissor = flight < cfg.min_jump_flight_s or (after_stance and flight < cfg.max_running_flight_s)
+            self.contact["side"] = ("left" if lead_l else "right") if thighs else ""
+            if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
+                if not thighs or spread < cfg.both_legs_flexion_deg:
+                    side = "both"
                 else:
-                    # pelvis only: a short flight between contacts is running; a long one a jump,
-                    # unless it follows a running stance (running rhythm: a take-off from a running
-                    # contact, downhill flights reach 0.2 s) and is shorter than any jump's flight
-                    after_stance = self.last_stance_end is not None and abs(take_off - self.last_stance_end) < 1e-9
-                    scissor = flight < cfg.min_jump_flight_s or (after_stance and flight < cfg.max_running_flight_s)
-                self.contact["side"] = ("left" if lead_l else "right") if thighs else ""
-                if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
-                    if not thighs or spread < cfg.both_legs_flexion_deg:
-                        side = "both"
-                    else:
-                        side = "left" if flex_l < flex_r else "right"
-                    self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off, "thighs": thighs}
-                    self.contact = None
-                elif not scissor:
-                    self.contact = None  # a short hop without scissoring: neither
+                    side = "left" if flex_l < flex_r else "right"
+                self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off, "thighs": thighs}
+                self.contact = None
+            elif not scissor:
+                self.contact = None  # a short hop without scissoring: neither
         if self.contact is not None and t - self.contact["ic"] > cfg.max_stance_s:
             self.contact = None  # no flight followed: not running (e.g. a stop)
         if self.landing is not None and t - self.landing["ic"] >= cfg.landing_window_s:
@@ -350,8 +422,9 @@ class _ContactDetector:
 
     def _pelvis_side(self, ic: float, mid: float) -> str:
         """Stance side from the pelvis rates (``hipmon.gait_events.side_from_pelvis_rates``) over IC ± (mid − IC)."""
-        h = np.array(self.rate_hist) if self.rate_hist else np.zeros((0, 3))
-        side = side_from_pelvis_rates(h[:, 0], h[:, 1], h[:, 2], ic, mid - ic) if len(h) else None
+        assert self._h is not None
+        h = self._h.since(self._g, self._h.at(self._g, H_T) - 1.0)  # the pelvis rates of the last 1 s
+        side = side_from_pelvis_rates(h[:, H_T], h[:, H_WANT], h[:, H_WUP], ic, mid - ic) if len(h) else None
         return side or ("left" if self.last_side == "right" else "right")
 
     def _close_landing(self, end: float, now: float, take_off: bool) -> list[_Pending]:
@@ -365,6 +438,16 @@ class _ContactDetector:
         # thighs there are no per-leg peaks: one event, side "both"
         sides = SIDES if (L["side"] == "both" and L.get("thighs", True)) else (L["side"],)
         return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
+
+
+def _fill_forward(x: np.ndarray) -> np.ndarray:
+    """``x`` (K,) with each NaN replaced by the last non-NaN value before it (NaN if none)."""
+    idx = np.where(np.isnan(x), 0, np.arange(x.size))
+    np.maximum.accumulate(idx, out=idx)
+    out = x[idx]
+    if x.size and np.isnan(x[0]):
+        out[: int(np.argmax(~np.isnan(x))) if (~np.isnan(x)).any() else x.size] = np.nan
+    return out
 
 
 def _flank_foot(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
@@ -385,83 +468,45 @@ def _flank_foot(t0: float, f0: float, t1: float, f1: float, level: float) -> flo
 
 
 class _SingleLegDetector:
-    """Reps (single-leg squats) and holds (single-leg stance) from the hip flexion angles."""
+    """Reps (single-leg squats) and holds (single-leg stance) from the hip flexion angles.
+
+    Sample by sample (``hipmon.event_kernels.single_leg_run``, compiled): a standing level per
+    hip adapts while both legs are down and still; one hip ``hold_lift_deg`` above the other for
+    ``lift_confirm_s`` opens a single-leg period; an excursion of the stance hip from
+    ``rep_edge_deg`` and back is a rep; a period without reps is a hold."""
 
     def __init__(self, cfg: EventConfig) -> None:
-        self.cfg = cfg
-        self.stand = np.zeros(2)  # standing hip flexion level (left, right), deg
-        self.stand_init = False
-        self.lifted: str | None = None  # side of the lifted (unloaded) leg
-        self.lift_start = 0.0
-        self.reps_in_lift = 0
-        self.rep_start: float | None = None
-        self.rep_peak = -np.inf
-        self.rep_peak_t = 0.0
-        self.last_t: float | None = None
-        self.candidate: tuple[str, float] | None = None  # (lifted side, since) not yet confirmed
+        from hipmon import event_kernels as ek
 
-    def step(self, t: float, flex_l: float, flex_r: float, moving: bool) -> list[_Pending]:
-        cfg = self.cfg
-        out: list[_Pending] = []
-        dt = 0.0 if self.last_t is None else t - self.last_t
-        self.last_t = t
-        rel = np.array([flex_l, flex_r]) - self.stand
-        diff = flex_l - flex_r
-        if self.lifted is None:
-            if not self.stand_init:
-                # the standing level comes from a still frame with the legs level: the first
-                # frame may fall mid-stride (events start after the calibration walk), and a
-                # stride's 20-30 deg would read as a leg lift when standing still afterwards
-                if moving or abs(diff) >= 0.5 * cfg.hold_lift_deg:
-                    return out
-                self.stand = np.array([flex_l, flex_r])
-                self.stand_init = True
-            elif abs(diff) < 0.5 * cfg.hold_lift_deg and not moving:
-                a = min(1.0, dt / cfg.standing_tau_s)
-                self.stand += a * (np.array([flex_l, flex_r]) - self.stand)
-            lift = diff - (self.stand[0] - self.stand[1])
-            if abs(lift) >= cfg.hold_lift_deg:
-                side = "left" if lift > 0 else "right"
-                if self.candidate is None or self.candidate[0] != side:
-                    self.candidate = (side, t)
-                elif t - self.candidate[1] >= cfg.lift_confirm_s:
-                    # one leg up for long enough (gait swings are shorter): a single-leg period
-                    self.lifted, self.lift_start = side, self.candidate[1]
-                    self.reps_in_lift = 0
-                    self.candidate = None
+        self.cfg = cfg
+        self._run = ek.single_leg_run
+        self.state = ek.single_leg_state()
+        self._lifted_at = ek.SL_LIFTED
+        self.params = np.array([cfg.hold_lift_deg, cfg.standing_tau_s, cfg.lift_confirm_s, cfg.rep_edge_deg,
+                                cfg.rep_min_flexion_deg, cfg.rep_min_s, cfg.rep_max_s, cfg.hold_min_s, cfg.hold_max_s,
+                                float("rep" in cfg.kinds), float("hold" in cfg.kinds)])
+
+    @property
+    def lifted(self) -> bool:
+        """A single-leg period is open."""
+        return bool(self.state[self._lifted_at] >= 0)
+
+    def run(self, time_s: np.ndarray, flex_l: np.ndarray, flex_r: np.ndarray,
+            moving: np.ndarray) -> list[tuple[int, _Pending]]:
+        """The samples (K,) in order: the events they complete, with the index of the completing sample."""
+        out = np.empty((len(time_s), 7))
+        n = self._run(self.state, np.ascontiguousarray(time_s, dtype=float), np.ascontiguousarray(flex_l, dtype=float),
+                      np.ascontiguousarray(flex_r, dtype=float), np.ascontiguousarray(moving, dtype=np.bool_),
+                      self.params, out)
+        found = []
+        for i, kind, side, start, end, x5, x6 in out[:n].tolist():
+            stance = SIDES[int(side)]
+            if kind == 0.0:
+                extra = {"t_peak_flexion_s": x5, "peak_hip_flexion_deg": x6, "detected_s": end}
+                found.append((int(i), _Pending("rep", stance, start, end, extra)))
             else:
-                self.candidate = None
-            return out
-        stance = "right" if self.lifted == "left" else "left"
-        si = SIDES.index(stance)
-        li = SIDES.index(self.lifted)
-        # rep of the stance leg
-        if self.rep_start is None:
-            if rel[si] >= cfg.rep_edge_deg:
-                self.rep_start = t
-                self.rep_peak = rel[si]
-                self.rep_peak_t = t
-        else:
-            if rel[si] > self.rep_peak:
-                self.rep_peak, self.rep_peak_t = rel[si], t
-            if rel[si] < cfg.rep_edge_deg:
-                dur = t - self.rep_start
-                if self.rep_peak >= cfg.rep_min_flexion_deg and cfg.rep_min_s <= dur <= cfg.rep_max_s:
-                    self.reps_in_lift += 1
-                    if "rep" in cfg.kinds:
-                        out.append(_Pending("rep", stance, self.rep_start, t, {
-                            "t_peak_flexion_s": self.rep_peak_t, "peak_hip_flexion_deg": float(self.rep_peak),
-                            "detected_s": t}))
-                self.rep_start = None
-        # lifted leg down: end of the single-leg period
-        lift_now = (rel[li] - rel[si]) if self.rep_start is None else rel[li]
-        if lift_now < 0.5 * cfg.hold_lift_deg or t - self.lift_start > cfg.hold_max_s:
-            dur = t - self.lift_start
-            if self.reps_in_lift == 0 and self.rep_start is None and dur >= cfg.hold_min_s and "hold" in cfg.kinds:
-                out.append(_Pending("hold", stance, self.lift_start, t, {"hold_time_s": dur, "detected_s": t}))
-            self.lifted = None
-            self.rep_start = None
-        return out
+                found.append((int(i), _Pending("hold", stance, start, end, {"hold_time_s": x5, "detected_s": end})))
+        return found
 
 
 # ---------------------------------------------------------------- public API
@@ -483,6 +528,10 @@ class EventDetector:
         self._walk = PelvisStepDetector(self.config.walk)
         self._walk_queue: list[_Pending] = []
         self._single = _SingleLegDetector(self.config)
+        self._hist = History()
+        #: Step the contact and walking detectors at every sample instead of only where something can
+        #: happen (the same events, slower: the reference the skipping is tested against).
+        self.step_every_sample = False
         self._last_flight_t = -np.inf
         self._open_from: float = -np.inf
 
@@ -491,7 +540,6 @@ class EventDetector:
         if len(c) == 0:
             return []
         self._buf.append(c)
-        found: list[_Pending] = []
         cfg = self.config
         f = c.acc_global["pelvis"][:, 1]
         nan = np.full(len(c), np.nan)
@@ -505,35 +553,17 @@ class EventDetector:
                     for k in ("left_thigh", "right_thigh"))
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
-        moving = ((np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)).tolist()
-        # per sample as Python floats (the same values; one conversion per chunk, not per sample)
-        t_s, f_, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r = (
-            np.asarray(x, dtype=float).tolist() for x in (c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r))
-        valid = (np.asarray(c.valid, dtype=bool) & np.isfinite(f)).tolist()
-        for i in range(len(c)):
-            if not valid[i]:
-                continue
-            t = t_s[i]
-            got = self._contacts.step(t, f_[i], w_l[i], w_r[i], w_p[i], fl[i], fr[i], w_ant[i], w_up[i])
-            if self._contacts.in_flight:
-                self._last_flight_t = t
-            running = t - self._last_flight_t < cfg.running_hold_s
-            for side, ic, to, stride, now in self._walk.step(t, f_[i], w_ant[i], w_up[i], fl[i], fr[i], muted=running,
-                                                             thigh_force_l=a_l[i], thigh_force_r=a_r[i]):
-                if "stance" in cfg.kinds:
-                    self._walk_queue.append(_Pending("stance", side, ic, to, {
-                        "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
-                        "method": 1.0}))
-            # walking has no flight: a walking stance is confirmed when none follows within walk_confirm_s
-            if self._contacts.in_flight:
-                self._walk_queue.clear()
-            while self._walk_queue and t >= self._walk_queue[0].end_s + cfg.walk_confirm_s:
-                p = self._walk_queue.pop(0)
-                p.extra["detected_s"] = t
-                got.append(p)
-            got += self._single.step(t, fl[i], fr[i], moving[i])
-            found += got
-        events = [self._finish(p) for p in found]
+        moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
+        ok = np.asarray(c.valid, dtype=bool) & np.isfinite(f)  # the samples the detectors step through
+        h = self._hist
+        g0 = h.end
+        h.append(np.column_stack([c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r, nan])[ok])
+        g_end = h.end
+        found: list[tuple[int, int, _Pending]] = []  # (sample, detector, event): the order stepping gives
+        if g_end > g0:
+            found += [(g0 + i, 1, p) for i, p in self._single.run(c.time_s[ok], fl[ok], fr[ok], moving[ok])]
+            found += self._step_contacts_and_walk(h, g0, g_end)
+        events = [self._finish(p) for *_, p in sorted(found, key=lambda x: (x[0], x[1]))]
         events = [e for e in events if e is not None]
         # keep frames back to the oldest start an open detector may still report
         keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
@@ -541,8 +571,72 @@ class EventDetector:
         t_now = float(c.time_s[-1])
         tb = self._buf.chunk.time_s
         self._buf.keep_from(self._buf.start + int(np.searchsorted(tb, t_now - keep_s)))
+        self._walk.settle(h)
+        h.trim(HISTORY_S, 2 * self._walk.n + 8)
         # in detection order (then end, start): the same order however the frames were chunked
         return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))
+
+    def _step_contacts_and_walk(self, h: History, g0: int, g_end: int) -> list[tuple[int, int, _Pending]]:
+        """The contact and walking detectors over the new samples ``g0..g_end-1``, stepped only where
+        something can happen (a flight confirmed, a contact, a candidate step peak while the walking
+        detector listens, a time an open event waits for); every other sample would only repeat the
+        state (``_ContactDetector``, ``PelvisStepDetector``)."""
+        cfg = self.config
+        ct, walk = self._contacts, self._walk
+        walk.prepare(h, g0)
+        ct.begin(h, g0)
+        cands = walk.candidates(h, g0)
+        found: list[tuple[int, int, _Pending]] = []
+        ci, last = 0, g0 - 1
+        while True:
+            cand = int(cands[ci]) if ci < cands.size else g_end
+            bound = min(cand + 1, g_end)  # a due at the candidate itself counts
+            due = min(ct.next_due(h, last + 1, bound), walk.next_due(h, last + 1, bound))
+            if self._walk_queue:
+                end = self._walk_queue[0].end_s + cfg.walk_confirm_s
+                due = first_true(h, last + 1, due, lambda t: t >= end)
+            nxt = min(cand, due)
+            if self.step_every_sample:
+                nxt = last + 1  # the reference: every sample stepped (tests/test_events_fast.py)
+            if nxt >= g_end:
+                break
+            if nxt < due and not self.step_every_sample:  # only a candidate peak: while the walking detector is muted (running), nothing
+                ci += 1
+                t = h.at(nxt, H_T)
+                if ct.in_flight or t - self._last_flight_t < cfg.running_hold_s:
+                    continue
+            if ct.in_flight and nxt - 1 > last:
+                self._last_flight_t = h.at(nxt - 1, H_T)  # the skipped samples were in flight too
+            found += [(nxt, 0, p) for p in self._step(h, nxt)]
+            last = nxt
+            while ci < cands.size and cands[ci] <= last:
+                ci += 1
+        if ct.in_flight and g_end - 1 > last:
+            self._last_flight_t = h.at(g_end - 1, H_T)
+        ct.end(h)
+        return found
+
+    def _step(self, h: History, g: int) -> list[_Pending]:
+        """Sample ``g`` through the contact and walking detectors: the stances and landings it completes."""
+        cfg = self.config
+        got = self._contacts.step(h, g)
+        t = h.at(g, H_T)
+        if self._contacts.in_flight:
+            self._last_flight_t = t
+        running = t - self._last_flight_t < cfg.running_hold_s
+        for side, ic, to, stride, now in self._walk.step(h, g, muted=running):
+            if "stance" in cfg.kinds:
+                self._walk_queue.append(_Pending("stance", side, ic, to, {
+                    "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
+                    "method": 1.0}))
+        # walking has no flight: a walking stance is confirmed when none follows within walk_confirm_s
+        if self._contacts.in_flight:
+            self._walk_queue.clear()
+        while self._walk_queue and t >= self._walk_queue[0].end_s + cfg.walk_confirm_s:
+            p = self._walk_queue.pop(0)
+            p.extra["detected_s"] = t
+            got.append(p)
+        return got
 
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""
@@ -561,7 +655,12 @@ class EventDetector:
             p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
                                                self.config.hold_plateau_fraction)
         ev = Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra))
-        fill_event_metrics(ev, c.time_s, c.angles_deg, c.valid)
+        t = c.time_s
+        if self._buf.increasing:  # the window's rows only: the same peaks, a fraction of the work
+            a, b = int(np.searchsorted(t, ev.start_s, "left")), int(np.searchsorted(t, ev.end_s, "right"))
+            fill_event_metrics(ev, t[a:b], c.angles_deg[a:b], c.valid[a:b])
+        else:
+            fill_event_metrics(ev, t, c.angles_deg, c.valid)
         if ev.extra.get("valid_fraction", 0.0) < self.config.min_valid_fraction:
             return None
         return ev

@@ -39,8 +39,10 @@ changes the result. Units: s, m/s², rad/s, degrees for hip flexion.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -66,7 +68,7 @@ class WalkConfig:
 
 
 class _BoxMean:
-    """Running mean of the last ``n`` values (deterministic sample by sample)."""
+    """Running mean of the last ``n`` values: ``push`` one at a time, or ``push_many`` (the same numbers)."""
 
     def __init__(self, n: int) -> None:
         self.n = max(1, int(n))
@@ -79,6 +81,71 @@ class _BoxMean:
         if len(self.q) > self.n:
             self.s -= self.q.popleft()
         return self.s / self.n if len(self.q) == self.n else None
+
+    def push_many(self, x: np.ndarray) -> np.ndarray:
+        """``push`` of each value of ``x`` (K,): the means (K,), NaN where ``push`` gives None.
+
+        Bit for bit the same sums: the running sum's additions and subtractions in the same
+        order, as one sequential ``cumsum`` (``np.add.accumulate`` adds left to right)."""
+        x = np.asarray(x, dtype=float)
+        k, n, q0 = x.size, self.n, len(self.q)
+        if k == 0:
+            return np.empty(0)
+        every = np.concatenate([np.asarray(self.q, dtype=float), x])
+        p = q0 + np.arange(k)  # position of each new value in ``every``
+        pops = np.where(p >= n, -every[np.maximum(p - n, 0)], 0.0)
+        ops = np.empty(2 * k + 1)
+        ops[0], ops[1::2], ops[2::2] = self.s, x, pops
+        sums = np.cumsum(ops)[2::2]
+        # ``s - 0.0`` is ``s`` (no pop): the same number as not subtracting
+        self.s = float(sums[-1])
+        self.q = deque(every[-n:].tolist())
+        return np.where(p + 1 >= n, sums / n, np.nan)
+
+
+#: Columns of ``History`` (the detectors' inputs per valid sample).
+H_T, H_F, H_WL, H_WR, H_WP, H_FL, H_FR, H_WANT, H_WUP, H_AL, H_AR, H_S = range(12)
+
+
+class History:
+    """The detectors' inputs of the valid samples so far, by stream index (0 = first valid sample).
+
+    ``x`` (K, 12): time (s), pelvis vertical specific force (m/s²), thigh and pelvis rates about
+    Z (rad/s), hip flexions (deg), the pelvis rates about its anterior and superior axes
+    (rad/s), the thighs' |specific force| (m/s²) and the walking detector's smoothed force
+    (m/s², NaN before its windows fill); row ``g - base`` is stream sample ``g``. The windows
+    the detectors look back over (at most 3 s, and the smoothing's samples) are read from here
+    instead of queues kept sample by sample."""
+
+    def __init__(self) -> None:
+        self.base = 0
+        self.x = np.empty((0, 12))
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.x)
+
+    def append(self, rows: np.ndarray) -> None:
+        self.x = np.concatenate([self.x, rows]) if len(self.x) else np.array(rows, dtype=float)
+
+    def trim(self, keep_s: float, keep_n: int) -> None:
+        """Drop rows older than ``keep_s`` before the newest, keeping at least ``keep_n`` rows."""
+        if len(self.x) <= keep_n:
+            return
+        cut = min(int(np.searchsorted(self.x[:, H_T], self.x[-1, H_T] - keep_s)), len(self.x) - keep_n)
+        if cut > 0:
+            self.x = self.x[cut:]
+            self.base += cut
+
+    def at(self, g: int, col: int) -> float:
+        return float(self.x[g - self.base, col])
+
+    def since(self, g: int, t_from: float, g_from: int = 0) -> np.ndarray:
+        """Rows of samples ``max(g_from, ...) .. g`` with time >= ``t_from`` (s)."""
+        b = g - self.base + 1
+        lo = max(g_from - self.base, 0)
+        a = lo + int(np.searchsorted(self.x[lo:b, H_T], t_from, side="left"))
+        return self.x[a:b]
 
 
 @dataclass
@@ -94,24 +161,27 @@ class Step:
 class PelvisStepDetector:
     """Initial contacts (with side) and stance ends from walking, sample by sample.
 
-    ``step(t, f_vertical, rate_vertical, flex_left, flex_right)`` with ``f``
-    in m/s² (+9.81 at rest), the pelvis angular rate about the vertical in
-    rad/s (+ = right side forward) and the hip flexion angles in degrees (NaN
-    when the thighs are missing). Returns finished stances as tuples
-    ``(side, ic_s, to_s, stride_s, detected_s)``.
+    Works on a ``History``: ``prepare(h, g0)`` after rows ``g0..`` were appended (the
+    smoothing, in bulk); ``step(h, g, muted)`` for a sample ``g`` (in order) returns finished
+    stances as tuples ``(side, ic_s, to_s, stride_s, detected_s)``. A sample for which
+    ``step`` would do nothing but update running state may be skipped: ``candidates`` lists
+    the samples where a step peak may be found, ``next_due`` the first sample at which an
+    open stance ends or the walk stops; any other sample is such a no-op (a muted run only
+    needs its first sample). The inputs: ``f`` in m/s² (+9.81 at rest), the pelvis angular
+    rate about the vertical in rad/s (+ = right side forward) and the hip flexion angles in
+    degrees (NaN when the thighs are missing).
     """
 
     def __init__(self, cfg: WalkConfig | None = None) -> None:
         self.cfg = cfg or WalkConfig()
         self.dt: float | None = None
+        self.n = 0  # samples per box mean
         self.t_first: list[float] = []
+        self.g_start: int | None = None  # stream index of the first sample after the set-up
         self.box1: _BoxMean | None = None
         self.box2: _BoxMean | None = None
-        self.hist: deque[tuple[float, ...]] = deque()  # (t, rate_ant, rate_vert, flex_l, flex_r, |f_l|, |f_r|)
-        self.times: deque[float] = deque()  # the last N + 1 sample times (N = box length)
-        self.s_prev2: float | None = None
-        self.s_prev: float | None = None
         self.trough = np.inf
+        self.trough_upto = -1  # the trough includes the smoothed force of samples up to this one
         self.peaks: list[float] = []
         self.open: list[Step] = []  # ICs whose stance has not ended yet
         self.last_side: str | None = None
@@ -119,34 +189,64 @@ class PelvisStepDetector:
         self.votes = 0  # steps alternate: + votes say the bout's even ICs are right
         self.n_in_bout = 0
 
-    def _setup(self, t: float) -> bool:
-        if self.dt is not None:
-            return True
-        self.t_first.append(t)
-        if len(self.t_first) < 5:
-            return False
-        self.dt = float(np.median(np.diff(self.t_first)))
-        n = int(round(self.cfg.smooth_s / self.dt))
-        self.box1, self.box2 = _BoxMean(n), _BoxMean(n)
-        return True
+    def prepare(self, h: History, g0: int) -> None:
+        """Set-up (sample interval from the first 5 samples) and the smoothed force of rows ``g0..``."""
+        g = g0
+        while self.dt is None and g < h.end:  # the 5th sample is the first one stepped
+            self.t_first.append(h.at(g, H_T))
+            if len(self.t_first) == 5:
+                self.dt = float(np.median(np.diff(self.t_first)))
+                self.n = max(1, int(round(self.cfg.smooth_s / self.dt)))
+                self.box1, self.box2 = _BoxMean(self.n), _BoxMean(self.n)
+                self.g_start = g
+                break
+            g += 1
+        if self.box1 is None or self.box2 is None or g >= h.end:
+            return
+        rows = h.x[g - h.base:]
+        m1 = self.box1.push_many(rows[:, H_F])
+        full = np.isfinite(m1)
+        s = np.full(len(rows), np.nan)
+        s[full] = self.box2.push_many(m1[full])
+        rows[:, H_S] = s
 
-    def step(self, t: float, f: float, rate_anterior: float, rate_vertical: float, flex_l: float, flex_r: float,
-             muted: bool = False, thigh_force_l: float = np.nan,
-             thigh_force_r: float = np.nan) -> list[tuple[str, float, float, float, float]]:
+    def candidates(self, h: History, g0: int) -> np.ndarray:
+        """Stream indices >= ``g0`` (after the set-up) where ``step`` may find a peak (a local maximum
+        of the smoothed force, checked one sample later) or has no smoothed history yet."""
+        if self.g_start is None:
+            return np.empty(0, dtype=np.int64)
+        g0 = max(g0, self.g_start)
+        lo = max(g0 - 2, h.base)
+        s = h.x[lo - h.base:, H_S]
+        if s.size == 0:
+            return np.empty(0, dtype=np.int64)
+        sp2, sp, cur = s[:-2], s[1:-1], s[2:]
+        idx = lo + 2 + np.flatnonzero((sp2 < sp) & (sp >= cur))
+        # samples whose step sees a None among s, s_prev, s_prev2 (the first of the stream)
+        first_full = self.g_start + 2 * self.n + 1
+        warm = np.arange(g0, min(first_full, h.end))
+        return np.union1d(idx[idx >= g0], warm)
+
+    def next_due(self, h: History, g_from: int, g_end: int) -> int:
+        """The first sample in ``g_from..g_end-1`` at which an open stance ends (its toe-off is
+        reached) or the walk stops (no step for too long); ``g_end`` if none."""
+        if not self.open or self.g_start is None:
+            return g_end
+        cfg = self.cfg
+        last = self.open[-1]
+        stop = cfg.max_step_s + 0.25
+        due = first_true(h, max(g_from, self.g_start), g_end, lambda t: t - last.peak_s > stop)
+        if len(self.open) >= 2:
+            to = self._to(self.open[0], self.open[1])
+            due = min(due, first_true(h, max(g_from, self.g_start), g_end, lambda t: t >= to))
+        return due
+
+    def step(self, h: History, g: int, muted: bool = False) -> list[tuple[str, float, float, float, float]]:
         out: list[tuple[str, float, float, float, float]] = []
-        if not self._setup(t):
+        if self.g_start is None or g < self.g_start:
             return out
         cfg = self.cfg
-        self.hist.append((t, rate_anterior, rate_vertical, flex_l, flex_r, thigh_force_l, thigh_force_r))
-        while self.hist and self.hist[0][0] < t - 3.0:
-            self.hist.popleft()
-        self.times.append(t)
-        assert self.box1 is not None and self.box2 is not None
-        n = self.box1.n
-        while len(self.times) > n + 1:
-            self.times.popleft()  # times[0]: the centre of the previous smoothed sample (n - 1 - (N - 1))
-        m1 = self.box1.push(f)
-        s = None if m1 is None else self.box2.push(m1)
+        t = h.at(g, H_T)
         # stances that ended (TO reached) are reported now
         while len(self.open) >= 2 and t >= self._to(self.open[0], self.open[1]):
             a, b = self.open[0], self.open[1]
@@ -162,24 +262,49 @@ class PelvisStepDetector:
                 to = last.ic_s + (0.5 + cfg.double_support_fraction) * last.stride_s
                 out.append((last.side, last.ic_s, to, last.stride_s, t))
             self.open.clear()
-        if s is None:
+        s = h.at(g, H_S)
+        if not math.isfinite(s):
             return out
-        sp, sp2 = self.s_prev, self.s_prev2
-        self.s_prev2, self.s_prev = sp, s
-        self.trough = min(self.trough, s)
+        sp = h.at(g - 1, H_S) if g - 1 >= self.g_start else math.nan
+        sp2 = h.at(g - 2, H_S) if g - 2 >= self.g_start else math.nan
+        # the trough: the lowest smoothed force since the last peak (the samples skipped included)
+        lo = max(self.trough_upto + 1, self.g_start)
+        if g >= lo:
+            seg = h.x[lo - h.base:g - h.base + 1, H_S]
+            seg = seg[np.isfinite(seg)]
+            if seg.size:
+                self.trough = min(self.trough, float(seg.min()))
+        self.trough_upto = g
         if muted:
             self.peaks.clear()
             self.open.clear()
             return out
-        if sp is not None and sp2 is not None and sp2 < sp >= s and sp - self.trough >= cfg.min_step_rise:
+        if math.isfinite(sp) and math.isfinite(sp2) and sp2 < sp >= s and sp - self.trough >= cfg.min_step_rise:
             self.trough = s
-            self._peak(self.times[0])
+            self._peak(h, g, h.at(max(g - self.n, self.g_start), H_T))
         return out
+
+    def settle(self, h: History) -> None:
+        """Fold the smoothed force of every sample so far into the trough (what stepping each would do),
+        so that older rows of ``h`` can be dropped."""
+        if self.g_start is None or h.end - 1 <= self.trough_upto:
+            return
+        lo = max(self.trough_upto + 1, self.g_start)
+        seg = h.x[lo - h.base:, H_S]
+        seg = seg[np.isfinite(seg)]
+        if seg.size:
+            self.trough = min(self.trough, float(seg.min()))
+        self.trough_upto = h.end - 1
 
     def _to(self, a: Step, b: Step) -> float:
         return b.ic_s + self.cfg.double_support_fraction * a.stride_s
 
-    def _peak(self, t_peak: float) -> None:
+    def _recent(self, h: History, g: int) -> np.ndarray:
+        """The samples the detector remembers at ``g``: the last 3 s after the set-up (rows of ``h``)."""
+        assert self.g_start is not None
+        return h.since(g, h.at(g, H_T) - 3.0, self.g_start)
+
+    def _peak(self, h: History, g: int, t_peak: float) -> None:
         cfg = self.cfg
         prev = self.peaks[-1] if self.peaks else None
         self.peaks = (self.peaks + [t_peak])[-3:]
@@ -192,29 +317,32 @@ class PelvisStepDetector:
         steps = steps[(steps >= cfg.min_step_s) & (steps <= cfg.max_step_s)]
         stride = 2.0 * float(np.mean(steps))
         half_ds = 0.5 * cfg.double_support_fraction * stride
+        recent = self._recent(h, g)
         if not self.open or self.open[-1].peak_s < prev - 1e-9:
             # first step of a bout: the previous peak becomes an IC too
             ic0 = prev - half_ds
             self.votes, self.n_in_bout = 0, 0
-            side0 = self._vote(ic0)
-            self.open = [Step(self._heel_strike(ic0, side0), side0, stride, prev)]
+            side0 = self._vote(recent, ic0)
+            self.open = [Step(self._heel_strike(recent, ic0, side0), side0, stride, prev)]
         ic = t_peak - half_ds
-        side = self._vote(ic)
-        self.open.append(Step(self._heel_strike(ic, side), side, stride, t_peak))
+        side = self._vote(recent, ic)
+        self.open.append(Step(self._heel_strike(recent, ic, side), side, stride, t_peak))
 
-    def _heel_strike(self, ic: float, side: str) -> float:
+    def _heel_strike(self, recent: np.ndarray, ic: float, side: str) -> float:
         """The IC at the landing thigh's heel-strike transient near the pelvis estimate ``ic`` (s), else ``ic``."""
-        col = 5 if side == "left" else 6
-        h = [(x[0], x[col]) for x in self.hist
-             if ic - self.cfg.heel_strike_before_s <= x[0] <= ic + self.cfg.heel_strike_after_s and np.isfinite(x[col])]
-        if len(h) < 3:
+        col = H_AL if side == "left" else H_AR
+        t = recent[:, H_T]
+        near = (ic - self.cfg.heel_strike_before_s <= t) & (t <= ic + self.cfg.heel_strike_after_s) \
+            & np.isfinite(recent[:, col])
+        if np.count_nonzero(near) < 3:
             return ic
-        t_max, f_max = max(h, key=lambda x: x[1])
+        k = int(np.argmax(recent[near, col]))  # the first of equal maxima, as ``max`` gives
+        t_max, f_max = float(t[near][k]), float(recent[near, col][k])
         return t_max if f_max - G >= self.cfg.heel_strike_min else ic
 
-    def _vote(self, ic: float) -> str:
+    def _vote(self, recent: np.ndarray, ic: float) -> str:
         """Side of the k-th IC of a bout: steps alternate, and the parity is the majority of the ICs' own cues so far."""
-        own = self._side(ic)
+        own = self._side(recent, ic)
         even = self.n_in_bout % 2 == 0
         self.votes += 1 if (own == "right") == even else -1
         self.n_in_bout += 1
@@ -222,17 +350,30 @@ class PelvisStepDetector:
             return own
         return ("right" if even else "left") if self.votes > 0 else ("left" if even else "right")
 
-    def _side(self, ic: float) -> str:
+    def _side(self, recent: np.ndarray, ic: float) -> str:
         """Side of the IC at ``ic``: the more flexed hip, else the pelvis (``side_from_pelvis_rates``)."""
-        h = [x for x in self.hist if abs(x[0] - ic) <= self.cfg.side_window_s]
-        if not h:
+        w = recent[np.abs(recent[:, H_T] - ic) <= self.cfg.side_window_s]
+        if not len(w):
             return "left" if self.last_side == "right" else "right"
-        near = min(h, key=lambda x: abs(x[0] - ic))
-        if np.isfinite(near[3]) and np.isfinite(near[4]):
-            return "left" if near[3] > near[4] else "right"
-        arr = np.array(h)
-        side = side_from_pelvis_rates(arr[:, 0], arr[:, 1], arr[:, 2], ic, self.cfg.side_window_s)
+        near = w[int(np.argmin(np.abs(w[:, H_T] - ic)))]  # the first of equally near, as ``min`` gives
+        if np.isfinite(near[H_FL]) and np.isfinite(near[H_FR]):
+            return "left" if near[H_FL] > near[H_FR] else "right"
+        side = side_from_pelvis_rates(w[:, H_T], w[:, H_WANT], w[:, H_WUP], ic, self.cfg.side_window_s)
         return side or ("left" if self.last_side == "right" else "right")
+
+
+def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool]) -> int:
+    """The first sample ``g`` in ``g_from..g_end-1`` whose time satisfies ``when`` (a condition that,
+    once true, stays true as time goes on), else ``g_end``: a binary search with the condition itself."""
+    t = h.x[:, H_T]
+    lo, hi = g_from - h.base, g_end - h.base
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if when(float(t[mid])):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo + h.base
 
 
 def side_from_pelvis_rates(time_s: np.ndarray, rate_anterior: np.ndarray, rate_vertical: np.ndarray, ic_s: float,

@@ -65,9 +65,9 @@ def window_mask(time_s: np.ndarray, start_s: float, end_s: float, valid: np.ndar
 def peak_and_time(time_s: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     """Maximum of ``values`` (N,) within ``mask`` (N,) and its time (s); (nan, nan) when empty or all-NaN."""
     v = np.where(mask, np.asarray(values, dtype=float), np.nan)
-    if not np.any(np.isfinite(v)):
+    if not np.isfinite(v).any():
         return float("nan"), float("nan")
-    i = int(np.nanargmax(v))
+    i = int(np.argmax(np.where(np.isnan(v), -np.inf, v)))  # ``nanargmax``: the first maximum, NaN skipped
     return float(v[i]), float(np.asarray(time_s)[i])
 
 

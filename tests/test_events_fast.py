@@ -1,0 +1,90 @@
+"""The event detectors step only the samples where something can happen (issue 16): the same
+events, bit for bit, as stepping every sample, however the frames are chunked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hipmon.events import EventDetector, frames_from_simulation
+from hipmon.gait_events import _BoxMean, without_thighs
+from hipmon.simulate import simulate
+from hipmon.types import Frames
+
+
+def _holes(fr: Frames, seed: int) -> Frames:
+    """Invalid runs and NaN forces sprinkled in (the detectors step over valid samples only)."""
+    rng = np.random.default_rng(seed)
+    v = fr.valid.copy()
+    for s in rng.integers(0, len(v) - 50, 12):
+        v[s:s + rng.integers(1, 40)] = False
+    acc = {k: a.copy() for k, a in fr.acc_global.items()}
+    acc["pelvis"][rng.integers(0, len(v), 15), 1] = np.nan
+    return Frames(fr.time_s, fr.angles_deg, fr.gyr_segment, acc, v)
+
+
+def _events(fr: Frames, every: bool, chunk: int | None, seed: int = 0) -> list[str]:
+    det = EventDetector()
+    det.step_every_sample = every
+    out = []
+    if chunk is None:
+        out += det.update(fr)
+    else:
+        rng = np.random.default_rng(seed)
+        i = 0
+        while i < len(fr):
+            k = int(rng.integers(1, chunk + 1))
+            out += det.update(fr.slice(i, i + k))
+            i += k
+    return [repr(e) for e in out + det.flush()]
+
+
+@pytest.mark.parametrize("kind", ["run", "walk", "jump", "squat", "stance"])
+def test_skipping_samples_gives_the_events_of_stepping_every_sample(kind: str) -> None:
+    sim = simulate(kind, 45, 3)
+    fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=3, rate_hz=100.0)
+    for variant in (fr, without_thighs(fr), _holes(fr, 3)):
+        ref = _events(variant, every=True, chunk=None)
+        assert len(ref) > 0 or kind == "stance"
+        assert _events(variant, every=False, chunk=None) == ref
+        assert _events(variant, every=False, chunk=300, seed=1) == ref
+        assert _events(variant, every=False, chunk=7, seed=2) == ref
+
+
+def _then(a: Frames, b: Frames) -> Frames:
+    """``a`` then ``b`` (its times moved to follow ``a`` at the same sample interval)."""
+    dt = float(np.median(np.diff(a.time_s)))
+    tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
+    cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
+    return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
+                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global), np.concatenate([a.valid, b.valid]))
+
+
+def test_walking_right_after_running_and_back() -> None:
+    """The walking detector is muted for a while after each flight: the peaks it skips then, and
+    the ones it must not skip once it listens again, at the switch from running to walking."""
+    run = frames_from_simulation(simulate("run", 40, 5), angle_noise_deg=1.0, seed=5, rate_hz=100.0)
+    walk = frames_from_simulation(simulate("walk", 40, 6), angle_noise_deg=1.0, seed=6, rate_hz=100.0)
+    tail = lambda fr: fr.slice(int(0.6 * len(fr)), None)  # noqa: E731  (the steady part, no calibration)
+    mixed = _then(_then(tail(run), tail(walk)), tail(run))
+    ref = _events(mixed, every=True, chunk=None)
+    methods = [e for e in ref if "'method': 1.0" in e]
+    assert len(methods) >= 5  # walking stances found after the run
+    for chunk, seed in ((None, 0), (500, 1), (13, 2)):
+        assert _events(mixed, every=False, chunk=chunk, seed=seed) == ref
+
+
+def test_box_mean_in_bulk_is_the_running_sum_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(9.81, 3.0, 5000) * 10.0 ** rng.integers(-3, 4, 5000)
+    for n in (1, 2, 15, 40):
+        one = _BoxMean(n)
+        ref = np.array([np.nan if (m := one.push(float(v))) is None else m for v in x])
+        bulk = _BoxMean(n)
+        got, i = [], 0
+        while i < x.size:
+            k = int(rng.integers(0, 60))
+            got.append(bulk.push_many(x[i:i + k]))
+            i += k
+        assert np.array_equal(np.concatenate(got), ref, equal_nan=True)
+        assert bulk.s == one.s and list(bulk.q) == list(one.q)

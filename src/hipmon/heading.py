@@ -240,46 +240,68 @@ class HeadingTracker:
         yaw0 = kin.pelvis_angles_rad(qp0)[:, 2]
         g_pel = np.empty(n)
         g_th = {"left_thigh": np.empty(n), "right_thigh": np.empty(n)}
+
+        def thigh_terms(i0: int, i1: int) -> dict:
+            """Per-sample terms of samples ``i0..i1-1`` under the current thigh corrections."""
+            out: dict = {"from": i0, "gamma": dict(self.gamma_rad)}
+            for p in ("left_thigh", "right_thigh"):
+                g = self.gamma_rad[p]
+                ux, uy, uz = u[p][i0:i1, 0], u[p][i0:i1, 1], u[p][i0:i1, 2]
+                c, s_ = np.cos(g), np.sin(g)
+                vx, vz = c * ux + s_ * uz, -s_ * ux + c * uz  # Ry(γ) · u
+                r = rp[i0:i1]
+                wx = r[:, 0, 0] * vx + r[:, 1, 0] * uy + r[:, 2, 0] * vz - gp[i0:i1, 0]
+                wz = r[:, 0, 2] * vx + r[:, 1, 2] * uy + r[:, 2, 2] * vz - gp[i0:i1, 2]
+                out[p] = (wx * wz, wz * wz, wz)
+            out["lr"] = out["left_thigh"][2] * out["right_thigh"][2]
+            return out
+
+        def add_terms(terms: dict, i1: int) -> None:
+            """Samples ``terms["from"]..i1-1`` of ``terms`` into the open block."""
+            i0 = terms["from"]
+            if i1 <= i0:
+                return
+            for p in ("left_thigh", "right_thigh"):
+                g_th[p][i0:i1] = terms["gamma"][p]
+                self._acc[p][0].append(terms[p][0][:i1 - i0])
+                self._acc[p][1].append(terms[p][1][:i1 - i0])
+            self._acc["lr"][0].append(terms["lr"][:i1 - i0])
+
+        # one pass per update block (every per-sample term of it at once); the stillness sub-blocks
+        # inside it in turn, and a rest reset there recomputes the rest of the block's terms
         i = 0
         while i < n:
             k = start_index + i
-            j = min(n, i + (bs - k % bs), i + (rs - k % rs))  # up to the next block or rest boundary
-            sl = slice(i, j)
-            g_pel[sl] = self.gamma_pelvis_rad
-            wz_left = None
+            jb = min(n, i + (bs - k % bs))
+            g_pel[i:jb] = self.gamma_pelvis_rad
             for p in ("left_thigh", "right_thigh"):
-                g = self.gamma_rad[p]
-                g_th[p][sl] = g
-                ux, uy, uz = u[p][sl, 0], u[p][sl, 1], u[p][sl, 2]
-                c, s_ = np.cos(g), np.sin(g)
-                vx, vz = c * ux + s_ * uz, -s_ * ux + c * uz  # Ry(γ) · u
-                r = rp[sl]
-                wx = r[:, 0, 0] * vx + r[:, 1, 0] * uy + r[:, 2, 0] * vz - gp[sl, 0]
-                wz = r[:, 0, 2] * vx + r[:, 1, 2] * uy + r[:, 2, 2] * vz - gp[sl, 2]
-                if not valid[p][sl].all():
+                if not valid[p][i:jb].all():
                     self._acc["lost"].add(p)
-                self._acc[p][0].append(wx * wz)
-                self._acc[p][1].append(wz * wz)
-                if wz_left is None:
-                    wz_left = wz
-                else:
-                    self._acc["lr"][0].append(wz_left * wz)
-            yaw = np.angle(np.exp(1j * (yaw0[sl] + self.gamma_pelvis_rad)))
+            terms = thigh_terms(i, jb)
+            yaw = np.angle(np.exp(1j * (yaw0[i:jb] + self.gamma_pelvis_rad)))
             self._acc["rot"][0].append(yaw)
-            if j > i:
-                self._acc["rot_min"][0] = min(self._acc["rot_min"][0], float(yaw.min()))
-                self._acc["rot_max"][0] = max(self._acc["rot_max"][0], float(yaw.max()))
-            self._acc["n"][0] += float(j - i)
+            self._acc["rot_min"][0] = min(self._acc["rot_min"][0], float(yaw.min()))
+            self._acc["rot_max"][0] = max(self._acc["rot_max"][0], float(yaw.max()))
             if rest is not None:
-                for p in ("left_thigh", "right_thigh"):
-                    if not valid[p][sl].all():
-                        self._rest["lost"].add(p)
-                self._accumulate_rest(rest, sl)
-                if (start_index + j) % rs == 0:
-                    self._end_rest_block(start_index + j)
-            if (start_index + j) % bs == 0:
-                self._update_block(start_index + j)
-            i = j
+                a = i
+                while a < jb:
+                    b = min(jb, a + (rs - (start_index + a) % rs))
+                    for p in ("left_thigh", "right_thigh"):
+                        if not valid[p][a:b].all():
+                            self._rest["lost"].add(p)
+                    self._accumulate_rest(rest, slice(a, b))
+                    if (start_index + b) % rs == 0:
+                        before = dict(self.gamma_rad)
+                        self._end_rest_block(start_index + b)
+                        if self.gamma_rad != before and b < jb:
+                            add_terms(terms, b)
+                            terms = thigh_terms(b, jb)
+                    a = b
+            add_terms(terms, jb)
+            self._acc["n"][0] += float(jb - i)
+            if (start_index + jb) % bs == 0:
+                self._update_block(start_index + jb)
+            i = jb
         out = {"pelvis": rot.multiply(heading_about_global_up(g_pel), qp0)}
         for p in ("left_thigh", "right_thigh"):
             out[p] = rot.multiply(heading_about_global_up(g_pel + g_th[p]), q_segment_global[p])

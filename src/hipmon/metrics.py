@@ -72,13 +72,22 @@ def peak_and_time(time_s: np.ndarray, values: np.ndarray, mask: np.ndarray) -> t
 
 
 def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.ndarray) -> dict[str, float]:
-    """Peaks and their times for a stance on ``side`` (degrees, s)."""
+    """Peaks and their times for a stance on ``side`` (degrees, s): ``peak_and_time`` of each of the
+    four traces, taken together (one masked (N, 4) array; the same numbers)."""
     add = angles_deg[:, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(side))]
     ir = angles_deg[:, ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(side))]
     cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
+    v = np.where(mask[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
+    if not len(v):
+        v = np.full((1, 4), np.nan)  # an empty window: no peak
+        time_s = np.full(1, np.nan)
+    found = np.isfinite(v).any(axis=0)
+    at = np.argmax(np.where(np.isnan(v), -np.inf, v), axis=0)  # ``nanargmax``: the first maximum, NaN skipped
+    peaks = v[at, np.arange(4)].tolist()
+    times = np.asarray(time_s, dtype=float)[at].tolist()
     out: dict[str, float] = {}
-    for m, values in ((PELVIC_DROP, cpd), (HIP_ADDUCTION, add), (HIP_INTERNAL_ROTATION, ir), (VALGUS_COMPOSITE, add + ir)):
-        out[m.name], out[m.time_key] = peak_and_time(time_s, values, mask)
+    for k, m in enumerate((PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION, VALGUS_COMPOSITE)):
+        out[m.name], out[m.time_key] = (peaks[k], times[k]) if found[k] else (math.nan, math.nan)
     return out
 
 

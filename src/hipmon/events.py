@@ -600,11 +600,15 @@ class EventDetector:
                 nxt = last + 1  # the reference: every sample stepped (tests/test_events_fast.py)
             if nxt >= g_end:
                 break
-            if nxt < due and not self.step_every_sample:  # only a candidate peak: while the walking detector is muted (running), nothing
-                ci += 1
-                t = h.at(nxt, H_T)
-                if ct.in_flight or t - self._last_flight_t < cfg.running_hold_s:
+            if nxt < due and not self.step_every_sample:
+                # only candidate peaks until ``due``: while the walking detector is muted (running:
+                # in flight, or within running_hold_s of the last flight sample) they change nothing
+                lf = self._last_flight_t
+                heard = due if ct.in_flight else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s)
+                if heard > nxt:
+                    ci = int(np.searchsorted(cands, heard))
                     continue
+                ci += 1
             if ct.in_flight and nxt - 1 > last:
                 self._last_flight_t = h.at(nxt - 1, H_T)  # the skipped samples were in flight too
             found += [(nxt, 0, p) for p in self._step(h, nxt)]

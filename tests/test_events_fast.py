@@ -57,7 +57,8 @@ def _then(a: Frames, b: Frames) -> Frames:
     tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
     cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
     return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
-                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global), np.concatenate([a.valid, b.valid]))
+                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
+                  np.concatenate([a.valid, b.valid]))
 
 
 def test_walking_right_after_running_and_back() -> None:

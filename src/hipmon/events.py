@@ -334,10 +334,11 @@ class _ContactDetector:
             due = min(due, int(ev[k]))
         if self.contact is not None:
             ic = self.contact["ic"]
-            due = min(due, first_true(h, g_from, due, lambda t: t - ic > cfg.max_stance_s))
+            due = min(due, first_true(h, g_from, due, lambda t: t - ic > cfg.max_stance_s, ic + cfg.max_stance_s))
         if self.landing is not None:
             ic_l = self.landing["ic"]
-            due = min(due, first_true(h, g_from, due, lambda t: t - ic_l >= cfg.landing_window_s))
+            due = min(due, first_true(h, g_from, due, lambda t: t - ic_l >= cfg.landing_window_s,
+                                           ic_l + cfg.landing_window_s))
         return due
 
     def step(self, h: History, g: int) -> list[_Pending]:
@@ -594,7 +595,7 @@ class EventDetector:
             due = min(ct.next_due(h, last + 1, bound), walk.next_due(h, last + 1, bound))
             if self._walk_queue:
                 end = self._walk_queue[0].end_s + cfg.walk_confirm_s
-                due = first_true(h, last + 1, due, lambda t: t >= end)
+                due = first_true(h, last + 1, due, lambda t: t >= end, end)
             nxt = min(cand, due)
             if self.step_every_sample:
                 nxt = last + 1  # the reference: every sample stepped (tests/test_events_fast.py)
@@ -604,7 +605,8 @@ class EventDetector:
                 # only candidate peaks until ``due``: while the walking detector is muted (running:
                 # in flight, or within running_hold_s of the last flight sample) they change nothing
                 lf = self._last_flight_t
-                heard = due if ct.in_flight else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s)
+                heard = due if ct.in_flight else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s,
+                                                            lf + cfg.running_hold_s)
                 if heard > nxt:
                     ci = int(np.searchsorted(cands, heard))
                     continue

@@ -235,10 +235,11 @@ class PelvisStepDetector:
         cfg = self.cfg
         last = self.open[-1]
         stop = cfg.max_step_s + 0.25
-        due = first_true(h, max(g_from, self.g_start), g_end, lambda t: t - last.peak_s > stop)
+        due = first_true(h, max(g_from, self.g_start), g_end, lambda t: t - last.peak_s > stop,
+                         last.peak_s + stop)
         if len(self.open) >= 2:
             to = self._to(self.open[0], self.open[1])
-            due = min(due, first_true(h, max(g_from, self.g_start), g_end, lambda t: t >= to))
+            due = min(due, first_true(h, max(g_from, self.g_start), g_end, lambda t: t >= to, to))
         return due
 
     def step(self, h: History, g: int, muted: bool = False) -> list[tuple[str, float, float, float, float]]:
@@ -362,18 +363,20 @@ class PelvisStepDetector:
         return side or ("left" if self.last_side == "right" else "right")
 
 
-def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool]) -> int:
+def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool], near_s: float) -> int:
     """The first sample ``g`` in ``g_from..g_end-1`` whose time satisfies ``when`` (a condition that,
-    once true, stays true as time goes on), else ``g_end``: a binary search with the condition itself."""
+    once true, stays true as time goes on), else ``g_end``. ``near_s``: about where it turns true
+    (s); the answer is found there with ``searchsorted``, then settled with the condition itself."""
     t = h.x[:, H_T]
     lo, hi = g_from - h.base, g_end - h.base
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if when(float(t[mid])):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo + h.base
+    if lo >= hi:
+        return g_end
+    k = lo + int(np.searchsorted(t[lo:hi], near_s))
+    while k > lo and when(float(t[k - 1])):
+        k -= 1
+    while k < hi and not when(float(t[k])):
+        k += 1
+    return k + h.base
 
 
 def side_from_pelvis_rates(time_s: np.ndarray, rate_anterior: np.ndarray, rate_vertical: np.ndarray, ic_s: float,

@@ -434,17 +434,11 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    def size(rec: SessionRecord) -> int:
-        try:
-            return os.stat(rec.path).st_size
-        except OSError:
-            return 0
-
     # this process is one of the ``jobs`` (it would only wait otherwise): ``jobs - 1`` worker
     # processes, each handed its next session the moment it finishes one (a callback), and this
     # process analysing sessions from the same queue meanwhile; the largest first, so that the
     # last to finish is a short one
-    todo = deque(sorted(tasks, key=lambda t: -size(t[0])))
+    todo = deque(sorted(tasks, key=lambda t: -_size(t[0].path)))
     finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()  # (record, result or exception)
 
     def hand_out(pool: ProcessPoolExecutor) -> None:
@@ -505,6 +499,28 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _size(path: str | os.PathLike[str]) -> int:
+    """A session file's size in bytes (0 if it cannot be read): the analysis time goes with it."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+#: Dask settings for the ``LocalCluster`` that ``scheduler="local"`` starts (docs/scaling.md): no
+#: statistical profiler (it samples the task's stack every 10 ms: 15-25 % of these analyses), the
+#: memory and system monitors and the event loop's tick less often than every 100/500/20 ms, and
+#: glibc's default heap trimming (Dask's workers trim from 64 KiB: numpy's chunk arrays then go back
+#: to the kernel and are faulted in again, chunk after chunk).
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+}
+
+
 def _execute_dask(tasks, jobs, scheduler, done) -> None:
     from distributed import Client, LocalCluster, as_completed
 
@@ -515,16 +531,16 @@ def _execute_dask(tasks, jobs, scheduler, done) -> None:
         if scheduler == "local":
             import dask
 
-            # without Dask's statistical profiler, which samples the task's stack every 10 ms and
-            # cost these pure-Python analyses 15-25 % (measured; docs/scaling.md)
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
                 own_cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
                                            dashboard_address=None)
             scheduler = own_cluster
         client, own_client = Client(scheduler), True
     try:
-        # pure=False: each session runs once; the key is ours (the cache), not Dask's
-        futs = [client.submit(run_one, *args, pure=False, key=f"hipmon-batch-{rec.key}") for rec, args in tasks]
+        # pure=False: each session runs once; the key is ours (the cache), not Dask's; the largest
+        # first (Dask runs higher priorities first), as the pool does, so the last to finish is short
+        futs = [client.submit(run_one, *args, pure=False, key=f"hipmon-batch-{rec.key}", priority=_size(rec.path))
+                for rec, args in tasks]
         by_key = {f.key: rec for f, (rec, _a) in zip(futs, tasks)}
         for fut in as_completed(futs):
             rec = by_key[fut.key]

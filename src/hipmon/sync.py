@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from hipmon.jit import njit
 from hipmon.types import Gap
 
 #: Recommended warm-up after each (re)connect before session times are issued (s).
@@ -61,6 +62,279 @@ class ClockMap:
         return self.offset_s + self.slope * (x - self.x0_s)
 
 
+# ---------------------------------------------------------------- compiled clock map (issue 16)
+# The state machine of one ClockSync lives in small arrays so that one compiled kernel serves
+# the live path (``update`` + ``to_session``, a notification at a time) and the replay
+# (``map_blocks``, thousands): the same IEEE operations in the same order as the numpy code it
+# replaced, so both give the same numbers bit for bit.
+
+# float64 state ``fs``
+_F_X0 = 0  # sensor time (s) the bins and the map are relative to
+_F_OPEN_X = 1  # open bin's lowest point: sensor time relative to x0 (s) ...
+_F_OPEN_Y = 2  # ... and its arrival (session s)
+_F_LAST_X = 3  # newest sensor time seen (s); -inf after a reset
+_F_OFFSET = 4  # map offset (session s at x0)
+_F_SLOPE = 5  # map slope (session s per sensor s)
+_F_PRIOR = 6  # prior slope (1, or the last map's slope kept across a reset)
+_N_F = 7
+# int64 state ``ist``
+_I_HAS_X0 = 0  # 1 once a pair was ingested since the reset
+_I_HAS_OPEN = 1  # 1 when the open bin holds a point
+_I_OPEN_BIN = 2  # open bin id: floor(x_rel / bin_s)
+_I_HAS_MAP = 3  # 1 when the map (offset, slope) exists (it may be stale: see _I_DIRTY)
+_I_DIRTY = 4  # 1 when a bin closed since the last fit: refit before mapping
+_I_N_BINS = 5  # closed bins held in bins_x / bins_y (insertion order)
+_I_RESETS = 6  # explicit and automatic resets
+_I_JUMPS = 7  # automatic resets (clock jumps)
+_N_I = 8
+# parameters ``prm`` (float64)
+_P_WINDOW = 0
+_P_BIN = 1
+_P_MIN_SPAN = 2
+_P_MAX_DRIFT = 3
+_P_JUMP = 4
+_P_SHORT_FIT = 5
+_P_SHORT_OFFSET = 6
+# map_blocks kernel status
+_DONE = 0
+_NEED_ROOM = 1  # bins_x / bins_y may fill up in the next block: grow them and call again
+_NO_MAP = 2  # a block to map before any pair (to_session's error)
+
+
+@njit
+def _reset_state(fs: np.ndarray, ist: np.ndarray, keep_drift: bool) -> None:
+    """``ClockSync.reset`` on the state arrays."""
+    if keep_drift and ist[_I_HAS_MAP]:
+        fs[_F_PRIOR] = fs[_F_SLOPE]
+    elif not keep_drift:
+        fs[_F_PRIOR] = 1.0
+    ist[_I_HAS_X0] = 0
+    ist[_I_HAS_OPEN] = 0
+    ist[_I_N_BINS] = 0
+    fs[_F_OPEN_X] = 0.0
+    fs[_F_OPEN_Y] = 0.0
+    fs[_F_LAST_X] = -np.inf
+    ist[_I_HAS_MAP] = 0
+    ist[_I_DIRTY] = 1
+    ist[_I_RESETS] += 1
+
+
+@njit
+def _ingest(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray,
+            bins_y: np.ndarray, prm: np.ndarray) -> None:
+    """Finite pairs ``i0 <= i < i1`` (at least one; sensor s, arrival s) into the bins: per run of
+    equal bin id, its lowest point relative to the current slope (the first if tied) lowers the
+    open bin, closes it (a newer bin) or is kept as a point of its own (an older bin: out of
+    order); then the open bin's point lowers the map if it is clean. ``bins_x`` must have room
+    for i1 - i0 more points."""
+    if not ist[_I_HAS_X0]:
+        fs[_F_X0] = x[i0]
+        ist[_I_HAS_X0] = 1
+    x0 = fs[_F_X0]
+    b = fs[_F_SLOPE] if ist[_I_HAS_MAP] else fs[_F_PRIOR]
+    bin_s = prm[_P_BIN]
+    x_max = x[i0]
+    i = i0
+    while i < i1:
+        xr = x[i] - x0
+        bin_id = np.int64(np.floor(xr / bin_s))
+        k_xr, k_y, k_r = xr, y[i], y[i] - b * xr
+        if x[i] > x_max:
+            x_max = x[i]
+        i += 1
+        while i < i1:
+            xr = x[i] - x0
+            if np.int64(np.floor(xr / bin_s)) != bin_id:
+                break
+            r = y[i] - b * xr
+            if r < k_r:
+                k_xr, k_y, k_r = xr, y[i], r
+            if x[i] > x_max:
+                x_max = x[i]
+            i += 1
+        if not ist[_I_HAS_OPEN]:
+            ist[_I_HAS_OPEN] = 1
+            ist[_I_OPEN_BIN] = bin_id
+            fs[_F_OPEN_X], fs[_F_OPEN_Y] = k_xr, k_y
+        elif bin_id == ist[_I_OPEN_BIN]:
+            if k_r < fs[_F_OPEN_Y] - b * fs[_F_OPEN_X]:
+                fs[_F_OPEN_X], fs[_F_OPEN_Y] = k_xr, k_y
+        elif bin_id > ist[_I_OPEN_BIN]:
+            nb = ist[_I_N_BINS]
+            bins_x[nb], bins_y[nb] = fs[_F_OPEN_X], fs[_F_OPEN_Y]
+            ist[_I_N_BINS] = nb + 1
+            ist[_I_OPEN_BIN] = bin_id
+            fs[_F_OPEN_X], fs[_F_OPEN_Y] = k_xr, k_y
+            ist[_I_DIRTY] = 1
+        else:  # an older bin (out-of-order pair): keep it as its own point
+            nb = ist[_I_N_BINS]
+            bins_x[nb], bins_y[nb] = k_xr, k_y
+            ist[_I_N_BINS] = nb + 1
+            ist[_I_DIRTY] = 1
+    if x_max > fs[_F_LAST_X]:
+        fs[_F_LAST_X] = x_max
+    # the open bin's point can lower the current line: keep the line under it
+    if ist[_I_HAS_MAP] and not ist[_I_DIRTY]:
+        resid = fs[_F_OPEN_Y] - (fs[_F_OFFSET] + fs[_F_SLOPE] * fs[_F_OPEN_X])
+        if resid < 0:
+            fs[_F_OFFSET] = fs[_F_OFFSET] + resid
+    else:
+        ist[_I_DIRTY] = 1
+
+
+@njit
+def _update(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray,
+            bins_y: np.ndarray, prm: np.ndarray) -> None:
+    """``ClockSync.update`` of the pairs ``i0 <= i < i1`` (sensor s, arrival s). Non-finite pairs
+    are left out. Clock-jump checks: at the first pair whose sensor time goes back by more than
+    jump_s, or that arrived more than jump_s before the (possibly stale) map says it was
+    sampled, the pairs before it are ingested, then the map resets (keeping its slope as the
+    prior) and starts again from that pair. ``bins_x`` must have room for i1 - i0 more points."""
+    i = i0
+    while i < i1 and np.isfinite(x[i]) and np.isfinite(y[i]):
+        i += 1
+    if i < i1:  # some pair is not finite: go on with a copy of the finite ones
+        xf = np.empty(i1 - i0)
+        yf = np.empty(i1 - i0)
+        m = 0
+        for i in range(i0, i1):
+            if np.isfinite(x[i]) and np.isfinite(y[i]):
+                xf[m], yf[m] = x[i], y[i]
+                m += 1
+        x, y, i0, i1 = xf, yf, 0, m
+    if i1 <= i0:
+        return
+    if ist[_I_HAS_X0]:
+        back_below = fs[_F_LAST_X] - prm[_P_JUMP]
+        has_map = ist[_I_HAS_MAP]
+        offset, slope, x0, jump_s = fs[_F_OFFSET], fs[_F_SLOPE], fs[_F_X0], prm[_P_JUMP]
+        for k in range(i0, i1):
+            if x[k] < back_below or (has_map and y[k] < (offset + slope * (x[k] - x0)) - jump_s):
+                if k > i0:
+                    _ingest(x, y, i0, k, fs, ist, bins_x, bins_y, prm)
+                ist[_I_JUMPS] += 1
+                _reset_state(fs, ist, True)
+                i0 = k
+                break
+    _ingest(x, y, i0, i1, fs, ist, bins_x, bins_y, prm)
+
+
+@njit
+def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray, prm: np.ndarray) -> None:
+    """Refit the map (``ClockSync.clock_map`` when dirty) from the closed bins and the open
+    one: drop the bins older than window_s from the newest point, slope through the lowest
+    points of the first and last thirds (3 refinements, clamped to 1 ± max_drift), offset
+    under every point (or under the last short_offset_s of points, prior slope)."""
+    ist[_I_DIRTY] = 0
+    if not ist[_I_HAS_X0]:
+        ist[_I_HAS_MAP] = 0
+        return
+    nb = ist[_I_N_BINS]
+    newest = fs[_F_OPEN_X]
+    for i in range(nb):
+        if bins_x[i] > newest:
+            newest = bins_x[i]
+    drop = 0
+    while drop < nb and bins_x[drop] < newest - prm[_P_WINDOW]:
+        drop += 1
+    if drop:  # the sliding window (old closed bins go for good)
+        for i in range(nb - drop):
+            bins_x[i], bins_y[i] = bins_x[i + drop], bins_y[i + drop]
+        nb -= drop
+        ist[_I_N_BINS] = nb
+    n = nb + 1
+    x = np.empty(n)
+    y = np.empty(n)
+    x[:nb] = bins_x[:nb]
+    y[:nb] = bins_y[:nb]
+    x[nb], y[nb] = fs[_F_OPEN_X], fs[_F_OPEN_Y]
+    for i in range(1, n):  # stable insertion sort by x (out-of-order bins are rare)
+        xi, yi = x[i], y[i]
+        j = i
+        while j > 0 and x[j - 1] > xi:
+            x[j], y[j] = x[j - 1], y[j - 1]
+            j -= 1
+        x[j], y[j] = xi, yi
+    span = x[n - 1] - x[0]
+    b_prior = fs[_F_PRIOR]
+    b_fit = b_prior
+    fitted = n >= 6 and span > 0
+    if fitted:
+        lo_third = x[0] + span / 3  # first third: x <= this (i < i1), last: x >= hi_third (i >= i2)
+        hi_third = x[n - 1] - span / 3
+        i1 = 0
+        while i1 < n and x[i1] <= lo_third:
+            i1 += 1
+        i2 = 0
+        while i2 < n and x[i2] < hi_third:
+            i2 += 1
+        for _ in range(3):
+            p, r_p = 0, y[0] - b_fit * x[0]
+            for i in range(1, i1):
+                r = y[i] - b_fit * x[i]
+                if r < r_p:
+                    p, r_p = i, r
+            q, r_q = i2, y[i2] - b_fit * x[i2]
+            for i in range(i2 + 1, n):
+                r = y[i] - b_fit * x[i]
+                if r < r_q:
+                    q, r_q = i, r
+            if x[q] <= x[p]:
+                break
+            b_fit = (y[q] - y[p]) / (x[q] - x[p])
+    x_from = -np.inf  # the offset is the lowest point from here on
+    if fitted and span >= prm[_P_MIN_SPAN]:
+        b = b_fit
+    elif fitted and abs(b_fit - b_prior) * span > prm[_P_SHORT_FIT]:
+        # a short span cannot resolve tens of ppm, but a grossly wrong nominal
+        # rate (counter-derived time) shows at once: follow it
+        b = b_fit
+    else:
+        # keep the prior slope; anchor the offset on the latest points so that
+        # an unresolved drift cannot accumulate over the span
+        b = b_prior
+        x_from = x[n - 1] - prm[_P_SHORT_OFFSET]
+    lo, hi = 1.0 - prm[_P_MAX_DRIFT], 1.0 + prm[_P_MAX_DRIFT]
+    if lo > b:  # min(max(b, lo), hi)
+        b = lo
+    if hi < b:
+        b = hi
+    a = y[n - 1] - b * x[n - 1]  # the newest point is always in
+    for i in range(n - 1):
+        if x[i] >= x_from:
+            r = y[i] - b * x[i]
+            if r < a:
+                a = r
+    fs[_F_OFFSET] = a
+    fs[_F_SLOPE] = b
+    ist[_I_HAS_MAP] = 1
+
+
+@njit
+def _map_blocks(x: np.ndarray, y: np.ndarray, starts: np.ndarray, out: np.ndarray, fs: np.ndarray,
+                ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray, prm: np.ndarray,
+                first_block: int) -> tuple[int, int]:
+    """``update(x_j, y_j)`` then ``to_session(x_j)`` into ``out`` for the blocks from
+    ``first_block`` on (block j: ``starts[j]`` up to the next start, or to the end).
+    Returns (block reached, status): (B, _DONE), or the block that needs more room in the
+    bins (_NEED_ROOM) or has no map to be mapped with (_NO_MAP)."""
+    n, nb = x.size, starts.size
+    for j in range(first_block, nb):
+        a = starts[j]
+        e = starts[j + 1] if j + 1 < nb else n
+        if ist[_I_N_BINS] + (e - a) > bins_x.size:
+            return j, _NEED_ROOM
+        _update(x, y, a, e, fs, ist, bins_x, bins_y, prm)
+        if ist[_I_DIRTY]:
+            _fit(fs, ist, bins_x, bins_y, prm)
+        if not ist[_I_HAS_MAP]:
+            return j, _NO_MAP
+        offset, slope, x0 = fs[_F_OFFSET], fs[_F_SLOPE], fs[_F_X0]
+        for i in range(a, e):
+            out[i] = offset + slope * (x[i] - x0)
+    return nb, _DONE
+
+
 class ClockSync:
     """Online clock map of one sensor (one instance per sensor; :meth:`reset` on reconnect).
 
@@ -89,6 +363,9 @@ class ClockSync:
         A pair that arrives more than ``jump_s`` *before* the current map says
         its sample was taken, or a sensor time that goes backwards by more than
         ``jump_s``, means the sensor clock jumped: the map resets itself.
+
+    The state is held in small arrays updated by compiled kernels (``_update``, ``_fit``,
+    ``_map_blocks``), shared by the live path and :meth:`map_blocks`.
     """
 
     def __init__(
@@ -109,12 +386,40 @@ class ClockSync:
         self.jump_s = float(jump_s)
         self.short_fit_s = float(short_fit_s)
         self.short_offset_s = float(short_offset_s)
-        self._prior_slope = 1.0
-        self._map: ClockMap | None = None
-        self.resets = 0  # explicit and automatic resets so far
-        self.jumps = 0  # automatic resets (clock jumps)
+        self._prm = np.array([self.window_s, self.bin_s, self.min_span_s, self.max_drift, self.jump_s,
+                              self.short_fit_s, self.short_offset_s], dtype=np.float64)
+        self._fs = np.zeros(_N_F, dtype=np.float64)
+        self._ist = np.zeros(_N_I, dtype=np.int64)
+        # closed bins' lowest points (x relative to x0 (s), arrival (session s)), in insertion order:
+        # the window holds window_s / bin_s of them (120) and the out-of-order ones; grown as needed
+        self._bins_x = np.zeros(256, dtype=np.float64)
+        self._bins_y = np.zeros(256, dtype=np.float64)
         self.reset(keep_drift=False)
         self.resets = 0
+
+    @property
+    def resets(self) -> int:
+        """Explicit and automatic resets so far."""
+        return int(self._ist[_I_RESETS])
+
+    @resets.setter
+    def resets(self, value: int) -> None:
+        self._ist[_I_RESETS] = value
+
+    @property
+    def jumps(self) -> int:
+        """Automatic resets (clock jumps) so far."""
+        return int(self._ist[_I_JUMPS])
+
+    @jumps.setter
+    def jumps(self, value: int) -> None:
+        self._ist[_I_JUMPS] = value
+
+    @property
+    def _map(self) -> ClockMap | None:
+        """The map as it stands (stale until the next fit when a bin closed since)."""
+        fs = self._fs
+        return ClockMap(float(fs[_F_X0]), float(fs[_F_OFFSET]), float(fs[_F_SLOPE])) if self._ist[_I_HAS_MAP] else None
 
     def reset(self, keep_drift: bool = True) -> None:
         """Forget all pairs (reconnect: counters may restart, offset changes).
@@ -122,20 +427,18 @@ class ClockSync:
         ``keep_drift`` keeps the last fitted slope as the prior: the crystal's
         rate does not change with a reconnect.
         """
-        if keep_drift and self._map is not None:
-            self._prior_slope = self._map.slope
-        elif not keep_drift:
-            self._prior_slope = 1.0
-        self._x0: float | None = None
-        self._bins_x: list[float] = []  # closed bins: lowest point each (x relative to x0)
-        self._bins_y: list[float] = []
-        self._open_bin: int | None = None
-        self._open_x = 0.0
-        self._open_y = 0.0
-        self._last_x = -math.inf
-        self._map = None
-        self._dirty = True
-        self.resets += 1
+        _reset_state(self._fs, self._ist, bool(keep_drift))
+
+    def _make_room(self, n_more: int) -> None:
+        """Room in the bin arrays for ``n_more`` more points."""
+        need = int(self._ist[_I_N_BINS]) + n_more
+        if need > self._bins_x.size:
+            size = max(need, 2 * self._bins_x.size)
+            for name in ("_bins_x", "_bins_y"):
+                old = getattr(self, name)
+                grown = np.zeros(size, dtype=np.float64)
+                grown[: old.size] = old
+                setattr(self, name, grown)
 
     # ------------------------------------------------------------------ input
     def update(self, time_sensor_s: np.ndarray | float, time_arrival_s: np.ndarray | float) -> None:
@@ -144,6 +447,7 @@ class ClockSync:
         Both (N,) or scalars. Pairs should come in sensor-time order (as they
         arrive); every sample of a notification may be given with that
         notification's arrival time (earlier samples only lie higher).
+        Non-finite pairs are left out.
         """
         x = np.atleast_1d(np.asarray(time_sensor_s, dtype=np.float64))
         y = np.atleast_1d(np.asarray(time_arrival_s, dtype=np.float64))
@@ -151,211 +455,39 @@ class ClockSync:
             raise ValueError(f"time_sensor_s {x.shape} and time_arrival_s {y.shape} differ")
         if x.size == 0:
             return
-        ok = np.isfinite(x) & np.isfinite(y)
-        if not ok.all():
-            x, y = x[ok], y[ok]
-            if x.size == 0:
-                return
-        # clock jump checks (backwards sensor time, or arrival before sampling)
-        if self._x0 is not None:
-            back = x < self._last_x - self.jump_s
-            early = np.zeros_like(back)
-            if self._map is not None:
-                early = y < self._map(x) - self.jump_s
-            bad = back | early
-            if bad.any():
-                k = int(np.argmax(bad))
-                if k:
-                    self._ingest(x[:k], y[:k])
-                self.jumps += 1
-                self.reset(keep_drift=True)
-                x, y = x[k:], y[k:]
-        self._ingest(x, y)
+        x, y = np.ascontiguousarray(x.ravel()), np.ascontiguousarray(y.ravel())
+        self._make_room(x.size)
+        _update(x, y, 0, x.size, self._fs, self._ist, self._bins_x, self._bins_y, self._prm)
 
-    def _ingest(self, x: np.ndarray, y: np.ndarray) -> None:
-        if self._x0 is None:
-            self._x0 = float(x[0])
-        xr = x - self._x0
-        b = self._map.slope if self._map is not None else self._prior_slope
-        bins = np.floor(xr / self.bin_s).astype(np.int64)
-        r = y - b * xr
-        # split at bin changes (input is in order: runs of equal bin ids); one notification's
-        # samples are mostly in one bin: then no split (same point chosen, less overhead)
-        if bins[0] == bins[-1] and (bins == bins[0]).all():
-            segments: Any = (None,)
-        else:
-            starts = np.flatnonzero(np.diff(bins)) + 1
-            segments = np.split(np.arange(len(xr)), starts)
-        for seg in segments:
-            k = int(np.argmin(r)) if seg is None else int(seg[np.argmin(r[seg])])
-            bin_id = int(bins[k])
-            if self._open_bin is None:
-                self._open_bin, self._open_x, self._open_y = bin_id, float(xr[k]), float(y[k])
-            elif bin_id == self._open_bin:
-                if y[k] - b * xr[k] < self._open_y - b * self._open_x:
-                    self._open_x, self._open_y = float(xr[k]), float(y[k])
-            elif bin_id > self._open_bin:
-                self._bins_x.append(self._open_x)
-                self._bins_y.append(self._open_y)
-                self._open_bin, self._open_x, self._open_y = bin_id, float(xr[k]), float(y[k])
-                self._dirty = True
-            else:  # an older bin (out-of-order pair): keep it as its own point
-                self._bins_x.append(float(xr[k]))
-                self._bins_y.append(float(y[k]))
-                self._dirty = True
-        self._last_x = max(self._last_x, float(x.max()))
-        # the open bin's point can lower the current line: keep the line under it
-        if self._map is not None and not self._dirty:
-            m = self._map
-            resid = self._open_y - (m.offset_s + m.slope * self._open_x)
-            if resid < 0:
-                self._map = ClockMap(m.x0_s, m.offset_s + resid, m.slope)
-        else:
-            self._dirty = True
-
-    def map_blocks(self, time_sensor_s: np.ndarray, time_arrival_s: np.ndarray, starts: np.ndarray,
-                   window_blocks: int = 64) -> np.ndarray:
+    def map_blocks(self, time_sensor_s: np.ndarray, time_arrival_s: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Session times (N,) of consecutive blocks (one notification's samples each, from
         ``starts`` (B,), ``starts[0] == 0``): exactly what ``update(x_j, y_j)`` then
-        ``to_session(x_j)`` block by block give, and the same state afterwards.
+        ``to_session(x_j)`` block by block give, and the same state afterwards (the same
+        compiled kernels, in one call)."""
+        x = np.ascontiguousarray(time_sensor_s, dtype=np.float64)
+        y = np.ascontiguousarray(time_arrival_s, dtype=np.float64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"time_sensor_s {x.shape} and time_arrival_s {y.shape} must be (N,) arrays of one length")
+        if starts.ndim != 1 or (starts.size and (starts[0] < 0 or starts[-1] > x.size or (np.diff(starts) < 0).any())):
+            raise ValueError("starts must be (B,) indices, increasing, within the samples")
+        out = np.empty(x.size)
+        j = 0
+        while True:
+            j, status = _map_blocks(x, y, starts, out, self._fs, self._ist, self._bins_x, self._bins_y,
+                                    self._prm, j)
+            if status == _DONE:
+                return out
+            if status == _NO_MAP:
+                raise RuntimeError("ClockSync has no pairs yet: call update() first")
+            end = int(starts[j + 1]) if j + 1 < starts.size else x.size
+            self._make_room(max(end - int(starts[j]), 0))
 
-        Fast where that loop's outcome is known in bulk: between two bin closes the slope is
-        fixed, each block only lowers the open bin's point and the line with it, and its samples
-        map with the line as it is after it (one vector operation per run of blocks on one
-        line). A block that closes a bin (a refit), a block before the first map, and a block
-        that could be a clock jump go through ``update`` itself."""
-        x = np.asarray(time_sensor_s, dtype=np.float64)
-        y = np.asarray(time_arrival_s, dtype=np.float64)
-        starts = np.asarray(starts, dtype=np.int64)
-        n = x.size
-        ends = np.append(starts[1:], n)
-        out = np.empty(n)
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            for a, e in zip(starts, ends):  # the loop itself (it filters non-finite pairs)
-                self.update(x[a:e], y[a:e])
-                out[a:e] = self.to_session(x[a:e])
-            return out
-        j, nb = 0, starts.size
-        while j < nb:
-            if self._x0 is None or self._map is None or self._dirty or self._open_bin is None:
-                a, e = starts[j], ends[j]
-                self.update(x[a:e], y[a:e])
-                out[a:e] = self.to_session(x[a:e])
-                j += 1
-                continue
-            jw = min(nb, j + window_blocks)
-            a0, a1 = int(starts[j]), int(ends[jw - 1])
-            xw, yw = x[a0:a1], y[a0:a1]
-            m = self._map
-            b = m.slope
-            xr = xw - self._x0
-            bins = np.floor(xr / self.bin_s).astype(np.int64)
-            # samples in order that cannot be a clock jump (the window's line is the highest any of
-            # its blocks sees: the line only goes down until the next refit)
-            calm = yw >= m(xw) - self.jump_s
-            if xw.size > 1:
-                calm[1:] &= np.diff(xw) >= 0
-            calm[0] &= xw[0] >= self._last_x - self.jump_s
-            # blocks j.. whose samples all stay in the open bin
-            quiet = calm & (bins == self._open_bin)
-            bad = np.flatnonzero(~quiet)
-            first_bad = int(bad[0]) + a0 if bad.size else a1
-            jq = int(np.searchsorted(starts, first_bad, side="right")) - 1 if bad.size else jw  # first non-quiet block
-            if jq <= j:  # this block closes the bin (then a refit), or needs the checks (the loop itself)
-                a, e = int(starts[j]), int(ends[j])
-                if calm[a - a0:e - a0].all():  # ``update`` without its checks: none would fire
-                    self._ingest(x[a:e], y[a:e])
-                else:
-                    self.update(x[a:e], y[a:e])
-                out[a:e] = self.to_session(x[a:e])
-                j += 1
-                continue
-            q1 = int(starts[jq]) if jq < nb else n
-            rel = starts[j:jq] - a0
-            r = yw[: q1 - a0] - b * xr[: q1 - a0]
-            mins = np.minimum.reduceat(r, rel)
-            at_min = np.flatnonzero(r == np.repeat(mins, np.diff(np.append(rel, q1 - a0))))
-            kmin = at_min[np.searchsorted(at_min, rel)]  # each block's first lowest point
-            offset, x0m = m.offset_s, m.x0_s
-            run_from = j
-            for i in range(jq - j):
-                k = int(kmin[i])
-                if float(mins[i]) < self._open_y - b * self._open_x:
-                    self._open_x, self._open_y = float(xr[k]), float(yw[k])
-                resid = self._open_y - (offset + b * self._open_x)
-                if resid < 0:  # the line goes down to the open point: blocks before keep the old line
-                    if j + i > run_from:
-                        sa, sb = int(starts[run_from]), int(starts[j + i])
-                        out[sa:sb] = offset + b * (x[sa:sb] - x0m)
-                    offset = offset + resid
-                    run_from = j + i
-            sa = int(starts[run_from])
-            out[sa:q1] = offset + b * (x[sa:q1] - x0m)
-            self._map = ClockMap(x0m, offset, b)
-            self._last_x = max(self._last_x, float(np.max(x[a0:q1])))
-            j = jq
-        return out
-
-    # ------------------------------------------------------------------ fit
-    def _fit(self) -> ClockMap | None:
-        if self._x0 is None:
-            return None
-        xs = self._bins_x + [self._open_x]
-        ys = self._bins_y + [self._open_y]
-        # sliding window (drop old closed bins for good)
-        newest = max(xs)
-        drop = 0
-        while drop < len(self._bins_x) and self._bins_x[drop] < newest - self.window_s:
-            drop += 1
-        if drop:
-            del self._bins_x[:drop]
-            del self._bins_y[:drop]
-            xs, ys = xs[drop:], ys[drop:]
-        x = np.asarray(xs)
-        y = np.asarray(ys)
-        if x.size > 1 and not (x[1:] >= x[:-1]).all():  # an out-of-order bin: sort (stable)
-            order = np.argsort(x, kind="stable")
-            x, y = x[order], y[order]
-        span = x[-1] - x[0]
-        b_prior = self._prior_slope
-        b_fit = None
-        if len(x) >= 6 and span > 0:
-            # lower envelope slope: through the lowest point of the first third and
-            # the lowest point of the last third (relative to the current slope),
-            # refined twice; the points are >= span/3 apart, so the slope is
-            # precise to (envelope noise) / (span/3). x is sorted: the thirds are
-            # the points up to x[0] + span/3 and from x[-1] - span/3
-            b_fit = b_prior
-            i1 = int(np.searchsorted(x, x[0] + span / 3, side="right"))
-            i2 = int(np.searchsorted(x, x[-1] - span / 3, side="left"))
-            for _ in range(3):
-                r = y - b_fit * x
-                p = int(np.argmin(r[:i1]))
-                q = i2 + int(np.argmin(r[i2:]))
-                if x[q] <= x[p]:
-                    break
-                b_fit = float((y[q] - y[p]) / (x[q] - x[p]))
-        recent = np.ones(len(x), dtype=bool)
-        if b_fit is not None and span >= self.min_span_s:
-            b = b_fit
-        elif b_fit is not None and abs(b_fit - b_prior) * span > self.short_fit_s:
-            # a short span cannot resolve tens of ppm, but a grossly wrong nominal
-            # rate (counter-derived time) shows at once: follow it
-            b = b_fit
-        else:
-            # keep the prior slope; anchor the offset on the latest points so that
-            # an unresolved drift cannot accumulate over the span
-            b = b_prior
-            recent = x >= x[-1] - self.short_offset_s
-        b = float(min(max(b, 1.0 - self.max_drift), 1.0 + self.max_drift))
-        a = float(np.min(y[recent] - b * x[recent]))
-        return ClockMap(self._x0, a, b)
-
+    # ------------------------------------------------------------------ output
     def clock_map(self) -> ClockMap | None:
         """The current map (None before the first pair)."""
-        if self._dirty:
-            self._map = self._fit()
-            self._dirty = False
+        if self._ist[_I_DIRTY]:
+            _fit(self._fs, self._ist, self._bins_x, self._bins_y, self._prm)
         return self._map
 
     def to_session(self, time_sensor_s: np.ndarray | float) -> np.ndarray:

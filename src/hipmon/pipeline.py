@@ -567,24 +567,38 @@ class Pipeline:
 
     def replay(self, items: Iterable[RawNotification | ConnectionEvent], chunk_points: int = 2000,
                window_items: int = 30000) -> list[Update] | None:
-        """A whole recording's items, then ``finish``: the updates ``feed(items)`` and ``finish()``
-        would give (the same frames bit for bit, events and alerts), in a fraction of the time.
+        """A whole recording's items, then ``finish``: :meth:`replay_blocks` of the items taken
+        ``window_items`` at a time (``hipmon.stream.ItemBlock.from_items``)."""
+        from itertools import islice
+
+        from hipmon.stream import ItemBlock
+
+        def windows() -> Iterator[ItemBlock]:
+            it = iter(items)
+            while window := list(islice(it, window_items)):
+                yield ItemBlock.from_items(window)
+
+        return self.replay_blocks(windows(), chunk_points)
+
+    def replay_blocks(self, blocks: Iterable[Any], chunk_points: int = 2000) -> list[Update] | None:
+        """A whole recording's items in blocks (``hipmon.stream.ItemBlock``, e.g.
+        ``SessionReader.item_blocks``), then ``finish``: the updates ``feed(items)`` and
+        ``finish()`` would give (the same frames bit for bit, events and alerts), in a fraction of
+        the time.
 
         ``feed`` puts the grid forward at most every ``ADVANCE_STEP_S`` of the newest sample,
         with what each sensor has delivered by then (a grid point beyond a lagging sensor's last
-        sample is a gap for it). Here the items are taken ``window_items`` at a time, each
-        sensor's through its stream stage at once (``SensorStream.push_all``: the same samples
-        and times), and only *when* the grid would advance and how many samples each sensor had
-        then is worked out item by item; each grid point's inputs are then taken from the samples
-        its sensor had at that moment (``_Stream.on_grid_as_delivered``), and the grid is
-        processed in chunks of about ``chunk_points`` (``_process_inputs`` does not depend on the
-        chunking). Memory: one window of items and the samples not yet on the grid.
+        sample is a gap for it). Here each block's rows of each sensor go through its stream
+        stage at once (``SensorStream.push_block``: the same samples and times), and only *when*
+        the grid would advance and how many samples each sensor had then is worked out in
+        arrival order; each grid point's inputs are then taken from the samples its sensor had
+        at that moment (``_Stream.on_grid_as_delivered``), and the grid is processed in chunks
+        of about ``chunk_points`` (``_process_inputs`` does not depend on the chunking).
+        Memory: one block and the samples not yet on the grid.
 
         Returns None when the stream cannot be staged exactly (a sensor without a nominal rate,
         magnetometer samples in some blocks only, or a sensor's samples out of order): the
         caller then feeds the items to a new pipeline. The pipeline must be new."""
-        from itertools import islice
-
         if self.next_k is not None or any(s.spec.rate_hz is None for s in self.streams.values()):
             return None
         order = [self.by_placement[p] for p in self.placements]
@@ -594,22 +608,22 @@ class Pipeline:
         ups: list[Update] = []
         wait, rate = self.config.max_wait_s, self.rate_hz
         next_k: int | None = None
-        advanced: int | None = None
-        count = [0] * n_p
+        advanced: float = -math.inf  # the newest ADVANCE_STEP_S step the grid advanced at
+        count = np.zeros(n_p, dtype=np.int64)  # samples each sensor has delivered
         first_t = [math.nan] * n_p
-        it = iter(items)
-        while True:
-            window = list(islice(it, window_items))
-            if not window:
-                break
-            sensor_of = np.array([col.get(x.sensor_id, -1) for x in window], dtype=np.int64)
-            kept_n = np.zeros(len(window), dtype=np.int64)
-            kept_last = np.zeros(len(window))
+        for block in blocks:
+            if not len(block):
+                continue
+            # each row's placement column (-1: a sensor not in the pipeline, or none)
+            lut = np.array([col.get(sid, -1) for sid in block.sensor_ids] + [-1], dtype=np.int64)
+            sensor_of = lut[block.sensor]
+            kept_n = np.zeros(len(block), dtype=np.int64)
+            kept_last = np.zeros(len(block))
             for j, sid in enumerate(order):
                 where = np.flatnonzero(sensor_of == j)
                 if not where.size:
                     continue
-                run = self.streams[sid].stage().push_all([window[i] for i in where])
+                run = self.streams[sid].stage().push_block(block.take(where))
                 if run.block is None or not run.time_session_s.size:
                     continue
                 got = np.flatnonzero(run.counts)
@@ -624,41 +638,52 @@ class Pipeline:
                 n_keep = np.add.reduceat(keep.astype(np.int64), ends - run.counts[got])
                 kept_n[where[got]] = n_keep
                 kept_last[where[got]] = t_last
-                b = run.block
-                if not st.add(sid, t[keep], b.acc_sensor[keep], b.gyr_sensor[keep],
-                              None if b.mag_sensor is None else b.mag_sensor[keep]):
+                b, sel = run.block, slice(None) if keep.all() else keep
+                if not st.add(sid, t[sel], b.acc_sensor[sel], b.gyr_sensor[sel],
+                              None if b.mag_sensor is None else b.mag_sensor[sel]):
                     return None
-            # the grid's advances (``_advance`` without the work), item by item in arrival order
-            last_now = [st.last_before[j] for j in range(n_p)]
-            for i in np.flatnonzero(kept_n):
-                j = int(sensor_of[i])
-                count[j] += int(kept_n[i])
-                last_now[j] = float(kept_last[i])
-                step = math.floor(last_now[j] / ADVANCE_STEP_S)
-                if advanced is not None and step <= advanced:
-                    continue
-                advanced = step
+            # the grid's advances (``_advance`` without the work), in arrival order: after a row
+            # whose samples take the newest sample time into a new ADVANCE_STEP_S step, each
+            # sensor's sample count and newest sample time then
+            rows = np.flatnonzero(kept_n)
+            if not rows.size:
+                continue
+            js, lasts = sensor_of[rows], kept_last[rows]
+            steps = np.floor(lasts / ADVANCE_STEP_S)
+            before = np.maximum.accumulate(np.concatenate([[advanced], steps]))
+            advances = np.flatnonzero(steps > before[:-1])
+            advanced = float(before[-1])
+            mine = js[:, None] == np.arange(n_p)  # (R, placements): row r is sensor j's
+            counts_then = count + np.cumsum(np.where(mine, kept_n[rows, None], 0), axis=0)
+            newest_row = np.maximum.accumulate(np.where(mine, np.arange(rows.size)[:, None], -1), axis=0)
+            last_then = np.where(newest_row >= 0, lasts[newest_row], np.array(st.last_before))
+            # at each advance once every sensor has delivered: the grid up to the slowest sensor,
+            # or ``max_wait_s`` behind the newest
+            ready = counts_then[advances].all(axis=1)
+            last_adv = np.where(ready[:, None], last_then[advances], 0.0)
+            newest, horizon = last_adv.max(axis=1), last_adv.min(axis=1)
+            horizon = np.where(newest - horizon > wait, newest - wait, horizon)
+            k_ends = np.floor(horizon * rate + 1e-9).astype(np.int64).tolist()
+            ready = ready.tolist()
+            for a, k_end in enumerate(k_ends):
                 if next_k is None:
-                    if 0 in count:
+                    if not ready[a]:
                         continue
                     next_k = int(math.ceil(max(first_t) * rate - 1e-9))
-                newest, horizon = max(last_now), min(last_now)
-                if newest - horizon > wait:
-                    horizon = newest - wait
-                k_end = int(math.floor(horizon * rate + 1e-9))
                 if k_end >= next_k:
-                    st.schedule.append((next_k, k_end, tuple(count)))
+                    st.schedule.append((next_k, k_end, tuple(counts_then[advances[a]].tolist())))
                     next_k = k_end + 1
-            st.last_before = last_now
+            count = counts_then[-1]
+            st.last_before = last_then[-1].tolist()
             if st.points() >= chunk_points:
                 ups.extend(self._staged_grid(st, chunk_points))
         ups.extend(self._staged_grid(st, chunk_points))
         self.next_k = next_k
-        self._advanced_step = advanced
+        self._advanced_step = None if advanced == -math.inf else int(advanced)
         for j, sid in enumerate(order):  # what ``feed`` would leave in each stream
             s = self.streams[sid]
             t, a, g, m = st.arrays(sid)
-            s.first_t, s.samples = first_t[j], count[j]
+            s.first_t, s.samples = first_t[j], int(count[j])
             k = 0 if st.last_grid_s is None or not t.size else max(int(np.searchsorted(t, st.last_grid_s, side="right")) - 1, 0)
             s.t, s.acc, s.gyr, s.mag = t[k:], a[k:], g[k:], None if m is None else m[k:]
         ups.append(self.finish())
@@ -1155,11 +1180,12 @@ def replay_items(reader: SessionReader) -> Iterator[RawNotification | Connection
 
 def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int,
             staged: bool = True) -> SessionResult:
-    """The recording through a new pipeline: ``Pipeline.replay`` (``staged``), else fed
-    ``batch`` items at a time (the same result; ``batch`` is only memory)."""
+    """The recording through a new pipeline: ``Pipeline.replay_blocks`` of its items in blocks
+    (``staged``: ``SessionReader.item_blocks``, the items of ``replay_items`` in columns), else
+    fed ``batch`` items at a time (the same result; ``batch`` is only memory)."""
     if staged:
         pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
-        ups_all = pipe.replay(replay_items(reader))
+        ups_all = pipe.replay_blocks(reader.item_blocks(events=True))
         if ups_all is not None:
             frames, events, alerts = _collect(pipe, ups_all)
             return SessionResult(frames, pipe.calibration, events, alerts, _grid_gaps(pipe), False, pipe.events_error)

@@ -24,13 +24,17 @@ Items, in arrival order (:meth:`SensorStream.push`):
   (the sensor stopped its stream and the start sequence was replayed) marks the next
   gap's reason.
 
+A recording's replay hands the items over in columns (:class:`ItemBlock`,
+:meth:`SensorStream.push_block`): the same result as ``push`` item by item, without one
+Python object per notification.
+
 Units: s (session time from ``origin_ns``), sensor samples as ``hipmon.types.ImuBlock``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -66,6 +70,65 @@ class StreamRun:
     gaps: list[Gap] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     bulk_items: int = 0  # how many of the items went through the bulk path
+
+
+@dataclass
+class ItemBlock:
+    """Items in arrival order as columns (n rows): data notifications, and the other items
+    (control-point messages, connection events) in their place.
+
+    ``host_ns`` (n,) int64 host monotonic ns; ``sensor`` (n,) int64 index into ``sensor_ids``
+    (-1: an item of no sensor); row i's payload is ``payload[start[i]:start[i] + length[i]]``
+    (``start``, ``length`` (n,) int64 into one bytes buffer, several blocks may share it; 0 bytes
+    for an event); ``is_data`` (n,) bool: a data notification; ``others``: row -> the item itself
+    (``RawNotification`` with its control role, or ``ConnectionEvent``) for every other row."""
+
+    host_ns: np.ndarray
+    sensor: np.ndarray
+    sensor_ids: tuple[str, ...]
+    payload: bytes
+    start: np.ndarray
+    length: np.ndarray
+    is_data: np.ndarray
+    others: dict[int, RawNotification | ConnectionEvent] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.host_ns.size)
+
+    def data(self, i: int) -> bytes:
+        """Row ``i``'s payload bytes."""
+        a = int(self.start[i])
+        return self.payload[a:a + int(self.length[i])]
+
+    def take(self, rows: np.ndarray) -> "ItemBlock":
+        """The block of ``rows`` (int indices, in that order), sharing this one's payload."""
+        rows = np.asarray(rows, dtype=np.int64)
+        at = {int(r): k for k, r in enumerate(rows)} if self.others else {}
+        return ItemBlock(self.host_ns[rows], self.sensor[rows], self.sensor_ids, self.payload, self.start[rows],
+                         self.length[rows], self.is_data[rows],
+                         {at[r]: x for r, x in self.others.items() if r in at})
+
+    def items(self) -> Iterator[RawNotification | ConnectionEvent]:
+        """The rows as items (``RawNotification``, ``ConnectionEvent``), one object each."""
+        for i in range(len(self)):
+            if i in self.others:
+                yield self.others[i]
+            else:
+                yield RawNotification(self.sensor_ids[self.sensor[i]], int(self.host_ns[i]), self.data(i))
+
+    @classmethod
+    def from_items(cls, items: Iterable[RawNotification | ConnectionEvent]) -> "ItemBlock":
+        """Items (in arrival order) as one block."""
+        items = list(items)
+        ids: dict[str, int] = {}
+        sensor = np.array([-1 if x.sensor_id is None else ids.setdefault(x.sensor_id, len(ids)) for x in items],
+                          dtype=np.int64)
+        is_data = np.array([isinstance(x, RawNotification) and x.role == "data" for x in items], dtype=bool)
+        datas = [bytes(x.data) if d else b"" for x, d in zip(items, is_data)]
+        length = np.array([len(d) for d in datas], dtype=np.int64)
+        return cls(np.array([int(x.host_ns) for x in items], dtype=np.int64), sensor, tuple(ids), b"".join(datas),
+                   np.cumsum(length) - length, length, is_data,
+                   {i: x for i, x in enumerate(items) if not is_data[i]})
 
 
 class SensorStream:
@@ -122,11 +185,16 @@ class SensorStream:
     # ------------------------------------------------------------ items
 
     def push_all(self, items: Sequence[RawNotification | ConnectionEvent]) -> StreamRun:
-        """``push`` of each item in order (all this sensor's), gathered: the same samples,
-        session times, gaps and state, with how many samples each item gave. Runs of data
-        notifications go through ``_data_run`` (bulk decode and clock map) where the codec
-        can (``Decoder.feed_run``); everything else item by item."""
-        counts = np.zeros(len(items), dtype=np.int64)
+        """``push`` of each item in order (all this sensor's), gathered (see :meth:`push_block`)."""
+        return self.push_block(ItemBlock.from_items(items))
+
+    def push_block(self, block: ItemBlock) -> StreamRun:
+        """``push`` of each row of ``block`` in order (all this sensor's), gathered: the same
+        samples, session times, gaps and state, with how many samples each row gave. Runs of
+        data notifications go through ``_data_run`` (bulk decode and clock map) where the codec
+        can (``Decoder.feed_run``); everything else row by row."""
+        n = len(block)
+        counts = np.zeros(n, dtype=np.int64)
         blocks: list[ImuBlock] = []
         times: list[np.ndarray] = []
         gaps: list[Gap] = []
@@ -140,16 +208,21 @@ class SensorStream:
                 blocks.append(got.block)
                 times.append(np.asarray(got.time_session_s, dtype=float))
 
-        i, n, bulk = 0, len(items), 0
+        other_rows = np.flatnonzero(~block.is_data)
+        i, bulk, retry_at = 0, 0, 0
         while i < n:
-            item = items[i]
-            if isinstance(item, RawNotification) and item.role == "data" and not (self.reconnected or self.restarted):
-                j = i
-                while j < n and isinstance(items[j], RawNotification) and items[j].role == "data":
-                    j += 1
+            if i in block.others:
+                take(i, self.push(block.others[i]))
+                i += 1
+                continue
+            if self.decoder.bulk_runs and i >= retry_at and not (self.reconnected or self.restarted):
+                k = int(np.searchsorted(other_rows, i))
+                j = int(other_rows[k]) if k < other_rows.size else n  # the run of data rows i..j-1
                 if j - i >= 8:
-                    run = self._data_run(items[i:j])
-                    if run is not None:
+                    run = self._data_run(block, i, j)
+                    if run is None:
+                        retry_at = i + 256  # (a corrupt message in the run) one by one for a while
+                    else:
                         used = len(run.counts)
                         bulk += used
                         counts[i:i + used] = run.counts
@@ -160,15 +233,15 @@ class SensorStream:
                         messages.extend(run.messages)
                         i += used
                         continue
-            take(i, self.push(item))
+            take(i, self.data(block.data(i), int(block.host_ns[i])))
             i += 1
-        block = ImuBlock.concatenate(blocks) if blocks else None
-        t = np.concatenate(times) if times else np.zeros(0)
-        return StreamRun(counts, block, t, gaps, messages, bulk)
+        out = (blocks[0] if len(blocks) == 1 else ImuBlock.concatenate(blocks)) if blocks else None
+        t = (times[0] if len(times) == 1 else np.concatenate(times)) if times else np.zeros(0)
+        return StreamRun(counts, out, t, gaps, messages, bulk)
 
-    def _data_run(self, notes: Sequence[RawNotification]) -> StreamRun | None:
-        """Consecutive data notifications in bulk (``push_all``), up to and including the first
-        bad one (``StreamRun.counts`` has one entry per notification taken); None (and nothing
+    def _data_run(self, rows: ItemBlock, i0: int, i1: int) -> StreamRun | None:
+        """Data rows ``i0..i1-1`` of ``rows`` in bulk (``push_block``), up to and including the
+        first bad one (``StreamRun.counts`` has one entry per row taken); None (and nothing
         changed) when the codec cannot, or the samples need the per-notification gap rules
         (sample counters, paired streams)."""
         if not self.decoder.bulk_runs or self.unpaired_s.size or self.time_source not in SENSOR_TIME_SOURCES:
@@ -176,8 +249,9 @@ class SensorStream:
         import copy
 
         saved = copy.deepcopy(self.decoder)
-        hns = np.fromiter((x.host_ns for x in notes), dtype=np.int64, count=len(notes))
-        got = self.decoder.feed_run([x.data for x in notes], hns)
+        hns = rows.host_ns[i0:i1]
+        got = self.decoder.feed_run(np.frombuffer(rows.payload, dtype=np.uint8), rows.start[i0:i1],
+                                    rows.length[i0:i1], hns)
         if got is None or (len(got[0]) and got[0].sample_index is not None) \
                 or (len(got[0]) and (got[0].host_ns is None or len(got[0].host_ns) != len(got[0]))) \
                 or len(self.decoder.take_unpaired()):
@@ -213,7 +287,7 @@ class SensorStream:
             self.last_arrival = (int(hns[full[-1]]) - self.origin_ns) / 1e9
             self.samples += len(block)
         if error is not None:  # the last one was bad: as ``data`` says it
-            self._bad(out, notes[used - 1].data, int(hns[-1]), error)
+            self._bad(out, rows.data(i0 + used - 1), int(hns[-1]), error)
         return StreamRun(counts, block if len(block) else None, t, out.gaps, out.messages)
 
     def push(self, item: RawNotification | ConnectionEvent) -> StreamOutput:

@@ -233,11 +233,14 @@ class Decoder:
     #: the codec decodes runs of notifications in bulk (``feed_run``)
     bulk_runs: bool = False
 
-    def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
-        """Bulk ``feed`` of consecutive notifications (``hipmon.stream.SensorStream.push_all``), for a
-        codec with ``bulk_runs``: exactly as ``feed`` one at a time up to and including the first
-        that raises: (their samples, how many each of those K notifications completed (K,), the
-        last one's error or None); None when it cannot (the caller then restores the decoder)."""
+    def feed_run(self, buf: np.ndarray, start: np.ndarray, length: np.ndarray,
+                 host_ns: np.ndarray) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
+        """Bulk ``feed`` of consecutive notifications (``hipmon.stream.SensorStream.push_block``), for
+        a codec with ``bulk_runs``: notification i is ``buf[start[i]:start[i] + length[i]]`` (``buf``
+        uint8, ``start``, ``length``, ``host_ns`` (N,) int64). Exactly as ``feed`` one at a time up
+        to and including the first that raises: (their samples, how many each of those K
+        notifications completed (K,), the last one's error or None); None when it cannot (the
+        caller then restores the decoder)."""
         return None
 
     def feed_many(

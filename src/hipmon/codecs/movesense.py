@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from hipmon.codecs import (
     DEG,
@@ -353,41 +354,46 @@ class Decoder(_BaseDecoder):
 
     bulk_runs = True
 
-    def feed_run(self, datas: Sequence[bytes], host_ns: Sequence[int]) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
-        """``feed`` of each notification in turn, in bulk, up to and including the first bad one:
-        the samples (the same values and times, bit for bit: ``_decode_messages`` is
-        ``_decode_one`` vectorised), how many each notification completed (K,: K - 1 good ones
-        and, with an error, the bad one last), and the error that notification raised (its
-        ``feed`` would have raised it) or None. None, with the decoder's state undefined, when a
-        completed message is corrupt (the caller then feeds them one at a time from a copy)."""
-        msgs: list[tuple[bytes, int | None]] = []
-        counts = np.zeros(len(datas), dtype=np.int64)
+    def feed_run(self, buf: np.ndarray, start: np.ndarray, length: np.ndarray,
+                 host_ns: np.ndarray) -> tuple[ImuBlock, np.ndarray, Exception | None] | None:
+        """``feed`` of each notification ``buf[start[i]:start[i] + length[i]]`` in turn, in bulk, up
+        to and including the first bad one: the samples (the same values and times, bit for bit:
+        ``_decode_packed`` is ``_decode_one`` vectorised), how many each notification completed
+        (K,: K - 1 good ones and, with an error, the bad one last), and the error that
+        notification raised (its ``feed`` would have raised it) or None. None, with the decoder's
+        state undefined, when a completed message is corrupt (the caller then feeds them one at a
+        time from a copy)."""
+        n = len(start)
+        counts = np.zeros(n, dtype=np.int64)
+        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (message bytes, lengths, host ns) in order
         error: Exception | None = None
-        lengths = np.fromiter((len(d) for d in datas), dtype=np.int64, count=len(datas))
-        k, n = 0, len(datas)
+        k = 0
         while k < n:
             if self._pending is None:  # whole messages split the usual way: reassembled at once
-                used = self._clean_messages(datas, host_ns, lengths, k, msgs, counts)
+                used = self._clean_messages(buf, start, length, host_ns, k, pieces, counts)
                 if used:
                     k += used
                     continue
             self.stats.packets += 1
+            a = int(start[k])
             try:
-                done = self._reassemble(bytes(datas[k]), int(host_ns[k]))
+                done = self._reassemble(buf[a:a + int(length[k])].tobytes(), int(host_ns[k]))
             except DecodeError as exc:
                 self.stats.errors += 1
                 error = exc
                 break
-            for msg, _ in done:
+            for msg, host in done:
                 counts[k] += (len(msg) - 6) // self.stride
-            msgs.extend(done)
+                pieces.append((np.frombuffer(msg, dtype=np.uint8), np.array([len(msg)]), np.array([host])))
             k += 1
-        counts = counts[: min(k + 1, n) if error is not None else k] if datas else counts
-        if not msgs:
+        counts = counts[: min(k + 1, n) if error is not None else k] if n else counts
+        if not pieces:
             return empty_block(self.has_mag), counts, error
-        if any(len(m) < 6 + self.stride for m, _ in msgs):
+        lengths = np.concatenate([x[1] for x in pieces]).astype(np.int64)
+        if (lengths < 6 + self.stride).any():
             return None
-        block, errors = self._decode_messages(msgs)
+        block, errors = self._decode_packed(np.concatenate([x[0] for x in pieces]), lengths,
+                                            np.concatenate([x[2] for x in pieces]).astype(np.int64))
         if errors or len(block) != int(counts.sum()):
             return None
         self.stats.samples += len(block)
@@ -403,33 +409,36 @@ class Decoder(_BaseDecoder):
             rest -= parts[-1] - 2
         return parts
 
-    def _clean_messages(self, datas: Sequence[bytes], host_ns: Sequence[int], lengths: np.ndarray, k0: int,
-                        msgs: list, counts: np.ndarray) -> int:
+    def _clean_messages(self, buf: np.ndarray, start: np.ndarray, length: np.ndarray, host_ns: np.ndarray,
+                        k0: int, pieces: list, counts: np.ndarray) -> int:
         """From notification ``k0`` (nothing pending): the longest run of whole messages, each in
         the parts ``_part_lengths`` gives (DATA, DATA_PART2, DATA_PART3 in turn, this stream's
         reference): what ``_reassemble`` makes of them one at a time (each message complete at
-        its last part, by its length), appended to ``msgs``. Returns how many notifications."""
+        its last part, by its length), appended to ``pieces`` as (bytes (P * L,) uint8, lengths
+        (P,), host ns (P,)). Returns how many notifications."""
         shape = self._part_lengths()
         m = len(shape)
-        if m > 3 or lengths.size - k0 < 4 * m:
+        if m > 3 or length.size - k0 < 4 * m:
             return 0
-        n_msg = (lengths.size - k0) // m
-        ok = (lengths[k0:k0 + n_msg * m].reshape(n_msg, m) == np.array(shape)).all(axis=1)
+        n_msg = (length.size - k0) // m
+        ok = (length[k0:k0 + n_msg * m].reshape(n_msg, m) == np.array(shape)).all(axis=1)
         n_ok = n_msg if ok.all() else int(np.argmin(ok))
         if n_ok < 4:
             return 0
-        n_used = n_ok * m
-        head = np.frombuffer(b"".join(d[:2] for d in datas[k0:k0 + n_used]), dtype=np.uint8).reshape(n_ok, m, 2)
+        first = start[k0:k0 + n_ok * m].reshape(n_ok, m)  # where each message's parts start in ``buf``
         kinds = np.array([RESP_DATA, RESP_DATA_PART2, RESP_DATA_PART3][:m], dtype=np.uint8)
-        good = ((head[:, :, 0] == kinds) & (head[:, :, 1] == self.ref)).all(axis=1)
+        good = ((buf[first] == kinds) & (buf[first + 1] == self.ref)).all(axis=1)
         if not good.all():
             n_ok = int(np.argmin(good))
             if n_ok < 4:
                 return 0
-            n_used = n_ok * m
-        for i in range(n_ok):
-            j = k0 + i * m
-            msgs.append((b"".join([datas[j]] + [datas[j + q][2:] for q in range(1, m)]), int(host_ns[j + m - 1])))
+            first = first[:n_ok]
+        n_used = n_ok * m
+        # each message: its first part whole, then the others without their 2-byte header
+        msgs = np.concatenate([sliding_window_view(buf, shape[q])[first[:, q], (2 if q else 0):] for q in range(m)],
+                              axis=1)
+        pieces.append((msgs.ravel(), np.full(n_ok, msgs.shape[1], dtype=np.int64),
+                       np.asarray(host_ns[k0 + m - 1:k0 + n_used:m], dtype=np.int64)))
         counts[k0 + m - 1:k0 + n_used:m] = self.expected_n
         self.stats.packets += n_used
         self._next_part = RESP_DATA_PART2 + m - 1 if m > 1 else RESP_DATA_PART2
@@ -477,15 +486,31 @@ class Decoder(_BaseDecoder):
         return ImuBlock(time_ms * 1e-3, acc_s, gyr_s, mag_s, None, hns), []
 
     def _decode_messages(self, msgs: list[tuple[bytes, int | None]]) -> tuple[ImuBlock, list[str]]:
+        """Complete messages (bytes, host ns or None) in order (see ``_decode_packed``)."""
         if len(msgs) == 1 and len(msgs[0][0]) >= 6 + self.stride:
             return self._decode_one(*msgs[0])
+        hosts = [h for _, h in msgs]
+        return self._decode_packed(np.frombuffer(b"".join([m for m, _ in msgs]), dtype=np.uint8),
+                                   np.array([len(m) for m, _ in msgs], dtype=np.int64),
+                                   None if any(h is None for h in hosts) else np.array(hosts, dtype=np.int64))
+
+    def _decode_packed(self, data: np.ndarray, lengths: np.ndarray,
+                       hosts: np.ndarray | None) -> tuple[ImuBlock, list[str]]:
+        """Complete messages one after the other in ``data`` (uint8), of ``lengths`` (P,) bytes,
+        completed at host ns ``hosts`` (P,) (None: unknown): their samples, and one error per
+        corrupt message (left out)."""
         errors: list[str] = []
+        if not lengths.size:
+            return empty_block(self.has_mag), errors
         k, stride = self.k, self.stride
-        lengths = np.fromiter((len(m) for m, _ in msgs), dtype=np.int64, count=len(msgs))
+        offsets = np.cumsum(lengths) - lengths
         idx_l, ts_l, n_l, samp_idx_l, vec_l = [], [], [], [], []
         for length in np.unique(lengths):
             idx = np.flatnonzero(lengths == length)
-            buf = np.frombuffer(b"".join([msgs[i][0] for i in idx]), dtype=np.uint8).reshape(idx.size, int(length))
+            if idx.size == lengths.size:
+                buf = data.reshape(idx.size, int(length))
+            else:
+                buf = sliding_window_view(data, int(length))[offsets[idx]]
             n = (int(length) - 6) // stride
             ts = np.ascontiguousarray(buf[:, 2:6]).view("<u4")[:, 0].astype(np.int64)
             vals = np.ascontiguousarray(buf[:, 6:]).view("<f4").reshape(idx.size, k, n, 3).astype(np.float64)
@@ -502,16 +527,17 @@ class Decoder(_BaseDecoder):
             n_l.append(np.full(int(keep.sum()), n, dtype=np.int64))
             samp_idx_l.append(np.repeat(idx[keep], n))
             # (P, k, n, 3) -> (P*n, k, 3)
-            vec_l.append(vals[keep].transpose(0, 2, 1, 3).reshape(-1, k, 3))
-        order_all = np.concatenate(idx_l)
-        if order_all.size == 0:
+            vec_l.append((vals if keep.all() else vals[keep]).transpose(0, 2, 1, 3).reshape(-1, k, 3))
+        if len(idx_l) == 1:  # messages of one length (the usual): in order already
+            order, ts_raw, n_per, vecs = idx_l[0], ts_l[0], n_l[0], vec_l[0]
+        else:
+            srt = np.argsort(np.concatenate(idx_l), kind="stable")
+            order = np.concatenate(idx_l)[srt]
+            ts_raw = np.concatenate(ts_l)[srt]
+            n_per = np.concatenate(n_l)[srt]
+            vecs = np.concatenate(vec_l)[np.argsort(np.concatenate(samp_idx_l), kind="stable")]
+        if order.size == 0:
             return empty_block(self.has_mag), errors
-        srt = np.argsort(order_all, kind="stable")
-        order = order_all[srt]
-        ts_raw = np.concatenate(ts_l)[srt]
-        n_per = np.concatenate(n_l)[srt]
-        sample_srt = np.argsort(np.concatenate(samp_idx_l), kind="stable")
-        vecs = np.concatenate(vec_l)[sample_srt]
         acc_s = vecs[:, 0]
         gyr_s = vecs[:, 1] * DEG
         mag_s = vecs[:, 2] if k == 3 else None
@@ -537,8 +563,7 @@ class Decoder(_BaseDecoder):
         self._prev_n = int(n_per[-1])
         within = np.arange(int(n_per.sum())) - np.repeat(np.cumsum(n_per) - n_per, n_per)
         time_ms = np.repeat(ts_u, n_per) + within * np.repeat(delta, n_per)
-        host_vals = [msgs[i][1] for i in order]
-        host = None if any(h is None for h in host_vals) else np.repeat(np.array(host_vals, dtype=np.int64), n_per)
+        host = None if hosts is None else np.repeat(hosts[order], n_per)
         return ImuBlock(time_ms * 1e-3, acc_s, gyr_s, mag_s, None, host), errors
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from hipmon.stream import ItemBlock
 from hipmon.types import Alert, ConnectionEvent, Gap, ImuBlock, RawNotification, SensorSpec
 
 from ._common import DamagedFileError, RecordingError, blob_f64, is_damage, loads, repair_hint
@@ -428,6 +429,106 @@ class SessionReader:
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from exc
 
+    def item_blocks(self, rows: int = 30000, control: bool = True,
+                    events: bool = False) -> Iterator[ItemBlock]:
+        """What :meth:`iter_notifications` gives, in the same order, ``rows`` notifications at a
+        time as columns (``hipmon.stream.ItemBlock``: host ns, sensor index, payloads in one
+        buffer, data or not), without one Python object per notification.
+
+        With ``events``, the connection log's in-band entries (``hipmon.stream.IN_BAND_KINDS``)
+        come in their place, as ``hipmon.pipeline.replay_items`` puts them: each before the
+        first notification at or after its host time, those after the last one at the end.
+        Sensor indices are the same in every block.
+
+        How: SQLite hands over each sensor's seq and host_ns columns whole (one string each,
+        ~25 bytes a notification in memory), sorted here as ``iter_notifications`` sorts; then,
+        block by block, each sensor's payloads of the block's seq range as one BLOB."""
+        from hipmon.stream import IN_BAND_KINDS
+
+        log = sorted((e for e in self.connection_log if e.kind in IN_BAND_KINDS), key=lambda e: e.host_ns) \
+            if events else []
+        try:
+            sids, rank, seq, host_ns, is_data = self._notification_index(control)
+            ids = {sid: i for i, sid in enumerate(sids)}
+            for w in range(0, seq.size, rows):
+                block = self._payload_block(sids, rank[w:w + rows], seq[w:w + rows], host_ns[w:w + rows],
+                                            is_data[w:w + rows], control)
+                n_before = int(np.searchsorted([e.host_ns for e in log], block.host_ns[-1], side="right"))
+                if n_before:  # the events up to the block's last notification go in it
+                    block = _with_events(block, log[:n_before], ids)
+                    log = log[n_before:]
+                yield block
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        if log:
+            empty = np.zeros(0, dtype=np.int64)
+            yield _with_events(ItemBlock(empty, empty, tuple(ids), b"", empty, empty, np.zeros(0, dtype=bool)),
+                               log, ids)
+
+    def _notification_index(self, control: bool) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every notification in ``iter_notifications`` order: the sensor ids (ascending, as SQLite
+        compares them), and each notification's sensor (index into them), seq, host_ns (N,) int64
+        and whether it is a data notification (N,) bool."""
+        where = "" if control else f" AND {self._role_sql} = '{DATA_ROLE}'"
+        sids: list[str] = []
+        sid = self._con.execute("SELECT min(sensor_id) FROM notifications").fetchone()[0]
+        while sid is not None:  # the distinct sensor ids, each one look-up in the primary key
+            sids.append(sid)
+            sid = self._con.execute("SELECT min(sensor_id) FROM notifications WHERE sensor_id > ?",
+                                    (sid,)).fetchone()[0]
+        cols = []
+        for sid in sids:
+            seq, hns, data = self._con.execute(
+                f"SELECT group_concat(seq), group_concat(host_ns), group_concat({self._role_sql} = '{DATA_ROLE}', '')"
+                f" FROM notifications WHERE sensor_id = ?{where}", (sid,)).fetchone()
+            cols.append((_ints(seq), _ints(hns), np.frombuffer((data or "").encode(), dtype=np.uint8) == ord("1")))
+        seq = np.concatenate([c[0] for c in cols]) if cols else np.zeros(0, dtype=np.int64)
+        host_ns = np.concatenate([c[1] for c in cols]) if cols else np.zeros(0, dtype=np.int64)
+        is_data = np.concatenate([c[2] for c in cols]) if cols else np.zeros(0, dtype=bool)
+        rank = np.repeat(np.arange(len(sids), dtype=np.int64), [c[0].size for c in cols])
+        if not seq.size == host_ns.size == is_data.size:
+            raise DamagedFileError(f"{self.path}: damaged notifications table; {repair_hint(self.path)}")
+        order = np.lexsort((seq, rank, host_ns))  # ORDER BY host_ns, sensor_id, seq
+        return sids, rank[order], seq[order], host_ns[order], is_data[order]
+
+    def _payload_block(self, sids: list[str], rank: np.ndarray, seq: np.ndarray, host_ns: np.ndarray,
+                       is_data: np.ndarray, control: bool) -> ItemBlock:
+        """The ``ItemBlock`` of these notifications (each sensor's payloads of their seq range read
+        as one BLOB; the control messages' roles read one by one)."""
+        where = "" if control else f" AND {self._role_sql} = '{DATA_ROLE}'"
+        # the BLOBs concatenated as text keep their bytes in a UTF-8 file (hipmon's); else as hex
+        utf8 = self._con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+        blob_sql = "CAST(group_concat(data, '') AS BLOB)" if utf8 else "group_concat(hex(data), '')"
+        start = np.zeros(seq.size, dtype=np.int64)
+        length = np.zeros(seq.size, dtype=np.int64)
+        blobs: list[bytes] = []
+        at = 0  # where this sensor's BLOB starts in the block's payload
+        for r in np.unique(rank):
+            mine = np.flatnonzero(rank == r)
+            lo, hi = int(seq[mine].min()), int(seq[mine].max())
+            got_seq, got_len, blob = self._con.execute(
+                f"SELECT group_concat(seq), group_concat(length(data)), {blob_sql}"
+                f" FROM notifications WHERE sensor_id = ? AND seq BETWEEN ? AND ?{where}", (sids[r], lo, hi)).fetchone()
+            got_seq, got_len = _ints(got_seq), _ints(got_len)
+            blob = bytes(blob or b"") if utf8 else bytes.fromhex(blob or "")
+            by_seq = np.argsort(got_seq, kind="stable")
+            k = by_seq[np.minimum(np.searchsorted(got_seq, seq[mine], sorter=by_seq), max(got_seq.size - 1, 0))]
+            if int(got_len.sum()) != len(blob) or got_seq.size != got_len.size or not np.array_equal(got_seq[k], seq[mine]):
+                raise DamagedFileError(f"{self.path}: damaged notifications table (payloads read back "
+                                       f"differ from its index); {repair_hint(self.path)}")
+            start[mine] = at + (np.cumsum(got_len) - got_len)[k]
+            length[mine] = got_len[k]
+            blobs.append(blob)
+            at += len(blob)
+        payload = b"".join(blobs)
+        others: dict[int, Any] = {}
+        for i in np.flatnonzero(~is_data):  # control-point messages (a few): with their role
+            role = self._q(f"SELECT {self._role_sql} FROM notifications WHERE sensor_id = ? AND seq = ?",
+                           (sids[rank[i]], int(seq[i])))[0][0]
+            others[int(i)] = RawNotification(sids[rank[i]], int(host_ns[i]),
+                                             payload[start[i]:start[i] + length[i]], str(role))
+        return ItemBlock(host_ns, rank, tuple(sids), payload, start, length, is_data, others)
+
     # ------------------------------------------------------------------ samples
     def has_imported_samples(self, sensor_id: str) -> bool:
         return bool(self._q("SELECT 1 FROM samples WHERE sensor_id=? LIMIT 1", (sensor_id,)))
@@ -584,6 +685,33 @@ class SessionReader:
     @property
     def is_imported(self) -> bool:
         return any(s.profile == CSV_IMPORT_PROFILE for s in self.sensors.values())
+
+
+def _ints(text: str | None) -> np.ndarray:
+    """SQLite's ``group_concat`` of an integer column ("1,2,3"; None: no rows) -> (N,) int64."""
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+
+
+def _with_events(block: ItemBlock, log: list[ConnectionEvent], ids: dict[str, int]) -> ItemBlock:
+    """``block`` with connection events ``log`` (by host time) in band: each before the block's
+    first notification at or after its host time, else at the end."""
+    at = np.searchsorted(block.host_ns, [e.host_ns for e in log], side="left")  # (E,) rows they go before
+    n, n_ev = len(block), len(log)
+    rows_new = np.arange(n) + np.searchsorted(at, np.arange(n), side="right")  # the notifications' new rows
+    ev_rows = at + np.arange(n_ev)
+    host_ns = np.empty(n + n_ev, dtype=np.int64)
+    sensor = np.empty(n + n_ev, dtype=np.int64)
+    start = np.zeros(n + n_ev, dtype=np.int64)
+    length = np.zeros(n + n_ev, dtype=np.int64)
+    is_data = np.zeros(n + n_ev, dtype=bool)
+    for new, old in ((host_ns, block.host_ns), (sensor, block.sensor), (start, block.start),
+                     (length, block.length), (is_data, block.is_data)):
+        new[rows_new] = old
+    host_ns[ev_rows] = [e.host_ns for e in log]
+    sensor[ev_rows] = [-1 if e.sensor_id is None else ids.setdefault(e.sensor_id, len(ids)) for e in log]
+    others = {int(rows_new[i]): x for i, x in block.others.items()}
+    others.update({int(r): e for r, e in zip(ev_rows, log)})
+    return ItemBlock(host_ns, sensor, tuple(ids), block.payload, start, length, is_data, others)
 
 
 def _by_reason(gaps: list[Gap]) -> dict[str, dict[str, int]]:

@@ -630,7 +630,10 @@ class EventDetector:
         if self._contacts.in_flight:
             self._last_flight_t = t
         running = t - self._last_flight_t < cfg.running_hold_s
-        for side, ic, to, stride, now in self._walk.step(h, g, muted=running):
+        walk = self._walk
+        # muted with nothing open, the walking detector's step would only lower its trough (kept lazily)
+        idle = running and not walk.open and not walk.peaks and not self.step_every_sample
+        for side, ic, to, stride, now in ([] if idle else walk.step(h, g, muted=running)):
             if "stance" in cfg.kinds:
                 self._walk_queue.append(_Pending("stance", side, ic, to, {
                     "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,

@@ -326,11 +326,16 @@ class _Stream:
         acc = np.empty((m, 3))
         gyr = np.empty((m, 3))
         mag = None if m_all is None else np.empty((m, 3))
+        # the samples around these grid points only (``np.interp`` copies its columns whole): the
+        # same two neighbours for every point, so the same values
+        i0 = max(int(np.searchsorted(t, grid[0], side="right")) - 1, 0) if m else 0
+        i1 = min(int(np.searchsorted(t, grid[-1], side="left")) + 1, t.size) if m else 0
+        ts = t[i0:i1]
         for c in range(3):
-            acc[:, c] = np.interp(grid, t, a_all[:, c])
-            gyr[:, c] = np.interp(grid, t, g_all[:, c])
+            acc[:, c] = np.interp(grid, ts, a_all[i0:i1, c])
+            gyr[:, c] = np.interp(grid, ts, g_all[i0:i1, c])
             if mag is not None:
-                mag[:, c] = np.interp(grid, t, m_all[:, c])
+                mag[:, c] = np.interp(grid, ts, m_all[i0:i1, c])
         last = n_av - 1
         beyond = grid > t[last]
         if beyond.any():  # np.interp on the delivered samples alone holds the last of them

@@ -345,7 +345,7 @@ def run_one(path: str, settings: BatchSettings, out_dir: str, key: str) -> dict[
         from hipmon.pipeline import process_session
 
         config = settings.config()
-        result = process_session(path, config)
+        result = process_session(path, config, keep="angles")  # the tables need angles and validity only
         tables = session_tables(result)
         facts = _session_facts(result)
         del result

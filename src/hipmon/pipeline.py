@@ -503,6 +503,10 @@ class Pipeline:
         self.detector = None
         self.alert_engine = None
         self.events_error: str | None = None
+        #: what the updates' frames keep: "all", or "angles" (time, angles, validity: what a session's
+        #: analysis and batch tables need; the segment rates, forces and orientations, 29 of the 40
+        #: numbers a grid point holds, are dropped once the chunk's events are found)
+        self.keep_frames = "all"
         if self.config.events:
             self.detector = EventDetector(self.config.event_config)
             self.alert_engine = AlertEngine(self.config.alert_rules or load_rules(None))
@@ -763,7 +767,7 @@ class Pipeline:
             span = self._try_calibrate(ks, grid, q_se, acc, gyr, valid)
             if span is None:  # not yet: invalid frames, nothing for the events
                 none = {p: np.zeros(n, dtype=bool) for p in self.placements}
-                return Update(self._kinematics(ks, grid, q_se, acc, gyr, none))
+                return self._kept(Update(self._kinematics(ks, grid, q_se, acc, gyr, none)))
             # calibrated: angles for everything buffered (standing, calibration walk), this chunk last
             whole = self._kinematics(*span)
             n_back = len(whole) - n
@@ -771,13 +775,20 @@ class Pipeline:
                         backfill=whole.slice(0, n_back) if n_back > 0 else None)
             if self.detector is not None and len(whole):
                 self._run_events(up, whole)
-            return up
+            return self._kept(up)
         if not self._cal_reference_set:
             self._cal_reference_set = True  # fixed calibration: reference slopes from zero
         frames = self._kinematics(ks, grid, q_se, acc, gyr, valid)
         up = Update(frames)
         if self.detector is not None and len(frames):
             self._run_events(up, frames)
+        return self._kept(up)
+
+    def _kept(self, up: Update) -> Update:
+        """``up`` with its frames cut down to what ``keep_frames`` keeps."""
+        if self.keep_frames == "angles":
+            up.frames = up.frames.angles_only()
+            up.backfill = None if up.backfill is None else up.backfill.angles_only()
         return up
 
     def _settled(self, placement: str, ks: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -1121,15 +1132,18 @@ def _offline_calibration(samples, specs, config: PipelineConfig) -> Calibration 
 
 
 def process_session(session: str | Path | SessionReader, config: PipelineConfig | None = None, batch: int = 256,
-                    staged: bool = True) -> SessionResult:
+                    staged: bool = True, keep: str = "all") -> SessionResult:
     """Run the causal pipeline over a recording (a path or a ``hipmon.recording.SessionReader``).
 
     Recorded sessions are replayed from their raw notifications in arrival order,
     through the same decoder and clock sync as live (decoder and clock map reset at each
     logged reconnect): staged (``Pipeline.replay``, ``staged``) or ``batch`` items at a time,
     with the same result. Imported sessions (decoded samples only) are fed as samples on
-    their CSV time.
+    their CSV time. ``keep="angles"``: the result's frames hold time, angles and validity only
+    (``Frames.angles_only``: a quarter of the memory; what analyses and batch tables read).
     """
+    if keep not in ("all", "angles"):
+        raise ValueError(f"keep must be 'all' or 'angles', not {keep!r}")
     from hipmon.recording.reader import SessionReader
 
     config = config or PipelineConfig()
@@ -1152,11 +1166,12 @@ def process_session(session: str | Path | SessionReader, config: PipelineConfig 
         if imported:
             result = process_samples(samples_of(), specs, config)
         else:
-            result = _replay(reader, specs, config, batch, staged)
+            result = _replay(reader, specs, config, batch, staged, keep)
             if result.calibration is None:
                 c = _offline_calibration(samples_of(), specs, config)
                 if c is not None:
-                    result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch, staged)
+                    result = _replay(reader, specs, PipelineConfig(**{**config.__dict__, "calibration": c}), batch, staged,
+                                     keep)
                     result.second_pass = True
         result.gaps = reader.gaps + result.gaps
         return result
@@ -1184,17 +1199,19 @@ def replay_items(reader: SessionReader) -> Iterator[RawNotification | Connection
 
 
 def _replay(reader: SessionReader, specs: list[SensorSpec], config: PipelineConfig, batch: int,
-            staged: bool = True) -> SessionResult:
+            staged: bool = True, keep: str = "all") -> SessionResult:
     """The recording through a new pipeline: ``Pipeline.replay_blocks`` of its items in blocks
     (``staged``: ``SessionReader.item_blocks``, the items of ``replay_items`` in columns), else
     fed ``batch`` items at a time (the same result; ``batch`` is only memory)."""
     if staged:
         pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
+        pipe.keep_frames = keep
         ups_all = pipe.replay_blocks(reader.item_blocks(events=True))
         if ups_all is not None:
             frames, events, alerts = _collect(pipe, ups_all)
             return SessionResult(frames, pipe.calibration, events, alerts, _grid_gaps(pipe), False, pipe.events_error)
     pipe = Pipeline(specs, config, origin_ns=reader.origin_ns)
+    pipe.keep_frames = keep
     ups: list[Update] = []
     buf: list[Any] = []
     for item in replay_items(reader):  # batch-invariant feed: ``batch`` is only memory

@@ -287,6 +287,11 @@ class Frames:
                 if p in theirs:
                     mine[p][i] = theirs[p][j]
 
+    def angles_only(self) -> "Frames":
+        """Time, angles and validity (overall and per sensor) only: no segment rates, forces or
+        orientations (what a session's analysis keeps; ``process_session(keep="angles")``)."""
+        return Frames(self.time_s, self.angles_deg, {}, {}, self.valid, {}, self.valid_sensor)
+
     @staticmethod
     def empty() -> "Frames":
         return Frames(

@@ -66,7 +66,7 @@ def _process(path: str, config: Any = None) -> SessionResult:
     from hipmon.pipeline import process_session
 
     try:
-        return process_session(path, config)
+        return process_session(path, config, keep="angles")  # the analysis reads angles and validity only
     except (OSError, ValueError) as exc:
         raise CommandError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - one error path: a line, not a traceback

@@ -89,3 +89,28 @@ def test_box_mean_in_bulk_is_the_running_sum_bit_for_bit() -> None:
             i += k
         assert np.array_equal(np.concatenate(got), ref, equal_nan=True)
         assert bulk.s == one.s and list(bulk.q) == list(one.q)
+
+
+def test_all_events_peaks_at_once_are_each_events_peaks() -> None:
+    """``metrics.events_peaks`` (the detector's, per chunk) against ``event_peaks`` per event: random
+    windows, NaN and infinite angles, ties, invalid rows, empty windows, both-legs events."""
+    from hipmon.metrics import event_peaks, events_peaks
+    from hipmon.types import Event
+
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(300):
+        t = np.unique(np.sort(rng.uniform(0, 10, int(rng.integers(0, 60)))))
+        a = rng.normal(0, 10, (t.size, 9))
+        a[rng.random(a.shape) < 0.2] = np.nan
+        if t.size and rng.random() < 0.2:
+            a[rng.integers(0, t.size), rng.integers(0, 9)] = rng.choice([np.inf, -np.inf])
+        if rng.random() < 0.3:
+            a = np.round(a / 5) * 5  # ties
+        valid = rng.random(t.size) < 0.8 if rng.random() < 0.7 else None
+        events = [Event("stance", str(rng.choice(["left", "right", "both"])), *map(float, sorted(rng.uniform(-1, 11, 2))))
+                  for _ in range(int(rng.integers(0, 6)))]
+        for e, got in zip(events, events_peaks(t, a, events, valid)):
+            assert repr(got) == repr(event_peaks(t, a, e.side, e.start_s, e.end_s, valid))
+            checked += 1
+    assert checked > 500

@@ -56,7 +56,7 @@ import numpy as np
 
 from hipmon.gait_events import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
                                  WalkConfig, first_true, side_from_pelvis_rates)
-from hipmon.metrics import angle_index, fill_event_metrics
+from hipmon.metrics import angle_index, event_peaks, events_peaks, set_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
 G = 9.81
@@ -564,8 +564,7 @@ class EventDetector:
         if g_end > g0:
             found += [(g0 + i, 1, p) for i, p in self._single.run(c.time_s[ok], fl[ok], fr[ok], moving[ok])]
             found += self._step_contacts_and_walk(h, g0, g_end)
-        events = [self._finish(p) for *_, p in sorted(found, key=lambda x: (x[0], x[1]))]
-        events = [e for e in events if e is not None]
+        events = self._finish([p for *_, p in sorted(found, key=lambda x: (x[0], x[1]))])
         # keep frames back to the oldest start an open detector may still report
         keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
                      cfg.max_stance_s + cfg.landing_window_s) + 0.5
@@ -655,24 +654,27 @@ class EventDetector:
         found = []
         if self._contacts.landing is not None:
             found += self._contacts._close_landing(t, t, take_off=False)
-        events = [self._finish(p) for p in found]
-        return [e for e in events if e is not None]
+        return self._finish(found)
 
-    def _finish(self, p: _Pending) -> Event | None:
+    def _finish(self, found: list[_Pending]) -> list[Event]:
+        """The events of ``found`` with their metrics from the kept frames; those with too few valid
+        samples dropped."""
+        if not found:
+            return []
         c = self._buf.chunk
-        if p.kind == "hold":
-            p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
-                                               self.config.hold_plateau_fraction)
-        ev = Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra))
-        t = c.time_s
-        if self._buf.increasing:  # the window's rows only: the same peaks, a fraction of the work
-            a, b = int(np.searchsorted(t, ev.start_s, "left")), int(np.searchsorted(t, ev.end_s, "right"))
-            fill_event_metrics(ev, t[a:b], c.angles_deg[a:b], c.valid[a:b])
+        events = []
+        for p in found:
+            if p.kind == "hold":
+                p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
+                                                   self.config.hold_plateau_fraction)
+            events.append(Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra)))
+        if self._buf.increasing:  # every event's window at once (windows are runs of rows)
+            peaks = events_peaks(c.time_s, c.angles_deg, events, c.valid)
         else:
-            fill_event_metrics(ev, t, c.angles_deg, c.valid)
-        if ev.extra.get("valid_fraction", 0.0) < self.config.min_valid_fraction:
-            return None
-        return ev
+            peaks = [event_peaks(c.time_s, c.angles_deg, e.side, e.start_s, e.end_s, c.valid) for e in events]
+        for ev, pk in zip(events, peaks):
+            set_event_metrics(ev, pk)
+        return [ev for ev in events if ev.extra.get("valid_fraction", 0.0) >= self.config.min_valid_fraction]
 
 
 def _hold_plateau(time_s: np.ndarray, angles_deg: np.ndarray, stance: str, start_s: float, end_s: float,

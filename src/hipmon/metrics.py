@@ -144,9 +144,102 @@ def event_peaks(
     return out
 
 
+def _window_peaks(time_s: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``peak_and_time`` of each column of ``values`` (N, C; NaN where masked out) over the row
+    windows ``a[i]:b[i]`` (E,) at once: peaks and their times (E, C), NaN where a window has no
+    finite value. The first maximum of each window, NaN skipped, as ``nanargmax``."""
+    n_ev, n_col = a.size, values.shape[1]
+    peak = np.full((n_ev, n_col), np.nan)
+    when = np.full((n_ev, n_col), np.nan)
+    lengths = b - a
+    has = lengths > 0
+    if not has.any():
+        return peak, when
+    a, lengths = a[has], lengths[has]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rows = np.repeat(a - starts, lengths) + np.arange(int(lengths.sum()))  # every window's rows, in turn
+    v = values[rows]
+    w = np.where(np.isnan(v), -np.inf, v)
+    top = np.maximum.reduceat(w, starts, axis=0)  # (windows, C)
+    found = np.logical_or.reduceat(np.isfinite(v), starts, axis=0)
+    seg = np.repeat(np.arange(a.size), lengths)
+    t = np.asarray(time_s, dtype=float)
+    pk, wh = np.full((a.size, n_col), np.nan), np.full((a.size, n_col), np.nan)
+    for c in range(n_col):
+        at = np.flatnonzero(w[:, c] == top[seg, c])
+        first = at[np.searchsorted(at, starts)]  # each window's first row at its maximum
+        pk[:, c] = np.where(found[:, c], v[first, c], np.nan)
+        wh[:, c] = np.where(found[:, c], t[rows[first]], np.nan)
+    peak[has], when[has] = pk, wh
+    return peak, when
+
+
+def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Event],
+                 valid: np.ndarray | None = None) -> list[dict[str, float]]:
+    """``event_peaks`` of each of ``events`` (their side, start_s, end_s) at once: the same dicts,
+    for ``time_s`` (N,) increasing (a window is then a run of rows)."""
+    t = np.asarray(time_s, dtype=float)
+    angles_deg = np.asarray(angles_deg, dtype=float)
+    ok = np.ones(t.size, bool) if valid is None else np.asarray(valid, dtype=bool)
+    if not events:
+        return []
+    start = np.array([e.start_s for e in events], dtype=float)
+    end = np.array([e.end_s for e in events], dtype=float)
+    a = np.searchsorted(t, start, side="left")
+    b = np.searchsorted(t, end, side="right")
+    b = np.maximum(a, b)
+    n_valid = np.concatenate([[0], np.cumsum(ok)])
+    per: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for side in SIDES:
+        if not any(e.side in (side, "both") for e in events):
+            continue
+        add = angles_deg[:, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(side))]
+        ir = angles_deg[:, ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(side))]
+        cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
+        v = np.where(ok[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
+        per[side] = _window_peaks(t, v, a, b)
+    order = (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION, VALGUS_COMPOSITE)
+    out = []
+    for i, e in enumerate(events):
+        if e.side not in SIDES and e.side != "both":
+            raise ValueError(f"side must be left, right or both, not {e.side!r}")
+        sides = {}
+        for side in (SIDES if e.side == "both" else (e.side,)):
+            pk, wh = per[side][0][i].tolist(), per[side][1][i].tolist()
+            d: dict[str, float] = {}
+            for k, m in enumerate(order):
+                d[m.name], d[m.time_key] = pk[k], wh[k]
+            sides[side] = d
+        if e.side == "both":
+            worse = max(SIDES, key=lambda s: np.nan_to_num(sides[s][VALGUS_FIELD], nan=-np.inf))
+            r = dict(sides[worse])
+            drop = {s: sides[s][PELVIC_DROP.name] for s in SIDES}
+            drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
+            r[PELVIC_DROP.name] = drop[drop_side]
+            r[PELVIC_DROP.time_key] = sides[drop_side][PELVIC_DROP.time_key]
+            for s in SIDES:
+                for key in (*PEAK_FIELDS, VALGUS_FIELD):
+                    r[side_key(key, s)] = sides[s][key]
+            r["worse_side"] = float(SIDES.index(worse))
+        else:
+            r = sides[e.side]
+        duration = e.end_s - e.start_s
+        for key, tkey in ((m.pct_key, m.time_key) for m in (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION)):
+            r[key] = 100.0 * (r[tkey] - e.start_s) / duration if duration > 0 else float("nan")
+        n_window = int(b[i] - a[i])
+        r["valid_fraction"] = float(n_valid[b[i]] - n_valid[a[i]]) / n_window if n_window else 0.0
+        out.append(r)
+    return out
+
+
 def fill_event_metrics(event: Event, time_s: np.ndarray, angles_deg: np.ndarray, valid: np.ndarray | None = None) -> Event:
     """Set the peak fields of ``event`` (in place) from the angle traces; returns the event."""
-    peaks = event_peaks(time_s, angles_deg, event.side, event.start_s, event.end_s, valid)
+    return set_event_metrics(event, event_peaks(time_s, angles_deg, event.side, event.start_s, event.end_s, valid))
+
+
+def set_event_metrics(event: Event, peaks: dict[str, float]) -> Event:
+    """Put ``event_peaks``'s dict into ``event`` (in place): the peak fields, the rest in ``extra``."""
+    peaks = dict(peaks)
     for key in PEAK_FIELDS:
         setattr(event, key, peaks.pop(key))
     event.extra.update(peaks)

@@ -122,25 +122,34 @@ def event_peaks(
     if side in SIDES:
         out = _side_peaks(time_s, angles_deg, side, mask)
     elif side == "both":
-        per = {s: _side_peaks(time_s, angles_deg, s, mask) for s in SIDES}
-        worse = max(SIDES, key=lambda s: np.nan_to_num(per[s][VALGUS_FIELD], nan=-np.inf))
-        out = dict(per[worse])
-        # Pelvic drop of a two-legged event: whichever side of the pelvis drops more.
-        drop = {s: per[s][PELVIC_DROP.name] for s in SIDES}
-        drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
-        out[PELVIC_DROP.name] = drop[drop_side]
-        out[PELVIC_DROP.time_key] = per[drop_side][PELVIC_DROP.time_key]
-        for s in SIDES:
-            for key in (*PEAK_FIELDS, VALGUS_FIELD):
-                out[side_key(key, s)] = per[s][key]
-        out["worse_side"] = float(SIDES.index(worse))
+        out = _both_legs({s: _side_peaks(time_s, angles_deg, s, mask) for s in SIDES})
     else:
         raise ValueError(f"side must be left, right or both, not {side!r}")
+    return _with_timing(out, start_s, end_s, int(np.count_nonzero(mask)), int(np.count_nonzero(in_window)))
+
+
+def _both_legs(per: dict[str, dict[str, float]]) -> dict[str, float]:
+    """A two-legged event's peaks from each side's (``_side_peaks``): the worse side's, the larger
+    pelvic drop of either side of the pelvis, and every side's value under its own key."""
+    worse = max(SIDES, key=lambda s: np.nan_to_num(per[s][VALGUS_FIELD], nan=-np.inf))
+    out = dict(per[worse])
+    drop = {s: per[s][PELVIC_DROP.name] for s in SIDES}
+    drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
+    out[PELVIC_DROP.name] = drop[drop_side]
+    out[PELVIC_DROP.time_key] = per[drop_side][PELVIC_DROP.time_key]
+    for s in SIDES:
+        for key in (*PEAK_FIELDS, VALGUS_FIELD):
+            out[side_key(key, s)] = per[s][key]
+    out["worse_side"] = float(SIDES.index(worse))
+    return out
+
+
+def _with_timing(out: dict[str, float], start_s: float, end_s: float, n_valid: int, n_window: int) -> dict[str, float]:
+    """``out`` with when each peak happens (percent of the window) and the window's valid share."""
     duration = end_s - start_s
     for key, tkey in ((m.pct_key, m.time_key) for m in (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION)):
         out[key] = 100.0 * (out[tkey] - start_s) / duration if duration > 0 else float("nan")
-    n_window = int(np.count_nonzero(in_window))
-    out["valid_fraction"] = float(np.count_nonzero(mask)) / n_window if n_window else 0.0
+    out["valid_fraction"] = float(n_valid) / n_window if n_window else 0.0
     return out
 
 
@@ -210,24 +219,8 @@ def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Ev
             for k, m in enumerate(order):
                 d[m.name], d[m.time_key] = pk[k], wh[k]
             sides[side] = d
-        if e.side == "both":
-            worse = max(SIDES, key=lambda s: np.nan_to_num(sides[s][VALGUS_FIELD], nan=-np.inf))
-            r = dict(sides[worse])
-            drop = {s: sides[s][PELVIC_DROP.name] for s in SIDES}
-            drop_side = max(SIDES, key=lambda s: np.nan_to_num(drop[s], nan=-np.inf))
-            r[PELVIC_DROP.name] = drop[drop_side]
-            r[PELVIC_DROP.time_key] = sides[drop_side][PELVIC_DROP.time_key]
-            for s in SIDES:
-                for key in (*PEAK_FIELDS, VALGUS_FIELD):
-                    r[side_key(key, s)] = sides[s][key]
-            r["worse_side"] = float(SIDES.index(worse))
-        else:
-            r = sides[e.side]
-        duration = e.end_s - e.start_s
-        for key, tkey in ((m.pct_key, m.time_key) for m in (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION)):
-            r[key] = 100.0 * (r[tkey] - e.start_s) / duration if duration > 0 else float("nan")
-        n_window = int(b[i] - a[i])
-        r["valid_fraction"] = float(n_valid[b[i]] - n_valid[a[i]]) / n_window if n_window else 0.0
+        r = _both_legs(sides) if e.side == "both" else sides[e.side]
+        _with_timing(r, e.start_s, e.end_s, int(n_valid[b[i]] - n_valid[a[i]]), int(b[i] - a[i]))
         out.append(r)
     return out
 

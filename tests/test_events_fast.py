@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hipmon.events import EventDetector, frames_from_simulation
+from hipmon.events import EventConfig, EventDetector, frames_from_simulation
 from hipmon.gait_events import _BoxMean, without_thighs
 from hipmon.simulate import simulate
 from hipmon.types import Frames
@@ -114,3 +114,32 @@ def test_all_events_peaks_at_once_are_each_events_peaks() -> None:
             assert repr(got) == repr(event_peaks(t, a, e.side, e.start_s, e.end_s, valid))
             checked += 1
     assert checked > 500
+
+
+def _running_pelvis_only() -> Frames:
+    """Pelvis only, 100 Hz: 1 s standing, then running (flights of 59 ms every 0.29 s)."""
+    t = np.arange(461) / 100.0
+    per, fl = 0.2926495, 0.0591
+    ph = np.mod(t, per)
+    f = np.where(ph < fl, 0.5, 25 * np.sin(np.pi * (ph - fl) / (per - fl)))
+    f[:100] = 9.81
+    z = np.zeros((t.size, 3))
+    acc = z.copy()
+    acc[:, 1] = f
+    return Frames(t, np.full((t.size, 9), np.nan), {"pelvis": z}, {"pelvis": acc}, np.ones(t.size, bool))
+
+
+def _events_cfg(fr: Frames, cfg: EventConfig, every: bool) -> list[str]:
+    det = EventDetector(cfg)
+    det.step_every_sample = every
+    return [repr(e) for e in det.update(fr) + det.flush()]
+
+
+def test_running_hold_zero_skipping_gives_the_events_of_stepping_every_sample() -> None:
+    """With ``running_hold_s`` 0 the walking detector is not muted in flight: its candidate peaks
+    there must be stepped (found by review: skipping assumed in flight = muted)."""
+    fr = _running_pelvis_only()
+    cfg = EventConfig(running_hold_s=0.0)
+    ref = _events_cfg(fr, cfg, every=True)  # = the previous per-sample code (4fd6094): 11 running stances
+    assert len(ref) == 11 and all("'method': 0.0" in e for e in ref)
+    assert _events_cfg(fr, cfg, every=False) == ref

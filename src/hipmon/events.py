@@ -197,7 +197,6 @@ class _Buffer:
         self.chunk: Frames | None = None
         self.increasing = True  # every time so far later than the one before
 
-
     @property
     def end(self) -> int:
         return self.start + (0 if self.chunk is None else len(self.chunk))
@@ -445,10 +444,7 @@ def _fill_forward(x: np.ndarray) -> np.ndarray:
     """``x`` (K,) with each NaN replaced by the last non-NaN value before it (NaN if none)."""
     idx = np.where(np.isnan(x), 0, np.arange(x.size))
     np.maximum.accumulate(idx, out=idx)
-    out = x[idx]
-    if x.size and np.isnan(x[0]):
-        out[: int(np.argmax(~np.isnan(x))) if (~np.isnan(x)).any() else x.size] = np.nan
-    return out
+    return x[idx]  # leading NaNs map to x[0], itself NaN
 
 
 def _flank_foot(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
@@ -534,7 +530,6 @@ class EventDetector:
         #: happen (the same events, slower: the reference the skipping is tested against).
         self.step_every_sample = False
         self._last_flight_t = -np.inf
-        self._open_from: float = -np.inf
 
     def update(self, frames: Frames) -> list[Event]:
         c = _as_chunk(frames)
@@ -555,7 +550,9 @@ class EventDetector:
         fl = c.angles_deg[:, angle_index("flexion", "left")]
         fr = c.angles_deg[:, angle_index("flexion", "right")]
         moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
-        ok = np.asarray(c.valid, dtype=bool) & np.isfinite(f)  # the samples the detectors step through
+        # the samples the detectors step through (time must increase: a sample without a finite time is
+        # not one)
+        ok = np.asarray(c.valid, dtype=bool) & np.isfinite(f) & np.isfinite(c.time_s)
         h = self._hist
         g0 = h.end
         h.append(np.column_stack([c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r, nan])[ok])
@@ -604,7 +601,7 @@ class EventDetector:
                 # only candidate peaks until ``due``: while the walking detector is muted (running:
                 # in flight, or within running_hold_s of the last flight sample) they change nothing
                 lf = self._last_flight_t
-                heard = due if ct.in_flight else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s,
+                heard = due if ct.in_flight and 0.0 < cfg.running_hold_s else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s,
                                                             lf + cfg.running_hold_s)
                 if heard > nxt:
                     ci = int(np.searchsorted(cands, heard))

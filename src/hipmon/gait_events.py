@@ -264,7 +264,7 @@ class PelvisStepDetector:
                 out.append((last.side, last.ic_s, to, last.stride_s, t))
             self.open.clear()
         s = h.at(g, H_S)
-        if not math.isfinite(s):
+        if not math.isfinite(s):  # no smoothed force yet (it is finite once the box means are full)
             return out
         sp = h.at(g - 1, H_S) if g - 1 >= self.g_start else math.nan
         sp2 = h.at(g - 2, H_S) if g - 2 >= self.g_start else math.nan

@@ -25,7 +25,6 @@ and the last bias are carried).
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, lfilter
 
 REST_FILTER_TAU_S = 0.5  #: low-pass time constant of the rest detection (s), VQF ``restFilterTau``
 #: gyroscope / accelerometer deviation from the low-pass at rest (deg/s, m/s²): a standing
@@ -42,6 +41,8 @@ def lowpass_coefficients(tau_s: float, rate_hz: float) -> tuple[np.ndarray, np.n
     """2nd-order Butterworth (b, a) with cutoff ``√2 / (2π τ)`` Hz, VQF's choice for a time constant ``tau_s`` (s)."""
     fc_hz = np.sqrt(2.0) / (2.0 * np.pi * tau_s)
     fc_hz = min(fc_hz, 0.45 * rate_hz)
+    from scipy.signal import butter  # here: scipy.signal takes 0.7 s to import, most runs never need it
+
     b, a = butter(2, fc_hz, fs=rate_hz)
     return b, a
 
@@ -73,6 +74,8 @@ class RestBiasEstimator:
             from scipy.signal import lfilter_zi
 
             zi = lfilter_zi(self._b, self._a)[:, None] * x[0][None, :]
+        from scipy.signal import lfilter
+
         y, zf = lfilter(self._b, self._a, x, axis=0, zi=zi)
         return y, zf
 
@@ -175,6 +178,8 @@ class EarthFrameAccLowpass:
             from scipy.signal import lfilter_zi
 
             self._zi = lfilter_zi(self._b, self._a)[:, None] * acc_frame[0][None, :]
+        from scipy.signal import lfilter
+
         lp, self._zi = lfilter(self._b, self._a, acc_frame, axis=0, zi=self._zi)
         q_inv = q * np.array([1.0, -1.0, -1.0, -1.0])
         return _rotate_rows(q_inv, lp)

@@ -80,11 +80,11 @@ def session_sd_deg(metric: str) -> tuple[float | None, str]:
 
 
 def _t975(df: float) -> float:
-    from scipy.stats import t as student_t
+    from scipy.special import stdtrit  # Student's t quantile (what scipy.stats.t.ppf calls; a lighter import)
 
     if not math.isfinite(df) or df > 1e6:
         return 1.959963984540054
-    return float(student_t.ppf(0.975, max(df, 1.0)))
+    return float(stdtrit(max(df, 1.0), 0.975))
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,57 @@ from typing import Any, Callable
 
 import numba
 
-__all__ = ["njit"]
+__all__ = ["njit", "warm_up"]
 
 
 def njit(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``numba.njit`` with the project's settings: cached, no fastmath (IEEE order kept), nogil."""
     return numba.njit(cache=True, nogil=True, fastmath=False)(fn)
+
+
+_warm = False
+
+
+def _kernels() -> list[Any]:
+    """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
+    from hipmon import event_kernels, sync
+
+    return [f for m in (sync, event_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+
+
+def _cached(kernel: Any) -> bool:
+    """Whether ``kernel`` has an on-disk cache to load (numba's internals: True when unknown)."""
+    import os
+
+    try:
+        return os.path.exists(kernel._cache._cache_file._index_path)
+    except AttributeError:
+        return True
+
+
+def warm_up() -> None:
+    """Compile or load every kernel now, once per process, before a session starts (``Pipeline``).
+
+    From the cache this takes ~0.5 s. The first run on a machine compiles them (~10-15 s of CPU,
+    holding the GIL): done here, before sensors stream, not when the first notifications arrive
+    (a live session would stall), with a line on a terminal's stderr saying why it waits."""
+    global _warm
+    if _warm:
+        return
+    import sys
+
+    import numpy as np
+
+    if sys.stderr is not None and sys.stderr.isatty() and not all(_cached(k) for k in _kernels()):
+        print("hipmon: compiling its numerical kernels (the first run on this machine only, about 15 s) ...",
+              file=sys.stderr, flush=True)
+    from hipmon import event_kernels as ek
+    from hipmon.sync import ClockSync
+
+    t = np.arange(8) * 0.01
+    clock = ClockSync()
+    clock.update(t[:4], t[:4] + 0.02)
+    clock.to_session(t[:4])
+    clock.map_blocks(t, t + 0.03, np.array([0, 4]))
+    ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
+    _warm = True

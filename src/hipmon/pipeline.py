@@ -500,6 +500,9 @@ class Pipeline:
         #: until which its angles are still settling after a held gap
         self._gap_k0: dict[str, int | None] = {p: None for p in self.placements}
         self._settle_until_k: dict[str, int] = {p: -1 for p in self.placements}
+        from hipmon.jit import warm_up
+
+        warm_up()  # the compiled kernels ready before any sample arrives (a first run compiles them)
         self.detector = None
         self.alert_engine = None
         self.events_error: str | None = None

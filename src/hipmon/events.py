@@ -253,7 +253,7 @@ class _ContactDetector:
     def __init__(self, cfg: EventConfig) -> None:
         self.cfg = cfg
         self.in_flight = False
-        self.low_since: float | None = None  # time f went below flight_force (at the end of the last chunk)
+        self.low_since: float | None = None  # time f went below flight_force, carried from the last chunk
         self.flight_start: float | None = None
         self.contact: dict[str, float] | None = None  # open contact (IC time, rates, flexions)
         self.landing: dict[str, float] | None = None  # open landing window
@@ -262,8 +262,6 @@ class _ContactDetector:
         self.fall_flank: tuple[float, float, float, float] | None = None  # (t0, f0, t1, f1) of the latest fall
         self.last_side: str | None = None
         self.last_stance_end: float | None = None  # toe-off of the latest running stance
-        self._h: History | None = None
-        self._g = 0
         e = np.empty(0, dtype=np.int64)
         self._rises, self._falls, self._flights, self._contactable = e, e, e, e
         self._g0 = 0
@@ -344,24 +342,21 @@ class _ContactDetector:
         cfg = self.cfg
         out: list[_Pending] = []
         t, f, w_l, w_r, w_p, flex_l, flex_r = h.x[g - h.base, :H_FR + 1].tolist()
-        self._h, self._g = h, g
-        i = g - self._g0
-        self.low_since = float(self._low_from[i]) if self._low[i] else None
         if f < cfg.flight_force:
-            assert self.low_since is not None
-            if not self.in_flight and t - self.low_since >= cfg.min_flight_s:
+            low_since = float(self._low_from[g - self._g0])  # when this run below the flight level began
+            if not self.in_flight and t - low_since >= cfg.min_flight_s:
                 # a flight started: the contact ended where the falling flank reaches the flight level
                 # just after it (the lowest f since the flank)
                 self.in_flight = True
-                edge = self.low_since
+                edge = low_since
                 fall = self._fall_at(h, g)
-                if fall is not None and fall[2] >= self.low_since:
+                if fall is not None and fall[2] >= low_since:
                     t0, f0, t1, f1 = fall
                     level = float(h.since(g, max(t - 0.2, t1))[:, H_F].min())
                     edge = _flank_foot(t0, f0, t1, f1, level)
                 self.flight_start = edge
                 if self.contact is not None:
-                    out += self._close_contact(edge, t)
+                    out += self._close_contact(edge, h, g)
                 if self.landing is not None:
                     out += self._close_landing(edge, t, take_off=True)
         elif self.in_flight and f >= cfg.contact_force:
@@ -406,25 +401,25 @@ class _ContactDetector:
             out += self._close_landing(t, t, take_off=False)
         return out
 
-    def _close_contact(self, toe_off: float, now: float) -> list[_Pending]:
+    def _close_contact(self, toe_off: float, h: History, g: int) -> list[_Pending]:
+        """The open contact, ended at ``toe_off`` (s) by sample ``g`` of ``h``: a running stance, if long enough."""
         c, self.contact = self.contact, None
         if c is None or "stance" not in self.cfg.kinds:
             return []
         dur = toe_off - c["ic"]
         if dur < self.cfg.min_contact_s:
             return []
-        side = c["side"] or self._pelvis_side(c["ic"], c["ic"] + 0.5 * dur)
+        side = c["side"] or self._pelvis_side(h, g, c["ic"], c["ic"] + 0.5 * dur)
         self.last_stance_end = toe_off
         self.last_side = side  # the leading (more flexed) thigh at initial contact is on the ground
         return [_Pending("stance", side, c["ic"], toe_off, {
             "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,
-            "flight_before_s": c["flight"], "method": 0.0, "detected_s": now})]
+            "flight_before_s": c["flight"], "method": 0.0, "detected_s": h.at(g, H_T)})]
 
-    def _pelvis_side(self, ic: float, mid: float) -> str:
+    def _pelvis_side(self, h: History, g: int, ic: float, mid: float) -> str:
         """Stance side from the pelvis rates (``hipmon.gait_events.side_from_pelvis_rates``) over IC ± (mid − IC)."""
-        assert self._h is not None
-        h = self._h.since(self._g, self._h.at(self._g, H_T) - 1.0)  # the pelvis rates of the last 1 s
-        side = side_from_pelvis_rates(h[:, H_T], h[:, H_WANT], h[:, H_WUP], ic, mid - ic) if len(h) else None
+        w = h.since(g, h.at(g, H_T) - 1.0)  # the pelvis rates of the last 1 s
+        side = side_from_pelvis_rates(w[:, H_T], w[:, H_WANT], w[:, H_WUP], ic, mid - ic) if len(w) else None
         return side or ("left" if self.last_side == "right" else "right")
 
     def _close_landing(self, end: float, now: float, take_off: bool) -> list[_Pending]:
@@ -600,9 +595,11 @@ class EventDetector:
             if nxt < due and not self.step_every_sample:
                 # only candidate peaks until ``due``: while the walking detector is muted (running:
                 # in flight, or within running_hold_s of the last flight sample) they change nothing
-                lf = self._last_flight_t
-                heard = due if ct.in_flight and 0.0 < cfg.running_hold_s else first_true(h, nxt, due, lambda t: not t - lf < cfg.running_hold_s,
-                                                            lf + cfg.running_hold_s)
+                if ct.in_flight and 0.0 < cfg.running_hold_s:
+                    heard = due  # in flight each sample is the last flight sample: muted until ``due`` at least
+                else:
+                    heard = first_true(h, nxt, due, lambda t: not self._muted(t),
+                                       self._last_flight_t + cfg.running_hold_s)
                 if heard > nxt:
                     ci = int(np.searchsorted(cands, heard))
                     continue
@@ -625,7 +622,7 @@ class EventDetector:
         t = h.at(g, H_T)
         if self._contacts.in_flight:
             self._last_flight_t = t
-        running = t - self._last_flight_t < cfg.running_hold_s
+        running = self._muted(t)
         walk = self._walk
         # muted with nothing open, the walking detector's step would only lower its trough (kept lazily)
         idle = running and not walk.open and not walk.peaks and not self.step_every_sample
@@ -642,6 +639,10 @@ class EventDetector:
             p.extra["detected_s"] = t
             got.append(p)
         return got
+
+    def _muted(self, t: float) -> bool:
+        """The walking detector is muted at ``t`` (s): within ``running_hold_s`` of the last flight sample."""
+        return t - self._last_flight_t < self.config.running_hold_s
 
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""

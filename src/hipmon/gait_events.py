@@ -40,7 +40,6 @@ changes the result. Units: s, m/s², rad/s, degrees for hip flexion.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -68,30 +67,25 @@ class WalkConfig:
 
 
 class _BoxMean:
-    """Running mean of the last ``n`` values: ``push`` one at a time, or ``push_many`` (the same numbers)."""
+    """Running mean of the last ``n`` values, pushed in chunks of any size (the same numbers however chunked)."""
 
     def __init__(self, n: int) -> None:
         self.n = max(1, int(n))
-        self.q: deque[float] = deque()
-        self.s = 0.0
-
-    def push(self, x: float) -> float | None:
-        self.q.append(x)
-        self.s += x
-        if len(self.q) > self.n:
-            self.s -= self.q.popleft()
-        return self.s / self.n if len(self.q) == self.n else None
+        self.q = np.empty(0)  # the last (up to) n values pushed
+        self.s = 0.0  # their running sum
 
     def push_many(self, x: np.ndarray) -> np.ndarray:
-        """``push`` of each value of ``x`` (K,): the means (K,), NaN where ``push`` gives None.
+        """Push each value of ``x`` (K,): the mean of the last ``n`` after each (K,), NaN until ``n``
+        values have come.
 
-        Bit for bit the same sums: the running sum's additions and subtractions in the same
-        order, as one sequential ``cumsum`` (``np.add.accumulate`` adds left to right)."""
+        The running sum adds each value and then subtracts the one leaving the window, left to right,
+        as one sequential ``cumsum`` (``np.add.accumulate`` adds in order): sample by sample, the
+        same numbers bit for bit."""
         x = np.asarray(x, dtype=float)
-        k, n, q0 = x.size, self.n, len(self.q)
+        k, n, q0 = x.size, self.n, self.q.size
         if k == 0:
             return np.empty(0)
-        every = np.concatenate([np.asarray(self.q, dtype=float), x])
+        every = np.concatenate([self.q, x])
         p = q0 + np.arange(k)  # position of each new value in ``every``
         pops = np.where(p >= n, -every[np.maximum(p - n, 0)], 0.0)
         ops = np.empty(2 * k + 1)
@@ -99,7 +93,7 @@ class _BoxMean:
         sums = np.cumsum(ops)[2::2]
         # ``s - 0.0`` is ``s`` (no pop): the same number as not subtracting
         self.s = float(sums[-1])
-        self.q = deque(every[-n:].tolist())
+        self.q = every[-n:].copy()
         return np.where(p + 1 >= n, sums / n, np.nan)
 
 
@@ -268,14 +262,7 @@ class PelvisStepDetector:
             return out
         sp = h.at(g - 1, H_S) if g - 1 >= self.g_start else math.nan
         sp2 = h.at(g - 2, H_S) if g - 2 >= self.g_start else math.nan
-        # the trough: the lowest smoothed force since the last peak (the samples skipped included)
-        lo = max(self.trough_upto + 1, self.g_start)
-        if g >= lo:
-            seg = h.x[lo - h.base:g - h.base + 1, H_S]
-            seg = seg[np.isfinite(seg)]
-            if seg.size:
-                self.trough = min(self.trough, float(seg.min()))
-        self.trough_upto = g
+        self._fold_trough(h, g)  # the lowest smoothed force since the last peak (the samples skipped included)
         if muted:
             self.peaks.clear()
             self.open.clear()
@@ -288,14 +275,19 @@ class PelvisStepDetector:
     def settle(self, h: History) -> None:
         """Fold the smoothed force of every sample so far into the trough (what stepping each would do),
         so that older rows of ``h`` can be dropped."""
-        if self.g_start is None or h.end - 1 <= self.trough_upto:
-            return
+        if self.g_start is not None:
+            self._fold_trough(h, h.end - 1)
+
+    def _fold_trough(self, h: History, g: int) -> None:
+        """Lower the trough to the smoothed force of the samples after the last folded one up to ``g``."""
+        assert self.g_start is not None
         lo = max(self.trough_upto + 1, self.g_start)
-        seg = h.x[lo - h.base:, H_S]
-        seg = seg[np.isfinite(seg)]
-        if seg.size:
-            self.trough = min(self.trough, float(seg.min()))
-        self.trough_upto = h.end - 1
+        if g >= lo:
+            seg = h.x[lo - h.base:g - h.base + 1, H_S]
+            seg = seg[np.isfinite(seg)]
+            if seg.size:
+                self.trough = min(self.trough, float(seg.min()))
+            self.trough_upto = g
 
     def _to(self, a: Step, b: Step) -> float:
         return b.ic_s + self.cfg.double_support_fraction * a.stride_s

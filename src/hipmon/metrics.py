@@ -62,33 +62,32 @@ def window_mask(time_s: np.ndarray, start_s: float, end_s: float, valid: np.ndar
     return mask
 
 
-def peak_and_time(time_s: np.ndarray, values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """Maximum of ``values`` (N,) within ``mask`` (N,) and its time (s); (nan, nan) when empty or all-NaN."""
-    v = np.where(mask, np.asarray(values, dtype=float), np.nan)
-    if not np.isfinite(v).any():
-        return float("nan"), float("nan")
-    i = int(np.argmax(np.where(np.isnan(v), -np.inf, v)))  # ``nanargmax``: the first maximum, NaN skipped
-    return float(v[i]), float(np.asarray(time_s)[i])
+#: The per-event peaks, in the column order of ``_side_traces``.
+_PEAK_METRICS = (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION, VALGUS_COMPOSITE)
 
 
-def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.ndarray) -> dict[str, float]:
-    """Peaks and their times for a stance on ``side`` (degrees, s): ``peak_and_time`` of each of the
-    four traces, taken together (one masked (N, 4) array; the same numbers)."""
+def _side_traces(angles_deg: np.ndarray, side: str, mask: np.ndarray) -> np.ndarray:
+    """(N, 4) the traces whose peaks a stance on ``side`` reports (``_PEAK_METRICS``: contralateral
+    pelvic drop, hip adduction, hip internal rotation, their sum; degrees), NaN outside ``mask`` (N,)."""
     add = angles_deg[:, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(side))]
     ir = angles_deg[:, ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(side))]
     cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
-    v = np.where(mask[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
-    if not len(v):
-        v = np.full((1, 4), np.nan)  # an empty window: no peak
-        time_s = np.full(1, np.nan)
-    found = np.isfinite(v).any(axis=0)
-    at = np.argmax(np.where(np.isnan(v), -np.inf, v), axis=0)  # ``nanargmax``: the first maximum, NaN skipped
-    peaks = v[at, np.arange(4)].tolist()
-    times = np.asarray(time_s, dtype=float)[at].tolist()
+    return np.where(mask[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
+
+
+def _peaks_dict(peaks: np.ndarray, times: np.ndarray) -> dict[str, float]:
+    """One window's peaks and their times (4,) as ``event_peaks``'s keys."""
     out: dict[str, float] = {}
-    for k, m in enumerate((PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION, VALGUS_COMPOSITE)):
-        out[m.name], out[m.time_key] = (peaks[k], times[k]) if found[k] else (math.nan, math.nan)
+    for m, pk, t in zip(_PEAK_METRICS, peaks.tolist(), times.tolist()):
+        out[m.name], out[m.time_key] = pk, t
     return out
+
+
+def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.ndarray) -> dict[str, float]:
+    """Peaks and their times for a stance on ``side`` (degrees, s) over the rows in ``mask``."""
+    n = np.asarray(time_s).size
+    peaks, times = _window_peaks(time_s, _side_traces(angles_deg, side, mask), np.array([0]), np.array([n]))
+    return _peaks_dict(peaks[0], times[0])
 
 
 def event_peaks(
@@ -154,9 +153,9 @@ def _with_timing(out: dict[str, float], start_s: float, end_s: float, n_valid: i
 
 
 def _window_peaks(time_s: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``peak_and_time`` of each column of ``values`` (N, C; NaN where masked out) over the row
-    windows ``a[i]:b[i]`` (E,) at once: peaks and their times (E, C), NaN where a window has no
-    finite value. The first maximum of each window, NaN skipped, as ``nanargmax``."""
+    """The maximum of each column of ``values`` (N, C; NaN where masked out) over each of the row
+    windows ``a[i]:b[i]`` (E,), and its time: peaks and times (E, C), NaN where a window has no
+    finite value. The first maximum of a window, NaN skipped, as ``nanargmax``."""
     n_ev, n_col = a.size, values.shape[1]
     peak = np.full((n_ev, n_col), np.nan)
     when = np.full((n_ev, n_col), np.nan)
@@ -202,23 +201,13 @@ def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Ev
     for side in SIDES:
         if not any(e.side in (side, "both") for e in events):
             continue
-        add = angles_deg[:, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(side))]
-        ir = angles_deg[:, ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(side))]
-        cpd = contralateral_pelvic_drop_deg(angles_deg[:, _OBLIQUITY], side)
-        v = np.where(ok[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
-        per[side] = _window_peaks(t, v, a, b)
-    order = (PELVIC_DROP, HIP_ADDUCTION, HIP_INTERNAL_ROTATION, VALGUS_COMPOSITE)
+        per[side] = _window_peaks(t, _side_traces(angles_deg, side, ok), a, b)
     out = []
     for i, e in enumerate(events):
         if e.side not in SIDES and e.side != "both":
             raise ValueError(f"side must be left, right or both, not {e.side!r}")
-        sides = {}
-        for side in (SIDES if e.side == "both" else (e.side,)):
-            pk, wh = per[side][0][i].tolist(), per[side][1][i].tolist()
-            d: dict[str, float] = {}
-            for k, m in enumerate(order):
-                d[m.name], d[m.time_key] = pk[k], wh[k]
-            sides[side] = d
+        sides = {side: _peaks_dict(per[side][0][i], per[side][1][i])
+                 for side in (SIDES if e.side == "both" else (e.side,))}
         r = _both_legs(sides) if e.side == "both" else sides[e.side]
         _with_timing(r, e.start_s, e.end_s, int(n_valid[b[i]] - n_valid[a[i]]), int(b[i] - a[i]))
         out.append(r)

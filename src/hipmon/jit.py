@@ -29,9 +29,9 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import event_kernels, sync
+    from hipmon import event_kernels, interp, sync
 
-    return [f for m in (sync, event_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    return [f for m in (sync, event_kernels, interp) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -61,6 +61,7 @@ def warm_up() -> None:
         print("hipmon: compiling its numerical kernels (the first run on this machine only, about 15 s) ...",
               file=sys.stderr, flush=True)
     from hipmon import event_kernels as ek
+    from hipmon.interp import interp_rows
     from hipmon.sync import ClockSync
 
     t = np.arange(8) * 0.01
@@ -69,4 +70,5 @@ def warm_up() -> None:
     clock.to_session(t[:4])
     clock.map_blocks(t, t + 0.03, np.array([0, 4]))
     ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
+    interp_rows(t, t, np.zeros((t.size, 3)))
     _warm = True

@@ -54,6 +54,7 @@ from hipmon.calibration import (
 )
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
+from hipmon.interp import interp_rows
 from hipmon.stream import IN_BAND_KINDS, SensorStream
 from hipmon.alerts import AlertEngine, load_rules
 from hipmon.events import EventDetector
@@ -323,19 +324,13 @@ class _Stream:
         t, a_all, g_all, m_all = samples
         m = grid.size
         n_av = np.asarray(available, dtype=np.int64)
-        acc = np.empty((m, 3))
-        gyr = np.empty((m, 3))
-        mag = None if m_all is None else np.empty((m, 3))
         # the samples around these grid points only (``np.interp`` copies its columns whole): the
         # same two neighbours for every point, so the same values
         i0 = max(int(np.searchsorted(t, grid[0], side="right")) - 1, 0) if m else 0
         i1 = min(int(np.searchsorted(t, grid[-1], side="left")) + 1, t.size) if m else 0
         ts = t[i0:i1]
-        for c in range(3):
-            acc[:, c] = np.interp(grid, ts, a_all[i0:i1, c])
-            gyr[:, c] = np.interp(grid, ts, g_all[i0:i1, c])
-            if mag is not None:
-                mag[:, c] = np.interp(grid, ts, m_all[i0:i1, c])
+        acc, gyr = interp_rows(grid, ts, a_all[i0:i1]), interp_rows(grid, ts, g_all[i0:i1])
+        mag = None if m_all is None else interp_rows(grid, ts, m_all[i0:i1])
         last = n_av - 1
         beyond = grid > t[last]
         if beyond.any():  # np.interp on the delivered samples alone holds the last of them
@@ -369,11 +364,9 @@ class _Stream:
             if mag is not None:
                 mag[:] = 0.0
             return acc, gyr, mag, np.zeros(m, dtype=bool)
-        for c in range(3):
-            acc[:, c] = np.interp(grid, self.t, self.acc[:, c])
-            gyr[:, c] = np.interp(grid, self.t, self.gyr[:, c])
-            if mag is not None:
-                mag[:, c] = np.interp(grid, self.t, self.mag[:, c])  # type: ignore[index]
+        acc, gyr = interp_rows(grid, self.t, self.acc), interp_rows(grid, self.t, self.gyr)
+        if self.mag is not None:
+            mag = interp_rows(grid, self.t, self.mag)
         beyond = grid > self.t[-1]
         gyr[beyond] = 0.0
         j = np.searchsorted(self.t, grid, side="right")

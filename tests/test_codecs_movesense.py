@@ -130,3 +130,42 @@ def test_corrupted_float_is_rejected():
     dec = movesense.Decoder(PARAMS9, 52)
     with pytest.raises(DecodeError, match="impossible"):
         dec.feed(bytes(msg))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bulk_decoding_equals_one_message_at_a_time(seed):
+    """``_decode_packed`` (replay's bulk path, values and checks compiled) = ``_decode_one`` message by
+    message (live's path): the same samples bit for bit and the same corrupt messages left out, with
+    values NaN, ±inf, beyond each vector's limit and exactly at it among them."""
+    rng = np.random.default_rng(seed)
+    imu9 = bool(seed % 2)
+    params = dict(PARAMS9) if imu9 else {"resource": "IMU6", "mag": False}
+    k, rate = (3 if imu9 else 2), [52, 104, 208][seed % 3]
+    n = int(rng.integers(1, 9))
+    msgs = []
+    ts = int(rng.integers(0, 2**32))
+    for m in range(60):
+        vals = rng.normal(0, 30, (k, n, 3)).astype("<f4")
+        if rng.random() < 0.25:  # a damaged value: not finite, too large, or exactly at the limit
+            c, s, x = int(rng.integers(k)), int(rng.integers(n)), int(rng.integers(3))
+            lim = np.float32(movesense._LIMITS[c])
+            vals[c, s, x] = rng.choice([np.nan, np.inf, -np.inf, lim * 1.001, -lim * 1.001, lim, -lim,
+                                        np.nextafter(lim, np.float32(0))])
+        msgs.append(bytes([2, 99]) + struct.pack("<I", ts % 2**32) + vals.tobytes())
+        ts += int(round(n * 1000 / rate)) + (int(rng.integers(1, 4)) * 19 if rng.random() < 0.1 else 0)
+    one = movesense.Decoder(params, rate)
+    blocks, errs_one = [], 0
+    for msg in msgs:
+        b, e = one._decode_one(msg, 123)
+        errs_one += len(e)
+        if len(b):
+            blocks.append(b)
+    bulk = movesense.Decoder(params, rate)
+    data = np.frombuffer(b"".join(msgs), dtype=np.uint8)
+    got, errs = bulk._decode_packed(data, np.array([len(m) for m in msgs]), np.full(len(msgs), 123))
+    ref = ImuBlock.concatenate(blocks)
+    assert len(errs) == errs_one and errs_one > 0
+    for name in ("time_sensor_s", "acc_sensor", "gyr_sensor") + (("mag_sensor",) if imu9 else ()):
+        a, b = np.asarray(getattr(got, name)), np.asarray(getattr(ref, name))
+        assert a.shape == b.shape and np.array_equal(a, b), name
+    assert bulk.stats.samples_lost == one.stats.samples_lost

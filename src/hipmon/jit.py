@@ -30,8 +30,9 @@ _warm = False
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
     from hipmon import event_kernels, interp, sync
+    from hipmon.codecs import movesense
 
-    return [f for m in (sync, event_kernels, interp) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    return [f for m in (sync, event_kernels, interp, movesense) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -62,6 +63,7 @@ def warm_up() -> None:
               file=sys.stderr, flush=True)
     from hipmon import event_kernels as ek
     from hipmon.interp import interp_rows
+    from hipmon.codecs import movesense
     from hipmon.sync import ClockSync
 
     t = np.arange(8) * 0.01
@@ -71,4 +73,5 @@ def warm_up() -> None:
     clock.map_blocks(t, t + 0.03, np.array([0, 4]))
     ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
     interp_rows(t, t, np.zeros((t.size, 3)))
+    movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     _warm = True

@@ -53,6 +53,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import operator
 import re
 import statistics
 import tomllib
@@ -475,6 +476,16 @@ def median_and_se_deg(values_deg: Sequence[float], statistic: str = "median") ->
     The SE is NaN with fewer than 3 values (no spread to estimate); the centre is
     NaN without any value.
     """
+    if statistic != "mean":  # the few values of a baseline: sorted in Python (np.median's numbers, bit for bit)
+        s = sorted([x for x in map(float, values_deg) if math.isfinite(x)])
+        if not s:
+            return float("nan"), float("nan")
+        centre = _sorted_median(s)
+        if centre != 0.0:  # (a zero: np.median's partition picks its sign among ties of -0.0 and 0.0)
+            if len(s) < 3:
+                return centre, float("nan")
+            sd = MAD_TO_SD * _sorted_median(sorted([abs(x - centre) for x in s]))
+            return centre, MEDIAN_SE_FACTOR * sd / math.sqrt(len(s))
     v = np.asarray(values_deg, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -488,6 +499,12 @@ def median_and_se_deg(values_deg: Sequence[float], statistic: str = "median") ->
         return centre, float("nan")
     sd = MAD_TO_SD * float(np.median(np.abs(v - centre)))
     return centre, MEDIAN_SE_FACTOR * sd / math.sqrt(v.size)
+
+
+def _sorted_median(s: list[float]) -> float:
+    """Median of sorted values, as ``np.median`` takes it (the middle one, or the mean of the middle two)."""
+    h = len(s) // 2
+    return s[h] if len(s) % 2 else (s[h - 1] + s[h]) / 2
 
 
 def ci_half_width_deg(se_deg: float) -> float:
@@ -584,29 +601,44 @@ class _BaselineAccrual:
     spread cannot be estimated). One whose strides never get that steady
     settles at ``baseline.max_events`` events on all of them, with the wider
     CI that then widens its limit.
+
+    ``pool[(kind, side)]`` the events added so far; ``rows[(kind, side)]`` their values
+    (deg), one tuple per event in ``rules.metrics()`` order.
     """
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.pool: dict[tuple[str, str], list[Event]] = {}
+        self.rows: dict[tuple[str, str], list[tuple[float, ...]]] = {}
         self.settled = Baseline()
+        self._metrics = rules.metrics()
+        self._column = {m: i for i, m in enumerate(self._metrics)}
 
-    def add(self, event: Event, side: str) -> list[str]:
-        """Add one side of an event; returns the metrics whose baseline settled with it."""
+    def add(self, event: Event, side: str, row: tuple[float, ...] | None = None) -> list[str]:
+        """Add one side of an event; returns the metrics whose baseline settled with it.
+
+        ``row``: the event's values (deg) of ``rules.metrics()`` for ``side``
+        (``metric_value``), when the caller has them already.
+        """
         kind = event.kind
-        metrics = [m for m in self.rules.metrics() if (kind, side, m) not in self.settled.values]
+        metrics = [m for m in self._metrics if (kind, side, m) not in self.settled.values]
         if not metrics:
             return []
+        if row is None:
+            row = tuple(metric_value(event, m, side) for m in self._metrics)
         pool = self.pool.setdefault((kind, side), [])
         pool.append(event)
+        rows = self.rows.setdefault((kind, side), [])
+        rows.append(row)
         n_min = self.rules.baseline_events.get(kind, 20)
         if len(pool) < n_min:
             return []
         full = len(pool) >= self.rules.baseline_max_events(kind)
+        window = rows if full else rows[-n_min:]
         out = []
         for m in metrics:
-            window = pool if full else pool[-n_min:]
-            centre, se = median_and_se_deg([metric_value(e, m, side) for e in window], self.rules.statistic)
+            i = self._column[m]
+            centre, se = median_and_se_deg([r[i] for r in window], self.rules.statistic)
             ci = ci_half_width_deg(se)
             if full or self.rules.max_ci_deg is None or not math.isfinite(ci) or ci <= self.rules.max_ci_deg:
                 key = (kind, side, m)
@@ -615,10 +647,19 @@ class _BaselineAccrual:
                 out.append(m)
         return out
 
+    def done(self, kind: str, side: str) -> bool:
+        """Every metric of (kind, side) has settled: ``add`` takes no more of its events."""
+        return all((kind, side, m) in self.settled.values for m in self._metrics)
+
     def pool_level(self, kind: str, side: str, metric: str) -> tuple[float, float]:
         """(median, SE) in degrees of the events so far of an unsettled baseline (NaN when none)."""
-        pool = self.pool.get((kind, side), [])[-self.rules.baseline_events.get(kind, 20):]
-        return median_and_se_deg([metric_value(e, metric, side) for e in pool], self.rules.statistic)
+        n_min = self.rules.baseline_events.get(kind, 20)
+        i = self._column.get(metric)
+        if i is None:  # not a metric of the rules: from the events themselves
+            pool = self.pool.get((kind, side), [])[-n_min:]
+            return median_and_se_deg([metric_value(e, metric, side) for e in pool], self.rules.statistic)
+        rows = self.rows.get((kind, side), [])[-n_min:]
+        return median_and_se_deg([r[i] for r in rows], self.rules.statistic)
 
     def current(self) -> Baseline:
         """The settled values, and for unsettled metrics the value of the pool so far."""
@@ -650,6 +691,24 @@ class _Recent:
     values: dict[str, deque]
 
 
+@dataclass
+class _Track:
+    """What the engine keeps per (kind, side).
+
+    ``recent`` its last events; ``columns`` the deques of ``recent.values`` in
+    ``rules.metrics()`` order; ``states`` one per rule judging the kind (``AlertEngine._judges``);
+    ``limits`` per condition of those rules (``AlertEngine._conds``) its limit, clear
+    level and baseline (``AlertEngine._limits``), None when to be read again (the baseline or
+    the accrual's pool of this (kind, side) changed); ``settled`` the accrual is done with it.
+    """
+
+    recent: _Recent
+    columns: tuple[deque, ...]
+    states: list[_State]
+    limits: list[tuple] | None = None
+    settled: bool = False
+
+
 class AlertEngine:
     """Stateful rule evaluation over a stream of events (live and offline alike).
 
@@ -662,6 +721,11 @@ class AlertEngine:
     Attributes: ``baseline`` (the current ``Baseline``: settled values only),
     ``transitions`` (every raise and clear as ``Alert`` with ``kind``
     "raised"/"cleared"), ``alerts`` (every raised alert so far).
+
+    Each limit is read once per ``update`` call and (kind, side), and again only after
+    an event of that (kind, side) changed its baseline or accrual pool; a condition's
+    pelvis-offset correction is computed only where it can decide (it never raises a
+    value: a value already below the clear level stays there).
     """
 
     def __init__(self, rules: Rules | None = None, baseline: Baseline | None = None) -> None:
@@ -674,6 +738,32 @@ class AlertEngine:
         self._window = max([n for r in self.rules.rules for _, n in r.debounce.values()] + [1])
         self.transitions: list[Alert] = []
         self.alerts: list[Alert] = []
+        self._metrics = self.rules.metrics()
+        column = {m: i for i, m in enumerate(self._metrics)}
+        # per kind: the rules judging it as (rule, k, n, ((condition, metric column, limit index), ...)),
+        # and the conditions of those rules with their rule's hysteresis (the limits of a _Track)
+        self._judges: dict[str, tuple] = {}
+        self._conds: dict[str, tuple[tuple[Condition, float], ...]] = {}
+        for kind in EVENT_KINDS + tuple(k for r in self.rules.rules for k in r.kinds if k not in EVENT_KINDS):
+            judges, conds = [], []
+            for rule in self.rules.rules:
+                if kind in rule.kinds:
+                    k, n = rule.k_n(kind)
+                    where = []
+                    for cond in rule.conditions:
+                        where.append((cond, column[cond.metric], len(conds)))
+                        conds.append((cond, rule.hysteresis_deg))
+                    judges.append((rule, k, n, tuple(where)))
+            self._judges[kind], self._conds[kind] = tuple(judges), tuple(conds)
+        # how to read each metric: (per-side keys in extra of a two-legged event, Event field?, name)
+        self._side_keys = {side: tuple(side_key(m, side) for m in self._metrics) for side in SIDES}
+        self._fields = tuple((m, m in EVENT_FIELD_METRICS) for m in self._metrics)
+        # all of them Event fields (the shipped rules): one getter for the tuple of them
+        self._event_fields = None
+        if self._metrics and all(f for _, f in self._fields):
+            getter = operator.attrgetter(*self._metrics)
+            self._event_fields = getter if len(self._metrics) > 1 else (lambda e: (getter(e),))
+        self._tracks: dict[tuple[str, str], _Track] = {}
 
     # -- limits
 
@@ -698,113 +788,169 @@ class AlertEngine:
 
     def alert_limit(self, cond: Condition, kind: str, side: str) -> tuple[float | None, float | None]:
         """(limit, baseline) the rule is judged against: ``limit``, without the screening cue where it does not alert."""
-        lim, base = self.limit(cond, kind, side)
-        if base is None and kind not in self.rules.absolute_before_baseline:
+        if kind not in self.rules.absolute_before_baseline and self.baseline.get(kind, side, cond.metric) is None:
             return None, None
-        return lim, base
+        return self.limit(cond, kind, side)
+
+    def _limits(self, kind: str, side: str) -> list[tuple]:
+        """Per condition judging ``kind`` (``_conds``): (limit, clear level ``limit - hysteresis_deg``,
+        offset-corrected?, baseline, baseline SE), in degrees (``alert_limit``; None/NaN where none)."""
+        out = []
+        for cond, hyst in self._conds.get(kind, ()):
+            lim, base = self.alert_limit(cond, kind, side)
+            se = self.baseline.get_se(kind, side, cond.metric) if base is not None else float("nan")
+            clear = None if lim is None else lim - hyst
+            out.append((lim, clear, cond.opposite_side_offset and base is not None, base, se))
+        return out
 
     def is_active(self, rule: str, kind: str, side: str) -> bool:
         st = self._state.get((rule, kind, side))
         return bool(st and st.active)
 
-    # -- baseline accrual and recent values
+    # -- per (kind, side) state, baseline accrual and recent values
 
-    def _accrue(self, event: Event, side: str) -> None:
-        if self._fixed_baseline:
-            return
-        for m in self._accrual.add(event, side):
+    def _track(self, kind: str, side: str) -> _Track:
+        track = self._tracks.get((kind, side))
+        if track is None:
+            columns = tuple(deque(maxlen=self._window) for _ in self._metrics)
+            recent = self._recent[(kind, side)] = _Recent(deque(maxlen=self._window), dict(zip(self._metrics, columns)))
+            states = [self._state.setdefault((rule.name, kind, side), _State(deque(maxlen=n)))
+                      for rule, _k, n, _where in self._judges.get(kind, ())]
+            track = self._tracks[(kind, side)] = _Track(recent, columns, states)
+        return track
+
+    def _row(self, event: Event, side: str) -> tuple[float, ...]:
+        """``metric_value`` of each of ``rules.metrics()`` for ``side``, one of ``event_sides(event)``."""
+        nan = float("nan")
+        if event.side == "both":
+            extra = event.extra
+            return tuple([float(extra.get(k, nan)) for k in self._side_keys[side]])
+        if self._event_fields is not None:
+            return tuple(map(float, self._event_fields(event)))
+        return tuple([float(getattr(event, m)) if is_field else float(event.extra.get(m, nan))
+                      for m, is_field in self._fields])
+
+    def _accrue(self, event: Event, side: str, track: _Track, row: tuple[float, ...]) -> None:
+        """Add one side of an event to the baseline accrual; settled metrics join ``baseline``."""
+        track.limits = None  # the pool's level, and maybe the baseline, change
+        for m in self._accrual.add(event, side, row):
             key = (event.kind, side, m)
             b = self._accrual.settled
             self.baseline.values[key], self.baseline.se[key], self.baseline.n[key] = b.values[key], b.se[key], b.n[key]
             self.baseline.settled_s[key] = b.settled_s[key]
+        track.settled = self._accrual.done(event.kind, side)
 
-    def _remember(self, event: Event, side: str) -> None:
-        key = (event.kind, side)
-        rec = self._recent.get(key)
-        if rec is None:
-            rec = self._recent[key] = _Recent(deque(maxlen=self._window),
-                                              {m: deque(maxlen=self._window) for m in self.rules.metrics()})
-        rec.end_s.append(event.end_s)
-        for m in self.rules.metrics():
-            rec.values[m].append(metric_value(event, m, side))
+    @staticmethod
+    def _since(track: _Track, n: int, event: Event) -> float:
+        """Start (s) of the span of this side's last ``n`` events (``event`` included, not yet remembered)."""
+        ends = list(track.recent.end_s)[-(n - 1):] if n > 1 else []
+        return min(ends + [event.start_s])
 
-    def _offset_correction(self, cond: Condition, kind: str, side: str, since_s: float) -> float:
-        """Pelvis-offset correction (deg, <= 0) for ``side`` from the other side's events ending at or after ``since_s``."""
+    def _offset_correction(self, metric: str, kind: str, side: str, since_s: float) -> float:
+        """Pelvis-offset correction (deg, <= 0) of ``metric`` for ``side`` from the other side's events
+        ending at or after ``since_s`` (s)."""
         other = "left" if side == "right" else "right"
-        b_other = self.baseline.get(kind, other, cond.metric)
+        b_other = self.baseline.get(kind, other, metric)
         rec = self._recent.get((kind, other))
         if b_other is None or rec is None:
             return 0.0
-        vals = [v for t, v in zip(rec.end_s, rec.values[cond.metric]) if t >= since_s and math.isfinite(v)]
+        isfinite = math.isfinite
+        vals = [v for t, v in zip(rec.end_s, rec.values[metric]) if t >= since_s and isfinite(v)]
         if len(vals) < 3:
             return 0.0
         return pelvis_offset_correction_deg(statistics.median(vals), b_other)  # (fast for a few values)
 
     # -- evaluation
 
-    def _judge(self, rule: Rule, event: Event, side: str) -> tuple[bool, bool, dict[str, float]]:
-        """(holds, below, values) of ``rule`` for one side of one event."""
-        holds, below = True, False
+    def _values(self, judge: tuple, event: Event, side: str, track: _Track, row: tuple[float, ...]) -> dict[str, float]:
+        """Per condition of a rule (``_judges``) the value, limit, baseline, its SE and the offset correction (deg)."""
+        rule, _k, n, where = judge
         values: dict[str, float] = {}
-        rec = self._recent.get((event.kind, side))
-        k, n = rule.k_n(event.kind)
-        # the span of this side's last n events (this one included): the other side's level over the same span
-        ends = list(rec.end_s)[-(n - 1):] if rec is not None and n > 1 else []
-        since_s = min(ends + [event.start_s])
-        for cond in rule.conditions:
-            v = metric_value(event, cond.metric, side)
-            lim, base = self.alert_limit(cond, event.kind, side)
+        for cond, col, li in where:
+            lim, _clear, corrected, base, se = track.limits[li]
             corr = 0.0
-            if cond.opposite_side_offset and base is not None and event.side != "both":
-                corr = self._offset_correction(cond, event.kind, side, since_s)
-            values[cond.metric] = v
+            if corrected and event.side != "both":
+                corr = self._offset_correction(cond.metric, event.kind, side, self._since(track, n, event))
+            values[cond.metric] = row[col]
             values[f"{cond.metric}_limit"] = float("nan") if lim is None else lim
             values[f"{cond.metric}_baseline"] = float("nan") if base is None else base
-            values[f"{cond.metric}_baseline_se"] = self.baseline.get_se(event.kind, side, cond.metric) if base is not None else float("nan")
+            values[f"{cond.metric}_baseline_se"] = se
             values[f"{cond.metric}_offset"] = corr
-            if lim is None or not math.isfinite(v):
-                holds = False
-                continue
-            if v + corr <= lim:
-                holds = False
-            if v + corr < lim - rule.hysteresis_deg:
-                below = True
-        return holds, below, values
+        return values
 
     def update(self, events: Iterable[Event]) -> list[Alert]:
-        """Judge ``events`` in order; return the alerts they raised; set each event's ``alert`` field."""
+        """Judge ``events`` in order; return the alerts they raised; set each event's ``alert`` field.
+
+        Per side of an event, per rule judging its kind: the rule *holds* when every condition's
+        value (offset-corrected) is beyond its limit, is *below* when some condition's is below
+        ``limit - hysteresis_deg``. The correction (<= 0) is computed only for a value at or above
+        that clear level (one below it is below, and not beyond the limit, whatever the correction).
+        """
         raised: list[Alert] = []
+        for track in self._tracks.values():
+            track.limits = None  # read afresh: a stored baseline may have been changed between calls
+        isfinite = math.isfinite
         for event in events:
             label = ""
-            for side in event_sides(event):
-                for rule in self.rules.rules:
-                    if event.kind not in rule.kinds:
-                        continue
-                    k, n = rule.k_n(event.kind)
-                    key = (rule.name, event.kind, side)
-                    st = self._state.get(key)
-                    if st is None:
-                        st = self._state[key] = _State(deque(maxlen=n))
-                    holds, below, values = self._judge(rule, event, side)
-                    st.exceed.append(holds)
+            kind = event.kind
+            judges = self._judges.get(kind, ())
+            two_legged = event.side == "both"
+            for side in SIDES if two_legged else (event.side,):
+                track = self._tracks.get((kind, side)) or self._track(kind, side)
+                row = self._row(event, side)
+                lims = track.limits
+                if lims is None:
+                    lims = track.limits = self._limits(kind, side)
+                for judge, st in zip(judges, track.states):
+                    rule, k, n, where = judge
+                    holds, below = True, False
+                    since_s = None
+                    for cond, col, li in where:
+                        lim, clear, corrected, _base, _se = lims[li]
+                        v = row[col]
+                        if lim is None or not isfinite(v):
+                            holds = False
+                        elif v < clear <= lim:  # v + correction <= v: below, not beyond
+                            holds, below = False, True
+                        else:
+                            corr = 0.0
+                            if corrected and not two_legged:
+                                if since_s is None:
+                                    since_s = self._since(track, n, event)
+                                corr = self._offset_correction(cond.metric, kind, side, since_s)
+                            if v + corr <= lim:
+                                holds = False
+                            if v + corr < clear:
+                                below = True
+                        if below and not holds:  # the other conditions change neither
+                            break
+                    exceed = st.exceed
+                    exceed.append(holds)
                     st.below_run = st.below_run + 1 if below else 0
-                    t = float(event.extra.get("detected_s", event.end_s))
-                    if not st.active and sum(st.exceed) >= k:
-                        st.active = True
-                        st.below_run = 0
-                        alert = Alert(rule.name, side, t, {**values, "k": float(k), "n": float(n)}, event)
-                        raised.append(alert)
-                        self.alerts.append(alert)
-                        self.transitions.append(alert)
-                    elif st.active and st.below_run >= k:
+                    if not st.active:
+                        if sum(exceed) >= k:
+                            st.active = True
+                            st.below_run = 0
+                            values = self._values(judge, event, side, track, row)
+                            t = float(event.extra.get("detected_s", event.end_s))
+                            alert = Alert(rule.name, side, t, {**values, "k": float(k), "n": float(n)}, event)
+                            raised.append(alert)
+                            self.alerts.append(alert)
+                            self.transitions.append(alert)
+                    elif st.below_run >= k:
                         st.active = False
-                        st.exceed.clear()
-                        self.transitions.append(Alert(rule.name, side, t, values, event, kind="cleared"))
+                        exceed.clear()
+                        t = float(event.extra.get("detected_s", event.end_s))
+                        self.transitions.append(Alert(rule.name, side, t, self._values(judge, event, side, track, row),
+                                                      event, kind="cleared"))
                     if st.active and not label:
                         label = rule.name
                 # after judging: an event is not judged against a baseline it is part of
-                self._remember(event, side)
-                self._accrue(event, side)
+                track.recent.end_s.append(event.end_s)
+                for column, v in zip(track.columns, row):
+                    column.append(v)
+                if not track.settled and not self._fixed_baseline:
+                    self._accrue(event, side, track, row)
             event.alert = label
         return raised
 

@@ -29,10 +29,10 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import event_kernels, interp, sync
+    from hipmon import event_kernels, heading_kernels, interp, sync
     from hipmon.codecs import movesense
 
-    return [f for m in (sync, event_kernels, interp, movesense) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -74,4 +74,21 @@ def warm_up() -> None:
     ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
     interp_rows(t, t, np.zeros((t.size, 3)))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
+    _warm_heading(np)
     _warm = True
+
+
+def _warm_heading(np: Any) -> None:
+    """hipmon.heading_kernels: a still, upright stream (a rest reset included), and each kernel the
+    tracker calls from inside the others or only in gait."""
+    from hipmon import heading_kernels as hk
+    from hipmon.heading import HeadingTracker
+
+    q = {p: np.tile([1.0, 0.0, 0.0, 0.0], (16, 1)) for p in ("pelvis", "left_thigh", "right_thigh")}
+    HeadingTracker(rate_hz=8.0).apply(q, {p: np.zeros((16, 3)) for p in q}, 0)
+    x = np.zeros((5, 4))
+    hk.pairwise_sum(x[0], 4)
+    hk.pairwise_sum_complex(x[0], x[1], 4)
+    hk.sum_min_max(x[0], 4)
+    hk.wrapped_yaw_terms(x[0], 0.0, x[1], x[2])
+    hk._block_end(4, np.zeros(hk.N_F), np.zeros(hk.N_I, np.int64), np.ones(hk.N_C), x, np.zeros((2, hk.N_R)))

@@ -55,7 +55,6 @@ import json
 import math
 import operator
 import re
-import statistics
 import tomllib
 from collections import deque
 from dataclasses import dataclass, field
@@ -685,7 +684,7 @@ class _State:
 
 @dataclass
 class _Recent:
-    """The last events of one (kind, side): end times (s) and values per metric (deg)."""
+    """The last events of one (kind, side): end times (s) and values per metric (deg; None where not finite)."""
 
     end_s: deque
     values: dict[str, deque]
@@ -850,15 +849,16 @@ class AlertEngine:
         """Pelvis-offset correction (deg, <= 0) of ``metric`` for ``side`` from the other side's events
         ending at or after ``since_s`` (s)."""
         other = "left" if side == "right" else "right"
-        b_other = self.baseline.get(kind, other, metric)
         rec = self._recent.get((kind, other))
-        if b_other is None or rec is None:
+        if rec is None:
             return 0.0
-        isfinite = math.isfinite
-        vals = [v for t, v in zip(rec.end_s, rec.values[metric]) if t >= since_s and isfinite(v)]
+        b_other = self.baseline.get(kind, other, metric)
+        if b_other is None:
+            return 0.0
+        vals = sorted([v for t, v in zip(rec.end_s, rec.values[metric]) if t >= since_s and v is not None])
         if len(vals) < 3:
             return 0.0
-        return pelvis_offset_correction_deg(statistics.median(vals), b_other)  # (fast for a few values)
+        return pelvis_offset_correction_deg(_sorted_median(vals), b_other)  # (statistics.median's numbers)
 
     # -- evaluation
 
@@ -898,6 +898,7 @@ class AlertEngine:
             for side in SIDES if two_legged else (event.side,):
                 track = self._tracks.get((kind, side)) or self._track(kind, side)
                 row = self._row(event, side)
+                finite = [v if isfinite(v) else None for v in row]
                 lims = track.limits
                 if lims is None:
                     lims = track.limits = self._limits(kind, side)
@@ -907,8 +908,8 @@ class AlertEngine:
                     since_s = None
                     for cond, col, li in where:
                         lim, clear, corrected, _base, _se = lims[li]
-                        v = row[col]
-                        if lim is None or not isfinite(v):
+                        v = finite[col]
+                        if lim is None or v is None:
                             holds = False
                         elif v < clear <= lim:  # v + correction <= v: below, not beyond
                             holds, below = False, True
@@ -947,7 +948,7 @@ class AlertEngine:
                         label = rule.name
                 # after judging: an event is not judged against a baseline it is part of
                 track.recent.end_s.append(event.end_s)
-                for column, v in zip(track.columns, row):
+                for column, v in zip(track.columns, finite):
                     column.append(v)
                 if not track.settled and not self._fixed_baseline:
                     self._accrue(event, side, track, row)

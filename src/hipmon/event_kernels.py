@@ -1,9 +1,12 @@
 """Compiled per-sample loops of the event detectors (``hipmon.jit``): the same decisions, in the
-same IEEE arithmetic, as the Python step functions they stand for (``hipmon.events``)."""
+same IEEE arithmetic, as the Python step functions they stand for (``hipmon.events``; the contact
+detector's Python original is tests/events_reference.py). Helpers called only from the kernels
+are ``register_jitable`` (compiled into them, not kernels of their own)."""
 
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from hipmon.jit import njit
 
@@ -97,4 +100,199 @@ def single_leg_run(state, time_s, flex_l, flex_r, moving, params, out):  # pragm
                 n_out += 1
             state[SL_LIFTED] = -1.0
             state[SL_REP_START] = np.nan
+    return n_out
+
+
+#: ``contact_run``'s state vector: the flight, the force's runs and flanks, the open contact and landing.
+(CT_IN_FLIGHT, CT_LOW_SINCE, CT_FLIGHT_START, CT_C_OPEN, CT_C_IC, CT_C_FLIGHT, CT_C_SIDE, CT_L_OPEN, CT_L_IC,
+ CT_L_SIDE, CT_L_FLIGHT, CT_L_TAKE_OFF, CT_L_THIGHS, CT_LAST_STANCE_END, CT_RISE_T, CT_FALL_T0, CT_FALL_F0,
+ CT_FALL_T1, CT_FALL_F1, CT_LAST_FLIGHT_S) = range(20)
+CT_STATE_SIZE = 20
+#: Side codes of ``contact_run`` (contact side 2: from the pelvis rates, decided by the caller).
+CT_LEFT, CT_RIGHT, CT_BOTH = 0.0, 1.0, 2.0
+#: Columns of ``contact_run``'s output rows.
+(CO_G, CO_KIND, CO_SIDE, CO_START, CO_END, CO_A, CO_B, CO_NOW, CO_TAKE_OFF_END, CO_THIGHS) = range(10)
+CO_SIZE = 10
+
+
+def contact_state() -> np.ndarray:
+    """A new contact detector's state: not in flight, nothing open, no flank seen yet (NaN = none)."""
+    s = np.full(CT_STATE_SIZE, np.nan)
+    s[CT_IN_FLIGHT] = s[CT_C_OPEN] = s[CT_L_OPEN] = 0.0
+    s[CT_LAST_FLIGHT_S] = 0.0
+    return s
+
+
+@register_jitable
+def _py_min(a, b):  # pragma: no cover - compiled
+    """Python's ``min(a, b)``: ``a`` unless ``b < a``."""
+    return b if b < a else a
+
+
+@register_jitable
+def _py_max(a, b):  # pragma: no cover - compiled
+    """Python's ``max(a, b)``: ``a`` unless ``b > a``."""
+    return b if b > a else a
+
+
+@register_jitable
+def _lower_bound(t, lo, hi, key):  # pragma: no cover - compiled
+    """``lo + np.searchsorted(t[lo:hi], key, side='left')`` (the same bisection, so the same answer on any ``t``)."""
+    while lo < hi:
+        mid = lo + ((hi - lo) >> 1)
+        if t[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@register_jitable
+def _min_since(t, f, i, t_from, empty):  # pragma: no cover - compiled
+    """The lowest ``f`` of rows ``a..i`` (a: the first row of ``t[:i + 1]`` at or after ``t_from``, by
+    bisection, as ``History.since``); ``empty`` if none."""
+    a = _lower_bound(t, 0, i + 1, t_from)
+    if a > i:
+        return empty
+    m = f[a]
+    for k in range(a + 1, i + 1):
+        if f[k] < m or np.isnan(f[k]):
+            m = f[k]
+    return m
+
+
+@register_jitable
+def flank_foot(t0, f0, t1, f1, level):  # pragma: no cover - compiled
+    """Time (s) where the straight flank through (t0, f0), (t1, f1) reaches ``level`` (m/s²), within one
+    sample of it.
+
+    A contact edge of the pelvis specific force: free fall reads ``level`` (0 at the centre of
+    mass; a trunk or sacral sensor also feels its own motion relative to it, so the flight
+    level next to each edge is measured, not assumed), and the force plate's contact starts
+    or ends where the steep flank leaves that level. Rising: the contact onset, at most one
+    sample before the flank; falling: the contact end, at most one sample after it."""
+    dt = t1 - t0
+    slope = (f1 - f0) / dt if dt > 0 else 0.0
+    if slope > 0:
+        return _py_min(t1, _py_max(t0 - dt, t1 - (f1 - level) / slope))
+    if slope < 0:
+        return _py_max(t0, _py_min(t1 + dt, t0 + (level - f0) / slope))
+    return t0 if f1 < f0 else t1
+
+
+@register_jitable
+def _close_landing(state, out, n_out, g, end, now, take_off):  # pragma: no cover - compiled
+    """The open landing ended at ``end`` (s), detected at ``now`` (s): one output row."""
+    row = out[n_out]
+    row[CO_G], row[CO_KIND], row[CO_SIDE] = g, 1.0, state[CT_L_SIDE]
+    row[CO_START], row[CO_END], row[CO_A], row[CO_B] = state[CT_L_IC], end, state[CT_L_TAKE_OFF], state[CT_L_FLIGHT]
+    row[CO_NOW], row[CO_TAKE_OFF_END], row[CO_THIGHS] = now, take_off, state[CT_L_THIGHS]
+    state[CT_L_OPEN] = 0.0
+    return n_out + 1
+
+
+@njit
+def contact_run(state, x, base, g0, params, in_flight, out):  # pragma: no cover - compiled
+    """Flights and contacts from the pelvis vertical specific force, sample by sample
+    (``hipmon.events._ContactDetector``): running stances and landings.
+
+    ``state`` (20,) is updated in place. ``x`` (M, >= 7) is the ``History`` (columns time s, force
+    m/s², thigh rates L/R and pelvis rate about Z rad/s, hip flexions L/R deg) whose row ``g - base``
+    is stream sample ``g``; the samples ``g0..base + M - 1`` are stepped (the rows before them are
+    the look-back). ``params``: flight_force, contact_force, edge_force, min_flight_s,
+    min_contact_s, max_stance_s, run_spread_deg, scissor_rate, min_jump_flight_s,
+    max_running_flight_s, landing_window_s, both_legs_flexion_deg, want_stance, want_landing.
+    ``in_flight`` (K,) receives the flight state after each stepped sample. ``out`` (>= 2 K, 10)
+    receives the events, in order: sample, kind (0 stance, 1 landing), side (``CT_*``; a
+    stance's 2: from the pelvis rates), start = initial contact (s), end (s), a stance's flight
+    before it or a landing's take-off (s), a landing's flight time (s), detected (s), a landing's
+    ends-in-take-off flag, a landing's thighs flag. Returns the number of events."""
+    flight_force, contact_force, edge_force, min_flight, min_contact, max_stance = (
+        params[0], params[1], params[2], params[3], params[4], params[5])
+    run_spread, scissor_rate, min_jump, max_running_flight, landing_window, both_legs = (
+        params[6], params[7], params[8], params[9], params[10], params[11])
+    want_stance, want_landing = params[12] != 0.0, params[13] != 0.0
+    t_col, f_col = x[:, 0], x[:, 1]
+    n_out = 0
+    for i in range(g0 - base, x.shape[0]):
+        g = base + i
+        t, f, w_l, w_r, w_p, flex_l, flex_r = x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5], x[i, 6]
+        # the force's edge crossings (the flanks' two samples) and its run below the flight level
+        if i > 0:
+            high, was_high = f >= edge_force, f_col[i - 1] >= edge_force
+            if high and not was_high:  # a rising flank: its foot, at the flight level just before it
+                pt, pf = t_col[i - 1], f_col[i - 1]
+                level = _min_since(t_col, f_col, i - 1, _py_max(pt - 0.2, pt - min_flight), pf)
+                state[CT_RISE_T] = flank_foot(pt, pf, t, f, level)
+            elif was_high and not high:
+                state[CT_FALL_T0], state[CT_FALL_F0] = t_col[i - 1], f_col[i - 1]
+                state[CT_FALL_T1], state[CT_FALL_F1] = t, f
+        if f < flight_force:
+            if np.isnan(state[CT_LOW_SINCE]):
+                state[CT_LOW_SINCE] = t
+            low_since = state[CT_LOW_SINCE]
+            if state[CT_IN_FLIGHT] == 0.0 and t - low_since >= min_flight:
+                # a flight started: the contact ended where the falling flank reaches the flight level
+                # just after it (the lowest f since the flank)
+                state[CT_IN_FLIGHT] = 1.0
+                edge = low_since
+                if not np.isnan(state[CT_FALL_T1]) and state[CT_FALL_T1] >= low_since:
+                    t1 = state[CT_FALL_T1]
+                    level = _min_since(t_col, f_col, i, _py_max(t - 0.2, t1), np.nan)
+                    edge = flank_foot(state[CT_FALL_T0], state[CT_FALL_F0], t1, state[CT_FALL_F1], level)
+                state[CT_FLIGHT_START] = edge
+                if state[CT_C_OPEN] != 0.0:
+                    state[CT_C_OPEN] = 0.0
+                    ic = state[CT_C_IC]
+                    dur = edge - ic
+                    if want_stance and not dur < min_contact:
+                        row = out[n_out]
+                        row[CO_G], row[CO_KIND], row[CO_SIDE] = g, 0.0, state[CT_C_SIDE]
+                        row[CO_START], row[CO_END], row[CO_A], row[CO_NOW] = ic, edge, state[CT_C_FLIGHT], t
+                        n_out += 1
+                        state[CT_LAST_STANCE_END] = edge
+                if state[CT_L_OPEN] != 0.0:
+                    n_out = _close_landing(state, out, n_out, g, edge, t, 1.0)
+        else:
+            state[CT_LOW_SINCE] = np.nan
+            if state[CT_IN_FLIGHT] != 0.0 and f >= contact_force:
+                state[CT_IN_FLIGHT] = 0.0
+                # initial contact: where f rose through edge_force
+                fs = state[CT_FLIGHT_START]
+                rise = state[CT_RISE_T]
+                # ``rise >= (flight_start or -inf)``: a flight start of 0.0 counts as none there
+                ic = rise if (not np.isnan(rise) and rise >= (fs if (not np.isnan(fs) and fs != 0.0) else -np.inf)) \
+                    else t
+                flight = ic - (fs if not np.isnan(fs) else ic)
+                state[CT_LAST_FLIGHT_S] = flight
+                take_off = fs if not np.isnan(fs) else ic
+                thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
+                lead_l = flex_l > flex_r
+                spread = abs(flex_l - flex_r)
+                w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
+                if thighs:
+                    scissor = spread >= run_spread and (
+                        flight < min_jump or (w_lead - w_p <= -scissor_rate and w_trail - w_p >= scissor_rate))
+                else:
+                    lse = state[CT_LAST_STANCE_END]
+                    after_stance = not np.isnan(lse) and abs(take_off - lse) < 1e-9
+                    scissor = flight < min_jump or (after_stance and flight < max_running_flight)
+                state[CT_C_OPEN], state[CT_C_IC], state[CT_C_FLIGHT] = 1.0, ic, flight
+                state[CT_C_SIDE] = (CT_LEFT if lead_l else CT_RIGHT) if thighs else CT_BOTH
+                if not scissor and flight >= min_jump and want_landing:
+                    if not thighs or spread < both_legs:
+                        side = CT_BOTH
+                    else:
+                        side = CT_LEFT if flex_l < flex_r else CT_RIGHT
+                    state[CT_L_OPEN], state[CT_L_IC], state[CT_L_SIDE] = 1.0, ic, side
+                    state[CT_L_FLIGHT], state[CT_L_TAKE_OFF] = flight, take_off
+                    state[CT_L_THIGHS] = 1.0 if thighs else 0.0
+                    state[CT_C_OPEN] = 0.0
+                elif not scissor:
+                    state[CT_C_OPEN] = 0.0  # a short hop without scissoring: neither
+        if state[CT_C_OPEN] != 0.0 and t - state[CT_C_IC] > max_stance:
+            state[CT_C_OPEN] = 0.0  # no flight followed: not running (e.g. a stop)
+        if state[CT_L_OPEN] != 0.0 and t - state[CT_L_IC] >= landing_window:
+            n_out = _close_landing(state, out, n_out, g, t, t, 0.0)
+        in_flight[i - (g0 - base)] = state[CT_IN_FLIGHT] != 0.0
     return n_out

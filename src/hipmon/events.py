@@ -242,179 +242,74 @@ class _Pending:
 class _ContactDetector:
     """Flights and contacts from the pelvis vertical specific force: running stances and landings.
 
-    Per chunk of a ``History``: ``begin(h, g0)`` finds in bulk what the force alone decides (its
-    crossings of the edge level, where the flank feet lie, and the runs below the flight level);
-    ``step(h, g)`` then takes the decisions at the samples where they can change something
-    (``next_due``: a flight confirmed, a contact, an open window running out), in order;
-    ``end(h)`` carries the state over. Every other sample would only repeat the state, so
-    this is exactly stepping every sample (the windows it looks back over, the force's last
-    0.2 s and the pelvis rates' last 1 s, are read from the history)."""
+    Sample by sample (``hipmon.event_kernels.contact_run``, compiled) over the new rows of a
+    ``History``; the state is one vector carried from chunk to chunk. A stance whose side the
+    thighs do not give takes it from the pelvis rates here (``_pelvis_side``), in the order
+    the stances close."""
 
     def __init__(self, cfg: EventConfig) -> None:
+        from hipmon import event_kernels as ek
+
         self.cfg = cfg
-        self.in_flight = False
-        self.low_since: float | None = None  # time f went below flight_force, carried from the last chunk
-        self.flight_start: float | None = None
-        self.contact: dict[str, float] | None = None  # open contact (IC time, rates, flexions)
-        self.landing: dict[str, float] | None = None  # open landing window
-        self.last_flight_s = 0.0
-        self.rise_t: float | None = None  # latest contact onset (the rising flank's foot), end of the last chunk
-        self.fall_flank: tuple[float, float, float, float] | None = None  # (t0, f0, t1, f1) of the latest fall
-        self.last_side: str | None = None
-        self.last_stance_end: float | None = None  # toe-off of the latest running stance
-        e = np.empty(0, dtype=np.int64)
-        self._rises, self._falls, self._flights, self._contactable = e, e, e, e
-        self._g0 = 0
-        self._low = np.empty(0, dtype=bool)
-        self._low_from = np.empty(0)  # per sample of the chunk: time its run below the flight level began
+        self._ek = ek
+        self.state = ek.contact_state()
+        self.last_side: str | None = None  # side of the latest running stance
+        self.params = np.array([cfg.flight_force, cfg.contact_force, cfg.edge_force, cfg.min_flight_s,
+                                cfg.min_contact_s, cfg.max_stance_s, cfg.run_spread_deg, cfg.scissor_rate,
+                                cfg.min_jump_flight_s, cfg.max_running_flight_s, cfg.landing_window_s,
+                                cfg.both_legs_flexion_deg, float("stance" in cfg.kinds),
+                                float("landing" in cfg.kinds)])
 
-    def begin(self, h: History, g0: int) -> None:
-        """The new samples ``g0..h.end-1``: the force's edge crossings, its runs below the flight level,
-        the samples where a flight would be confirmed and where a contact could start."""
-        cfg = self.cfg
-        lo = max(g0 - 1, h.base)
-        f = h.x[lo - h.base:, H_F]
-        t = h.x[g0 - h.base:, H_T]
-        high = f >= cfg.edge_force
-        turn = lo + 1 + np.flatnonzero(high[1:] != high[:-1])  # the sample after which high changed
-        up = high[turn - lo]
-        self._rises, self._falls = turn[up], turn[~up]
-        low = f[g0 - lo:] < cfg.flight_force
-        # each low sample's run start (a run going on from the last chunk began at ``low_since``)
-        before = self.low_since is not None and g0 > 0
-        run_t = np.where(low & ~np.concatenate([[before], low[:-1]]), t, np.nan)
-        if low.size and low[0] and before:
-            run_t[0] = self.low_since
-        run_t = np.where(low, _fill_forward(run_t), np.nan)
-        fire = low & (t - run_t >= cfg.min_flight_s)  # ``t - low_since >= min_flight_s``: a flight
-        first = fire & ~np.concatenate([[False], fire[:-1]])  # later ones in the same run change nothing
-        self._flights = g0 + np.flatnonzero(first)
-        self._contactable = g0 + np.flatnonzero(~low & (f[g0 - lo:] >= cfg.contact_force))
-        self._g0, self._low, self._low_from = g0, low, run_t
+    @property
+    def in_flight(self) -> bool:
+        return bool(self.state[self._ek.CT_IN_FLIGHT] != 0.0)
 
-    def end(self, h: History) -> None:
-        """Carry the force's state (the run below the flight level, the latest flanks) to the next chunk."""
-        if not self._low.size:
-            return
-        self.low_since = float(self._low_from[-1]) if self._low[-1] else None
-        self.rise_t = self._rise_at(h, h.end - 1)
-        self.fall_flank = self._fall_at(h, h.end - 1)
+    @property
+    def landing_open(self) -> bool:
+        return bool(self.state[self._ek.CT_L_OPEN] != 0.0)
 
-    def _rise_at(self, h: History, g: int) -> float | None:
-        """The latest contact onset at sample ``g``: the foot of the last rising edge crossing up to ``g``."""
-        k = int(np.searchsorted(self._rises, g, side="right")) - 1
-        if k < 0:
-            return self.rise_t
-        j = int(self._rises[k])
-        prev_t, prev_f, t, f = h.at(j - 1, H_T), h.at(j - 1, H_F), h.at(j, H_T), h.at(j, H_F)
-        # the steep flank through the two samples, extrapolated back to the flight level just before it
-        w = h.since(j - 1, max(prev_t - 0.2, prev_t - self.cfg.min_flight_s))
-        level = float(w[:, H_F].min()) if len(w) else prev_f
-        return _flank_foot(prev_t, prev_f, t, f, level)
-
-    def _fall_at(self, h: History, g: int) -> tuple[float, float, float, float] | None:
-        """The latest falling edge crossing up to sample ``g``: (t0, f0, t1, f1)."""
-        k = int(np.searchsorted(self._falls, g, side="right")) - 1
-        if k < 0:
-            return self.fall_flank
-        j = int(self._falls[k])
-        return (h.at(j - 1, H_T), h.at(j - 1, H_F), h.at(j, H_T), h.at(j, H_F))
-
-    def next_due(self, h: History, g_from: int, g_end: int) -> int:
-        """The first sample in ``g_from..g_end-1`` where the state changes: a flight confirmed, a
-        contact, an open contact or landing window running out; ``g_end`` if none."""
-        cfg = self.cfg
-        due = g_end
-        ev = self._contactable if self.in_flight else self._flights
-        k = int(np.searchsorted(ev, g_from))
-        if k < ev.size:
-            due = min(due, int(ev[k]))
-        if self.contact is not None:
-            ic = self.contact["ic"]
-            due = min(due, first_true(h, g_from, due, lambda t: t - ic > cfg.max_stance_s, ic + cfg.max_stance_s))
-        if self.landing is not None:
-            ic_l = self.landing["ic"]
-            due = min(due, first_true(h, g_from, due, lambda t: t - ic_l >= cfg.landing_window_s,
-                                           ic_l + cfg.landing_window_s))
-        return due
-
-    def step(self, h: History, g: int) -> list[_Pending]:
-        cfg = self.cfg
-        out: list[_Pending] = []
-        t, f, w_l, w_r, w_p, flex_l, flex_r = h.x[g - h.base, :H_FR + 1].tolist()
-        if f < cfg.flight_force:
-            low_since = float(self._low_from[g - self._g0])  # when this run below the flight level began
-            if not self.in_flight and t - low_since >= cfg.min_flight_s:
-                # a flight started: the contact ended where the falling flank reaches the flight level
-                # just after it (the lowest f since the flank)
-                self.in_flight = True
-                edge = low_since
-                fall = self._fall_at(h, g)
-                if fall is not None and fall[2] >= low_since:
-                    t0, f0, t1, f1 = fall
-                    level = float(h.since(g, max(t - 0.2, t1))[:, H_F].min())
-                    edge = _flank_foot(t0, f0, t1, f1, level)
-                self.flight_start = edge
-                if self.contact is not None:
-                    out += self._close_contact(edge, h, g)
-                if self.landing is not None:
-                    out += self._close_landing(edge, t, take_off=True)
-        elif self.in_flight and f >= cfg.contact_force:
-            self.in_flight = False
-            # initial contact: where f rose through edge_force
-            rise = self._rise_at(h, g)
-            ic = rise if (rise is not None and rise >= (self.flight_start or -np.inf)) else t
-            flight = ic - (self.flight_start if self.flight_start is not None else ic)
-            self.last_flight_s = flight
-            take_off = self.flight_start if self.flight_start is not None else ic
-            self.contact = {"ic": ic, "w_l": w_l, "w_r": w_r, "flex_l": flex_l, "flex_r": flex_r,
-                            "flight": flight, "take_off": take_off}
-            # running: the thighs scissor (the leading, more flexed thigh extends relative to the
-            # pelvis while the trailing one swings forward); a jump or hop landing does not
-            thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
-            lead_l = flex_l > flex_r
-            spread = abs(flex_l - flex_r)
-            w_lead, w_trail = (w_l, w_r) if lead_l else (w_r, w_l)
-            if thighs:
-                scissor = spread >= cfg.run_spread_deg and (
-                    flight < cfg.min_jump_flight_s
-                    or (w_lead - w_p <= -cfg.scissor_rate and w_trail - w_p >= cfg.scissor_rate))
+    def run(self, h: History, g0: int) -> tuple[list[tuple[int, _Pending]], np.ndarray]:
+        """Step the samples ``g0..h.end-1``: the events they complete, each with its sample, in order,
+        and whether each sample (K,) ends in flight."""
+        ek = self._ek
+        k = h.end - g0
+        in_flight = np.zeros(k, dtype=np.bool_)
+        out = np.empty((2 * k, ek.CO_SIZE))
+        n = ek.contact_run(self.state, h.x, h.base, g0, self.params, in_flight, out)
+        found: list[tuple[int, _Pending]] = []
+        for g, kind, side, start, end, a, b, now, ends_in_take_off, thighs in out[:n].tolist():
+            if kind == 0.0:
+                s = SIDES[int(side)] if side != ek.CT_BOTH else self._pelvis_side(h, int(g), start,
+                                                                                    start + 0.5 * (end - start))
+                self.last_side = s
+                found.append((int(g), _Pending("stance", s, start, end, {
+                    "initial_contact_s": start, "toe_off_s": end, "contact_time_s": end - start,
+                    "flight_before_s": a, "method": 0.0, "detected_s": now})))
             else:
-                # pelvis only: a short flight between contacts is running; a long one a jump,
-                # unless it follows a running stance (running rhythm: a take-off from a running
-                # contact, downhill flights reach 0.2 s) and is shorter than any jump's flight
-                after_stance = self.last_stance_end is not None and abs(take_off - self.last_stance_end) < 1e-9
-                scissor = flight < cfg.min_jump_flight_s or (after_stance and flight < cfg.max_running_flight_s)
-            self.contact["side"] = ("left" if lead_l else "right") if thighs else ""
-            if not scissor and flight >= cfg.min_jump_flight_s and "landing" in cfg.kinds:
-                if not thighs or spread < cfg.both_legs_flexion_deg:
-                    side = "both"
-                else:
-                    side = "left" if flex_l < flex_r else "right"
-                self.landing = {"ic": ic, "side": side, "flight": flight, "take_off": take_off, "thighs": thighs}
-                self.contact = None
-            elif not scissor:
-                self.contact = None  # a short hop without scissoring: neither
-        if self.contact is not None and t - self.contact["ic"] > cfg.max_stance_s:
-            self.contact = None  # no flight followed: not running (e.g. a stop)
-        if self.landing is not None and t - self.landing["ic"] >= cfg.landing_window_s:
-            out += self._close_landing(t, t, take_off=False)
-        return out
+                found += [(int(g), p) for p in self._landing(side, start, end, a, b, now, ends_in_take_off,
+                                                             thighs)]
+        return found, in_flight
 
-    def _close_contact(self, toe_off: float, h: History, g: int) -> list[_Pending]:
-        """The open contact, ended at ``toe_off`` (s) by sample ``g`` of ``h``: a running stance, if long enough."""
-        c, self.contact = self.contact, None
-        if c is None or "stance" not in self.cfg.kinds:
+    def close_landing(self, end: float, now: float) -> list[_Pending]:
+        """The open landing (if any), ended at ``end`` (s) by the end of the stream at ``now`` (s)."""
+        ek = self._ek
+        if self.state[ek.CT_L_OPEN] == 0.0:
             return []
-        dur = toe_off - c["ic"]
-        if dur < self.cfg.min_contact_s:
-            return []
-        side = c["side"] or self._pelvis_side(h, g, c["ic"], c["ic"] + 0.5 * dur)
-        self.last_stance_end = toe_off
-        self.last_side = side  # the leading (more flexed) thigh at initial contact is on the ground
-        return [_Pending("stance", side, c["ic"], toe_off, {
-            "initial_contact_s": c["ic"], "toe_off_s": toe_off, "contact_time_s": dur,
-            "flight_before_s": c["flight"], "method": 0.0, "detected_s": h.at(g, H_T)})]
+        self.state[ek.CT_L_OPEN] = 0.0
+        st = self.state.tolist()  # Python floats, as the events' fields are
+        return self._landing(st[ek.CT_L_SIDE], st[ek.CT_L_IC], end, st[ek.CT_L_TAKE_OFF], st[ek.CT_L_FLIGHT], now,
+                             0.0, st[ek.CT_L_THIGHS])
+
+    @staticmethod
+    def _landing(side: float, ic: float, end: float, take_off: float, flight: float, now: float,
+                 ends_in_take_off: float, thighs: float) -> list[_Pending]:
+        """A landing's events: a two-legged one once per leg (each leg's own peaks and alerts); without
+        thighs there are no per-leg peaks: one event, side "both"."""
+        both = side == 2.0
+        extra = {"take_off_s": take_off, "flight_time_s": flight, "initial_contact_s": ic, "impact_s": ic,
+                 "ends_in_take_off": ends_in_take_off, "detected_s": now, "bilateral": float(both)}
+        sides = (SIDES if thighs != 0.0 else ("both",)) if both else (SIDES[int(side)],)
+        return [_Pending("landing", s, ic, end, dict(extra)) for s in sides]
 
     def _pelvis_side(self, h: History, g: int, ic: float, mid: float) -> str:
         """Stance side from the pelvis rates (``hipmon.gait_events.side_from_pelvis_rates``) over IC ± (mid − IC)."""
@@ -422,41 +317,12 @@ class _ContactDetector:
         side = side_from_pelvis_rates(w[:, H_T], w[:, H_WANT], w[:, H_WUP], ic, mid - ic) if len(w) else None
         return side or ("left" if self.last_side == "right" else "right")
 
-    def _close_landing(self, end: float, now: float, take_off: bool) -> list[_Pending]:
-        L, self.landing = self.landing, None
-        if L is None:
-            return []
-        extra = {"take_off_s": L["take_off"], "flight_time_s": L["flight"], "initial_contact_s": L["ic"],
-                 "impact_s": L["ic"], "ends_in_take_off": float(take_off), "detected_s": now,
-                 "bilateral": float(L["side"] == "both")}
-        # a two-legged landing is reported once per leg (each leg's own peaks and alerts); without
-        # thighs there are no per-leg peaks: one event, side "both"
-        sides = SIDES if (L["side"] == "both" and L.get("thighs", True)) else (L["side"],)
-        return [_Pending("landing", s, L["ic"], end, dict(extra)) for s in sides]
-
 
 def _fill_forward(x: np.ndarray) -> np.ndarray:
     """``x`` (K,) with each NaN replaced by the last non-NaN value before it (NaN if none)."""
     idx = np.where(np.isnan(x), 0, np.arange(x.size))
     np.maximum.accumulate(idx, out=idx)
     return x[idx]  # leading NaNs map to x[0], itself NaN
-
-
-def _flank_foot(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
-    """Time (s) where the straight flank through (t0, f0), (t1, f1) reaches ``level`` (m/s²), within one sample of it.
-
-    A contact edge of the pelvis specific force: free fall reads ``level`` (0 at the centre of
-    mass; a trunk or sacral sensor also feels its own motion relative to it, so the flight
-    level next to each edge is measured, not assumed), and the force plate's contact starts
-    or ends where the steep flank leaves that level.
-    """
-    dt = t1 - t0
-    slope = (f1 - f0) / dt if dt > 0 else 0.0
-    if slope > 0:  # rising: contact onset, at most one sample before the flank
-        return min(t1, max(t0 - dt, t1 - (f1 - level) / slope))
-    if slope < 0:  # falling: contact end, at most one sample after it
-        return max(t0, min(t1 + dt, t0 + (level - f0) / slope))
-    return t0 if f1 < f0 else t1
 
 
 class _SingleLegDetector:
@@ -552,11 +418,12 @@ class EventDetector:
         g0 = h.end
         h.append(np.column_stack([c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r, nan])[ok])
         g_end = h.end
-        found: list[tuple[int, int, _Pending]] = []  # (sample, detector, event): the order stepping gives
+        # (sample, detector, order within the sample, event): sorted, the order stepping gives
+        found: list[tuple[int, int, int, _Pending]] = []
         if g_end > g0:
-            found += [(g0 + i, 1, p) for i, p in self._single.run(c.time_s[ok], fl[ok], fr[ok], moving[ok])]
+            found += [(g0 + i, 1, 0, p) for i, p in self._single.run(c.time_s[ok], fl[ok], fr[ok], moving[ok])]
             found += self._step_contacts_and_walk(h, g0, g_end)
-        events = self._finish([p for *_, p in sorted(found, key=lambda x: (x[0], x[1]))])
+        events = self._finish([x[3] for x in sorted(found, key=lambda x: x[:3])])
         # keep frames back to the oldest start an open detector may still report
         keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
                      cfg.max_stance_s + cfg.landing_window_s) + 0.5
@@ -568,91 +435,84 @@ class EventDetector:
         # in detection order (then end, start): the same order however the frames were chunked
         return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))
 
-    def _step_contacts_and_walk(self, h: History, g0: int, g_end: int) -> list[tuple[int, int, _Pending]]:
-        """The contact and walking detectors over the new samples ``g0..g_end-1``, stepped only where
-        something can happen (a flight confirmed, a contact, a candidate step peak while the walking
-        detector listens, a time an open event waits for); every other sample would only repeat the
-        state (``_ContactDetector``, ``PelvisStepDetector``)."""
+    def _step_contacts_and_walk(self, h: History, g0: int, g_end: int) -> list[tuple[int, int, int, _Pending]]:
+        """The contact and walking detectors over the new samples ``g0..g_end-1``: the events found,
+        each as (sample, 0, order within the sample, event).
+
+        The contact detector steps every sample (compiled); it does not listen to the walking
+        detector, which listens to it: muted within ``running_hold_s`` of the last sample in flight,
+        its stances queued until ``walk_confirm_s`` passes without a flight. The walking detector
+        steps only where something can happen (a candidate step peak while it listens, a time an
+        open stance or the queue waits for, the start of a flight while it holds something); every
+        other sample would only repeat its state (``PelvisStepDetector``)."""
         cfg = self.config
-        ct, walk = self._contacts, self._walk
+        walk, queue = self._walk, self._walk_queue
         walk.prepare(h, g0)
-        ct.begin(h, g0)
+        contacts, in_flight = self._contacts.run(h, g0)
+        found: list[tuple[int, int, int, _Pending]] = [(g, 0, 0, p) for g, p in contacts]
+        t = h.x[g0 - h.base:, H_T]
+        # the time of the latest sample in flight, at each sample (itself included): the walking mute
+        last_flight = _fill_forward(np.concatenate([[self._last_flight_t], np.where(in_flight, t, np.nan)]))[1:]
+        muted = t - last_flight < cfg.running_hold_s
+        self._last_flight_t = float(last_flight[-1])
         cands = walk.candidates(h, g0)
-        found: list[tuple[int, int, _Pending]] = []
-        ci, last = 0, g0 - 1
+        heard = cands[~muted[cands - g0]].tolist()  # peaks found while muted change nothing
+        takeoffs = (g0 + np.flatnonzero(in_flight & ~np.concatenate([[False], in_flight[:-1]]))).tolist()
+        ci = fi = 0
+        last = g0 - 1
+        every = self.step_every_sample
         while True:
-            cand = int(cands[ci]) if ci < cands.size else g_end
-            bound = min(cand + 1, g_end)  # a due at the candidate itself counts
-            due = min(ct.next_due(h, last + 1, bound), walk.next_due(h, last + 1, bound))
-            if self._walk_queue:
-                end = self._walk_queue[0].end_s + cfg.walk_confirm_s
-                due = first_true(h, last + 1, due, lambda t: t >= end, end)
-            nxt = min(cand, due)
-            if self.step_every_sample:
+            if every:
                 nxt = last + 1  # the reference: every sample stepped (tests/test_events_fast.py)
+            else:
+                while ci < len(heard) and heard[ci] <= last:
+                    ci += 1
+                nxt = heard[ci] if ci < len(heard) else g_end
+                nxt = walk.next_due(h, last + 1, nxt)
+                if queue:
+                    end = queue[0].end_s + cfg.walk_confirm_s
+                    nxt = first_true(h, last + 1, nxt, lambda tg: tg >= end, end)
+                if queue or walk.open or walk.peaks:  # a flight clears them
+                    while fi < len(takeoffs) and takeoffs[fi] <= last:
+                        fi += 1
+                    if fi < len(takeoffs):
+                        nxt = min(nxt, takeoffs[fi])
             if nxt >= g_end:
                 break
-            if nxt < due and not self.step_every_sample:
-                # only candidate peaks until ``due``: while the walking detector is muted (running:
-                # in flight, or within running_hold_s of the last flight sample) they change nothing
-                if ct.in_flight and 0.0 < cfg.running_hold_s:
-                    heard = due  # in flight each sample is the last flight sample: muted until ``due`` at least
-                else:
-                    heard = first_true(h, nxt, due, lambda t: not self._muted(t),
-                                       self._last_flight_t + cfg.running_hold_s)
-                if heard > nxt:
-                    ci = int(np.searchsorted(cands, heard))
-                    continue
-                ci += 1
-            if ct.in_flight and nxt - 1 > last:
-                self._last_flight_t = h.at(nxt - 1, H_T)  # the skipped samples were in flight too
-            found += [(nxt, 0, p) for p in self._step(h, nxt)]
+            i = nxt - g0
+            found += [(nxt, 0, 1, p) for p in self._step_walk(h, nxt, float(t[i]), bool(muted[i]),
+                                                               bool(in_flight[i]))]
             last = nxt
-            while ci < cands.size and cands[ci] <= last:
-                ci += 1
-        if ct.in_flight and g_end - 1 > last:
-            self._last_flight_t = h.at(g_end - 1, H_T)
-        ct.end(h)
         return found
 
-    def _step(self, h: History, g: int) -> list[_Pending]:
-        """Sample ``g`` through the contact and walking detectors: the stances and landings it completes."""
+    def _step_walk(self, h: History, g: int, t: float, muted: bool, in_flight: bool) -> list[_Pending]:
+        """Sample ``g`` (at ``t`` s, muted or not, in flight or not) through the walking detector: the
+        stances it confirms."""
         cfg = self.config
-        got = self._contacts.step(h, g)
-        t = h.at(g, H_T)
-        if self._contacts.in_flight:
-            self._last_flight_t = t
-        running = self._muted(t)
         walk = self._walk
         # muted with nothing open, the walking detector's step would only lower its trough (kept lazily)
-        idle = running and not walk.open and not walk.peaks and not self.step_every_sample
-        for side, ic, to, stride, now in ([] if idle else walk.step(h, g, muted=running)):
+        idle = muted and not walk.open and not walk.peaks and not self.step_every_sample
+        for side, ic, to, stride, now in ([] if idle else walk.step(h, g, muted=muted)):
             if "stance" in cfg.kinds:
                 self._walk_queue.append(_Pending("stance", side, ic, to, {
                     "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
                     "method": 1.0}))
         # walking has no flight: a walking stance is confirmed when none follows within walk_confirm_s
-        if self._contacts.in_flight:
+        if in_flight:
             self._walk_queue.clear()
+        got = []
         while self._walk_queue and t >= self._walk_queue[0].end_s + cfg.walk_confirm_s:
             p = self._walk_queue.pop(0)
             p.extra["detected_s"] = t
             got.append(p)
         return got
 
-    def _muted(self, t: float) -> bool:
-        """The walking detector is muted at ``t`` (s): within ``running_hold_s`` of the last flight sample."""
-        return t - self._last_flight_t < self.config.running_hold_s
-
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""
         if self._buf.chunk is None or len(self._buf.chunk) == 0:
             return []
         t = float(self._buf.chunk.time_s[-1])
-        found = []
-        if self._contacts.landing is not None:
-            found += self._contacts._close_landing(t, t, take_off=False)
-        return self._finish(found)
+        return self._finish(self._contacts.close_landing(t, t))
 
     def _finish(self, found: list[_Pending]) -> list[Event]:
         """The events of ``found`` with their metrics from the kept frames; those with too few valid

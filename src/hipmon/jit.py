@@ -72,6 +72,8 @@ def warm_up() -> None:
     clock.to_session(t[:4])
     clock.map_blocks(t, t + 0.03, np.array([0, 4]))
     ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
+    ek.contact_run(ek.contact_state(), np.zeros((t.size, 12)), 0, 0, np.zeros(14), np.zeros(t.size, bool),
+                   np.empty((2 * t.size, ek.CO_SIZE)))
     interp_rows(t, t, np.zeros((t.size, 3)))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     _warm_heading(np)

@@ -1,0 +1,155 @@
+"""The compiled contact detector (``hipmon.event_kernels.contact_run``) and the walking detector's
+stepping around it give the events of the detector they replaced (tests/events_reference.py, the
+Python one at f04c4ce), bit for bit, for any chunking: running, walking, jumps, squats, holds, with
+and without thighs, with invalid runs, time glitches and other settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from events_reference import EventDetector as ReferenceDetector
+
+from hipmon.events import EventConfig, EventDetector, frames_from_simulation
+from hipmon.gait_events import without_thighs
+from hipmon.simulate import simulate
+from hipmon.types import Frames
+
+
+def _holes(fr: Frames, seed: int) -> Frames:
+    """Invalid runs, NaN forces and non-finite times sprinkled in."""
+    rng = np.random.default_rng(seed)
+    v = fr.valid.copy()
+    for s in rng.integers(0, len(v) - 50, 12):
+        v[s:s + rng.integers(1, 40)] = False
+    acc = {k: a.copy() for k, a in fr.acc_global.items()}
+    acc["pelvis"][rng.integers(0, len(v), 15), 1] = np.nan
+    t = fr.time_s.copy()
+    t[rng.integers(0, len(v), 3)] = np.nan
+    return Frames(t, fr.angles_deg, fr.gyr_segment, acc, v)
+
+
+def _glitches(fr: Frames, seed: int) -> Frames:
+    """A few samples whose times repeat or step back (the searches over time see unsorted runs)."""
+    rng = np.random.default_rng(seed)
+    t = fr.time_s.copy()
+    for i in rng.integers(10, len(t) - 10, 6):
+        t[i] = t[i - int(rng.integers(1, 4))]
+    return Frames(t, fr.angles_deg, fr.gyr_segment, fr.acc_global, fr.valid)
+
+
+def _events(det, fr: Frames, chunk: int | None, seed: int = 0) -> list[str]:
+    out = []
+    if chunk is None:
+        out += det.update(fr)
+    else:
+        rng = np.random.default_rng(seed)
+        i = 0
+        while i < len(fr):
+            k = int(rng.integers(1, chunk + 1))
+            out += det.update(fr.slice(i, i + k))
+            i += k
+    return [repr(e) for e in out + det.flush()]
+
+
+def _check(fr: Frames, cfg: EventConfig | None = None) -> int:
+    ref = _events(ReferenceDetector(cfg), fr, None)
+    for every in (False, True):
+        for chunk, seed in ((None, 0), (400, 1), (9, 2)):
+            det = EventDetector(cfg)
+            det.step_every_sample = every
+            assert _events(det, fr, chunk, seed) == ref, (every, chunk)
+    return len(ref)
+
+
+@pytest.mark.parametrize("kind", ["run", "walk", "jump", "squat", "stance"])
+def test_the_events_of_the_python_detector(kind: str) -> None:
+    sim = simulate(kind, 40, 7)
+    fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=7, rate_hz=100.0)
+    n = 0
+    for variant in (fr, without_thighs(fr), _holes(fr, 4), _glitches(fr, 5)):
+        n += _check(variant)
+    assert n > 0 or kind == "stance"
+
+
+@pytest.mark.parametrize("changes", [
+    {"running_hold_s": 0.0},
+    {"kinds": ("stance",)},
+    {"kinds": ("landing", "rep")},
+    {"landing_window_s": 0.0, "max_stance_s": 0.2},
+    {"min_jump_flight_s": 0.05, "both_legs_flexion_deg": 30.0},
+    {"edge_force": 0.3 * 9.81, "min_flight_s": 0.0},
+])
+def test_the_events_of_the_python_detector_with_other_settings(changes: dict) -> None:
+    cfg = EventConfig().with_(**changes)
+    run = frames_from_simulation(simulate("run", 30, 8), angle_noise_deg=1.0, seed=8, rate_hz=100.0)
+    jump = frames_from_simulation(simulate("jump", 30, 9), angle_noise_deg=1.0, seed=9, rate_hz=100.0)
+    for fr in (run, jump, without_thighs(jump)):
+        _check(fr, cfg)
+
+
+def test_running_walking_and_back_pelvis_only() -> None:
+    """Running into walking and back (the walking detector muted and listening again), sacrum only."""
+    run = frames_from_simulation(simulate("run", 30, 10), angle_noise_deg=1.0, seed=10, rate_hz=100.0)
+    walk = frames_from_simulation(simulate("walk", 30, 11), angle_noise_deg=1.0, seed=11, rate_hz=100.0)
+
+    def then(a: Frames, b: Frames) -> Frames:
+        dt = float(np.median(np.diff(a.time_s)))
+        tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
+        cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
+        return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
+                      cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
+                      np.concatenate([a.valid, b.valid]))
+
+    mixed = then(then(run, walk), run)
+    for fr in (mixed, without_thighs(mixed)):
+        for hold in (1.5, 0.0):
+            assert _check(fr, EventConfig(running_hold_s=hold)) > 20
+
+
+def _random_hops(seed: int, thighs: bool) -> Frames:
+    """Random flights and contacts (100-250 Hz): flight levels, flank steepness, flight and contact
+    times from a running step's to a jump's, thigh flexions and rates from scissoring to parallel."""
+    rng = np.random.default_rng(seed)
+    rate = float(rng.choice([100.0, 208.0, 250.0]))
+    f, fl, fr, wl, wr = [], [], [], [], []
+    while len(f) < 6 * rate:
+        n_air = int(rate * rng.choice([rng.uniform(0.0, 0.12), rng.uniform(0.1, 0.5)]))
+        n_on = int(rate * rng.uniform(0.05, 0.9))
+        air = rng.uniform(-1.0, 5.0) + rng.normal(0, rng.uniform(0.1, 2.0), n_air)
+        on = rng.uniform(15, 35) * np.sin(np.pi * (np.arange(n_on) + rng.uniform(0.2, 1)) / (n_on + 1)) ** rng.uniform(0.3, 2)
+        ramp = min(int(rng.integers(0, 12)), n_on // 2)  # flanks from steep to a few samples long
+        if ramp and n_air:
+            on[:ramp] = np.linspace(air[-1], on[ramp], ramp + 2)[1:-1]
+        f += list(air) + list(on)
+        a, b = rng.normal(20, 15, 2)
+        fl += list(np.full(n_air + n_on, a))
+        fr += list(np.full(n_air + n_on, b))
+        w = rng.normal(0, 1.5, 2)
+        wl += list(np.full(n_air + n_on, w[0]))
+        wr += list(np.full(n_air + n_on, w[1]))
+    n = len(f)
+    t = np.arange(n) / rate + rng.uniform(0, 5)
+    ang = rng.normal(0, 5, (n, 9))
+    from hipmon.metrics import angle_index
+
+    ang[:, angle_index("flexion", "left")] = np.asarray(fl) + rng.normal(0, 1, n)
+    ang[:, angle_index("flexion", "right")] = np.asarray(fr) + rng.normal(0, 1, n)
+    acc_p = rng.normal(0, 1, (n, 3))
+    acc_p[:, 1] = f
+    gyr_p = rng.normal(0, 0.5, (n, 3))
+    gyr = {"pelvis": gyr_p}
+    acc = {"pelvis": acc_p}
+    if thighs:
+        for k, w in (("left_thigh", wl), ("right_thigh", wr)):
+            g = rng.normal(0, 0.3, (n, 3))
+            g[:, 2] += w
+            gyr[k], acc[k] = g, rng.normal(9.81, 3, (n, 3))
+    else:
+        ang[:, 3:] = np.nan  # the hip angles (a sacrum-only session)
+    return Frames(t, ang, gyr, acc, rng.random(n) > 0.01)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_events_of_the_python_detector_on_random_hops(seed: int) -> None:
+    cfg = EventConfig(running_hold_s=float(np.random.default_rng(seed).choice([0.0, 1.5])))
+    assert _check(_random_hops(seed, thighs=seed % 2 == 0), cfg) > 0

@@ -271,7 +271,7 @@ def test_default_rules_on_long_alternating_strides_with_fatigue_and_offsets():
 
 
 def test_hand_built_rules_with_shared_names_and_odd_settings():
-    """Rules built without parse_rules: two rules of one name (they share a state), negative hysteresis."""
+    """Rules built without parse_rules: two rules of one name (they share a state), negative hysteresis, k = 0."""
     from hipmon.alerts import Condition, Rule, Rules
 
     c1 = Condition("peak_pelvic_drop_deg", 1.0, 6.0, True)
@@ -279,7 +279,8 @@ def test_hand_built_rules_with_shared_names_and_odd_settings():
     rules = Rules(
         (Rule("same", (c1,), hysteresis_deg=-0.5, debounce={"stance": (2, 3)}),
          Rule("same", (c2, c1), hysteresis_deg=2.0, debounce={"stance": (3, 5)}),
-         Rule("other", (c2,), kinds=("stance", "landing"))),
+         Rule("other", (c2,), kinds=("stance", "landing")),
+         Rule("zero", (c1,), debounce={"stance": (0, 2)})),
         {k: 3 for k in EVENT_KINDS}, max_ci_deg=0.2, max_events={"stance": 8},
     )
     for seed in range(6):

@@ -683,26 +683,19 @@ class _State:
 
 
 @dataclass
-class _Recent:
-    """The last events of one (kind, side): end times (s) and values per metric (deg; None where not finite)."""
-
-    end_s: deque
-    values: dict[str, deque]
-
-
-@dataclass
 class _Track:
     """What the engine keeps per (kind, side).
 
-    ``recent`` its last events; ``columns`` the deques of ``recent.values`` in
-    ``rules.metrics()`` order; ``states`` one per rule judging the kind (``AlertEngine._judges``);
-    ``limits`` per condition of those rules (``AlertEngine._conds``) its limit, clear
-    level and baseline (``AlertEngine._limits``), None when to be read again (the baseline or
-    the accrual's pool of this (kind, side) changed); ``settled`` the accrual is done with it.
+    - ``recent``: its last events (at most the longest debounce ``n``) as rows ``(end_s, value, ...)``,
+      the end time (s) and the values (deg; None where not finite) of ``rules.metrics()``;
+    - ``states``: one per rule judging the kind (``AlertEngine._judges``);
+    - ``limits``: per condition of those rules (``AlertEngine._conds``) its limit, clear level and
+      baseline (``AlertEngine._limits``); None when to be read again (the baseline or the
+      accrual's pool of this (kind, side) changed, or a new ``update`` call);
+    - ``settled``: the accrual is done with it (every metric's baseline settled).
     """
 
-    recent: _Recent
-    columns: tuple[deque, ...]
+    recent: deque
     states: list[_State]
     limits: list[tuple] | None = None
     settled: bool = False
@@ -733,14 +726,17 @@ class AlertEngine:
         self.baseline = baseline if baseline is not None else Baseline()
         self._accrual = _BaselineAccrual(self.rules)
         self._state: dict[tuple[str, str, str], _State] = {}
-        self._recent: dict[tuple[str, str], _Recent] = {}
         self._window = max([n for r in self.rules.rules for _, n in r.debounce.values()] + [1])
         self.transitions: list[Alert] = []
         self.alerts: list[Alert] = []
         self._metrics = self.rules.metrics()
         column = {m: i for i, m in enumerate(self._metrics)}
-        # per kind: the rules judging it as (rule, k, n, ((condition, metric column, limit index), ...)),
-        # and the conditions of those rules with their rule's hysteresis (the limits of a _Track)
+        # per kind: the rules judging it as (rule, k, n, ((condition, metric column, limit index), ...),
+        # needs_hold), and the conditions of those rules with their rule's hysteresis (the limits of a
+        # _Track). needs_hold: an inactive rule can only be raised by an event for which it holds (its
+        # count of the last n was below k before, and only a holding event raises it), true unless
+        # k < 1 or the rule shares its state (and name) with another (hand-built Rules)
+        names = [r.name for r in self.rules.rules]
         self._judges: dict[str, tuple] = {}
         self._conds: dict[str, tuple[tuple[Condition, float], ...]] = {}
         for kind in EVENT_KINDS + tuple(k for r in self.rules.rules for k in r.kinds if k not in EVENT_KINDS):
@@ -752,7 +748,7 @@ class AlertEngine:
                     for cond in rule.conditions:
                         where.append((cond, column[cond.metric], len(conds)))
                         conds.append((cond, rule.hysteresis_deg))
-                    judges.append((rule, k, n, tuple(where)))
+                    judges.append((rule, k, n, tuple(where), k >= 1 and names.count(rule.name) == 1))
             self._judges[kind], self._conds[kind] = tuple(judges), tuple(conds)
         # how to read each metric: (per-side keys in extra of a two-legged event, Event field?, name)
         self._side_keys = {side: tuple(side_key(m, side) for m in self._metrics) for side in SIDES}
@@ -811,11 +807,9 @@ class AlertEngine:
     def _track(self, kind: str, side: str) -> _Track:
         track = self._tracks.get((kind, side))
         if track is None:
-            columns = tuple(deque(maxlen=self._window) for _ in self._metrics)
-            recent = self._recent[(kind, side)] = _Recent(deque(maxlen=self._window), dict(zip(self._metrics, columns)))
             states = [self._state.setdefault((rule.name, kind, side), _State(deque(maxlen=n)))
-                      for rule, _k, n, _where in self._judges.get(kind, ())]
-            track = self._tracks[(kind, side)] = _Track(recent, columns, states)
+                      for rule, _k, n, _where, _needs_hold in self._judges.get(kind, ())]
+            track = self._tracks[(kind, side)] = _Track(deque(maxlen=self._window), states)
         return track
 
     def _row(self, event: Event, side: str) -> tuple[float, ...]:
@@ -842,20 +836,21 @@ class AlertEngine:
     @staticmethod
     def _since(track: _Track, n: int, event: Event) -> float:
         """Start (s) of the span of this side's last ``n`` events (``event`` included, not yet remembered)."""
-        ends = list(track.recent.end_s)[-(n - 1):] if n > 1 else []
+        ends = [r[0] for r in track.recent][-(n - 1):] if n > 1 else []
         return min(ends + [event.start_s])
 
-    def _offset_correction(self, metric: str, kind: str, side: str, since_s: float) -> float:
-        """Pelvis-offset correction (deg, <= 0) of ``metric`` for ``side`` from the other side's events
-        ending at or after ``since_s`` (s)."""
+    def _offset_correction(self, cond: Condition, col: int, kind: str, side: str, since_s: float) -> float:
+        """Pelvis-offset correction (deg, <= 0) of ``cond.metric`` (column ``col`` of the rules' metrics)
+        for ``side`` from the other side's events ending at or after ``since_s`` (s)."""
         other = "left" if side == "right" else "right"
-        rec = self._recent.get((kind, other))
-        if rec is None:
+        track = self._tracks.get((kind, other))
+        if track is None:
             return 0.0
-        b_other = self.baseline.get(kind, other, metric)
+        b_other = self.baseline.get(kind, other, cond.metric)
         if b_other is None:
             return 0.0
-        vals = sorted([v for t, v in zip(rec.end_s, rec.values[metric]) if t >= since_s and v is not None])
+        i = col + 1
+        vals = sorted([r[i] for r in track.recent if r[0] >= since_s and r[i] is not None])
         if len(vals) < 3:
             return 0.0
         return pelvis_offset_correction_deg(_sorted_median(vals), b_other)  # (statistics.median's numbers)
@@ -864,13 +859,13 @@ class AlertEngine:
 
     def _values(self, judge: tuple, event: Event, side: str, track: _Track, row: tuple[float, ...]) -> dict[str, float]:
         """Per condition of a rule (``_judges``) the value, limit, baseline, its SE and the offset correction (deg)."""
-        rule, _k, n, where = judge
+        rule, _k, n, where, _needs_hold = judge
         values: dict[str, float] = {}
         for cond, col, li in where:
             lim, _clear, corrected, base, se = track.limits[li]
             corr = 0.0
             if corrected and event.side != "both":
-                corr = self._offset_correction(cond.metric, event.kind, side, self._since(track, n, event))
+                corr = self._offset_correction(cond, col, event.kind, side, self._since(track, n, event))
             values[cond.metric] = row[col]
             values[f"{cond.metric}_limit"] = float("nan") if lim is None else lim
             values[f"{cond.metric}_baseline"] = float("nan") if base is None else base
@@ -889,7 +884,7 @@ class AlertEngine:
         raised: list[Alert] = []
         for track in self._tracks.values():
             track.limits = None  # read afresh: a stored baseline may have been changed between calls
-        isfinite = math.isfinite
+        fields = self._event_fields
         for event in events:
             label = ""
             kind = event.kind
@@ -897,13 +892,16 @@ class AlertEngine:
             two_legged = event.side == "both"
             for side in SIDES if two_legged else (event.side,):
                 track = self._tracks.get((kind, side)) or self._track(kind, side)
-                row = self._row(event, side)
-                finite = [v if isfinite(v) else None for v in row]
+                if fields is not None and not two_legged:
+                    row = tuple(map(float, fields(event)))  # (_row's one-sided case, inline)
+                else:
+                    row = self._row(event, side)
+                finite = [v if v - v == 0.0 else None for v in row]  # (v - v is NaN for NaN and +-inf)
                 lims = track.limits
                 if lims is None:
                     lims = track.limits = self._limits(kind, side)
                 for judge, st in zip(judges, track.states):
-                    rule, k, n, where = judge
+                    rule, k, n, where, needs_hold = judge
                     holds, below = True, False
                     since_s = None
                     for cond, col, li in where:
@@ -918,7 +916,7 @@ class AlertEngine:
                             if corrected and not two_legged:
                                 if since_s is None:
                                     since_s = self._since(track, n, event)
-                                corr = self._offset_correction(cond.metric, kind, side, since_s)
+                                corr = self._offset_correction(cond, col, kind, side, since_s)
                             if v + corr <= lim:
                                 holds = False
                             if v + corr < clear:
@@ -929,7 +927,7 @@ class AlertEngine:
                     exceed.append(holds)
                     st.below_run = st.below_run + 1 if below else 0
                     if not st.active:
-                        if sum(exceed) >= k:
+                        if (holds or not needs_hold) and sum(exceed) >= k:
                             st.active = True
                             st.below_run = 0
                             values = self._values(judge, event, side, track, row)
@@ -947,9 +945,7 @@ class AlertEngine:
                     if st.active and not label:
                         label = rule.name
                 # after judging: an event is not judged against a baseline it is part of
-                track.recent.end_s.append(event.end_s)
-                for column, v in zip(track.columns, finite):
-                    column.append(v)
+                track.recent.append((event.end_s, *finite))
                 if not track.settled and not self._fixed_baseline:
                     self._accrue(event, side, track, row)
             event.alert = label

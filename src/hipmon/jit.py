@@ -81,8 +81,8 @@ def warm_up() -> None:
 
 
 def _warm_heading(np: Any) -> None:
-    """hipmon.heading_kernels: a still, upright stream (a rest reset included), and each kernel the
-    tracker calls from inside the others or only in gait."""
+    """hipmon.heading_kernels: a still, upright stream (a rest reset included), each kernel the
+    tracker calls from inside the others or only in gait, and the kinematics' passes."""
     from hipmon import heading_kernels as hk
     from hipmon.heading import HeadingTracker
 
@@ -94,3 +94,10 @@ def _warm_heading(np: Any) -> None:
     hk.sum_min_max(x[0], 4)
     hk.wrapped_yaw_terms(x[0], 0.0, x[1], x[2])
     hk._block_end(4, np.zeros(hk.N_F), np.zeros(hk.N_I, np.int64), np.ones(hk.N_C), x, np.zeros((2, hk.N_R)))
+    from hipmon import kinematics as kin
+
+    q1, v = q["pelvis"][:4], {p: np.ones(4, bool) for p in q}
+    kin.segment_frames(q1, q1[0], q1[0], x[:4, :3])
+    kin.acc_global(q1, q1[0], x[:4, :3])
+    kin.angles_deg(q1, {"left_thigh": q1}, v)
+    hk._clip1(0.0)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hipmon import heading_kernels as hk
 from hipmon import rotations as rot
 from hipmon.types import ANGLE_COLUMNS
 
@@ -90,6 +91,56 @@ def all_angles_deg(q_pelvis_global: np.ndarray, q_left_global: np.ndarray, q_rig
     )
     assert out.shape[-1] == len(ANGLE_COLUMNS)
     return np.degrees(out)
+
+
+# ---------------------------------------------------------------- the pipeline's compiled passes
+
+
+def segment_frames(q_sensor_earth: np.ndarray, q_sensor_segment: np.ndarray, q_global_earth: np.ndarray,
+                   gyr_sensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``q_segment_global`` (N, 4) (``calibration.segment_orientation``) and the angular rate in
+    the segment frame (N, 3) (``rotate(q_sensor_segment, gyr_sensor)``) of one sensor's
+    ``q_sensor_earth`` (N, 4) and ``gyr_sensor`` (N, 3): one compiled pass, the same numbers."""
+    q = np.ascontiguousarray(q_sensor_earth, dtype=float)
+    g = np.ascontiguousarray(gyr_sensor, dtype=float)
+    q_out, g_out = np.empty(q.shape), np.empty(g.shape)
+    q_ss = np.ascontiguousarray(q_sensor_segment, dtype=float)
+    hk.segment_frames(q, rot.conjugate(q_global_earth), rot.conjugate(q_ss), q_ss, g, q_out, g_out)
+    return q_out, g_out
+
+
+def acc_global(q_segment_global: np.ndarray, q_sensor_segment: np.ndarray, acc_sensor: np.ndarray) -> np.ndarray:
+    """The acceleration (N, 3) in the global frame: ``rotate(multiply(q_segment_global,
+    q_sensor_segment), acc_sensor)`` in one compiled pass, the same numbers."""
+    out = np.empty(np.shape(acc_sensor))
+    hk.sensor_acc_global(np.ascontiguousarray(q_segment_global, dtype=float),
+                         np.ascontiguousarray(q_sensor_segment, dtype=float),
+                         np.ascontiguousarray(acc_sensor, dtype=float), out)
+    return out
+
+
+def angles_deg(q_pelvis_global: np.ndarray, q_thigh_global: dict, valid: dict) -> np.ndarray:
+    """The nine ANGLES.csv columns (N, 9) in degrees, as ``all_angles_deg`` computes them (the
+    same numbers): the products in compiled passes, numpy's ``arcsin``/``arctan2`` on their
+    arguments. ``q_thigh_global``: ``"left_thigh"``/``"right_thigh"`` -> (N, 4), either may be
+    absent; ``valid``: placement -> (N,) bool. NaN where a column lacks data: the pelvis's where
+    the pelvis has none, a hip's where the pelvis or its thigh has none or the thigh is absent."""
+    qp = np.ascontiguousarray(q_pelvis_global, dtype=float)
+    n = qp.shape[0]
+    angles = np.full((n, len(ANGLE_COLUMNS)), np.nan)
+    args, raw = np.empty((5, n)), np.empty((3, n))
+    vp = np.asarray(valid["pelvis"], dtype=bool)
+    for col, p, sign in ((0, "pelvis", 1.0), (3, "left_thigh", -1.0), (6, "right_thigh", 1.0)):
+        if p not in q_thigh_global and p != "pelvis":
+            continue
+        qt = qp if p == "pelvis" else np.ascontiguousarray(q_thigh_global[p], dtype=float)
+        hk.angle_arguments(qp, qt, p != "pelvis", args)
+        np.arcsin(args[0], out=raw[0])
+        np.arctan2(args[1], args[2], out=raw[1])
+        np.arctan2(args[3], args[4], out=raw[2])
+        v = vp if p == "pelvis" else vp & np.asarray(valid[p], dtype=bool)
+        hk.store_degrees(raw, p == "pelvis", sign, v, angles, col)
+    return angles
 
 
 # ---------------------------------------------------------------- angles -> orientations

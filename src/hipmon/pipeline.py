@@ -948,8 +948,9 @@ class Pipeline:
             v &= vs[p]
         if c is None or n == 0:
             return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
-        q_seg = {p: c.segment_orientation(p, q_se[p]) for p in self.placements}
-        g_seg = {p: rot.rotate(c.q_sensor_segment[p], gyr[p]) for p in self.placements}
+        q_seg, g_seg = {}, {}
+        for p in self.placements:  # c.segment_orientation and the rate in the segment frame, one pass
+            q_seg[p], g_seg[p] = kin.segment_frames(q_se[p], c.q_sensor_segment[p], c.q_global_earth[p], gyr[p])
         q_in, g_in = dict(q_seg), dict(g_seg)
         for p in THIGHS:
             lost = ~vs[p]
@@ -959,16 +960,10 @@ class Pipeline:
                 q_in[p] = np.where(lost[:, None], q_seg["pelvis"], q_seg[p])
                 g_in[p] = np.where(lost[:, None], g_seg["pelvis"], g_seg[p])
         q_h = self.heading.apply(q_in, g_in, int(ks[0]), {p: vs[p] for p in THIGHS})
-        angles[:, :3] = np.degrees(kin.pelvis_angles_rad(q_h["pelvis"]))
-        for side, p in zip(("left", "right"), THIGHS):
-            if p in q_seg:
-                angles[:, _HIP_COLUMNS[side]] = np.degrees(kin.hip_angles_rad(q_h["pelvis"], q_h[p], side))
-            angles[~(vs["pelvis"] & vs[p]), _HIP_COLUMNS[side]] = np.nan
-        angles[~vs["pelvis"], :3] = np.nan
+        angles = kin.angles_deg(q_h["pelvis"], {p: q_h[p] for p in THIGHS if p in q_seg}, vs)
         for p in self.placements:
             gyr_seg[p] = g_seg[p]
-            q_sensor_global = rot.multiply(q_h[p], c.q_sensor_segment[p])
-            acc_glob[p] = rot.rotate(q_sensor_global, acc[p])
+            acc_glob[p] = kin.acc_global(q_h[p], c.q_sensor_segment[p], acc[p])
             q_out[p] = q_h[p]
             for arr in (gyr_seg[p], acc_glob[p], q_out[p]):
                 arr[~vs[p]] = np.nan

@@ -153,3 +153,53 @@ def _random_hops(seed: int, thighs: bool) -> Frames:
 def test_the_events_of_the_python_detector_on_random_hops(seed: int) -> None:
     cfg = EventConfig(running_hold_s=float(np.random.default_rng(seed).choice([0.0, 1.5])))
     assert _check(_random_hops(seed, thighs=seed % 2 == 0), cfg) > 0
+
+
+def _window_peaks_numpy(time_s, values, a, b):
+    """``hipmon.metrics._window_peaks`` as it was at f04c4ce (numpy, reduceat): the oracle."""
+    n_ev, n_col = a.size, values.shape[1]
+    peak = np.full((n_ev, n_col), np.nan)
+    when = np.full((n_ev, n_col), np.nan)
+    lengths = b - a
+    has = lengths > 0
+    if not has.any():
+        return peak, when
+    a, lengths = a[has], lengths[has]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rows = np.repeat(a - starts, lengths) + np.arange(int(lengths.sum()))
+    v = values[rows]
+    w = np.where(np.isnan(v), -np.inf, v)
+    top = np.maximum.reduceat(w, starts, axis=0)
+    found = np.logical_or.reduceat(np.isfinite(v), starts, axis=0)
+    seg = np.repeat(np.arange(a.size), lengths)
+    t = np.asarray(time_s, dtype=float)
+    pk, wh = np.full((a.size, n_col), np.nan), np.full((a.size, n_col), np.nan)
+    for c in range(n_col):
+        at = np.flatnonzero(w[:, c] == top[seg, c])
+        first = at[np.searchsorted(at, starts)]
+        pk[:, c] = np.where(found[:, c], v[first, c], np.nan)
+        wh[:, c] = np.where(found[:, c], t[rows[first]], np.nan)
+    peak[has], when[has] = pk, wh
+    return peak, when
+
+
+def test_window_peaks_compiled_are_the_numpy_ones() -> None:
+    """Random traces with NaN, +-inf, ties and signed zeros; windows empty, reversed, overlapping."""
+    from hipmon.metrics import _window_peaks
+
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        n = int(rng.integers(0, 40))
+        t = np.sort(rng.uniform(0, 10, n))
+        v = np.round(rng.normal(0, 3, (n, 4)) * rng.choice([1, 0.2]))
+        v[rng.random(v.shape) < 0.3] = np.nan
+        v[rng.random(v.shape) < 0.05] = np.inf
+        v[rng.random(v.shape) < 0.05] = -np.inf
+        v[rng.random(v.shape) < 0.1] = -0.0
+        e = int(rng.integers(0, 6))
+        a = rng.integers(0, n + 1, e)
+        b = a + rng.integers(-2, 15, e)
+        b = np.clip(b, 0, n) if rng.random() < 0.7 else np.minimum(np.maximum(a, b), n)
+        got, ref = _window_peaks(t, v, a, b), _window_peaks_numpy(t, v, a, b)
+        for x, y in zip(got, ref):
+            assert x.tobytes() == y.tobytes()

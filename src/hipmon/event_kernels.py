@@ -296,3 +296,26 @@ def contact_run(state, x, base, g0, params, in_flight, out):  # pragma: no cover
             n_out = _close_landing(state, out, n_out, g, t, t, 0.0)
         in_flight[i - (g0 - base)] = state[CT_IN_FLIGHT] != 0.0
     return n_out
+
+
+@njit
+def window_peaks(time_s, values, a, b, peak, when):  # pragma: no cover - compiled
+    """The maximum of each column of ``values`` (N, C; NaN where masked out) over each of the row
+    windows ``a[i]:b[i]`` (E,), and its time from ``time_s`` (N,): into ``peak`` and ``when`` (E, C),
+    NaN where a window holds no finite value. The first row at the maximum, NaN skipped (as
+    ``hipmon.metrics._window_peaks`` states it)."""
+    for e in range(a.shape[0]):
+        for c in range(values.shape[1]):
+            best, k, found = -np.inf, -1, False
+            for r in range(a[e], b[e]):
+                v = values[r, c]
+                if np.isnan(v):
+                    continue
+                if np.isfinite(v):
+                    found = True
+                if v > best:
+                    best, k = v, r
+            if found:
+                peak[e, c], when[e, c] = values[k, c], time_s[k]
+            else:
+                peak[e, c], when[e, c] = np.nan, np.nan

@@ -74,6 +74,7 @@ def warm_up() -> None:
     ek.single_leg_run(ek.single_leg_state(), t, t, t, np.zeros(t.size, bool), np.zeros(11), np.empty((t.size, 7)))
     ek.contact_run(ek.contact_state(), np.zeros((t.size, 12)), 0, 0, np.zeros(14), np.zeros(t.size, bool),
                    np.empty((2 * t.size, ek.CO_SIZE)))
+    ek.window_peaks(t, np.zeros((t.size, 4)), np.array([0]), np.array([t.size]), np.empty((1, 4)), np.empty((1, 4)))
     interp_rows(t, t, np.zeros((t.size, 3)))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     _warm_heading(np)

@@ -75,10 +75,10 @@ def _side_traces(angles_deg: np.ndarray, side: str, mask: np.ndarray) -> np.ndar
     return np.where(mask[:, None], np.stack([cpd, add, ir, add + ir], axis=1), np.nan)
 
 
-def _peaks_dict(peaks: np.ndarray, times: np.ndarray) -> dict[str, float]:
+def _peaks_dict(peaks: list[float], times: list[float]) -> dict[str, float]:
     """One window's peaks and their times (4,) as ``event_peaks``'s keys."""
     out: dict[str, float] = {}
-    for m, pk, t in zip(_PEAK_METRICS, peaks.tolist(), times.tolist()):
+    for m, pk, t in zip(_PEAK_METRICS, peaks, times):
         out[m.name], out[m.time_key] = pk, t
     return out
 
@@ -87,7 +87,7 @@ def _side_peaks(time_s: np.ndarray, angles_deg: np.ndarray, side: str, mask: np.
     """Peaks and their times for a stance on ``side`` (degrees, s) over the rows in ``mask``."""
     n = np.asarray(time_s).size
     peaks, times = _window_peaks(time_s, _side_traces(angles_deg, side, mask), np.array([0]), np.array([n]))
-    return _peaks_dict(peaks[0], times[0])
+    return _peaks_dict(peaks[0].tolist(), times[0].tolist())
 
 
 def event_peaks(
@@ -155,30 +155,14 @@ def _with_timing(out: dict[str, float], start_s: float, end_s: float, n_valid: i
 def _window_peaks(time_s: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The maximum of each column of ``values`` (N, C; NaN where masked out) over each of the row
     windows ``a[i]:b[i]`` (E,), and its time: peaks and times (E, C), NaN where a window has no
-    finite value. The first maximum of a window, NaN skipped, as ``nanargmax``."""
-    n_ev, n_col = a.size, values.shape[1]
-    peak = np.full((n_ev, n_col), np.nan)
-    when = np.full((n_ev, n_col), np.nan)
-    lengths = b - a
-    has = lengths > 0
-    if not has.any():
-        return peak, when
-    a, lengths = a[has], lengths[has]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    rows = np.repeat(a - starts, lengths) + np.arange(int(lengths.sum()))  # every window's rows, in turn
-    v = values[rows]
-    w = np.where(np.isnan(v), -np.inf, v)
-    top = np.maximum.reduceat(w, starts, axis=0)  # (windows, C)
-    found = np.logical_or.reduceat(np.isfinite(v), starts, axis=0)
-    seg = np.repeat(np.arange(a.size), lengths)
-    t = np.asarray(time_s, dtype=float)
-    pk, wh = np.full((a.size, n_col), np.nan), np.full((a.size, n_col), np.nan)
-    for c in range(n_col):
-        at = np.flatnonzero(w[:, c] == top[seg, c])
-        first = at[np.searchsorted(at, starts)]  # each window's first row at its maximum
-        pk[:, c] = np.where(found[:, c], v[first, c], np.nan)
-        wh[:, c] = np.where(found[:, c], t[rows[first]], np.nan)
-    peak[has], when[has] = pk, wh
+    finite value. The first maximum of a window, NaN skipped, as ``nanargmax``
+    (``hipmon.event_kernels.window_peaks``, compiled)."""
+    from hipmon.event_kernels import window_peaks
+
+    n_ev, n_col = len(a), values.shape[1]
+    peak, when = np.empty((n_ev, n_col)), np.empty((n_ev, n_col))
+    window_peaks(np.ascontiguousarray(time_s, dtype=float), np.ascontiguousarray(values, dtype=float),
+                 np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64), peak, when)
     return peak, when
 
 
@@ -197,20 +181,22 @@ def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Ev
     b = np.searchsorted(t, end, side="right")
     b = np.maximum(a, b)
     n_valid = np.concatenate([[0], np.cumsum(ok)])
-    per: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    per: dict[str, tuple[list, list]] = {}  # each side's peaks and times, (E, 4) as lists
     for side in SIDES:
         if not any(e.side in (side, "both") for e in events):
             continue
-        per[side] = _window_peaks(t, _side_traces(angles_deg, side, ok), a, b)
+        peaks, times = _window_peaks(t, _side_traces(angles_deg, side, ok), a, b)
+        per[side] = peaks.tolist(), times.tolist()
+    n_ok, n_win = (n_valid[b] - n_valid[a]).tolist(), (b - a).tolist()
     out = []
     for i, e in enumerate(events):
-        if e.side not in SIDES and e.side != "both":
+        if e.side in SIDES:
+            r = _peaks_dict(per[e.side][0][i], per[e.side][1][i])
+        elif e.side == "both":
+            r = _both_legs({side: _peaks_dict(per[side][0][i], per[side][1][i]) for side in SIDES})
+        else:
             raise ValueError(f"side must be left, right or both, not {e.side!r}")
-        sides = {side: _peaks_dict(per[side][0][i], per[side][1][i])
-                 for side in (SIDES if e.side == "both" else (e.side,))}
-        r = _both_legs(sides) if e.side == "both" else sides[e.side]
-        _with_timing(r, e.start_s, e.end_s, int(n_valid[b[i]] - n_valid[a[i]]), int(b[i] - a[i]))
-        out.append(r)
+        out.append(_with_timing(r, e.start_s, e.end_s, n_ok[i], n_win[i]))
     return out
 
 

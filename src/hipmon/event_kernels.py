@@ -106,8 +106,8 @@ def single_leg_run(state, time_s, flex_l, flex_r, moving, params, out):  # pragm
 #: ``contact_run``'s state vector: the flight, the force's runs and flanks, the open contact and landing.
 (CT_IN_FLIGHT, CT_LOW_SINCE, CT_FLIGHT_START, CT_C_OPEN, CT_C_IC, CT_C_FLIGHT, CT_C_SIDE, CT_L_OPEN, CT_L_IC,
  CT_L_SIDE, CT_L_FLIGHT, CT_L_TAKE_OFF, CT_L_THIGHS, CT_LAST_STANCE_END, CT_RISE_T, CT_FALL_T0, CT_FALL_F0,
- CT_FALL_T1, CT_FALL_F1, CT_LAST_FLIGHT_S) = range(20)
-CT_STATE_SIZE = 20
+ CT_FALL_T1, CT_FALL_F1) = range(19)
+CT_STATE_SIZE = 19
 #: Side codes of ``contact_run`` (contact side 2: from the pelvis rates, decided by the caller).
 CT_LEFT, CT_RIGHT, CT_BOTH = 0.0, 1.0, 2.0
 #: Columns of ``contact_run``'s output rows.
@@ -119,7 +119,6 @@ def contact_state() -> np.ndarray:
     """A new contact detector's state: not in flight, nothing open, no flank seen yet (NaN = none)."""
     s = np.full(CT_STATE_SIZE, np.nan)
     s[CT_IN_FLIGHT] = s[CT_C_OPEN] = s[CT_L_OPEN] = 0.0
-    s[CT_LAST_FLIGHT_S] = 0.0
     return s
 
 
@@ -196,7 +195,7 @@ def contact_run(state, x, base, g0, params, in_flight, out):  # pragma: no cover
     """Flights and contacts from the pelvis vertical specific force, sample by sample
     (``hipmon.events._ContactDetector``): running stances and landings.
 
-    ``state`` (20,) is updated in place. ``x`` (M, >= 7) is the ``History`` (columns time s, force
+    ``state`` (19,) is updated in place. ``x`` (M, >= 7) is the ``History`` (columns time s, force
     m/s², thigh rates L/R and pelvis rate about Z rad/s, hip flexions L/R deg) whose row ``g - base``
     is stream sample ``g``; the samples ``g0..base + M - 1`` are stepped (the rows before them are
     the look-back). ``params``: flight_force, contact_force, edge_force, min_flight_s,
@@ -264,7 +263,6 @@ def contact_run(state, x, base, g0, params, in_flight, out):  # pragma: no cover
                 ic = rise if (not np.isnan(rise) and rise >= (fs if (not np.isnan(fs) and fs != 0.0) else -np.inf)) \
                     else t
                 flight = ic - (fs if not np.isnan(fs) else ic)
-                state[CT_LAST_FLIGHT_S] = flight
                 take_off = fs if not np.isnan(fs) else ic
                 thighs = np.isfinite(flex_l) and np.isfinite(flex_r)
                 lead_l = flex_l > flex_r

@@ -260,14 +260,6 @@ class _ContactDetector:
                                 cfg.both_legs_flexion_deg, float("stance" in cfg.kinds),
                                 float("landing" in cfg.kinds)])
 
-    @property
-    def in_flight(self) -> bool:
-        return bool(self.state[self._ek.CT_IN_FLIGHT] != 0.0)
-
-    @property
-    def landing_open(self) -> bool:
-        return bool(self.state[self._ek.CT_L_OPEN] != 0.0)
-
     def run(self, h: History, g0: int) -> tuple[list[tuple[int, _Pending]], np.ndarray]:
         """Step the samples ``g0..h.end-1``: the events they complete, each with its sample, in order,
         and whether each sample (K,) ends in flight."""
@@ -300,12 +292,11 @@ class _ContactDetector:
         return self._landing(st[ek.CT_L_SIDE], st[ek.CT_L_IC], end, st[ek.CT_L_TAKE_OFF], st[ek.CT_L_FLIGHT], now,
                              0.0, st[ek.CT_L_THIGHS])
 
-    @staticmethod
-    def _landing(side: float, ic: float, end: float, take_off: float, flight: float, now: float,
+    def _landing(self, side: float, ic: float, end: float, take_off: float, flight: float, now: float,
                  ends_in_take_off: float, thighs: float) -> list[_Pending]:
         """A landing's events: a two-legged one once per leg (each leg's own peaks and alerts); without
         thighs there are no per-leg peaks: one event, side "both"."""
-        both = side == 2.0
+        both = side == self._ek.CT_BOTH
         extra = {"take_off_s": take_off, "flight_time_s": flight, "initial_contact_s": ic, "impact_s": ic,
                  "ends_in_take_off": ends_in_take_off, "detected_s": now, "bilateral": float(both)}
         sides = (SIDES if thighs != 0.0 else ("both",)) if both else (SIDES[int(side)],)
@@ -387,8 +378,9 @@ class EventDetector:
         self._walk_queue: list[_Pending] = []
         self._single = _SingleLegDetector(self.config)
         self._hist = History()
-        #: Step the contact and walking detectors at every sample instead of only where something can
-        #: happen (the same events, slower: the reference the skipping is tested against).
+        #: Step the walking detector at every sample instead of only where something can happen (the
+        #: same events, slower: the reference the skipping is tested against; the contact detector
+        #: steps every sample anyway).
         self.step_every_sample = False
         self._last_flight_t = -np.inf
 

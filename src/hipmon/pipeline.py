@@ -393,7 +393,8 @@ class _Staging:
         self.parts: dict[str, list[tuple]] = {sid: [] for sid in order}
         self.base = {sid: 0 for sid in order}
         self.last_before = [-math.inf] * len(order)  # each sensor's newest sample time so far
-        self.schedule: list[tuple[int, int, tuple[int, ...]]] = []  # (first k, last k, samples of each sensor)
+        #: the grid's advances, in runs: (first k (E,), last k (E,), samples of each sensor then (E, placements))
+        self.schedule: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.last_grid_s: float | None = None
         self._mag: dict[str, bool | None] = {sid: None for sid in order}
 
@@ -414,7 +415,7 @@ class _Staging:
         return True
 
     def points(self) -> int:
-        return sum(k1 - k0 + 1 for k0, k1, _ in self.schedule)
+        return sum(int((k1 - k0 + 1).sum()) for k0, k1, _ in self.schedule)
 
     def arrays(self, sid: str) -> tuple:
         """(time_session_s, acc, gyr, mag) of the staged samples (one array each)."""
@@ -668,16 +669,18 @@ class Pipeline:
             last_adv = np.where(ready[:, None], last_then[advances], 0.0)
             newest, horizon = last_adv.max(axis=1), last_adv.min(axis=1)
             horizon = np.where(newest - horizon > wait, newest - wait, horizon)
-            k_ends = np.floor(horizon * rate + 1e-9).astype(np.int64).tolist()
-            ready = ready.tolist()
-            for a, k_end in enumerate(k_ends):
-                if next_k is None:
-                    if not ready[a]:
-                        continue
-                    next_k = int(math.ceil(max(first_t) * rate - 1e-9))
-                if k_end >= next_k:
-                    st.schedule.append((next_k, k_end, tuple(counts_then[advances[a]].tolist())))
-                    next_k = k_end + 1
+            k_ends = np.floor(horizon * rate + 1e-9).astype(np.int64)
+            a0 = 0
+            if next_k is None and ready.any():  # the grid starts at the first advance all sensors are in
+                a0 = int(np.argmax(ready))
+                next_k = int(math.ceil(max(first_t) * rate - 1e-9))
+            if next_k is not None:
+                # an advance takes the grid from one past the furthest so far to its k_end, if beyond it
+                reach = np.maximum.accumulate(np.concatenate([[next_k - 1], k_ends[a0:]]))
+                on = np.flatnonzero(k_ends[a0:] > reach[:-1])
+                if on.size:
+                    st.schedule.append((reach[on] + 1, k_ends[a0 + on], counts_then[advances[a0 + on]]))
+                next_k = int(reach[-1]) + 1
             count = counts_then[-1]
             st.last_before = last_then[-1].tolist()
             if st.points() >= chunk_points:
@@ -701,9 +704,10 @@ class Pipeline:
             return []
         ups = []
         sched, st.schedule = st.schedule, []
-        ks = np.arange(sched[0][0], sched[-1][1] + 1)
-        lengths = np.array([k1 - k0 + 1 for k0, k1, _ in sched])
-        counts = np.array([c for *_, c in sched], dtype=np.int64)  # (emissions, placements)
+        k0, k1 = np.concatenate([x[0] for x in sched]), np.concatenate([x[1] for x in sched])
+        ks = np.arange(k0[0], k1[-1] + 1)  # the runs follow each other
+        lengths = k1 - k0 + 1
+        counts = np.concatenate([x[2] for x in sched]).astype(np.int64)  # (emissions, placements)
         whole = {sid: st.arrays(sid) for sid in st.order}
         avail = {p: np.repeat(counts[:, j] - st.base[sid], lengths) for j, (p, sid) in enumerate(zip(self.placements, st.order))}
         for i0 in range(0, ks.size, chunk_points):

@@ -55,9 +55,13 @@ def _interp_rows(x, xp, fp, out):  # pragma: no cover - compiled
             for c in range(cols):
                 out[i, c] = fp[n - 1, c]
             continue
-        # j: xp[j] <= xv < xp[j + 1]
+        # j: xp[j] <= xv < xp[j + 1]; a few steps on from the last point's, else a binary search
         if xp[j] > xv:
             j = 0
+        steps = 0
+        while steps < 8 and xp[j + 1] <= xv:
+            j += 1
+            steps += 1
         if xp[j + 1] <= xv:
             lo, hi = j + 1, n - 1  # xp[lo] <= xv < xp[hi]
             while hi - lo > 1:

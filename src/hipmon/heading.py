@@ -305,19 +305,21 @@ class HeadingTracker:
         return g_pel
 
     def _rest_inputs(self, q_segment_global: dict, gyr_segment: dict) -> dict:
-        """Per-sample stillness and neutrality (N,) bool and the uncorrected relative twists (N,) rad."""
+        """Per-sample stillness and neutrality (N,) bool and the uncorrected relative twists (N,) rad
+        (``up_alignment``, ``relative_twist_about_up``; the products compiled, numpy's einsum and
+        arctan2)."""
         c = self.config
-        still = np.ones(q_segment_global["pelvis"].shape[0], dtype=bool)
-        for p in ("pelvis", "left_thigh", "right_thigh"):
-            still &= np.einsum("ij,ij->i", gyr_segment[p], gyr_segment[p]) < c.rest_max_gyr_rad_s**2
-        still &= up_alignment(q_segment_global["pelvis"]) > np.cos(np.radians(c.rest_max_pelvis_tilt_deg))
-        for p in ("left_thigh", "right_thigh"):
-            still &= up_alignment(q_segment_global[p]) > np.cos(np.radians(c.rest_max_thigh_tilt_deg))
+        qp, ql, qr = (q_segment_global[p] for p in ("pelvis", "left_thigh", "right_thigh"))
+        n = qp.shape[0]
+        gyr2 = np.empty((3, n))
+        for k, p in enumerate(("pelvis", "left_thigh", "right_thigh")):
+            np.einsum("ij,ij->i", gyr_segment[p], gyr_segment[p], out=gyr2[k])
+        still, idx, args = np.empty(n, dtype=bool), np.empty(n, dtype=np.int64), np.empty((4, n))
+        m = hk.rest_flags(qp, ql, qr, gyr2, c.rest_max_gyr_rad_s**2, np.cos(np.radians(c.rest_max_pelvis_tilt_deg)),
+                          np.cos(np.radians(c.rest_max_thigh_tilt_deg)), still, idx, args)
         out: dict = {"still": still}
-        idx = np.flatnonzero(still)
-        for p in ("left_thigh", "right_thigh"):
-            tw = np.zeros(still.size)
-            if idx.size:
-                tw[idx] = relative_twist_about_up(q_segment_global["pelvis"][idx], q_segment_global[p][idx])
+        for k, p in enumerate(("left_thigh", "right_thigh")):
+            tw = np.zeros(n)
+            tw[idx[:m]] = 2.0 * np.arctan2(args[2 * k, :m], args[2 * k + 1, :m])
             out[p] = tw
         return out

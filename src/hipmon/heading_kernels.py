@@ -288,6 +288,32 @@ def thigh_pass(k0, qp, ql, qr, gp, gl, gr, valid_l, valid_r, still, tw_l, tw_r,
 
 
 @njit
+def rest_flags(qp, ql, qr, gyr2, max_gyr2, min_up_pelvis, min_up_thigh, still, idx, args):
+    """Per sample: ``still`` (N,) = every segment's squared rate ``gyr2`` (3, N) below ``max_gyr2``
+    and every segment upright (``up_alignment`` above ``min_up_*``); for the still samples, in
+    order (their indices in ``idx``), ``args`` (4, ·) the y and w components of
+    ``multiply(conjugate(qp), ql)`` and of ``(…, qr)`` (``relative_twist_about_up``'s arctan2
+    arguments). Returns how many samples are still."""
+    m = 0
+    for i in range(qp.shape[0]):
+        ok = gyr2[0, i] < max_gyr2 and gyr2[1, i] < max_gyr2 and gyr2[2, i] < max_gyr2
+        pw, px, py, pz = qp[i, 0], -qp[i, 1], -qp[i, 2], -qp[i, 3]  # the pelvis's conjugate
+        ok = ok and 1.0 - 2.0 * (qp[i, 1] * qp[i, 1] + qp[i, 3] * qp[i, 3]) > min_up_pelvis
+        ok = ok and 1.0 - 2.0 * (ql[i, 1] * ql[i, 1] + ql[i, 3] * ql[i, 3]) > min_up_thigh
+        ok = ok and 1.0 - 2.0 * (qr[i, 1] * qr[i, 1] + qr[i, 3] * qr[i, 3]) > min_up_thigh
+        still[i] = ok
+        if ok:
+            idx[m] = i
+            for side in range(2):
+                q = ql if side == 0 else qr
+                qw, qx, qy, qz = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
+                args[2 * side, m] = pw * qy - px * qz + py * qw + pz * qx
+                args[2 * side + 1, m] = pw * qw - px * qx - py * qy - pz * qz
+            m += 1
+    return m
+
+
+@njit
 def rotate_about_up(g_a, g_b, add_b, q, out):
     """``out = multiply(heading_about_global_up(g), q)`` (N, 4) with ``g = g_a + g_b`` (rad, (N,);
     ``g_a`` alone unless ``add_b``), as ``hipmon.rotations`` computes it (the zero components

@@ -942,16 +942,17 @@ class Pipeline:
         corrections they would get with it (``hipmon.heading``)."""
         n = grid.size
         c = self.calibration
-        angles = np.full((n, len(ANGLE_COLUMNS)), np.nan)
-        gyr_seg = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
-        acc_glob = {p: np.full((n, 3), np.nan) for p in PLACEMENTS}
-        q_out = {p: np.full((n, 4), np.nan) for p in PLACEMENTS}
         vs = {p: (valid[p].copy() if p in valid and c is not None else np.zeros(n, dtype=bool)) for p in PLACEMENTS}
         v = np.ones(n, dtype=bool)
         for p in self.placements:
             v &= vs[p]
+
+        def nans(k: int) -> np.ndarray:
+            return np.full((n, k), np.nan)
+
         if c is None or n == 0:
-            return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
+            return Frames(grid, nans(len(ANGLE_COLUMNS)), {p: nans(3) for p in PLACEMENTS}, {p: nans(3) for p in PLACEMENTS},
+                          v, {p: nans(4) for p in PLACEMENTS}, vs)
         q_seg, g_seg = {}, {}
         for p in self.placements:  # c.segment_orientation and the rate in the segment frame, one pass
             q_seg[p], g_seg[p] = kin.segment_frames(q_se[p], c.q_sensor_segment[p], c.q_global_earth[p], gyr[p])
@@ -965,12 +966,13 @@ class Pipeline:
                 g_in[p] = np.where(lost[:, None], g_seg["pelvis"], g_seg[p])
         q_h = self.heading.apply(q_in, g_in, int(ks[0]), {p: vs[p] for p in THIGHS})
         angles = kin.angles_deg(q_h["pelvis"], {p: q_h[p] for p in THIGHS if p in q_seg}, vs)
-        for p in self.placements:
-            gyr_seg[p] = g_seg[p]
-            acc_glob[p] = kin.acc_global(q_h[p], c.q_sensor_segment[p], acc[p])
-            q_out[p] = q_h[p]
-            for arr in (gyr_seg[p], acc_glob[p], q_out[p]):
-                arr[~vs[p]] = np.nan
+        acc_g = {p: kin.acc_global(q_h[p], c.q_sensor_segment[p], acc[p]) for p in self.placements}
+        for p in self.placements:  # NaN where the sensor has no data
+            if not vs[p].all():
+                for arr in (g_seg[p], acc_g[p], q_h[p]):
+                    arr[~vs[p]] = np.nan
+        gyr_seg, acc_glob, q_out = ({p: d[p] if p in q_seg else nans(k) for p in PLACEMENTS}
+                                    for d, k in ((g_seg, 3), (acc_g, 3), (q_h, 4)))
         return Frames(grid, angles, gyr_seg, acc_glob, v, q_out, vs)
 
 

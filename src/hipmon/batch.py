@@ -317,11 +317,14 @@ def _session_facts(result: Any) -> dict[str, Any]:
 
 
 def _parquet_options(schema: Any) -> dict[str, Any]:
-    """How the tables are written: zstd, dictionary encoding for the text columns only (the float
+    """How the tables are written: snappy (Parquet's common default, read by every Parquet reader;
+    on the angles of 20 ten-minute sessions it wrote in 0.20 s and read back in 0.15 s where zstd took
+    0.35 s and 0.6-0.8 s, for files 8 % larger: the combined tables are read back and written once
+    more at the end of every batch), dictionary encoding for the text columns only (the float
     columns never repeat: trying a dictionary on them made writing 4x slower and the files larger)."""
     import pyarrow as pa
 
-    return {"compression": "zstd",
+    return {"compression": "snappy",
             "use_dictionary": [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]}
 
 
@@ -680,8 +683,8 @@ def _write_combined(out: Path, records: Iterable[SessionRecord]) -> None:
             schema = None
             for r in good:
                 t = pq.read_table(out / "sessions" / r.key / f"{kind}.parquet")
-                t = t.add_column(0, "key", pa.array([r.key] * t.num_rows, pa.string()))
-                t = t.add_column(0, "session", pa.array([r.session] * t.num_rows, pa.string()))
+                t = t.add_column(0, "key", pa.repeat(pa.scalar(r.key, pa.string()), t.num_rows))
+                t = t.add_column(0, "session", pa.repeat(pa.scalar(r.session, pa.string()), t.num_rows))
                 if writer is None:
                     schema = t.schema
                     writer = pq.ParquetWriter(tmp, schema, **_parquet_options(schema))

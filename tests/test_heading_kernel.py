@@ -47,10 +47,13 @@ def _stream(rate_hz: float, seconds: float, seed: int) -> tuple[dict, dict, dict
     rng = np.random.default_rng(seed)
     n = int(seconds * rate_hz)
     t = np.arange(n) / rate_hz
-    phase = (t // 6.0).astype(int) % 4  # 0 gait, 1 standing, 2 gait after a turn, 3 both legs together
+    # 0 gait, 1 standing, 2 gait after a turn, 3 both legs together, 4 the legs' phase sliding
+    # (left-right correlations sweeping through the gait threshold)
+    phase = (t // 6.0).astype(int) % 5
     f = 1.0 + 0.2 * rng.uniform()
     flex_l = np.where(phase == 1, 0.0, 0.6 * np.sin(2 * np.pi * f * t))
-    flex_r = np.where(phase == 3, flex_l, np.where(phase == 1, 0.0, -0.6 * np.sin(2 * np.pi * f * t)))
+    flex_r = np.select([phase == 1, phase == 3, phase == 4], [0.0, flex_l, 0.6 * np.sin(2 * np.pi * 1.13 * f * t)],
+                       -0.6 * np.sin(2 * np.pi * f * t))
     yaw = 0.1 * np.sin(2 * np.pi * f * t) + np.where(phase == 2, np.radians(40.0), 0.0) + 0.002 * t
     tilt = np.where(phase == 1, 0.02, 0.05 * np.sin(2 * np.pi * 2 * f * t))
     y_axis, z_axis = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])

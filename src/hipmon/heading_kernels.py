@@ -1,13 +1,16 @@
-"""Compiled inner loops of the heading tracker (``hipmon.heading``) and of the kinematics.
+"""Compiled inner loops of the heading tracker (``hipmon.heading``) and of the pipeline's
+kinematics (``hipmon.kinematics.segment_frames``, ``acc_global``, ``angles_deg``).
 
 The thigh/rest pass of :class:`hipmon.heading.HeadingTracker` walks a chunk sample by sample
 with its state in small arrays (so any chunking gives the same numbers), doing the same IEEE
 operations in the same order as the vectorised numpy it replaced: per-sample products and
 sums written out as ``hipmon.rotations`` computes them, block sums as numpy's pairwise
 summation (:func:`pairwise_sum`, :func:`pairwise_sum_complex`), ``cos``/``sin`` from the C
-library as numpy's. The two things it cannot reproduce are left to numpy: ``arctan2``/
-``arcsin`` (numpy uses SIMD SVML versions on this CPU), i.e. the twist of a rest reset (the
-kernel stops and asks for it) and the pelvis yaw (``HeadingTracker.apply`` runs that feedback).
+library as numpy's (numpy's float64 ``sin``/``cos`` and complex ``exp`` are the C library's
+here, bit for bit). What it cannot reproduce is left to numpy: ``arctan2``/``arcsin`` (numpy
+uses SIMD SVML versions on this CPU, ~1 ulp from the C library) and ``einsum``; i.e. the twist
+of a rest reset (the kernel stops and asks for it), the pelvis yaw (``HeadingTracker.apply``
+runs that feedback block by block) and the angles (the kernels compute their arguments).
 """
 
 from __future__ import annotations

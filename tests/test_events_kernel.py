@@ -203,3 +203,17 @@ def test_window_peaks_compiled_are_the_numpy_ones() -> None:
         got, ref = _window_peaks(t, v, a, b), _window_peaks_numpy(t, v, a, b)
         for x, y in zip(got, ref):
             assert x.tobytes() == y.tobytes()
+
+
+def test_a_copy_of_the_detector_mid_stream_goes_on_alike() -> None:
+    """The detector's state is plain data (copyable): a deep copy taken mid-run gives the same events."""
+    import copy
+
+    fr = frames_from_simulation(simulate("jump", 30, 12), angle_noise_deg=1.0, seed=12, rate_hz=100.0)
+    det = EventDetector()
+    head = det.update(fr.slice(0, len(fr) // 2))
+    twin = copy.deepcopy(det)
+    tail = [det.update(fr.slice(len(fr) // 2, None)) + det.flush(),
+            twin.update(fr.slice(len(fr) // 2, None)) + twin.flush()]
+    assert repr(tail[0]) == repr(tail[1])
+    assert [repr(e) for e in head + tail[0]] == _events(ReferenceDetector(), fr, None)

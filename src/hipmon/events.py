@@ -251,7 +251,6 @@ class _ContactDetector:
         from hipmon import event_kernels as ek
 
         self.cfg = cfg
-        self._ek = ek
         self.state = ek.contact_state()
         self.last_side: str | None = None  # side of the latest running stance
         self.params = np.array([cfg.flight_force, cfg.contact_force, cfg.edge_force, cfg.min_flight_s,
@@ -263,7 +262,8 @@ class _ContactDetector:
     def run(self, h: History, g0: int) -> tuple[list[tuple[int, _Pending]], np.ndarray]:
         """Step the samples ``g0..h.end-1``: the events they complete, each with its sample, in order,
         and whether each sample (K,) ends in flight."""
-        ek = self._ek
+        from hipmon import event_kernels as ek
+
         k = h.end - g0
         in_flight = np.zeros(k, dtype=np.bool_)
         out = np.empty((2 * k, ek.CO_SIZE))
@@ -284,7 +284,8 @@ class _ContactDetector:
 
     def close_landing(self, end: float, now: float) -> list[_Pending]:
         """The open landing (if any), ended at ``end`` (s) by the end of the stream at ``now`` (s)."""
-        ek = self._ek
+        from hipmon import event_kernels as ek
+
         if self.state[ek.CT_L_OPEN] == 0.0:
             return []
         self.state[ek.CT_L_OPEN] = 0.0
@@ -296,7 +297,9 @@ class _ContactDetector:
                  ends_in_take_off: float, thighs: float) -> list[_Pending]:
         """A landing's events: a two-legged one once per leg (each leg's own peaks and alerts); without
         thighs there are no per-leg peaks: one event, side "both"."""
-        both = side == self._ek.CT_BOTH
+        from hipmon.event_kernels import CT_BOTH
+
+        both = side == CT_BOTH
         extra = {"take_off_s": take_off, "flight_time_s": flight, "initial_contact_s": ic, "impact_s": ic,
                  "ends_in_take_off": ends_in_take_off, "detected_s": now, "bilateral": float(both)}
         sides = (SIDES if thighs != 0.0 else ("both",)) if both else (SIDES[int(side)],)

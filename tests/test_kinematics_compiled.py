@@ -29,9 +29,12 @@ def test_segment_frames_and_acc_global(seed):
     n = int(rng.integers(1, 3000))
     q_se = _quats(rng, n, unit=bool(seed % 2))
     q_ss, q_ge = rot.normalize(rng.normal(size=4)), rot.normalize(rng.normal(size=4))
+    q_se[0] = 0.0  # no orientation: NaN as numpy's division by zero gives (not an exception)
     gyr, acc = rng.normal(size=(n, 3)) * 5, rng.normal(size=(n, 3)) * 20
     q, g = kin.segment_frames(q_se, q_ss, q_ge, gyr)
-    np.testing.assert_array_equal(q, segment_orientation(q_se, q_ss, q_ge))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(q, segment_orientation(q_se, q_ss, q_ge))
+    assert np.isnan(q[0]).all()
     np.testing.assert_array_equal(g, rot.rotate(q_ss, gyr))
     np.testing.assert_array_equal(kin.acc_global(q, q_ss, acc), rot.rotate(rot.multiply(q, q_ss), acc))
 

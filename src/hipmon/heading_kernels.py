@@ -135,7 +135,8 @@ def _block_end(k, fs, ist, cfg, blk, rec):
     else:
         lr_corr = 0.0
         if szz_l > 0 and szz_r > 0:
-            lr_corr = pairwise_sum(blk[4], nblk) / math.sqrt(szz_l * szz_r)
+            d = math.sqrt(szz_l * szz_r)  # 0 if the product underflows: numpy's x / 0.0 then
+            lr_corr = pairwise_sum(blk[4], nblk) / d if d != 0.0 else pairwise_sum(blk[4], nblk) * math.inf
         gait = lr_corr < cfg[C_MAX_CORR]
         ist[I_LAST_GAIT] = 1 if gait else 0
     moving = False
@@ -390,10 +391,13 @@ def segment_frames(q_se, a, b, q_ss, gyr, q_out, g_out):
         qy = aw * my - ax * mz + ay * mw + az * mx
         qz = aw * mz + ax * my - ay * mx + az * mw
         nrm = math.sqrt(((qw * qw + qx * qx) + qy * qy) + qz * qz)  # np.linalg.norm's order
-        q_out[i, 0] = qw / nrm
-        q_out[i, 1] = qx / nrm
-        q_out[i, 2] = qy / nrm
-        q_out[i, 3] = qz / nrm
+        if nrm == 0.0:  # numpy's x / 0.0 is x · inf (NaN for 0); numba's division would raise
+            q_out[i, 0], q_out[i, 1], q_out[i, 2], q_out[i, 3] = qw * math.inf, qx * math.inf, qy * math.inf, qz * math.inf
+        else:
+            q_out[i, 0] = qw / nrm
+            q_out[i, 1] = qx / nrm
+            q_out[i, 2] = qy / nrm
+            q_out[i, 3] = qz / nrm
         v0, v1, v2 = gyr[i, 0], gyr[i, 1], gyr[i, 2]
         t0 = 2.0 * (y * v2 - z * v1)
         t1 = 2.0 * (z * v0 - x * v2)

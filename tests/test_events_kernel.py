@@ -116,7 +116,8 @@ def _random_hops(seed: int, thighs: bool) -> Frames:
         n_air = int(rate * rng.choice([rng.uniform(0.0, 0.12), rng.uniform(0.1, 0.5)]))
         n_on = int(rate * rng.uniform(0.05, 0.9))
         air = rng.uniform(-1.0, 5.0) + rng.normal(0, rng.uniform(0.1, 2.0), n_air)
-        on = rng.uniform(15, 35) * np.sin(np.pi * (np.arange(n_on) + rng.uniform(0.2, 1)) / (n_on + 1)) ** rng.uniform(0.3, 2)
+        hump = np.sin(np.pi * (np.arange(n_on) + rng.uniform(0.2, 1)) / (n_on + 1))
+        on = rng.uniform(15, 35) * hump ** rng.uniform(0.3, 2)
         ramp = min(int(rng.integers(0, 12)), n_on // 2)  # flanks from steep to a few samples long
         if ramp and n_air:
             on[:ramp] = np.linspace(air[-1], on[ramp], ramp + 2)[1:-1]

@@ -181,11 +181,13 @@ def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Ev
     b = np.searchsorted(t, end, side="right")
     b = np.maximum(a, b)
     n_valid = np.concatenate([[0], np.cumsum(ok)])
+    lo, hi = int(a.min()), int(b.max())  # the rows the windows cover
     per: dict[str, tuple[list, list]] = {}  # each side's peaks and times, (E, 4) as lists
     for side in SIDES:
         if not any(e.side in (side, "both") for e in events):
             continue
-        peaks, times = _window_peaks(t, _side_traces(angles_deg, side, ok), a, b)
+        traces = _side_traces(angles_deg[lo:hi], side, ok[lo:hi])
+        peaks, times = _window_peaks(t[lo:hi], traces, a - lo, b - lo)
         per[side] = peaks.tolist(), times.tolist()
     n_ok, n_win = (n_valid[b] - n_valid[a]).tolist(), (b - a).tolist()
     out = []

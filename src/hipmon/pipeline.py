@@ -74,8 +74,6 @@ if TYPE_CHECKING:
     from hipmon.recording.reader import SessionReader
 
 THIGHS: tuple[str, str] = ("left_thigh", "right_thigh")
-#: ANGLES.csv columns (after time_s) of each side's hip
-_HIP_COLUMNS = {"left": slice(3, 6), "right": slice(6, 9)}
 
 __all__ = [
     "Pipeline",

@@ -17,7 +17,7 @@ then, in this process:
   ``Pipeline.feed`` does live): its CPU time, and whether frames, events and alerts are identical
   to the staged replay's.
 
-    .venv/bin/python benchmarks/bench_analyze_speed.py [--minutes 60] [--rounds 3] [--profile] [--fed] [--keep DIR]
+    .venv/bin/python benchmarks/bench_analyze_speed.py [--minutes 60] [--kind run|walk] [--rounds 3] [--profile] [--fed] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -132,6 +132,8 @@ def vqf_alone(path: Path) -> tuple[float, float, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--kind", default="run", choices=["run", "walk", "jump", "squat"],
+                    help="what the simulated session holds (its steady part repeated): run (default), walk, ...")
     ap.add_argument("--profile", action="store_true", help="cProfile the analysis and print the top functions")
     ap.add_argument("--keep", type=Path, default=None, help="directory for the session file (reused if present)")
     ap.add_argument("--top", type=int, default=25)
@@ -141,10 +143,10 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="hipmon-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / f"long-{a.minutes:g}min.hipmon"
+    path = tmp / (f"long-{a.minutes:g}min.hipmon" if a.kind == "run" else f"long-{a.kind}-{a.minutes:g}min.hipmon")
     if not path.exists():
         w0 = time.perf_counter()
-        write_recorded_session(path, a.minutes)
+        write_recorded_session(path, a.minutes, kind=a.kind)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - w0:.1f} s", flush=True)
     cpu_vqf_sensor, cpu_vqf_grid, n_samples, n_grid = vqf_alone(path)
     print(f"VQF alone: {n_samples} samples at {RATE_HZ:g} Hz {cpu_vqf_sensor:.2f} s CPU; "
@@ -160,7 +162,7 @@ def main() -> None:
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = out["result"]
-    print(f"analyze {a.minutes:g} min, 3 sensors at {RATE_HZ:g} Hz ({PROFILE}): {cpu:.2f} s CPU ({wall:.2f} s wall)"
+    print(f"analyze {a.minutes:g} min of {a.kind}, 3 sensors at {RATE_HZ:g} Hz ({PROFILE}): {cpu:.2f} s CPU ({wall:.2f} s wall)"
           f"{' under cProfile' if prof else ''}; {len(r.frames)} frames, {r.frames.valid.mean() * 100:.1f} % valid, "
           f"{len(r.events)} events, {len(r.alerts)} alerts; peak RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB")
     print(f"ratio analyze / VQF alone (sensor-rate samples): {cpu / cpu_vqf_sensor:.1f}x (target <= 2x); "

@@ -29,10 +29,10 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import event_kernels, heading_kernels, interp, sync
+    from hipmon import event_kernels, heading_kernels, interp, rotation_kernels, sync
     from hipmon.codecs import movesense
 
-    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels, rotation_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -63,6 +63,7 @@ def warm_up() -> None:
               file=sys.stderr, flush=True)
     from hipmon import event_kernels as ek
     from hipmon.interp import interp_rows
+    from hipmon.rotation_kernels import multiply_by, rotate_by
     from hipmon.codecs import movesense
     from hipmon.sync import ClockSync
 
@@ -76,6 +77,8 @@ def warm_up() -> None:
                    np.empty((2 * t.size, ek.CO_SIZE)))
     ek.window_peaks(t, np.zeros((t.size, 4)), np.array([0]), np.array([t.size]), np.empty((1, 4)), np.empty((1, 4)))
     interp_rows(t, t, np.zeros((t.size, 3)))
+    rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))
+    multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     _warm_heading(np)
     _warm = True

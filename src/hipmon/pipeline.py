@@ -55,6 +55,7 @@ from hipmon.calibration import (
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.interp import interp_rows
+from hipmon.rotation_kernels import multiply_by, rotate_by
 from hipmon.stream import IN_BAND_KINDS, SensorStream
 from hipmon.alerts import AlertEngine, load_rules
 from hipmon.events import EventDetector
@@ -222,8 +223,8 @@ class LevelledFilter:
                 return np.concatenate([head, tail])
         q = self.q_sensor_level
         q_level_earth = self.filter.update(
-            rot.rotate(q, acc_sensor), rot.rotate(q, gyr_sensor), None if mag_sensor is None else rot.rotate(q, mag_sensor))
-        return rot.multiply(q_level_earth, q)
+            rotate_by(q, acc_sensor), rotate_by(q, gyr_sensor), None if mag_sensor is None else rotate_by(q, mag_sensor))
+        return multiply_by(q_level_earth, q)
 
 
 #: the grid advances each time the newest sample enters a new step of this many seconds

@@ -1,0 +1,59 @@
+"""Compiled row-wise forms of ``hipmon.rotations`` for one constant quaternion and many rows.
+
+``LevelledFilter`` turns every chunk's acc and gyr by one quaternion and its output back
+(``rotations.rotate``/``multiply`` broadcast a (4,) quaternion over (N, 3)/(N, 4) rows: a dozen
+numpy temporaries per call). These loops do the same products and sums in the same order, so
+the results are the same bits (tests/test_rotation_kernels.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hipmon.jit import njit
+
+__all__ = ["rotate_by", "multiply_by"]
+
+
+def rotate_by(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``rotations.rotate(q, v)`` for one quaternion ``q`` (4,) and vectors ``v`` (N, 3) -> (N, 3)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ValueError(f"rotate_by: v must be (N, 3), not {v.shape}")
+    out = np.empty(v.shape)
+    _rotate_rows(np.asarray(q, dtype=np.float64), v, out)
+    return out
+
+
+def multiply_by(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``rotations.multiply(p, q)`` for quaternions ``p`` (N, 4) and one quaternion ``q`` (4,) -> (N, 4)."""
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 4:
+        raise ValueError(f"multiply_by: p must be (N, 4), not {p.shape}")
+    out = np.empty(p.shape)
+    _multiply_rows(p, np.asarray(q, dtype=np.float64), out)
+    return out
+
+
+@njit
+def _rotate_rows(q, v, out):  # pragma: no cover - compiled
+    w, x, y, z = q[0], q[1], q[2], q[3]
+    for i in range(v.shape[0]):
+        v0, v1, v2 = v[i, 0], v[i, 1], v[i, 2]
+        t0 = 2.0 * (y * v2 - z * v1)
+        t1 = 2.0 * (z * v0 - x * v2)
+        t2 = 2.0 * (x * v1 - y * v0)
+        out[i, 0] = v0 + w * t0 + (y * t2 - z * t1)
+        out[i, 1] = v1 + w * t1 + (z * t0 - x * t2)
+        out[i, 2] = v2 + w * t2 + (x * t1 - y * t0)
+
+
+@njit
+def _multiply_rows(p, q, out):  # pragma: no cover - compiled
+    qw, qx, qy, qz = q[0], q[1], q[2], q[3]
+    for i in range(p.shape[0]):
+        pw, px, py, pz = p[i, 0], p[i, 1], p[i, 2], p[i, 3]
+        out[i, 0] = pw * qw - px * qx - py * qy - pz * qz
+        out[i, 1] = pw * qx + px * qw + py * qz - pz * qy
+        out[i, 2] = pw * qy - px * qz + py * qw + pz * qx
+        out[i, 3] = pw * qz + px * qy - py * qx + pz * qw

@@ -1,0 +1,36 @@
+"""``rotation_kernels`` = ``rotations.rotate``/``multiply`` broadcast over rows, bit for bit."""
+
+import numpy as np
+import pytest
+
+from hipmon import rotations as rot
+from hipmon.rotation_kernels import multiply_by, rotate_by
+
+
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_same_bits_as_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 500))
+    q = rot.normalize(rng.normal(size=4)) if seed % 4 else rng.normal(size=4) * 1e3  # unit and not
+    v = rng.normal(0, 10.0 ** rng.integers(-3, 4), (n, 3))
+    p = rng.normal(size=(n, 4))
+    if seed % 3 == 0 and n:  # NaN and inf rows pass through as numpy's arithmetic gives them
+        v.ravel()[rng.integers(0, v.size, 5)] = rng.choice([np.nan, np.inf, -np.inf], 5)
+        p.ravel()[rng.integers(0, p.size, 5)] = rng.choice([np.nan, np.inf, -np.inf], 5)
+    with np.errstate(invalid="ignore"):  # inf - inf in numpy's reference
+        assert np.array_equal(_bits(rotate_by(q, v)), _bits(rot.rotate(q, v)))
+        assert np.array_equal(_bits(multiply_by(p, q)), _bits(rot.multiply(p, q)))
+    # a non-contiguous view (a column slice of a wider array) as the pipeline may pass
+    wide = rng.normal(size=(n, 6))
+    assert np.array_equal(_bits(rotate_by(q, wide[:, 1:4])), _bits(rot.rotate(q, wide[:, 1:4])))
+
+
+def test_shapes_are_checked():
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        rotate_by(np.array([1.0, 0, 0, 0]), np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        multiply_by(np.zeros((4, 3)), np.array([1.0, 0, 0, 0]))

@@ -800,6 +800,8 @@ class Pipeline:
         settle = int(round(self.config.resettle_s * self.rate_hz))
         k0, until = self._gap_k0[placement], self._settle_until_k[placement]
         ks = ks.astype(np.int64)
+        if k0 is None and valid.all():  # no gap open nor starting: only the settling deadline
+            return ks >= until
         inv = ~np.asarray(valid, dtype=bool)
         prev_inv = np.concatenate([[k0 is not None], inv[:-1]])
         idx = np.arange(ks.size)
@@ -835,6 +837,8 @@ class Pipeline:
 
     def _track_gaps(self, placement: str, grid: np.ndarray, v: np.ndarray) -> None:
         start = self._invalid_run[placement]
+        if start is None and v.all():  # no gap open nor starting
+            return
         sid = self.by_placement[placement]
         # the state before this chunk is the carried one (an open gap: invalid)
         d = np.diff(np.concatenate([[0 if start is not None else 1], v.astype(np.int8), [1]]))

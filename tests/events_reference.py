@@ -57,8 +57,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipmon.gait_events import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
-                                 WalkConfig, first_true, side_from_pelvis_rates)
+from gait_events_reference import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
+                                   WalkConfig, first_true, side_from_pelvis_rates)
 from hipmon.metrics import angle_index, event_peaks, events_peaks, set_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 

@@ -434,14 +434,12 @@ class EventDetector:
         """The contact and walking detectors over the new samples ``g0..g_end-1``: the events found,
         each as (sample, 0, order within the sample, event).
 
-        The contact detector steps every sample (compiled); it does not listen to the walking
+        Both step every sample (compiled). The contact detector does not listen to the walking
         detector, which listens to it: muted within ``running_hold_s`` of the last sample in flight,
-        its stances queued until ``walk_confirm_s`` passes without a flight. The walking detector
-        steps only where something can happen (a candidate step peak while it listens, a time an
-        open stance or the queue waits for, the start of a flight while it holds something); every
-        other sample would only repeat its state (``PelvisStepDetector``)."""
+        its stances confirmed when ``walk_confirm_s`` passes after their toe-off without a flight
+        (``PelvisStepDetector.run``)."""
         cfg = self.config
-        walk, queue = self._walk, self._walk_queue
+        walk = self._walk
         walk.prepare(h, g0)
         contacts, in_flight = self._contacts.run(h, g0)
         found: list[tuple[int, int, int, _Pending]] = [(g, 0, 0, p) for g, p in contacts]
@@ -450,57 +448,12 @@ class EventDetector:
         last_flight = _fill_forward(np.concatenate([[self._last_flight_t], np.where(in_flight, t, np.nan)]))[1:]
         muted = t - last_flight < cfg.running_hold_s
         self._last_flight_t = float(last_flight[-1])
-        cands = walk.candidates(h, g0)
-        heard = cands[~muted[cands - g0]].tolist()  # peaks found while muted change nothing
-        takeoffs = (g0 + np.flatnonzero(in_flight & ~np.concatenate([[False], in_flight[:-1]]))).tolist()
-        ci = fi = 0
-        last = g0 - 1
-        every = self.step_every_sample
-        while True:
-            if every:
-                nxt = last + 1  # the reference: every sample stepped (tests/test_events_fast.py)
-            else:
-                while ci < len(heard) and heard[ci] <= last:
-                    ci += 1
-                nxt = heard[ci] if ci < len(heard) else g_end
-                nxt = walk.next_due(h, last + 1, nxt)
-                if queue:
-                    end = queue[0].end_s + cfg.walk_confirm_s
-                    nxt = first_true(h, last + 1, nxt, lambda tg: tg >= end, end)
-                if queue or walk.open or walk.peaks:  # a flight clears them
-                    while fi < len(takeoffs) and takeoffs[fi] <= last:
-                        fi += 1
-                    if fi < len(takeoffs):
-                        nxt = min(nxt, takeoffs[fi])
-            if nxt >= g_end:
-                break
-            i = nxt - g0
-            found += [(nxt, 0, 1, p) for p in self._step_walk(h, nxt, float(t[i]), bool(muted[i]),
-                                                               bool(in_flight[i]))]
-            last = nxt
+        for g, side, ic, to, stride, now in walk.run(h, g0, muted, in_flight, cfg.walk_confirm_s,
+                                                     "stance" in cfg.kinds):
+            found.append((g, 0, 1, _Pending("stance", side, ic, to, {
+                "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
+                "method": 1.0, "detected_s": now})))
         return found
-
-    def _step_walk(self, h: History, g: int, t: float, muted: bool, in_flight: bool) -> list[_Pending]:
-        """Sample ``g`` (at ``t`` s, muted or not, in flight or not) through the walking detector: the
-        stances it confirms."""
-        cfg = self.config
-        walk = self._walk
-        # muted with nothing open, the walking detector's step would only lower its trough (kept lazily)
-        idle = muted and not walk.open and not walk.peaks and not self.step_every_sample
-        for side, ic, to, stride, now in ([] if idle else walk.step(h, g, muted=muted)):
-            if "stance" in cfg.kinds:
-                self._walk_queue.append(_Pending("stance", side, ic, to, {
-                    "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
-                    "method": 1.0}))
-        # walking has no flight: a walking stance is confirmed when none follows within walk_confirm_s
-        if in_flight:
-            self._walk_queue.clear()
-        got = []
-        while self._walk_queue and t >= self._walk_queue[0].end_s + cfg.walk_confirm_s:
-            p = self._walk_queue.pop(0)
-            p.extra["detected_s"] = t
-            got.append(p)
-        return got
 
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""

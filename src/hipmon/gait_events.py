@@ -39,7 +39,6 @@ changes the result. Units: s, m/s², rad/s, degrees for hip flexion.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -142,31 +141,21 @@ class History:
         return self.x[a:b]
 
 
-@dataclass
-class Step:
-    """One initial contact found by the walking detector."""
-
-    ic_s: float
-    side: str
-    stride_s: float
-    peak_s: float
-
-
 class PelvisStepDetector:
-    """Initial contacts (with side) and stance ends from walking, sample by sample.
+    """Initial contacts (with side) and stance ends from walking, sample by sample, and their
+    confirmation (no flight ``walk_confirm_s`` after the toe-off, ``hipmon.events``).
 
-    Works on a ``History``: ``prepare(h, g0)`` after rows ``g0..`` were appended (the
-    smoothing, in bulk); ``step(h, g, muted)`` for a sample ``g`` (in order) returns finished
-    stances as tuples ``(side, ic_s, to_s, stride_s, detected_s)``. A sample for which
-    ``step`` would do nothing but update running state may be skipped: ``candidates`` lists
-    the samples where a step peak may be found, ``next_due`` the first sample at which an
-    open stance ends or the walk stops; any other sample is such a no-op (a muted run only
-    needs its first sample). The inputs: ``f`` in m/s² (+9.81 at rest), the pelvis angular
-    rate about the vertical in rad/s (+ = right side forward) and the hip flexion angles in
-    degrees (NaN when the thighs are missing).
+    Works on a ``History``: ``prepare(h, g0)`` after rows ``g0..`` were appended (the set-up and
+    the smoothing, in bulk), then ``run(h, g0, ...)`` steps those samples (compiled:
+    ``hipmon.walk_kernels.walk_run``; its state is one vector, ``state``). The inputs: ``f`` in
+    m/s² (+9.81 at rest), the pelvis angular rates in rad/s (+ = right side forward about the
+    vertical), the hip flexion angles in degrees and the thighs' |specific force| in m/s² (NaN
+    when the thighs are missing). The Python detector it replaced is tests/gait_events_reference.py.
     """
 
     def __init__(self, cfg: WalkConfig | None = None) -> None:
+        from hipmon.walk_kernels import walk_state
+
         self.cfg = cfg or WalkConfig()
         self.dt: float | None = None
         self.n = 0  # samples per box mean
@@ -174,14 +163,7 @@ class PelvisStepDetector:
         self.g_start: int | None = None  # stream index of the first sample after the set-up
         self.box1: _BoxMean | None = None
         self.box2: _BoxMean | None = None
-        self.trough = np.inf
-        self.trough_upto = -1  # the trough includes the smoothed force of samples up to this one
-        self.peaks: list[float] = []
-        self.open: list[Step] = []  # ICs whose stance has not ended yet
-        self.last_side: str | None = None
-        self.last_ic: float | None = None
-        self.votes = 0  # steps alternate: + votes say the bout's even ICs are right
-        self.n_in_bout = 0
+        self.state = walk_state()
 
     def prepare(self, h: History, g0: int) -> None:
         """Set-up (sample interval from the first 5 samples) and the smoothed force of rows ``g0..``."""
@@ -204,155 +186,33 @@ class PelvisStepDetector:
         s[full] = self.box2.push_many(m1[full])
         rows[:, H_S] = s
 
-    def candidates(self, h: History, g0: int) -> np.ndarray:
-        """Stream indices >= ``g0`` (after the set-up) where ``step`` may find a peak (a local maximum
-        of the smoothed force, checked one sample later) or has no smoothed history yet."""
-        if self.g_start is None:
-            return np.empty(0, dtype=np.int64)
-        g0 = max(g0, self.g_start)
-        lo = max(g0 - 2, h.base)
-        s = h.x[lo - h.base:, H_S]
-        if s.size == 0:
-            return np.empty(0, dtype=np.int64)
-        sp2, sp, cur = s[:-2], s[1:-1], s[2:]
-        idx = lo + 2 + np.flatnonzero((sp2 < sp) & (sp >= cur))
-        # samples whose step sees a None among s, s_prev, s_prev2 (the first of the stream)
-        first_full = self.g_start + 2 * self.n + 1
-        warm = np.arange(g0, min(first_full, h.end))
-        return np.union1d(idx[idx >= g0], warm)
+    def run(self, h: History, g0: int, muted: np.ndarray, in_flight: np.ndarray, confirm_s: float,
+            want_stances: bool = True) -> list[tuple[int, str, float, float, float, float]]:
+        """Step the samples ``g0..h.end-1`` (after ``prepare``): the stances confirmed, in order, as
+        ``(sample, side, ic_s, to_s, stride_s, detected_s)``.
 
-    def next_due(self, h: History, g_from: int, g_end: int) -> int:
-        """The first sample in ``g_from..g_end-1`` at which an open stance ends (its toe-off is
-        reached) or the walk stops (no step for too long); ``g_end`` if none."""
-        if not self.open or self.g_start is None:
-            return g_end
-        cfg = self.cfg
-        last = self.open[-1]
-        stop = cfg.max_step_s + 0.25
-        due = first_true(h, max(g_from, self.g_start), g_end, lambda t: t - last.peak_s > stop,
-                         last.peak_s + stop)
-        if len(self.open) >= 2:
-            to = self._to(self.open[0], self.open[1])
-            due = min(due, first_true(h, max(g_from, self.g_start), g_end, lambda t: t >= to, to))
-        return due
+        ``muted`` (K,) bool: running nearby, steps neither found nor reported; ``in_flight`` (K,)
+        bool: the contact detector in flight, which drops the stances not confirmed yet; a stance
+        is confirmed ``confirm_s`` after its toe-off. Without ``want_stances`` none is reported."""
+        from hipmon import walk_kernels as wk
 
-    def step(self, h: History, g: int, muted: bool = False) -> list[tuple[str, float, float, float, float]]:
-        out: list[tuple[str, float, float, float, float]] = []
-        if self.g_start is None or g < self.g_start:
-            return out
+        k = h.end - g0
+        if k <= 0:
+            return []
         cfg = self.cfg
-        t = h.at(g, H_T)
-        # stances that ended (TO reached) are reported now
-        while len(self.open) >= 2 and t >= self._to(self.open[0], self.open[1]):
-            a, b = self.open[0], self.open[1]
-            to = self._to(a, b)
-            self.last_ic = self.open.pop(0).ic_s
-            if not muted:
-                out.append((a.side, a.ic_s, to, a.stride_s, t))
-        if self.open and t - self.open[-1].peak_s > cfg.max_step_s + 0.25:
-            # the walk stopped: the last stance ends in standing, reported with a normal stance time
-            # (duty factor 0.5 + double support), and only when it followed a real step (>= 2 ICs)
-            last = self.open[-1]
-            if len(self.open) == 1 and self.last_ic is not None and not muted:
-                to = last.ic_s + (0.5 + cfg.double_support_fraction) * last.stride_s
-                out.append((last.side, last.ic_s, to, last.stride_s, t))
-            self.open.clear()
-        s = h.at(g, H_S)
-        if not math.isfinite(s):  # no smoothed force yet (it is finite once the box means are full)
-            return out
-        sp = h.at(g - 1, H_S) if g - 1 >= self.g_start else math.nan
-        sp2 = h.at(g - 2, H_S) if g - 2 >= self.g_start else math.nan
-        self._fold_trough(h, g)  # the lowest smoothed force since the last peak (the samples skipped included)
-        if muted:
-            self.peaks.clear()
-            self.open.clear()
-            return out
-        if math.isfinite(sp) and math.isfinite(sp2) and sp2 < sp >= s and sp - self.trough >= cfg.min_step_rise:
-            self.trough = s
-            self._peak(h, g, h.at(max(g - self.n, self.g_start), H_T))
-        return out
+        params = np.array([cfg.min_step_rise, cfg.min_step_s, cfg.max_step_s, cfg.double_support_fraction,
+                           cfg.side_window_s, cfg.heel_strike_before_s, cfg.heel_strike_after_s, cfg.heel_strike_min,
+                           confirm_s, float(want_stances)])
+        out = np.empty((2 * k + 2 * wk.CAP, 6))
+        g_start = h.end if self.g_start is None else self.g_start
+        n = wk.walk_run(self.state, h.x, h.base, g0, g_start, self.n, np.ascontiguousarray(muted, dtype=np.bool_),
+                        np.ascontiguousarray(in_flight, dtype=np.bool_), params, out)
+        return [(int(g), "left" if side == wk.LEFT else "right", ic, to, stride, now)
+                for g, side, ic, to, stride, now in out[:n].tolist()]
 
     def settle(self, h: History) -> None:
-        """Fold the smoothed force of every sample so far into the trough (what stepping each would do),
-        so that older rows of ``h`` can be dropped."""
-        if self.g_start is not None:
-            self._fold_trough(h, h.end - 1)
-
-    def _fold_trough(self, h: History, g: int) -> None:
-        """Lower the trough to the smoothed force of the samples after the last folded one up to ``g``."""
-        assert self.g_start is not None
-        lo = max(self.trough_upto + 1, self.g_start)
-        if g >= lo:
-            seg = h.x[lo - h.base:g - h.base + 1, H_S]
-            seg = seg[np.isfinite(seg)]
-            if seg.size:
-                self.trough = min(self.trough, float(seg.min()))
-            self.trough_upto = g
-
-    def _to(self, a: Step, b: Step) -> float:
-        return b.ic_s + self.cfg.double_support_fraction * a.stride_s
-
-    def _recent(self, h: History, g: int) -> np.ndarray:
-        """The samples the detector remembers at ``g``: the last 3 s after the set-up (rows of ``h``)."""
-        assert self.g_start is not None
-        return h.since(g, h.at(g, H_T) - 3.0, self.g_start)
-
-    def _peak(self, h: History, g: int, t_peak: float) -> None:
-        cfg = self.cfg
-        prev = self.peaks[-1] if self.peaks else None
-        self.peaks = (self.peaks + [t_peak])[-3:]
-        if prev is None or not cfg.min_step_s <= t_peak - prev <= cfg.max_step_s:
-            self.open.clear()
-            self.last_ic = None
-            self.last_side = None
-            return
-        steps = np.diff(self.peaks)
-        steps = steps[(steps >= cfg.min_step_s) & (steps <= cfg.max_step_s)]
-        stride = 2.0 * float(np.mean(steps))
-        half_ds = 0.5 * cfg.double_support_fraction * stride
-        recent = self._recent(h, g)
-        if not self.open or self.open[-1].peak_s < prev - 1e-9:
-            # first step of a bout: the previous peak becomes an IC too
-            ic0 = prev - half_ds
-            self.votes, self.n_in_bout = 0, 0
-            side0 = self._vote(recent, ic0)
-            self.open = [Step(self._heel_strike(recent, ic0, side0), side0, stride, prev)]
-        ic = t_peak - half_ds
-        side = self._vote(recent, ic)
-        self.open.append(Step(self._heel_strike(recent, ic, side), side, stride, t_peak))
-
-    def _heel_strike(self, recent: np.ndarray, ic: float, side: str) -> float:
-        """The IC at the landing thigh's heel-strike transient near the pelvis estimate ``ic`` (s), else ``ic``."""
-        col = H_AL if side == "left" else H_AR
-        t = recent[:, H_T]
-        near = (ic - self.cfg.heel_strike_before_s <= t) & (t <= ic + self.cfg.heel_strike_after_s) \
-            & np.isfinite(recent[:, col])
-        if np.count_nonzero(near) < 3:
-            return ic
-        k = int(np.argmax(recent[near, col]))  # the first of equal maxima, as ``max`` gives
-        t_max, f_max = float(t[near][k]), float(recent[near, col][k])
-        return t_max if f_max - G >= self.cfg.heel_strike_min else ic
-
-    def _vote(self, recent: np.ndarray, ic: float) -> str:
-        """Side of the k-th IC of a bout: steps alternate, and the parity is the majority of the ICs' own cues so far."""
-        own = self._side(recent, ic)
-        even = self.n_in_bout % 2 == 0
-        self.votes += 1 if (own == "right") == even else -1
-        self.n_in_bout += 1
-        if self.votes == 0:
-            return own
-        return ("right" if even else "left") if self.votes > 0 else ("left" if even else "right")
-
-    def _side(self, recent: np.ndarray, ic: float) -> str:
-        """Side of the IC at ``ic``: the more flexed hip, else the pelvis (``side_from_pelvis_rates``)."""
-        w = recent[np.abs(recent[:, H_T] - ic) <= self.cfg.side_window_s]
-        if not len(w):
-            return "left" if self.last_side == "right" else "right"
-        near = w[int(np.argmin(np.abs(w[:, H_T] - ic)))]  # the first of equally near, as ``min`` gives
-        if np.isfinite(near[H_FL]) and np.isfinite(near[H_FR]):
-            return "left" if near[H_FL] > near[H_FR] else "right"
-        side = side_from_pelvis_rates(w[:, H_T], w[:, H_WANT], w[:, H_WUP], ic, self.cfg.side_window_s)
-        return side or ("left" if self.last_side == "right" else "right")
+        """Nothing to do: every sample stepped is already folded into the state (rows of ``h`` older
+        than the last 3 s may be dropped)."""
 
 
 def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool], near_s: float) -> int:

@@ -29,10 +29,10 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import event_kernels, heading_kernels, interp, rotation_kernels, sync
+    from hipmon import event_kernels, heading_kernels, interp, rotation_kernels, sync, walk_kernels
     from hipmon.codecs import movesense
 
-    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels, rotation_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels, rotation_kernels, walk_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -76,6 +76,7 @@ def warm_up() -> None:
     ek.contact_run(ek.contact_state(), np.zeros((t.size, 12)), 0, 0, np.zeros(14), np.zeros(t.size, bool),
                    np.empty((2 * t.size, ek.CO_SIZE)))
     ek.window_peaks(t, np.zeros((t.size, 4)), np.array([0]), np.array([t.size]), np.empty((1, 4)), np.empty((1, 4)))
+    _warm_walk(np)
     interp_rows(t, t, np.zeros((t.size, 3)))
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))
     multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
@@ -105,3 +106,18 @@ def _warm_heading(np: Any) -> None:
     kin.acc_global(q1, q1[0], x[:4, :3])
     kin.angles_deg(q1, {"left_thigh": q1}, v)
     hk._clip1(0.0)
+
+
+def _warm_walk(np: Any) -> None:
+    """hipmon.walk_kernels: a few steps of a walk (peaks, sides from the pelvis rates, stances
+    confirmed), so that the helpers compiled into ``walk_run`` are loaded too."""
+    from hipmon import walk_kernels as wk
+
+    n = 400
+    x = np.full((n, 12), np.nan)
+    x[:, 0] = np.arange(n) * 0.01
+    x[:, 7] = x[:, 8] = np.sin(np.arange(n) * 0.3)
+    x[:, 11] = 9.81 + 3.0 * np.sin(2 * np.pi * x[:, 0] / 0.5)
+    out = np.empty((2 * n + 2 * wk.CAP, 6))
+    params = np.array([1.0, 0.25, 1.0, 0.12, 0.15, 0.12, 0.03, 2.0, 0.2, 1.0])
+    wk.walk_run(wk.walk_state(), x, 0, 0, 4, 15, np.zeros(n, bool), np.zeros(n, bool), params, out)

@@ -1,0 +1,100 @@
+"""The compiled walking detector (``hipmon.walk_kernels.walk_run`` behind
+``hipmon.gait_events.PelvisStepDetector``) gives the events of the Python one it replaced
+(tests/gait_events_reference.py, inside the whole detector at f04c4ce, tests/events_reference.py),
+bit for bit, for any chunking: simulated walks at 52/100/208 Hz with and without thighs, with NaN
+runs, invalid samples and time glitches, without the pelvis's anterior rate (the vertical-rate
+side cue), walking right after running, other walking settings (windows long enough for numpy's
+recursive pairwise mean), and a detector copied mid-stream."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from events_reference import EventDetector as ReferenceDetector
+from test_events_kernel import _events, _glitches, _holes
+
+from hipmon.events import EventConfig, EventDetector, frames_from_simulation
+from hipmon.gait_events import WalkConfig, without_thighs
+from hipmon.simulate import simulate
+from hipmon.types import Frames
+
+
+def _no_anterior_rate(fr: Frames) -> Frames:
+    """The pelvis's anterior rate unknown (NaN): the side from the rate about the vertical."""
+    gyr = dict(fr.gyr_segment)
+    gyr["pelvis"] = gyr["pelvis"].copy()
+    gyr["pelvis"][:, 0] = np.nan
+    return Frames(fr.time_s, fr.angles_deg, gyr, fr.acc_global, fr.valid)
+
+
+def _then(a: Frames, b: Frames) -> Frames:
+    """``b`` right after ``a`` (times shifted to follow on)."""
+    dt = float(np.median(np.diff(a.time_s)))
+    tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
+    cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
+    return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
+                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global), np.concatenate([a.valid, b.valid]))
+
+
+def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2))) -> int:
+    """The new detector's events are the reference's in each chunking (the reference's are not always
+    the same across chunkings: a NaN time inside an event's window changes its metrics, events.py's
+    frame buffer, not the detectors)."""
+    n = 0
+    for chunk, seed in chunks:
+        ref = _events(ReferenceDetector(cfg), fr, chunk, seed)
+        assert _events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
+        n = sum("stance" in r for r in ref)
+    return n
+
+
+@pytest.mark.parametrize("rate", [52.0, 100.0, 208.0])
+def test_walks_give_the_python_detectors_events(rate: float) -> None:
+    fr = frames_from_simulation(simulate("walk", 40, int(rate)), angle_noise_deg=1.0, seed=3, rate_hz=rate)
+    n = 0
+    for variant in (fr, without_thighs(fr), _holes(fr, 4), _glitches(fr, 5), _no_anterior_rate(without_thighs(fr)),
+                    _holes(without_thighs(fr), 6)):
+        n += _check(variant)
+    assert n > 6 * 40
+
+
+def test_one_sample_chunks() -> None:
+    fr = frames_from_simulation(simulate("walk", 15, 21), angle_noise_deg=1.0, seed=21, rate_hz=100.0)
+    for variant in (fr, _no_anterior_rate(without_thighs(fr))):
+        assert _check(variant, chunks=((1, 0),)) > 10
+
+
+def test_walking_right_after_running() -> None:
+    run = frames_from_simulation(simulate("run", 20, 12), angle_noise_deg=1.0, seed=12, rate_hz=208.0)
+    walk = frames_from_simulation(simulate("walk", 20, 13), angle_noise_deg=1.0, seed=13, rate_hz=208.0)
+    mixed = _then(_then(walk, run), walk)
+    for fr in (mixed, without_thighs(mixed), _holes(mixed, 14)):
+        for hold in (1.5, 0.0):
+            assert _check(fr, EventConfig(running_hold_s=hold)) > 20
+
+
+@pytest.mark.parametrize("walk", [
+    WalkConfig(side_window_s=0.7),  # > 128 samples per mean at 208 Hz: numpy's recursive pairwise sum
+    WalkConfig(heel_strike_min=0.0, heel_strike_before_s=0.3, heel_strike_after_s=0.2),
+    WalkConfig(min_step_rise=0.2, min_step_s=0.4, max_step_s=0.7),
+    WalkConfig(smooth_s=0.05, double_support_fraction=0.3),
+    WalkConfig(smooth_s=0.4, min_step_rise=3.0),
+])
+def test_other_walking_settings(walk: WalkConfig) -> None:
+    fr = frames_from_simulation(simulate("walk", 30, 17), angle_noise_deg=1.0, seed=17, rate_hz=208.0)
+    cfg = EventConfig(walk=walk)
+    for variant in (fr, without_thighs(fr), _no_anterior_rate(without_thighs(fr))):
+        _check(variant, cfg, chunks=((None, 0), (300, 1)))
+
+
+def test_a_copy_taken_mid_stream() -> None:
+    fr = frames_from_simulation(simulate("walk", 30, 19), angle_noise_deg=1.0, seed=19, rate_hz=100.0)
+    ref = _events(ReferenceDetector(), fr, None)
+    det = EventDetector()
+    head = det.update(fr.slice(0, 1234))
+    twin = copy.deepcopy(det)
+    tails = [det.update(fr.slice(1234, len(fr))) + det.flush(), twin.update(fr.slice(1234, len(fr))) + twin.flush()]
+    for tail in tails:
+        assert [repr(e) for e in head + tail] == ref

@@ -177,3 +177,37 @@ def test_cli(sessions, tmp_path, capsys):
     assert "[1/1] failed" in err and "failed: broken.hipmon" in err
     assert pq.read_table(tmp_path / "o" / "failures.parquet").num_rows == 1
     assert pq.read_table(tmp_path / "o" / "angles.parquet").num_rows == 0
+
+
+def test_local_cluster_started_while_hashing_and_closed(sessions, tmp_path, monkeypatch):
+    """``scheduler="local"``: a ``LocalCluster`` started (in a thread, while the files are hashed)
+    and closed by the batch: the same tables as in process, no worker process left behind; a
+    second run over unchanged files starts no cluster at all."""
+    import multiprocessing as mp
+
+    import psutil
+
+    from hipmon import batch
+
+    ref = run_batch(sessions, tmp_path / "serial", jobs=1)
+    started = []
+    real = batch._LocalCluster
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, jobs):
+            started.append(jobs)
+            super().__init__(jobs)
+
+    monkeypatch.setattr(batch, "_LocalCluster", Counting)
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    r = run_batch(sessions, tmp_path / "local", jobs=2, scheduler="local")
+    assert started == [2] and r.analysed == ref.analysed == 4 and r.failed == 1
+    _assert_same(_tables(tmp_path / "serial"), _tables(tmp_path / "local"))
+    left = [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE
+            and "resource_tracker" not in " ".join(p.cmdline())]  # multiprocessing's, one per process
+    assert left == [], f"worker processes left running: {[(p, p.cmdline()) for p in left]}"
+    r2 = run_batch(sessions, tmp_path / "local", jobs=2, scheduler="local")
+    assert started == [2] and r2.analysed == 0 and r2.cached == 4  # nothing new: no cluster
+    assert mp.active_children() == []

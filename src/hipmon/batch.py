@@ -534,20 +534,67 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
 }
 
 
+class _LocalCluster:
+    """The ``LocalCluster`` of ``scheduler="local"``, started in a thread while the files are hashed
+    (its scheduler and worker processes take seconds to come up, mostly waiting) and closed in a
+    thread while the combined tables are written (its workers take a second or two to stop)."""
+
+    def __init__(self, jobs: int) -> None:
+        import threading
+
+        self.cluster: Any = None
+        self.error: BaseException | None = None
+        self._closer: Any = None
+        self._thread = threading.Thread(target=self._start, args=(max(jobs, 1),), name="hipmon-dask-start",
+                                        daemon=True)
+        self._thread.start()
+
+    def _start(self, jobs: int) -> None:
+        try:
+            import dask
+            from distributed import LocalCluster
+
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+        except BaseException as exc:  # noqa: BLE001 - raised where the cluster is needed (``get``)
+            self.error = exc
+
+    def get(self) -> Any:
+        """The running cluster (waits for its start; raises what the start raised)."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.cluster
+
+    def close_in_background(self) -> None:
+        import threading
+
+        def close() -> None:
+            self._thread.join()
+            if self.cluster is not None:
+                self.cluster.close()
+
+        self._closer = threading.Thread(target=close, name="hipmon-dask-close", daemon=True)
+        self._closer.start()
+
+    def wait_closed(self) -> None:
+        if self._closer is None:
+            self.close_in_background()
+        self._closer.join()
+
+
 def _execute_dask(tasks, jobs, scheduler, done) -> None:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     own_cluster = None
     if isinstance(scheduler, Client):
         client, own_client = scheduler, False
     else:
         if scheduler == "local":
-            import dask
-
-            with dask.config.set(LOCAL_CLUSTER_CONFIG):
-                own_cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-            scheduler = own_cluster
+            scheduler = own_cluster = _LocalCluster(jobs)
+        if isinstance(scheduler, _LocalCluster):  # started here, or by ``run_batch`` (which closes it)
+            scheduler = scheduler.get()
         client, own_client = Client(scheduler), True
     try:
         # pure=False: each session runs once; the key is ours (the cache), not Dask's; the largest
@@ -567,7 +614,7 @@ def _execute_dask(tasks, jobs, scheduler, done) -> None:
         if own_client:
             client.close()
         if own_cluster is not None:
-            own_cluster.close()
+            own_cluster.wait_closed()
 
 
 def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], settings: BatchSettings | None = None,
@@ -588,77 +635,96 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     old_hashes = manifest.get("hashes", {})
     paths = find_sessions(in_dir, exclude=[out])
     base = in_dir if in_dir.is_dir() else in_dir.parent
-    records: list[SessionRecord] = []
-    hashes: dict[str, Any] = {}
-    tasks: list[tuple[SessionRecord, tuple]] = []
-    total = len(paths)
-    n_done = 0
+    # a local Dask cluster starts while the files are hashed, if any is new or changed (those are
+    # likely to be analysed; an unchanged batch starts none)
+    cluster = None
+    if scheduler == "local" and (force or any(_stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig")
+                                              for p in paths)):
+        cluster = scheduler = _LocalCluster(jobs)
+    try:
+        records: list[SessionRecord] = []
+        hashes: dict[str, Any] = {}
+        tasks: list[tuple[SessionRecord, tuple]] = []
+        total = len(paths)
+        n_done = 0
 
-    def report(rec: SessionRecord) -> None:
-        nonlocal n_done
-        n_done += 1
-        if progress is not None:
-            progress(n_done, total, rec)
+        def report(rec: SessionRecord) -> None:
+            nonlocal n_done
+            n_done += 1
+            if progress is not None:
+                progress(n_done, total, rec)
 
-    def known_or_hash(p: Path) -> tuple[list[int], str | OSError]:
-        """The file's stat signature and hash: the manifest's while the signature is unchanged."""
-        try:
-            sig = _stat_sig(p)
-            prev = old_hashes.get(p.relative_to(base).as_posix())
-            if not rehash and prev and prev.get("sig") == sig:
-                return sig, prev["hash"]
-            return sig, file_hash(p)
-        except OSError as exc:
-            return [], exc
+        def known_or_hash(p: Path) -> tuple[list[int], str | OSError]:
+            """The file's stat signature and hash: the manifest's while the signature is unchanged."""
+            try:
+                sig = _stat_sig(p)
+                prev = old_hashes.get(p.relative_to(base).as_posix())
+                if not rehash and prev and prev.get("sig") == sig:
+                    return sig, prev["hash"]
+                return sig, file_hash(p)
+            except OSError as exc:
+                return [], exc
 
-    # hashing reads every new or changed file: in threads (hashlib releases the GIL), as many as jobs
-    with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
-        digests = list(hashers.map(known_or_hash, paths))
-    for p, (sig, digest) in zip(paths, digests):
-        rel = p.relative_to(base).as_posix()
-        if isinstance(digest, OSError):
-            exc = digest
-            rec = SessionRecord(rel, str(p), "", "", "failed", f"cannot read: {exc.strerror or exc}")
+        # hashing reads every new or changed file: in threads (hashlib releases the GIL), as many as jobs
+        with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
+            digests = list(hashers.map(known_or_hash, paths))
+        for p, (sig, digest) in zip(paths, digests):
+            rel = p.relative_to(base).as_posix()
+            if isinstance(digest, OSError):
+                exc = digest
+                rec = SessionRecord(rel, str(p), "", "", "failed", f"cannot read: {exc.strerror or exc}")
+                records.append(rec)
+                report(rec)
+                continue
+            hashes[rel] = {"sig": sig, "hash": digest}
+            key = cache_key(digest, settings)
+            rec = SessionRecord(rel, str(p), digest, key, "pending")
             records.append(rec)
+            meta = None if force else _cached_meta(out, key)
+            if meta is not None and not (meta.get("status") == "failed" and (retry_failed or meta.get("transient"))):
+                rec.status = "cached" if meta.get("status") == "ok" else "cached-failed"
+                rec.error = meta.get("error")
+                rec.info = {k: v for k, v in meta.items() if k not in ("path", "key", "status", "error")}
+                report(rec)
+                continue
+            tasks.append((rec, (str(p), settings, str(out), key)))
+
+        def done(rec: SessionRecord, out_rec: dict) -> None:
+            rec.status = out_rec.get("status", "failed")
+            rec.error = out_rec.get("error")
+            rec.seconds = float(out_rec.get("seconds", 0.0))
+            rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error")}
+            if out_rec.get("transient"):  # not the session's fault: not cached as a failure
+                meta = out / "sessions" / rec.key / "meta.json"
+                if meta.exists():
+                    meta.unlink()
             report(rec)
-            continue
-        hashes[rel] = {"sig": sig, "hash": digest}
-        key = cache_key(digest, settings)
-        rec = SessionRecord(rel, str(p), digest, key, "pending")
-        records.append(rec)
-        meta = None if force else _cached_meta(out, key)
-        if meta is not None and not (meta.get("status") == "failed" and (retry_failed or meta.get("transient"))):
-            rec.status = "cached" if meta.get("status") == "ok" else "cached-failed"
-            rec.error = meta.get("error")
-            rec.info = {k: v for k, v in meta.items() if k not in ("path", "key", "status", "error")}
-            report(rec)
-            continue
-        tasks.append((rec, (str(p), settings, str(out), key)))
 
-    def done(rec: SessionRecord, out_rec: dict) -> None:
-        rec.status = out_rec.get("status", "failed")
-        rec.error = out_rec.get("error")
-        rec.seconds = float(out_rec.get("seconds", 0.0))
-        rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error")}
-        if out_rec.get("transient"):  # not the session's fault: not cached as a failure
-            meta = out / "sessions" / rec.key / "meta.json"
-            if meta.exists():
-                meta.unlink()
-        report(rec)
+        _execute(tasks, jobs, scheduler, done)
+        if cluster is not None:
+            cluster.close_in_background()  # while the tables are written
 
-    _execute(tasks, jobs, scheduler, done)
+        listing = [[r.session, r.key, r.status.replace("cached-", "").replace("cached", "ok")] for r in records]
+        rebuilt = force or listing != manifest.get("listing") or not all((out / f"{k}.parquet").exists() for k in KINDS)
+        if rebuilt:
+            _write_combined(out, records)
+        _write_sessions_table(out, records)
+        _write_json_atomic({"tables_version": TABLES_VERSION, "settings": _settings_json(settings),
+                            "fingerprint": settings.fingerprint(), "listing": listing, "hashes": hashes,
+                            "sessions": [asdict(r) for r in records]}, out / MANIFEST)
+        return BatchReport(records, time.perf_counter() - t_start, len(tasks),
+                           sum(1 for r in records if r.status.startswith("cached")),
+                           sum(1 for r in records if r.status in ("failed", "cached-failed")), rebuilt, out)
+    finally:
+        if cluster is not None:
+            cluster.wait_closed()
 
-    listing = [[r.session, r.key, r.status.replace("cached-", "").replace("cached", "ok")] for r in records]
-    rebuilt = force or listing != manifest.get("listing") or not all((out / f"{k}.parquet").exists() for k in KINDS)
-    if rebuilt:
-        _write_combined(out, records)
-    _write_sessions_table(out, records)
-    _write_json_atomic({"tables_version": TABLES_VERSION, "settings": _settings_json(settings),
-                        "fingerprint": settings.fingerprint(), "listing": listing, "hashes": hashes,
-                        "sessions": [asdict(r) for r in records]}, out / MANIFEST)
-    return BatchReport(records, time.perf_counter() - t_start, len(tasks),
-                       sum(1 for r in records if r.status.startswith("cached")),
-                       sum(1 for r in records if r.status in ("failed", "cached-failed")), rebuilt, out)
+
+def _stat_sig_or_none(path: Path) -> list[int] | None:
+    try:
+        return _stat_sig(path)
+    except OSError:
+        return None
 
 
 def _settings_json(s: BatchSettings) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from collections import deque
 
 import numpy as np
 import pytest
+from gait_events_reference import _BoxMean
 
 from hipmon.events import EventConfig, EventDetector, frames_from_simulation
-from hipmon.gait_events import _BoxMean, without_thighs
+from hipmon.gait_events import without_thighs
 from hipmon.simulate import simulate
 from hipmon.types import Frames
 

@@ -13,10 +13,11 @@ import copy
 import numpy as np
 import pytest
 from events_reference import EventDetector as ReferenceDetector
+from gait_events_reference import PelvisStepDetector as ReferenceWalk
 from test_events_kernel import _events, _glitches, _holes
 
 from hipmon.events import EventConfig, EventDetector, frames_from_simulation
-from hipmon.gait_events import WalkConfig, without_thighs
+from hipmon.gait_events import H_S, H_T, History, PelvisStepDetector, WalkConfig, without_thighs
 from hipmon.simulate import simulate
 from hipmon.types import Frames
 
@@ -98,3 +99,28 @@ def test_a_copy_taken_mid_stream() -> None:
     tails = [det.update(fr.slice(1234, len(fr))) + det.flush(), twin.update(fr.slice(1234, len(fr))) + twin.flush()]
     for tail in tails:
         assert [repr(e) for e in head + tail] == ref
+
+
+@pytest.mark.parametrize("smooth_s", [0.001, 0.02, 0.15, 0.4])
+def test_the_smoothed_force_is_the_python_box_means(smooth_s: float) -> None:
+    """The compiled box means (``walk_run`` fills ``H_S``) against the Python detector's ``prepare``
+    on random forces of many magnitudes (sums that lose bits), in random chunks, bit for bit."""
+    rng = np.random.default_rng(int(smooth_s * 1000))
+    n = 6000
+    rows = np.full((n, 12), np.nan)
+    rows[:, H_T] = np.cumsum(rng.uniform(0.004, 0.012, n))
+    rows[:, 1] = rng.normal(9.81, 3.0, n) * 10.0 ** rng.integers(-3, 4, n)
+    cfg = WalkConfig(smooth_s=smooth_s)
+    new, ref = PelvisStepDetector(cfg), ReferenceWalk(cfg)
+    h_new, h_ref = History(), History()
+    i = 0
+    while i < n:
+        k = int(rng.integers(0, 50))
+        for h in (h_new, h_ref):
+            h.append(rows[i:i + k])
+        new.run(h_new, i, np.zeros(len(rows[i:i + k]), bool), 1.5, 0.2)
+        ref.prepare(h_ref, i)
+        i += k
+    assert new.n == ref.n and new.g_start == ref.g_start
+    assert np.array_equal(h_new.x[:, H_S], h_ref.x[:, H_S], equal_nan=True)
+    assert np.isfinite(h_new.x[:, H_S]).sum() > n - 2 * new.n - 10

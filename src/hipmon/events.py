@@ -439,17 +439,10 @@ class EventDetector:
         its stances confirmed when ``walk_confirm_s`` passes after their toe-off without a flight
         (``PelvisStepDetector.run``)."""
         cfg = self.config
-        walk = self._walk
-        walk.prepare(h, g0)
         contacts, in_flight = self._contacts.run(h, g0)
         found: list[tuple[int, int, int, _Pending]] = [(g, 0, 0, p) for g, p in contacts]
-        t = h.x[g0 - h.base:, H_T]
-        # the time of the latest sample in flight, at each sample (itself included): the walking mute
-        last_flight = _fill_forward(np.concatenate([[self._last_flight_t], np.where(in_flight, t, np.nan)]))[1:]
-        muted = t - last_flight < cfg.running_hold_s
-        self._last_flight_t = float(last_flight[-1])
-        for g, side, ic, to, stride, now in walk.run(h, g0, muted, in_flight, cfg.walk_confirm_s,
-                                                     "stance" in cfg.kinds):
+        for g, side, ic, to, stride, now in self._walk.run(h, g0, in_flight, cfg.running_hold_s, cfg.walk_confirm_s,
+                                                           "stance" in cfg.kinds):
             found.append((g, 0, 1, _Pending("stance", side, ic, to, {
                 "initial_contact_s": ic, "toe_off_s": to, "contact_time_s": to - ic, "stride_s": stride,
                 "method": 1.0, "detected_s": now})))

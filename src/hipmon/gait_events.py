@@ -65,37 +65,6 @@ class WalkConfig:
     heel_strike_min: float = 2.0  # m/s²: the thigh's |specific force| − g must peak at least this high
 
 
-class _BoxMean:
-    """Running mean of the last ``n`` values, pushed in chunks of any size (the same numbers however chunked)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = max(1, int(n))
-        self.q = np.empty(0)  # the last (up to) n values pushed
-        self.s = 0.0  # their running sum
-
-    def push_many(self, x: np.ndarray) -> np.ndarray:
-        """Push each value of ``x`` (K,): the mean of the last ``n`` after each (K,), NaN until ``n``
-        values have come.
-
-        The running sum adds each value and then subtracts the one leaving the window, left to right,
-        as one sequential ``cumsum`` (``np.add.accumulate`` adds in order): sample by sample, the
-        same numbers bit for bit."""
-        x = np.asarray(x, dtype=float)
-        k, n, q0 = x.size, self.n, self.q.size
-        if k == 0:
-            return np.empty(0)
-        every = np.concatenate([self.q, x])
-        p = q0 + np.arange(k)  # position of each new value in ``every``
-        pops = np.where(p >= n, -every[np.maximum(p - n, 0)], 0.0)
-        ops = np.empty(2 * k + 1)
-        ops[0], ops[1::2], ops[2::2] = self.s, x, pops
-        sums = np.cumsum(ops)[2::2]
-        # ``s - 0.0`` is ``s`` (no pop): the same number as not subtracting
-        self.s = float(sums[-1])
-        self.q = every[-n:].copy()
-        return np.where(p + 1 >= n, sums / n, np.nan)
-
-
 #: Columns of ``History`` (the detectors' inputs per valid sample).
 H_T, H_F, H_WL, H_WR, H_WP, H_FL, H_FR, H_WANT, H_WUP, H_AL, H_AR, H_S = range(12)
 
@@ -145,12 +114,12 @@ class PelvisStepDetector:
     """Initial contacts (with side) and stance ends from walking, sample by sample, and their
     confirmation (no flight ``walk_confirm_s`` after the toe-off, ``hipmon.events``).
 
-    Works on a ``History``: ``prepare(h, g0)`` after rows ``g0..`` were appended (the set-up and
-    the smoothing, in bulk), then ``run(h, g0, ...)`` steps those samples (compiled:
-    ``hipmon.walk_kernels.walk_run``; its state is one vector, ``state``). The inputs: ``f`` in
-    m/s² (+9.81 at rest), the pelvis angular rates in rad/s (+ = right side forward about the
-    vertical), the hip flexion angles in degrees and the thighs' |specific force| in m/s² (NaN
-    when the thighs are missing). The Python detector it replaced is tests/gait_events_reference.py.
+    ``run(h, g0, ...)`` after rows ``g0..`` were appended to a ``History`` steps them (compiled:
+    ``hipmon.walk_kernels.walk_run``; its state is one vector, ``state``, and the box means'
+    values, ``ring``) and fills their smoothed force (``H_S``). The inputs: ``f`` in m/s² (+9.81 at
+    rest), the pelvis angular rates in rad/s (+ = right side forward about the vertical), the hip
+    flexion angles in degrees and the thighs' |specific force| in m/s² (NaN when the thighs are
+    missing). The Python detector it replaced is tests/gait_events_reference.py.
     """
 
     def __init__(self, cfg: WalkConfig | None = None) -> None:
@@ -161,58 +130,50 @@ class PelvisStepDetector:
         self.n = 0  # samples per box mean
         self.t_first: list[float] = []
         self.g_start: int | None = None  # stream index of the first sample after the set-up
-        self.box1: _BoxMean | None = None
-        self.box2: _BoxMean | None = None
         self.state = walk_state()
+        self.ring = np.zeros(0)
 
-    def prepare(self, h: History, g0: int) -> None:
-        """Set-up (sample interval from the first 5 samples) and the smoothed force of rows ``g0..``."""
+    def _set_up(self, h: History, g0: int) -> None:
+        """The sample interval from the first 5 samples (the 5th is the first one stepped)."""
         g = g0
-        while self.dt is None and g < h.end:  # the 5th sample is the first one stepped
+        while self.dt is None and g < h.end:
             self.t_first.append(h.at(g, H_T))
             if len(self.t_first) == 5:
                 self.dt = float(np.median(np.diff(self.t_first)))
                 self.n = max(1, int(round(self.cfg.smooth_s / self.dt)))
-                self.box1, self.box2 = _BoxMean(self.n), _BoxMean(self.n)
+                self.ring = np.zeros(2 * self.n)
                 self.g_start = g
-                break
             g += 1
-        if self.box1 is None or self.box2 is None or g >= h.end:
-            return
-        rows = h.x[g - h.base:]
-        m1 = self.box1.push_many(rows[:, H_F])
-        full = np.isfinite(m1)
-        s = np.full(len(rows), np.nan)
-        s[full] = self.box2.push_many(m1[full])
-        rows[:, H_S] = s
 
-    def run(self, h: History, g0: int, muted: np.ndarray, in_flight: np.ndarray, confirm_s: float,
+    def run(self, h: History, g0: int, in_flight: np.ndarray, hold_s: float, confirm_s: float,
             want_stances: bool = True) -> list[tuple[int, str, float, float, float, float]]:
-        """Step the samples ``g0..h.end-1`` (after ``prepare``): the stances confirmed, in order, as
+        """Step the samples ``g0..h.end-1``: the stances confirmed, in order, as
         ``(sample, side, ic_s, to_s, stride_s, detected_s)``.
 
-        ``muted`` (K,) bool: running nearby, steps neither found nor reported; ``in_flight`` (K,)
-        bool: the contact detector in flight, which drops the stances not confirmed yet; a stance
-        is confirmed ``confirm_s`` after its toe-off. Without ``want_stances`` none is reported."""
+        ``in_flight`` (K,) bool: the contact detector in flight after each sample; it drops the
+        stances not confirmed yet and mutes the detector for ``hold_s`` (running nearby: steps
+        neither found nor reported). A stance is confirmed ``confirm_s`` after its toe-off. Without
+        ``want_stances`` none is reported."""
         from hipmon import walk_kernels as wk
 
         k = h.end - g0
         if k <= 0:
             return []
+        self._set_up(h, g0)
         cfg = self.cfg
         params = np.array([cfg.min_step_rise, cfg.min_step_s, cfg.max_step_s, cfg.double_support_fraction,
                            cfg.side_window_s, cfg.heel_strike_before_s, cfg.heel_strike_after_s, cfg.heel_strike_min,
-                           confirm_s, float(want_stances)])
+                           confirm_s, float(want_stances), hold_s])
         out = np.empty((2 * k + 2 * wk.CAP, 6))
         g_start = h.end if self.g_start is None else self.g_start
-        n = wk.walk_run(self.state, h.x, h.base, g0, g_start, self.n, np.ascontiguousarray(muted, dtype=np.bool_),
+        n = wk.walk_run(self.state, self.ring, h.x, h.base, g0, g_start, self.n,
                         np.ascontiguousarray(in_flight, dtype=np.bool_), params, out)
         return [(int(g), "left" if side == wk.LEFT else "right", ic, to, stride, now)
                 for g, side, ic, to, stride, now in out[:n].tolist()]
 
     def settle(self, h: History) -> None:
-        """Nothing to do: every sample stepped is already folded into the state (rows of ``h`` older
-        than the last 3 s may be dropped)."""
+        """Nothing to do: every sample stepped is already in the state (rows of ``h`` older than the
+        last 3 s may be dropped)."""
 
 
 def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool], near_s: float) -> int:

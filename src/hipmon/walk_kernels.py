@@ -24,26 +24,44 @@ _T, _FL, _FR, _WANT, _WUP, _AL, _AR, _S = 0, 5, 6, 7, 8, 9, 10, 11
 #: Sides of ``walk_run``'s open stances and output rows.
 LEFT, RIGHT = 0.0, 1.0
 
-#: ``walk_run``'s state vector: the header, then ``CAP`` open stances (IC s, side, stride s, peak s)
-#: and ``CAP`` queued stances (side, IC s, toe-off s, stride s), oldest first.
-(WS_TROUGH, WS_N_PEAKS, WS_PEAK0, WS_PEAK1, WS_PEAK2, WS_N_OPEN, WS_HAS_LAST_IC, WS_VOTES, WS_N_IN_BOUT,
- WS_N_QUEUE) = range(10)
-WS_HEAD = 10
+#: ``walk_run``'s state vector: the header (the box means' counts and running sums, the last time
+#: in flight, the trough, the last three step peaks, counts), then ``CAP`` open stances (IC s, side,
+#: stride s, peak s) and ``CAP`` queued stances (side, IC s, toe-off s, stride s), oldest first.
+(WS_B1_COUNT, WS_B1_SUM, WS_B2_COUNT, WS_B2_SUM, WS_LAST_FLIGHT, WS_TROUGH, WS_N_PEAKS, WS_PEAK0, WS_PEAK1,
+ WS_PEAK2, WS_N_OPEN, WS_HAS_LAST_IC, WS_VOTES, WS_N_IN_BOUT, WS_N_QUEUE) = range(15)
+WS_HEAD = 15
 CAP = 64
 WS_OPEN = WS_HEAD
 WS_QUEUE = WS_OPEN + 4 * CAP
 WS_SIZE = WS_QUEUE + 4 * CAP
 #: ``walk_run``'s parameters.
 (WP_MIN_RISE, WP_MIN_STEP, WP_MAX_STEP, WP_DS_FRACTION, WP_SIDE_WINDOW, WP_HS_BEFORE, WP_HS_AFTER, WP_HS_MIN,
- WP_CONFIRM, WP_WANT) = range(10)
-WP_SIZE = 10
+ WP_CONFIRM, WP_WANT, WP_HOLD) = range(11)
+WP_SIZE = 11
 
 
 def walk_state() -> np.ndarray:
-    """A new detector's state: trough +inf, no peaks, nothing open or queued."""
+    """A new detector's state: empty box means, no flight yet, trough +inf, no peaks, nothing open or queued."""
     s = np.zeros(WS_SIZE)
     s[WS_TROUGH] = np.inf
+    s[WS_LAST_FLIGHT] = -np.inf
     return s
+
+
+@register_jitable
+def _box_push(state, count_at, sum_at, ring, off, n, v):  # pragma: no cover - compiled
+    """Push ``v`` into the running mean of the last ``n`` values whose count and sum are
+    ``state[count_at]``, ``state[sum_at]`` and values ``ring[off:off + n]``: the mean after it, NaN
+    until ``n`` values have come. The sum adds ``v``, then the value leaving (negated) or 0.0, as
+    the Python detector's sequential ``cumsum`` did (tests/gait_events_reference.py ``_BoxMean``)."""
+    c = int(state[count_at])
+    j = off + c % n
+    s = state[sum_at] + v
+    s = s + (-ring[j] if c >= n else 0.0)
+    ring[j] = v
+    state[count_at] = c + 1
+    state[sum_at] = s
+    return s / n if c + 1 >= n else np.nan
 
 
 @register_jitable
@@ -206,23 +224,25 @@ def _peak(state, x, i, base, g_start, t_peak, params, buf):  # pragma: no cover 
 
 
 @njit
-def walk_run(state, x, base, g0, g_start, n, muted, in_flight, params, out):  # pragma: no cover - compiled
+def walk_run(state, ring, x, base, g0, g_start, n, in_flight, params, out):  # pragma: no cover - compiled
     """The walking detector and its stances' confirmation over the samples ``g0..base + M - 1``.
 
-    ``state`` (``WS_SIZE``,) is updated in place. ``x`` (M, 12) is the ``History`` (row ``g - base``
-    is stream sample ``g``; column ``H_S`` holds the smoothed force, ``PelvisStepDetector.prepare``);
-    ``g_start`` is the first sample after the set-up, ``n`` the samples per box mean. ``muted`` and
-    ``in_flight`` (K,) bool per stepped sample: the detector muted (running nearby), the contact
-    detector in flight (which drops the stances waiting). ``params`` (``WP_SIZE``,): min_step_rise
-    (m/s²), min_step_s, max_step_s, double_support_fraction, side_window_s, heel_strike_before_s,
-    heel_strike_after_s, heel_strike_min (m/s²), walk_confirm_s, want stances (1/0).
+    ``state`` (``WS_SIZE``,) and ``ring`` (2 n,: the values in the two box means) are updated in
+    place. ``x`` (M, 12) is the ``History`` (row ``g - base`` is stream sample ``g``); its column
+    ``H_S`` receives the smoothed force (two box means of ``n`` samples of the force, NaN until they
+    fill) of the samples stepped. ``g_start`` is the first sample after the set-up. ``in_flight``
+    (K,) bool per stepped sample: the contact detector in flight (which drops the stances waiting;
+    the detector is muted, running nearby, within ``running_hold_s`` of the last such sample).
+    ``params`` (``WP_SIZE``,): min_step_rise (m/s²), min_step_s, max_step_s,
+    double_support_fraction, side_window_s, heel_strike_before_s, heel_strike_after_s,
+    heel_strike_min (m/s²), walk_confirm_s, want stances (1/0), running_hold_s.
 
     ``out`` (>= 2 K + 2 CAP, 6) receives the stances confirmed (no flight ``walk_confirm_s`` after
     their toe-off), in order: sample, side (``LEFT``/``RIGHT``), IC (s), toe-off (s), stride (s),
     detected (s). Returns their number."""
     min_rise, dsf, confirm, want = params[WP_MIN_RISE], params[WP_DS_FRACTION], params[WP_CONFIRM], \
         params[WP_WANT] != 0.0
-    stop = params[WP_MAX_STEP] + 0.25
+    stop, hold = params[WP_MAX_STEP] + 0.25, params[WP_HOLD]
     t_col, s_col = x[:, _T], x[:, _S]
     buf = np.empty(x.shape[0])
     n_out = 0
@@ -230,8 +250,13 @@ def walk_run(state, x, base, g0, g_start, n, muted, in_flight, params, out):  # 
     for i in range(i0, x.shape[0]):
         g = base + i
         t = t_col[i]
-        mu = muted[i - i0]
+        if in_flight[i - i0]:
+            state[WS_LAST_FLIGHT] = t
+        mu = t - state[WS_LAST_FLIGHT] < hold
         if g >= g_start:
+            # the smoothed force: a box mean of the box mean of the force
+            m1 = _box_push(state, WS_B1_COUNT, WS_B1_SUM, ring, 0, n, x[i, 1])
+            x[i, _S] = _box_push(state, WS_B2_COUNT, WS_B2_SUM, ring, n, n, m1) if np.isfinite(m1) else np.nan
             # stances that ended (the toe-off reached)
             while state[WS_N_OPEN] >= 2:
                 to = state[WS_OPEN + 4] + dsf * state[WS_OPEN + 2]

@@ -129,3 +129,29 @@ def test_tracker_equals_reference(rate_hz, config, seed):
         assert new.resets == ref.resets, kind
         assert new.gamma_rad == ref.gamma_rad and new.rate_rad_s == ref.rate_rad_s
         assert new.gamma_pelvis_rad == ref.gamma_pelvis_rad
+
+
+def test_start_indices_that_skip_back_or_ahead():
+    """A chunk whose start_index does not follow on from the last one's (a chunk fed twice, a jump
+    ahead): the open block then holds more samples than it spans, as the reference's lists did;
+    the same numbers, and no write past the kernel's buffers (it does not check bounds)."""
+    rate_hz = 100.0
+    q, g, valid = _stream(rate_hz, 12.0, 9)
+    config = HeadingConfig(rest_min_s=0.25)
+    trackers = ReferenceTracker(config, rate_hz), HeadingTracker(config, rate_hz)
+    outs: list[list] = [[], []]
+    # (start index, first sample, end sample): 80 samples fed twice at 0, a stillness sub-block and
+    # the stretch after fed twice, a jump ahead
+    calls = [(0, 0, 80), (0, 0, 80), (80, 80, 420), (300, 300, 700), (900, 700, 1100), (1000, 1000, 1200)]
+    for k0, a, b in calls:
+        sl = slice(a, b)
+        for tracker, out in zip(trackers, outs):
+            out.append(tracker.apply({p: v[sl] for p, v in q.items()}, {p: v[sl] for p, v in g.items()}, k0,
+                                     {p: v[sl] for p, v in valid.items()}))
+    ref, new = trackers
+    assert ref.history and ref.resets
+    for want, got in zip(*outs):
+        for p in want:
+            np.testing.assert_array_equal(got[p], want[p])
+    assert new.history == ref.history and new.resets == ref.resets
+    assert new.gamma_rad == ref.gamma_rad and new.gamma_pelvis_rad == ref.gamma_pelvis_rad

@@ -247,6 +247,12 @@ class HeadingTracker:
         fs[hk.F_RATE_L], fs[hk.F_RATE_R] = self.rate_rad_s["left_thigh"], self.rate_rad_s["right_thigh"]
         fs[hk.F_REF_L], fs[hk.F_REF_R] = self.reference["left_thigh"], self.reference["right_thigh"]
         ist[hk.I_POS] = ist[hk.I_NREC] = ist[hk.I_NRES] = 0
+        # room for every sample of the open block and stillness sub-block: more than they span if
+        # this chunk's start_index does not follow on from the last one's (the kernel does not check)
+        if ist[hk.I_NBLK] + n > self._blk.shape[1]:
+            self._blk = np.concatenate([self._blk, np.zeros((5, ist[hk.I_NBLK] + n))], axis=1)
+        if ist[hk.I_REST_N] + n > self._rbuf.shape[1]:
+            self._rbuf = np.concatenate([self._rbuf, np.zeros((4, ist[hk.I_REST_N] + n))], axis=1)
         g_th = np.empty((2, n))
         rec = np.empty((n // self.block_samples + 2, hk.N_R))
         resets = np.empty((n // self.rest_block_samples + 2, 3))
@@ -280,7 +286,8 @@ class HeadingTracker:
         limit = np.radians(c.pelvis_max_travel_deg)
         gp = self.gamma_pelvis_rad
         g_pel = np.empty(n)
-        sc_buf, yaw_buf = np.empty((2, self.block_samples)), np.empty(self.block_samples)
+        size = max(self.block_samples, self._yaw0_open.size + n)  # (more if start indices skip back)
+        sc_buf, yaw_buf = np.empty((2, size)), np.empty(size)
         start = 0
         for end_k, moving, g_l, g_r, nblk in rec.tolist():
             end = int(end_k) - start_index

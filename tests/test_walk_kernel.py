@@ -124,3 +124,59 @@ def test_the_smoothed_force_is_the_python_box_means(smooth_s: float) -> None:
     assert new.n == ref.n and new.g_start == ref.g_start
     assert np.array_equal(h_new.x[:, H_S], h_ref.x[:, H_S], equal_nan=True)
     assert np.isfinite(h_new.x[:, H_S]).sum() > n - 2 * new.n - 10
+
+
+def test_side_and_heel_strike_decisions_on_random_windows() -> None:
+    """The compiled side and heel-strike decisions (``walk_kernels._side``, ``_heel_strike``) against
+    the Python detector's on random windows: repeated and unsorted times, ties of distance and of
+    force, NaN flexions and rates, means over up to 300 samples (numpy's pairwise sum)."""
+    from numba import njit
+
+    from hipmon import walk_kernels as wk
+
+    @njit
+    def side(x, ic, window, buf):  # pragma: no cover - compiled
+        return wk._side(x, 0, x.shape[0], ic, window, buf)
+
+    @njit
+    def heel(x, ic, s, before, after, least):  # pragma: no cover - compiled
+        return wk._heel_strike(x, 0, x.shape[0], ic, s, before, after, least)
+
+    rng = np.random.default_rng(23)
+    ref = ReferenceWalk()
+    checked = {"left": 0, "right": 0}
+    for _ in range(3000):
+        m = int(rng.integers(0, 300))
+        dt = float(rng.choice([0.005, 0.01, 0.02]))
+        x = np.full((m, 12), np.nan)
+        x[:, H_T] = np.round(np.cumsum(rng.uniform(0.2, 1.8, m) * dt), 3)
+        if m > 3 and rng.random() < 0.2:
+            x[rng.integers(1, m, 3), H_T] = x[rng.integers(0, m, 3), H_T]  # repeats, steps back
+        x[:, 5:11] = np.round(rng.normal(0, 3, (m, 6)) * 10.0 ** rng.uniform(-2, 2), int(rng.integers(0, 3)))
+        x[:, 9:11] += 9.81
+        if rng.random() < 0.3:  # rates whose sums depend on the order of the additions
+            x[:, 7:9] = rng.normal(0, 1, (m, 2)) * 10.0 ** rng.integers(-8, 9, (m, 2))
+        for col, p in ((5, 0.5), (6, 0.1), (7, 0.3), (8, 0.05), (9, 0.1), (10, 0.1)):
+            x[rng.random(m) < p * rng.random(), col] = np.nan
+            if rng.random() < p:
+                x[:, col] = np.nan
+        ic = float(x[int(rng.integers(0, m)), H_T] + rng.choice([0.0, 0.5 * dt, rng.normal(0, 0.1)])) if m \
+            else float(rng.normal())
+        window = float(rng.choice([0.15, 0.6, 2 * dt]))
+        t = x[:, H_T]
+        near = np.abs(t - ic) <= window
+        before, after = near & (t >= ic - window) & (t < ic), near & (t >= ic) & (t <= ic + window)
+        if rng.random() < 0.3 and before.sum() == after.sum():  # the same rates after as before, reordered:
+            v = rng.normal(0, 1, before.sum()) * 10.0 ** rng.integers(-8, 9, before.sum())  # the sign of
+            for col in (7, 8):  # the difference of the means is the summation's rounding
+                x[before, col], x[after, col] = v, rng.permutation(v)
+        ref.cfg = WalkConfig(side_window_s=window, heel_strike_min=float(rng.choice([0.0, 2.0])))
+        want = ref._side(x, ic)
+        got = "left" if side(x, ic, window, np.empty(m)) == wk.LEFT else "right"
+        assert got == want
+        checked[want] += 1
+        for s in ("left", "right"):
+            cfg = ref.cfg
+            assert heel(x, ic, wk.LEFT if s == "left" else wk.RIGHT, cfg.heel_strike_before_s, cfg.heel_strike_after_s,
+                        cfg.heel_strike_min) == ref._heel_strike(x, ic, s)
+    assert min(checked.values()) > 500

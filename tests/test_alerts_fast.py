@@ -331,3 +331,29 @@ def test_simulated_sessions_events(kind, seconds, options):
     assert_same_engine(events, rules, Baseline.from_events(events[: len(events) // 3], rules), seed=2)
     if kind == "run":
         assert any(a.kind == "raised" for a in transitions)
+
+
+def test_an_engine_pickles_and_copies_mid_stream():
+    """As the original did (a state a process pool or a snapshot can take): rules on one Event-field
+    metric (the case a per-engine lambda once served), on two, on an extra-stored one; the copy
+    goes on as the original does."""
+    from hipmon.alerts import Condition, Rule, Rules
+
+    for metrics in (("peak_pelvic_drop_deg",), METRICS[:2], METRICS[3:]):
+        rules = Rules((Rule("r", tuple(Condition(m, 0.5, 4.0, True) for m in metrics)),), {k: 3 for k in EVENT_KINDS})
+        events = random_stream(np.random.default_rng(5), 200)
+        ref, new = ReferenceAlertEngine(rules), AlertEngine(rules)
+        ref_events, new_events = _copies(events), _copies(events)
+        ref.update(ref_events[:100])
+        new.update(new_events[:100])
+        t0 = len(ref.transitions)
+        clone = pickle.loads(pickle.dumps(new))
+        clone_events = _copies(events)
+        ref.update(ref_events[100:])
+        new.update(new_events[100:])
+        clone.update(clone_events[100:])
+        want = _bits(_alerts(ref.transitions[t0:], ref_events))
+        for eng, evs in ((new, new_events), (clone, clone_events)):
+            assert [e.alert for e in evs[100:]] == [e.alert for e in ref_events[100:]]
+            assert _bits(_alerts(eng.transitions[t0:], evs)) == want
+        assert any(e.alert for e in ref_events[100:])

@@ -753,11 +753,11 @@ class AlertEngine:
         # how to read each metric: (per-side keys in extra of a two-legged event, Event field?, name)
         self._side_keys = {side: tuple(side_key(m, side) for m in self._metrics) for side in SIDES}
         self._fields = tuple((m, m in EVENT_FIELD_METRICS) for m in self._metrics)
-        # all of them Event fields (the shipped rules): one getter for the tuple of them
+        # all of them Event fields (the shipped rules): one getter for the tuple of them (of two or
+        # more: attrgetter of one name gives no tuple; no lambda for it, so that an engine pickles)
         self._event_fields = None
-        if self._metrics and all(f for _, f in self._fields):
-            getter = operator.attrgetter(*self._metrics)
-            self._event_fields = getter if len(self._metrics) > 1 else (lambda e: (getter(e),))
+        if len(self._metrics) > 1 and all(f for _, f in self._fields):
+            self._event_fields = operator.attrgetter(*self._metrics)
         self._tracks: dict[tuple[str, str], _Track] = {}
 
     # -- limits

@@ -39,13 +39,16 @@ def _then(a: Frames, b: Frames) -> Frames:
                   cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global), np.concatenate([a.valid, b.valid]))
 
 
-def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2))) -> int:
+def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2)), every: bool = False) -> int:
     """The new detector's events are the reference's in each chunking (the reference's are not always
     the same across chunkings: a NaN time inside an event's window changes its metrics, events.py's
-    frame buffer, not the detectors)."""
+    frame buffer, not the detectors). ``every``: the reference steps every sample (its skipping
+    assumes that time goes forward)."""
     n = 0
     for chunk, seed in chunks:
-        ref = _events(ReferenceDetector(cfg), fr, chunk, seed)
+        ref_det = ReferenceDetector(cfg)
+        ref_det.step_every_sample = every
+        ref = _events(ref_det, fr, chunk, seed)
         assert _events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
         n = sum("stance" in r for r in ref)
     return n
@@ -180,3 +183,28 @@ def test_side_and_heel_strike_decisions_on_random_windows() -> None:
             assert heel(x, ic, wk.LEFT if s == "left" else wk.RIGHT, cfg.heel_strike_before_s, cfg.heel_strike_after_s,
                         cfg.heel_strike_min) == ref._heel_strike(x, ic, s)
     assert min(checked.values()) > 500
+
+
+def test_time_stepping_back_a_minute() -> None:
+    """Time jumping back by 60 s mid-walk: the same events as the Python detector stepping every
+    sample (its skipping searched the times as if sorted, and missed a stance's confirmation here)."""
+    fr = frames_from_simulation(simulate("walk", 90, 29), angle_noise_deg=1.0, seed=29, rate_hz=100.0)
+    t = fr.time_s.copy()
+    t[4000:] -= 60.0
+    back = Frames(t, fr.angles_deg, fr.gyr_segment, fr.acc_global, fr.valid)
+    assert _check(back, chunks=((None, 0), (500, 1)), every=True) > 100
+
+
+def test_little_room_to_start_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state with room for one open and one waiting stance, and room for 16 confirmed ones per call:
+    both grow (``walk_run`` stops before a sample it may not have room for, and resumes there)."""
+    from hipmon import gait_events
+    from hipmon import walk_kernels as wk
+
+    monkeypatch.setattr(wk, "CAP", 1)
+    monkeypatch.setattr(gait_events, "SAMPLES_PER_STANCE", 10**9)
+    fr = frames_from_simulation(simulate("walk", 60, 31), angle_noise_deg=1.0, seed=31, rate_hz=100.0)
+    assert _check(fr, chunks=((None, 0), (3000, 1), (9, 2))) > 80
+    det = EventDetector()
+    _events(det, fr, None)
+    assert len(det._walk.state) > wk.WS_HEAD + 8

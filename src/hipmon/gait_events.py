@@ -110,6 +110,10 @@ class History:
         return self.x[a:b]
 
 
+#: The room ``PelvisStepDetector.run`` makes for confirmed stances to start with: one per this many samples.
+SAMPLES_PER_STANCE = 8
+
+
 class PelvisStepDetector:
     """Initial contacts (with side) and stance ends from walking, sample by sample, and their
     confirmation (no flight ``walk_confirm_s`` after the toe-off, ``hipmon.events``).
@@ -164,10 +168,23 @@ class PelvisStepDetector:
         params = np.array([cfg.min_step_rise, cfg.min_step_s, cfg.max_step_s, cfg.double_support_fraction,
                            cfg.side_window_s, cfg.heel_strike_before_s, cfg.heel_strike_after_s, cfg.heel_strike_min,
                            confirm_s, float(want_stances), hold_s])
-        out = np.empty((2 * k + 2 * wk.CAP, 6))
+        in_flight = np.ascontiguousarray(in_flight, dtype=np.bool_)
+        out = np.empty((16 + k // SAMPLES_PER_STANCE, 6))  # more made when needed
         g_start = h.end if self.g_start is None else self.g_start
-        n = wk.walk_run(self.state, self.ring, h.x, h.base, g0, g_start, self.n,
-                        np.ascontiguousarray(in_flight, dtype=np.bool_), params, out)
+        n, g = 0, g0
+        while True:
+            n, g = wk.walk_run(self.state, self.ring, h.x, h.base, g, g_start, self.n, in_flight[g - g0:], params,
+                               out, n)
+            if g >= h.end:
+                break
+            # stopped before sample g for want of room: in the state (many stances open or waiting, as
+            # when time steps back) or in ``out``
+            st = self.state
+            cap, n_open, n_queue = (st.size - wk.WS_HEAD) // 8, int(st[wk.WS_N_OPEN]), int(st[wk.WS_N_QUEUE])
+            if n_open + 2 > cap or n_queue + n_open + 1 > cap:
+                self.state = wk.grown(st)
+            else:
+                out = np.concatenate([out, np.empty((len(out) + n_queue + n_open + 1, 6))])
         return [(int(g), "left" if side == wk.LEFT else "right", ic, to, stride, now)
                 for g, side, ic, to, stride, now in out[:n].tolist()]
 

@@ -118,6 +118,6 @@ def _warm_walk(np: Any) -> None:
     x[:, 0] = np.arange(n) * 0.01
     x[:, 7] = x[:, 8] = np.sin(np.arange(n) * 0.3)
     x[:, 1] = 9.81 + 3.0 * np.sin(2 * np.pi * x[:, 0] / 0.5)  # a step every 0.5 s
-    out = np.empty((2 * n + 2 * wk.CAP, 6))
+    out = np.empty((n, 6))
     params = np.array([1.0, 0.25, 1.0, 0.12, 0.15, 0.12, 0.03, 2.0, 0.2, 1.0, 1.5])
-    wk.walk_run(wk.walk_state(), np.zeros(30), x, 0, 0, 4, 15, np.zeros(n, bool), params, out)
+    wk.walk_run(wk.walk_state(), np.zeros(30), x, 0, 0, 4, 15, np.zeros(n, bool), params, out, 0)

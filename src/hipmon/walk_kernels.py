@@ -25,15 +25,14 @@ _T, _FL, _FR, _WANT, _WUP, _AL, _AR, _S = 0, 5, 6, 7, 8, 9, 10, 11
 LEFT, RIGHT = 0.0, 1.0
 
 #: ``walk_run``'s state vector: the header (the box means' counts and running sums, the last time
-#: in flight, the trough, the last three step peaks, counts), then ``CAP`` open stances (IC s, side,
-#: stride s, peak s) and ``CAP`` queued stances (side, IC s, toe-off s, stride s), oldest first.
+#: in flight, the trough, the last three step peaks, counts), then room for ``cap`` open stances (IC s,
+#: side, stride s, peak s) and ``cap`` queued stances (side, IC s, toe-off s, stride s), oldest first;
+#: ``cap`` (``CAP`` to start with) follows from the vector's length (``grown`` doubles it).
 (WS_B1_COUNT, WS_B1_SUM, WS_B2_COUNT, WS_B2_SUM, WS_LAST_FLIGHT, WS_TROUGH, WS_N_PEAKS, WS_PEAK0, WS_PEAK1,
  WS_PEAK2, WS_N_OPEN, WS_HAS_LAST_IC, WS_VOTES, WS_N_IN_BOUT, WS_N_QUEUE) = range(15)
 WS_HEAD = 15
-CAP = 64
+CAP = 16
 WS_OPEN = WS_HEAD
-WS_QUEUE = WS_OPEN + 4 * CAP
-WS_SIZE = WS_QUEUE + 4 * CAP
 #: ``walk_run``'s parameters.
 (WP_MIN_RISE, WP_MIN_STEP, WP_MAX_STEP, WP_DS_FRACTION, WP_SIDE_WINDOW, WP_HS_BEFORE, WP_HS_AFTER, WP_HS_MIN,
  WP_CONFIRM, WP_WANT, WP_HOLD) = range(11)
@@ -42,10 +41,25 @@ WP_SIZE = 11
 
 def walk_state() -> np.ndarray:
     """A new detector's state: empty box means, no flight yet, trough +inf, no peaks, nothing open or queued."""
-    s = np.zeros(WS_SIZE)
+    s = np.zeros(WS_HEAD + 8 * CAP)
     s[WS_TROUGH] = np.inf
     s[WS_LAST_FLIGHT] = -np.inf
     return s
+
+
+def grown(state: np.ndarray) -> np.ndarray:
+    """``state`` with room for twice as many open and queued stances (the same contents)."""
+    cap = (state.size - WS_HEAD) // 8
+    s = np.zeros(WS_HEAD + 16 * cap)
+    s[:WS_HEAD + 4 * cap] = state[:WS_HEAD + 4 * cap]
+    s[WS_HEAD + 8 * cap:WS_HEAD + 12 * cap] = state[WS_HEAD + 4 * cap:]
+    return s
+
+
+@register_jitable
+def _queue_at(state):  # pragma: no cover - compiled
+    """Where the queued stances start in ``state``."""
+    return WS_HEAD + 4 * ((state.shape[0] - WS_HEAD) // 8)
 
 
 @register_jitable
@@ -154,8 +168,6 @@ def _heel_strike(x, a, b, ic, side, before, after, min_peak):  # pragma: no cove
 @register_jitable
 def _push_open(state, ic, side, stride, peak):  # pragma: no cover - compiled
     n = int(state[WS_N_OPEN])
-    if n >= CAP:
-        raise ValueError("walk_run: too many open stances")
     o = WS_OPEN + 4 * n
     state[o], state[o + 1], state[o + 2], state[o + 3] = ic, side, stride, peak
     state[WS_N_OPEN] = n + 1
@@ -172,9 +184,7 @@ def _pop_open(state):  # pragma: no cover - compiled
 @register_jitable
 def _queue(state, side, ic, to, stride):  # pragma: no cover - compiled
     n = int(state[WS_N_QUEUE])
-    if n >= CAP:
-        raise ValueError("walk_run: too many queued stances")
-    o = WS_QUEUE + 4 * n
+    o = _queue_at(state) + 4 * n
     state[o], state[o + 1], state[o + 2], state[o + 3] = side, ic, to, stride
     state[WS_N_QUEUE] = n + 1
 
@@ -224,10 +234,10 @@ def _peak(state, x, i, base, g_start, t_peak, params, buf):  # pragma: no cover 
 
 
 @njit
-def walk_run(state, ring, x, base, g0, g_start, n, in_flight, params, out):  # pragma: no cover - compiled
+def walk_run(state, ring, x, base, g0, g_start, n, in_flight, params, out, n_out):  # pragma: no cover - compiled
     """The walking detector and its stances' confirmation over the samples ``g0..base + M - 1``.
 
-    ``state`` (``WS_SIZE``,) and ``ring`` (2 n,: the values in the two box means) are updated in
+    ``state`` (``walk_state``) and ``ring`` (2 n,: the values in the two box means) are updated in
     place. ``x`` (M, 12) is the ``History`` (row ``g - base`` is stream sample ``g``); its column
     ``H_S`` receives the smoothed force (two box means of ``n`` samples of the force, NaN until they
     fill) of the samples stepped. ``g_start`` is the first sample after the set-up. ``in_flight``
@@ -237,18 +247,25 @@ def walk_run(state, ring, x, base, g0, g_start, n, in_flight, params, out):  # p
     double_support_fraction, side_window_s, heel_strike_before_s, heel_strike_after_s,
     heel_strike_min (m/s²), walk_confirm_s, want stances (1/0), running_hold_s.
 
-    ``out`` (>= 2 K + 2 CAP, 6) receives the stances confirmed (no flight ``walk_confirm_s`` after
-    their toe-off), in order: sample, side (``LEFT``/``RIGHT``), IC (s), toe-off (s), stride (s),
-    detected (s). Returns their number."""
+    ``out`` (rows, 6) receives from row ``n_out`` on the stances confirmed (no flight
+    ``walk_confirm_s`` after their toe-off), in order: sample, side (``LEFT``/``RIGHT``), IC (s),
+    toe-off (s), stride (s), detected (s). Returns the rows of ``out`` filled and the first sample
+    not stepped: ``base + M``, or earlier when ``state`` or ``out`` might run out of room in the
+    next sample (then step on from there with ``grown(state)`` or a longer ``out``)."""
     min_rise, dsf, confirm, want = params[WP_MIN_RISE], params[WP_DS_FRACTION], params[WP_CONFIRM], \
         params[WP_WANT] != 0.0
     stop, hold = params[WP_MAX_STEP] + 0.25, params[WP_HOLD]
     t_col, s_col = x[:, _T], x[:, _S]
     buf = np.empty(x.shape[0])
-    n_out = 0
+    cap, q0 = (state.shape[0] - WS_HEAD) // 8, _queue_at(state)
     i0 = g0 - base
     for i in range(i0, x.shape[0]):
         g = base + i
+        # room for this sample: at most 2 more open stances, each open one (and one more) queued
+        # and every queued one confirmed
+        n_open, n_queue = int(state[WS_N_OPEN]), int(state[WS_N_QUEUE])
+        if n_open + 2 > cap or n_queue + n_open + 1 > cap or n_out + n_queue + n_open + 1 > out.shape[0]:
+            return n_out, g
         t = t_col[i]
         if in_flight[i - i0]:
             state[WS_LAST_FLIGHT] = t
@@ -289,13 +306,13 @@ def walk_run(state, ring, x, base, g0, g_start, n, in_flight, params, out):  # p
         # walking has no flight: a stance is confirmed when none follows within walk_confirm_s
         if in_flight[i - i0]:
             state[WS_N_QUEUE] = 0.0
-        while state[WS_N_QUEUE] > 0 and t >= state[WS_QUEUE + 2] + confirm:
+        while state[WS_N_QUEUE] > 0 and t >= state[q0 + 2] + confirm:
             row = out[n_out]
-            row[0], row[1], row[2] = g, state[WS_QUEUE], state[WS_QUEUE + 1]
-            row[3], row[4], row[5] = state[WS_QUEUE + 2], state[WS_QUEUE + 3], t
+            row[0], row[1], row[2] = g, state[q0], state[q0 + 1]
+            row[3], row[4], row[5] = state[q0 + 2], state[q0 + 3], t
             n_out += 1
             nq = int(state[WS_N_QUEUE])
-            for j in range(WS_QUEUE, WS_QUEUE + 4 * (nq - 1)):
+            for j in range(q0, q0 + 4 * (nq - 1)):
                 state[j] = state[j + 4]
             state[WS_N_QUEUE] = nq - 1
-    return n_out
+    return n_out, base + x.shape[0]

@@ -36,10 +36,12 @@ def _then(a: Frames, b: Frames) -> Frames:
     tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
     cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
     return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
-                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global), np.concatenate([a.valid, b.valid]))
+                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
+                  np.concatenate([a.valid, b.valid]))
 
 
-def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2)), every: bool = False) -> int:
+def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2)),
+           every: bool = False) -> int:
     """The new detector's events are the reference's in each chunking (the reference's are not always
     the same across chunkings: a NaN time inside an event's window changes its metrics, events.py's
     frame buffer, not the detectors). ``every``: the reference steps every sample (its skipping

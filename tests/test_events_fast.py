@@ -1,5 +1,6 @@
-"""The event detectors step only the samples where something can happen (issue 16): the same
-events, bit for bit, as stepping every sample, however the frames are chunked."""
+"""The compiled event detectors (issue 16) give the events, bit for bit, of the Python detectors
+they replaced stepping every sample (tests/events_reference.py, the code at f04c4ce with
+``step_every_sample``), however the frames are chunked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import deque
 
 import numpy as np
 import pytest
+from events_reference import EventDetector as ReferenceDetector
 from gait_events_reference import _BoxMean
 
 from hipmon.events import EventConfig, EventDetector, frames_from_simulation
@@ -26,9 +28,17 @@ def _holes(fr: Frames, seed: int) -> Frames:
     return Frames(fr.time_s, fr.angles_deg, fr.gyr_segment, acc, v)
 
 
+def _detector(every: bool, cfg: EventConfig | None = None):
+    """``every``: the reference, the Python detectors stepping every sample; else hipmon's."""
+    if not every:
+        return EventDetector(cfg)
+    det = ReferenceDetector(cfg)
+    det.step_every_sample = True
+    return det
+
+
 def _events(fr: Frames, every: bool, chunk: int | None, seed: int = 0) -> list[str]:
-    det = EventDetector()
-    det.step_every_sample = every
+    det = _detector(every)
     out = []
     if chunk is None:
         out += det.update(fr)
@@ -43,7 +53,7 @@ def _events(fr: Frames, every: bool, chunk: int | None, seed: int = 0) -> list[s
 
 
 @pytest.mark.parametrize("kind", ["run", "walk", "jump", "squat", "stance"])
-def test_skipping_samples_gives_the_events_of_stepping_every_sample(kind: str) -> None:
+def test_the_events_of_the_python_detectors_stepping_every_sample(kind: str) -> None:
     sim = simulate(kind, 45, 3)
     fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=3, rate_hz=100.0)
     for variant in (fr, without_thighs(fr), _holes(fr, 3)):
@@ -147,12 +157,11 @@ def _running_pelvis_only() -> Frames:
 
 
 def _events_cfg(fr: Frames, cfg: EventConfig, every: bool) -> list[str]:
-    det = EventDetector(cfg)
-    det.step_every_sample = every
+    det = _detector(every, cfg)
     return [repr(e) for e in det.update(fr) + det.flush()]
 
 
-def test_running_hold_zero_skipping_gives_the_events_of_stepping_every_sample() -> None:
+def test_running_hold_zero_gives_the_events_of_stepping_every_sample() -> None:
     """With ``running_hold_s`` 0 the walking detector is not muted in flight: its candidate peaks
     there must be stepped (found by review: skipping assumed in flight = muted)."""
     fr = _running_pelvis_only()

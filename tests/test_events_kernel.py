@@ -53,11 +53,8 @@ def _events(det, fr: Frames, chunk: int | None, seed: int = 0) -> list[str]:
 
 def _check(fr: Frames, cfg: EventConfig | None = None) -> int:
     ref = _events(ReferenceDetector(cfg), fr, None)
-    for every in (False, True):
-        for chunk, seed in ((None, 0), (400, 1), (9, 2)):
-            det = EventDetector(cfg)
-            det.step_every_sample = every
-            assert _events(det, fr, chunk, seed) == ref, (every, chunk)
+    for chunk, seed in ((None, 0), (400, 1), (9, 2)):
+        assert _events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
     return len(ref)
 
 

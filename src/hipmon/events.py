@@ -54,8 +54,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipmon.gait_events import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
-                                 WalkConfig, first_true, side_from_pelvis_rates)
+from hipmon.gait_events import (H_T, H_WANT, H_WUP, History, PelvisStepDetector, WalkConfig,
+                                 side_from_pelvis_rates)
 from hipmon.metrics import angle_index, event_peaks, events_peaks, set_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
@@ -312,13 +312,6 @@ class _ContactDetector:
         return side or ("left" if self.last_side == "right" else "right")
 
 
-def _fill_forward(x: np.ndarray) -> np.ndarray:
-    """``x`` (K,) with each NaN replaced by the last non-NaN value before it (NaN if none)."""
-    idx = np.where(np.isnan(x), 0, np.arange(x.size))
-    np.maximum.accumulate(idx, out=idx)
-    return x[idx]  # leading NaNs map to x[0], itself NaN
-
-
 class _SingleLegDetector:
     """Reps (single-leg squats) and holds (single-leg stance) from the hip flexion angles.
 
@@ -378,14 +371,8 @@ class EventDetector:
         self._buf = _Buffer()
         self._contacts = _ContactDetector(self.config)
         self._walk = PelvisStepDetector(self.config.walk)
-        self._walk_queue: list[_Pending] = []
         self._single = _SingleLegDetector(self.config)
         self._hist = History()
-        #: Step the walking detector at every sample instead of only where something can happen (the
-        #: same events, slower: the reference the skipping is tested against; the contact detector
-        #: steps every sample anyway).
-        self.step_every_sample = False
-        self._last_flight_t = -np.inf
 
     def update(self, frames: Frames) -> list[Event]:
         c = _as_chunk(frames)
@@ -425,7 +412,6 @@ class EventDetector:
         t_now = float(c.time_s[-1])
         tb = self._buf.chunk.time_s
         self._buf.keep_from(self._buf.start + int(np.searchsorted(tb, t_now - keep_s)))
-        self._walk.settle(h)
         h.trim(HISTORY_S, 2 * self._walk.n + 8)
         # in detection order (then end, start): the same order however the frames were chunked
         return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))

@@ -40,7 +40,6 @@ changes the result. Units: s, m/s², rad/s, degrees for hip flexion.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -187,26 +186,6 @@ class PelvisStepDetector:
                 out = np.concatenate([out, np.empty((len(out) + n_queue + n_open + 1, 6))])
         return [(int(g), "left" if side == wk.LEFT else "right", ic, to, stride, now)
                 for g, side, ic, to, stride, now in out[:n].tolist()]
-
-    def settle(self, h: History) -> None:
-        """Nothing to do: every sample stepped is already in the state (rows of ``h`` older than the
-        last 3 s may be dropped)."""
-
-
-def first_true(h: History, g_from: int, g_end: int, when: Callable[[float], bool], near_s: float) -> int:
-    """The first sample ``g`` in ``g_from..g_end-1`` whose time satisfies ``when`` (a condition that,
-    once true, stays true as time goes on), else ``g_end``. ``near_s``: about where it turns true
-    (s); the answer is found there with ``searchsorted``, then settled with the condition itself."""
-    t = h.x[:, H_T]
-    lo, hi = g_from - h.base, g_end - h.base
-    if lo >= hi:
-        return g_end
-    k = lo + int(np.searchsorted(t[lo:hi], near_s))
-    while k > lo and when(float(t[k - 1])):
-        k -= 1
-    while k < hi and not when(float(t[k])):
-        k += 1
-    return k + h.base
 
 
 def side_from_pelvis_rates(time_s: np.ndarray, rate_anterior: np.ndarray, rate_vertical: np.ndarray, ic_s: float,

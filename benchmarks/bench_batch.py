@@ -9,10 +9,13 @@ batch`` runs), each into its own empty OUT:
 
 1. ``jobs=1`` (in this process); 2. ``jobs=2`` (a spawn process pool, worker start-up included);
 3. ``scheduler="local"`` (a ``distributed.LocalCluster`` of 2 worker processes, 1 thread each,
-   cluster start-up included; the time without it is printed too);
-4. ``jobs=2`` again over (2)'s OUT, nothing changed (hashes re-used; ``--rehash`` hashes again).
+   started and stopped by the batch: its start-up and shut-down included);
+4. ``scheduler=<a running LocalCluster>`` ("dask-up": the same cluster started, and its workers
+   importing hipmon, before the clock starts: what a batch sent to a running cluster's address
+   costs);
+5. ``jobs=2`` again over (2)'s OUT, nothing changed (hashes re-used; ``--rehash`` hashes again).
 
-The combined tables of 1-3 are checked equal value for value. Peak RSS per worker: each
+The combined tables of 1-4 are checked equal value for value. Peak RSS per worker: each
 session's record carries its worker's ``ru_maxrss`` after it; printed per worker pid in order.
 
     .venv/bin/python benchmarks/bench_batch.py [--sessions 20] [--minutes 2] [--keep DIR] [--repeat 5]
@@ -95,6 +98,28 @@ def same(a: dict, b: dict) -> bool:
     return True
 
 
+def _import_hipmon() -> None:
+    import hipmon.batch  # noqa: F401
+    from hipmon.jit import warm_up
+
+    warm_up()
+
+
+def running_cluster(n: int):
+    """A LocalCluster as ``scheduler="local"`` makes it (``hipmon.batch.LOCAL_CLUSTER_CONFIG``), up
+    and its workers having imported hipmon and loaded its kernels: a cluster already running."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from hipmon.batch import LOCAL_CLUSTER_CONFIG
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    with Client(cluster) as client:
+        client.run(_import_hipmon)
+    return cluster
+
+
 def rss_by_worker(report) -> str:
     by = defaultdict(list)
     for r in report.records:
@@ -108,7 +133,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--minutes", type=float, default=2.0)
     ap.add_argument("--keep", type=Path, default=None)
-    ap.add_argument("--skip", nargs="*", default=(), choices=("serial", "pool", "dask", "second"))
+    ap.add_argument("--skip", nargs="*", default=(), choices=("serial", "pool", "dask", "dask-up", "second"))
     ap.add_argument("--repeat", type=int, default=1, help="rounds of serial, pool and Dask, run alternately; "
                     "medians reported (a shared machine's load varies between runs)")
     a = ap.parse_args()
@@ -127,14 +152,20 @@ def main() -> None:
         print(f"[{rnd + 1}/{a.repeat}] this machine's ceiling for 2 processes now (pure-Python work alone vs two "
               f"at once): {ceilings[-1]:.2f}x", flush=True)
         res = {}
-        for name, kw in (("serial", {"jobs": 1}), ("pool", {"jobs": 2}), ("dask", {"jobs": 2, "scheduler": "local"})):
+        for name, kw in (("serial", {"jobs": 1}), ("pool", {"jobs": 2}), ("dask", {"jobs": 2, "scheduler": "local"}),
+                         ("dask-up", {"jobs": 2})):
             if name in a.skip:
                 continue
             out = tmp / f"out-{name}"
             shutil.rmtree(out, ignore_errors=True)
-            w0 = time.perf_counter()
-            rep = run_batch(src, out, **kw)
-            res[name] = time.perf_counter() - w0
+            cluster = running_cluster(2) if name == "dask-up" else None
+            try:
+                w0 = time.perf_counter()
+                rep = run_batch(src, out, **kw, **({"scheduler": cluster} if cluster is not None else {}))
+                res[name] = time.perf_counter() - w0
+            finally:
+                if cluster is not None:
+                    cluster.close()
             runs[name].append(res[name])
             outs[name] = out
             busy = sum(r.info.get("seconds", 0.0) for r in rep.records)
@@ -145,6 +176,9 @@ def main() -> None:
             print(f"[{rnd + 1}/{a.repeat}] speed-up 2 jobs vs 1: {res['serial'] / res['pool']:.2f}x", flush=True)
         if "dask" in res and "pool" in res:
             print(f"[{rnd + 1}/{a.repeat}] Dask LocalCluster / process pool: {res['dask'] / res['pool']:.3f}", flush=True)
+        if "dask-up" in res and "pool" in res:
+            print(f"[{rnd + 1}/{a.repeat}] Dask, cluster running / process pool: {res['dask-up'] / res['pool']:.3f}",
+                  flush=True)
     res = {k: float(np.median(v)) for k, v in runs.items()}
     if a.repeat > 1:
         print("median of " + str(a.repeat) + " rounds (run alternately, the machine's load varies between them): "
@@ -157,6 +191,10 @@ def main() -> None:
     if "dask" in res and "pool" in res:
         ratios = [x / y for x, y in zip(runs["dask"], runs["pool"])]
         print(f"Dask LocalCluster / process pool: {res['dask'] / res['pool']:.3f} of the medians (per round "
+              f"{', '.join(f'{r:.3f}' for r in ratios)}) (target within 10 %)")
+    if "dask-up" in res and "pool" in res:
+        ratios = [x / y for x, y in zip(runs["dask-up"], runs["pool"])]
+        print(f"Dask, cluster running / process pool: {res['dask-up'] / res['pool']:.3f} of the medians (per round "
               f"{', '.join(f'{r:.3f}' for r in ratios)}) (target within 10 %)")
     names = list(outs)
     if len(names) > 1:

@@ -300,7 +300,8 @@ class HeadingTracker:
                 yaw = np.arctan2(sc_buf[0, :m], sc_buf[1, :m], out=yaw_buf[:m])
                 total, lo, hi = hk.sum_min_max(yaw, m)
                 mean_rot = total / nblk
-                rot_min, rot_max = min(np.inf, lo), max(-np.inf, hi)  # a NaN is skipped, as before
+                # (a NaN yaw cannot reach here: it makes the block's flexion sums NaN, so not ``moving``)
+                rot_min, rot_max = min(np.inf, lo), max(-np.inf, hi)
                 if rot_max <= limit and rot_min >= -limit:
                     gp -= (nblk / self.rate_hz / c.pelvis_tau_s) * mean_rot
             self._yaw0_open = np.empty(0)

@@ -8,6 +8,7 @@ from collections import deque
 
 import numpy as np
 import pytest
+from _event_streams import chunked_events, holes, then
 from events_reference import EventDetector as ReferenceDetector
 from gait_events_reference import _BoxMean
 
@@ -15,17 +16,6 @@ from hipmon.events import EventConfig, EventDetector, frames_from_simulation
 from hipmon.gait_events import without_thighs
 from hipmon.simulate import simulate
 from hipmon.types import Frames
-
-
-def _holes(fr: Frames, seed: int) -> Frames:
-    """Invalid runs and NaN forces sprinkled in (the detectors step over valid samples only)."""
-    rng = np.random.default_rng(seed)
-    v = fr.valid.copy()
-    for s in rng.integers(0, len(v) - 50, 12):
-        v[s:s + rng.integers(1, 40)] = False
-    acc = {k: a.copy() for k, a in fr.acc_global.items()}
-    acc["pelvis"][rng.integers(0, len(v), 15), 1] = np.nan
-    return Frames(fr.time_s, fr.angles_deg, fr.gyr_segment, acc, v)
 
 
 def _detector(every: bool, cfg: EventConfig | None = None):
@@ -38,40 +28,19 @@ def _detector(every: bool, cfg: EventConfig | None = None):
 
 
 def _events(fr: Frames, every: bool, chunk: int | None, seed: int = 0) -> list[str]:
-    det = _detector(every)
-    out = []
-    if chunk is None:
-        out += det.update(fr)
-    else:
-        rng = np.random.default_rng(seed)
-        i = 0
-        while i < len(fr):
-            k = int(rng.integers(1, chunk + 1))
-            out += det.update(fr.slice(i, i + k))
-            i += k
-    return [repr(e) for e in out + det.flush()]
+    return chunked_events(_detector(every), fr, chunk, seed)
 
 
 @pytest.mark.parametrize("kind", ["run", "walk", "jump", "squat", "stance"])
 def test_the_events_of_the_python_detectors_stepping_every_sample(kind: str) -> None:
     sim = simulate(kind, 45, 3)
     fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=3, rate_hz=100.0)
-    for variant in (fr, without_thighs(fr), _holes(fr, 3)):
+    for variant in (fr, without_thighs(fr), holes(fr, 3)):
         ref = _events(variant, every=True, chunk=None)
         assert len(ref) > 0 or kind == "stance"
         assert _events(variant, every=False, chunk=None) == ref
         assert _events(variant, every=False, chunk=300, seed=1) == ref
         assert _events(variant, every=False, chunk=7, seed=2) == ref
-
-
-def _then(a: Frames, b: Frames) -> Frames:
-    """``a`` then ``b`` (its times moved to follow ``a`` at the same sample interval)."""
-    dt = float(np.median(np.diff(a.time_s)))
-    tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
-    cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
-    return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
-                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
-                  np.concatenate([a.valid, b.valid]))
 
 
 def test_walking_right_after_running_and_back() -> None:
@@ -80,7 +49,7 @@ def test_walking_right_after_running_and_back() -> None:
     run = frames_from_simulation(simulate("run", 40, 5), angle_noise_deg=1.0, seed=5, rate_hz=100.0)
     walk = frames_from_simulation(simulate("walk", 40, 6), angle_noise_deg=1.0, seed=6, rate_hz=100.0)
     tail = lambda fr: fr.slice(int(0.6 * len(fr)), None)  # noqa: E731  (the steady part, no calibration)
-    mixed = _then(_then(tail(run), tail(walk)), tail(run))
+    mixed = then(then(tail(run), tail(walk)), tail(run))
     ref = _events(mixed, every=True, chunk=None)
     methods = [e for e in ref if "'method': 1.0" in e]
     assert len(methods) >= 5  # walking stances found after the run

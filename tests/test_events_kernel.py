@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _event_streams import chunked_events, glitches, holes, then
 from events_reference import EventDetector as ReferenceDetector
 
 from hipmon.events import EventConfig, EventDetector, frames_from_simulation
@@ -15,46 +16,10 @@ from hipmon.simulate import simulate
 from hipmon.types import Frames
 
 
-def _holes(fr: Frames, seed: int) -> Frames:
-    """Invalid runs, NaN forces and non-finite times sprinkled in."""
-    rng = np.random.default_rng(seed)
-    v = fr.valid.copy()
-    for s in rng.integers(0, len(v) - 50, 12):
-        v[s:s + rng.integers(1, 40)] = False
-    acc = {k: a.copy() for k, a in fr.acc_global.items()}
-    acc["pelvis"][rng.integers(0, len(v), 15), 1] = np.nan
-    t = fr.time_s.copy()
-    t[rng.integers(0, len(v), 3)] = np.nan
-    return Frames(t, fr.angles_deg, fr.gyr_segment, acc, v)
-
-
-def _glitches(fr: Frames, seed: int) -> Frames:
-    """A few samples whose times repeat or step back (the searches over time see unsorted runs)."""
-    rng = np.random.default_rng(seed)
-    t = fr.time_s.copy()
-    for i in rng.integers(10, len(t) - 10, 6):
-        t[i] = t[i - int(rng.integers(1, 4))]
-    return Frames(t, fr.angles_deg, fr.gyr_segment, fr.acc_global, fr.valid)
-
-
-def _events(det, fr: Frames, chunk: int | None, seed: int = 0) -> list[str]:
-    out = []
-    if chunk is None:
-        out += det.update(fr)
-    else:
-        rng = np.random.default_rng(seed)
-        i = 0
-        while i < len(fr):
-            k = int(rng.integers(1, chunk + 1))
-            out += det.update(fr.slice(i, i + k))
-            i += k
-    return [repr(e) for e in out + det.flush()]
-
-
 def _check(fr: Frames, cfg: EventConfig | None = None) -> int:
-    ref = _events(ReferenceDetector(cfg), fr, None)
+    ref = chunked_events(ReferenceDetector(cfg), fr, None)
     for chunk, seed in ((None, 0), (400, 1), (9, 2)):
-        assert _events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
+        assert chunked_events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
     return len(ref)
 
 
@@ -63,7 +28,7 @@ def test_the_events_of_the_python_detector(kind: str) -> None:
     sim = simulate(kind, 40, 7)
     fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=7, rate_hz=100.0)
     n = 0
-    for variant in (fr, without_thighs(fr), _holes(fr, 4), _glitches(fr, 5)):
+    for variant in (fr, without_thighs(fr), holes(fr, 4, nan_times=True), glitches(fr, 5)):
         n += _check(variant)
     assert n > 0 or kind == "stance"
 
@@ -88,14 +53,6 @@ def test_running_walking_and_back_pelvis_only() -> None:
     """Running into walking and back (the walking detector muted and listening again), sacrum only."""
     run = frames_from_simulation(simulate("run", 30, 10), angle_noise_deg=1.0, seed=10, rate_hz=100.0)
     walk = frames_from_simulation(simulate("walk", 30, 11), angle_noise_deg=1.0, seed=11, rate_hz=100.0)
-
-    def then(a: Frames, b: Frames) -> Frames:
-        dt = float(np.median(np.diff(a.time_s)))
-        tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
-        cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
-        return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
-                      cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
-                      np.concatenate([a.valid, b.valid]))
 
     mixed = then(then(run, walk), run)
     for fr in (mixed, without_thighs(mixed)):
@@ -214,4 +171,4 @@ def test_a_copy_of_the_detector_mid_stream_goes_on_alike() -> None:
     tail = [det.update(fr.slice(len(fr) // 2, None)) + det.flush(),
             twin.update(fr.slice(len(fr) // 2, None)) + twin.flush()]
     assert repr(tail[0]) == repr(tail[1])
-    assert [repr(e) for e in head + tail[0]] == _events(ReferenceDetector(), fr, None)
+    assert [repr(e) for e in head + tail[0]] == chunked_events(ReferenceDetector(), fr, None)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from events_reference import EventDetector as ReferenceDetector
 from gait_events_reference import PelvisStepDetector as ReferenceWalk
-from test_events_kernel import _events, _glitches, _holes
+from _event_streams import chunked_events, glitches, holes, then
 
 from hipmon.events import EventConfig, EventDetector, frames_from_simulation
 from hipmon.gait_events import H_S, H_T, History, PelvisStepDetector, WalkConfig, without_thighs
@@ -30,15 +30,6 @@ def _no_anterior_rate(fr: Frames) -> Frames:
     return Frames(fr.time_s, fr.angles_deg, gyr, fr.acc_global, fr.valid)
 
 
-def _then(a: Frames, b: Frames) -> Frames:
-    """``b`` right after ``a`` (times shifted to follow on)."""
-    dt = float(np.median(np.diff(a.time_s)))
-    tb = b.time_s - b.time_s[0] + a.time_s[-1] + dt
-    cat = lambda x, y: {k: np.concatenate([x[k], y[k]]) for k in x}  # noqa: E731
-    return Frames(np.concatenate([a.time_s, tb]), np.concatenate([a.angles_deg, b.angles_deg]),
-                  cat(a.gyr_segment, b.gyr_segment), cat(a.acc_global, b.acc_global),
-                  np.concatenate([a.valid, b.valid]))
-
 
 def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 1), (9, 2)),
            every: bool = False) -> int:
@@ -50,8 +41,8 @@ def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 
     for chunk, seed in chunks:
         ref_det = ReferenceDetector(cfg)
         ref_det.step_every_sample = every
-        ref = _events(ref_det, fr, chunk, seed)
-        assert _events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
+        ref = chunked_events(ref_det, fr, chunk, seed)
+        assert chunked_events(EventDetector(cfg), fr, chunk, seed) == ref, chunk
         n = sum("stance" in r for r in ref)
     return n
 
@@ -60,8 +51,8 @@ def _check(fr: Frames, cfg: EventConfig | None = None, chunks=((None, 0), (400, 
 def test_walks_give_the_python_detectors_events(rate: float) -> None:
     fr = frames_from_simulation(simulate("walk", 40, int(rate)), angle_noise_deg=1.0, seed=3, rate_hz=rate)
     n = 0
-    for variant in (fr, without_thighs(fr), _holes(fr, 4), _glitches(fr, 5), _no_anterior_rate(without_thighs(fr)),
-                    _holes(without_thighs(fr), 6)):
+    for variant in (fr, without_thighs(fr), holes(fr, 4, nan_times=True), glitches(fr, 5), _no_anterior_rate(without_thighs(fr)),
+                    holes(without_thighs(fr), 6, nan_times=True)):
         n += _check(variant)
     assert n > 6 * 40
 
@@ -75,8 +66,8 @@ def test_one_sample_chunks() -> None:
 def test_walking_right_after_running() -> None:
     run = frames_from_simulation(simulate("run", 20, 12), angle_noise_deg=1.0, seed=12, rate_hz=208.0)
     walk = frames_from_simulation(simulate("walk", 20, 13), angle_noise_deg=1.0, seed=13, rate_hz=208.0)
-    mixed = _then(_then(walk, run), walk)
-    for fr in (mixed, without_thighs(mixed), _holes(mixed, 14)):
+    mixed = then(then(walk, run), walk)
+    for fr in (mixed, without_thighs(mixed), holes(mixed, 14, nan_times=True)):
         for hold in (1.5, 0.0):
             assert _check(fr, EventConfig(running_hold_s=hold)) > 20
 
@@ -97,7 +88,7 @@ def test_other_walking_settings(walk: WalkConfig) -> None:
 
 def test_a_copy_taken_mid_stream() -> None:
     fr = frames_from_simulation(simulate("walk", 30, 19), angle_noise_deg=1.0, seed=19, rate_hz=100.0)
-    ref = _events(ReferenceDetector(), fr, None)
+    ref = chunked_events(ReferenceDetector(), fr, None)
     det = EventDetector()
     head = det.update(fr.slice(0, 1234))
     twin = copy.deepcopy(det)
@@ -208,5 +199,5 @@ def test_little_room_to_start_with(monkeypatch: pytest.MonkeyPatch) -> None:
     fr = frames_from_simulation(simulate("walk", 60, 31), angle_noise_deg=1.0, seed=31, rate_hz=100.0)
     assert _check(fr, chunks=((None, 0), (3000, 1), (9, 2))) > 80
     det = EventDetector()
-    _events(det, fr, None)
+    chunked_events(det, fr, None)
     assert len(det._walk.state) > wk.WS_HEAD + 8

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from hipmon.jit import njit
+from hipmon.rotation_kernels import quat_multiply, quat_rotate
 
 # float state (HeadingTracker._fs)
 F_GAMMA_L, F_GAMMA_R, F_RATE_L, F_RATE_R, F_REF_L, F_REF_R = 0, 1, 2, 3, 4, 5
@@ -381,15 +382,8 @@ def segment_frames(q_se, a, b, q_ss, gyr, q_out, g_out):
     bw, bx, by, bz = b[0], b[1], b[2], b[3]
     w, x, y, z = q_ss[0], q_ss[1], q_ss[2], q_ss[3]
     for i in range(q_se.shape[0]):
-        pw, px, py, pz = q_se[i, 0], q_se[i, 1], q_se[i, 2], q_se[i, 3]
-        mw = pw * bw - px * bx - py * by - pz * bz
-        mx = pw * bx + px * bw + py * bz - pz * by
-        my = pw * by - px * bz + py * bw + pz * bx
-        mz = pw * bz + px * by - py * bx + pz * bw
-        qw = aw * mw - ax * mx - ay * my - az * mz
-        qx = aw * mx + ax * mw + ay * mz - az * my
-        qy = aw * my - ax * mz + ay * mw + az * mx
-        qz = aw * mz + ax * my - ay * mx + az * mw
+        mw, mx, my, mz = quat_multiply(q_se[i, 0], q_se[i, 1], q_se[i, 2], q_se[i, 3], bw, bx, by, bz)
+        qw, qx, qy, qz = quat_multiply(aw, ax, ay, az, mw, mx, my, mz)
         nrm = math.sqrt(((qw * qw + qx * qx) + qy * qy) + qz * qz)  # np.linalg.norm's order
         if nrm == 0.0:  # numpy's x / 0.0 is x · inf (NaN for 0); numba's division would raise
             q_out[i, 0], q_out[i, 1], q_out[i, 2], q_out[i, 3] = qw * math.inf, qx * math.inf, qy * math.inf, qz * math.inf
@@ -398,13 +392,7 @@ def segment_frames(q_se, a, b, q_ss, gyr, q_out, g_out):
             q_out[i, 1] = qx / nrm
             q_out[i, 2] = qy / nrm
             q_out[i, 3] = qz / nrm
-        v0, v1, v2 = gyr[i, 0], gyr[i, 1], gyr[i, 2]
-        t0 = 2.0 * (y * v2 - z * v1)
-        t1 = 2.0 * (z * v0 - x * v2)
-        t2 = 2.0 * (x * v1 - y * v0)
-        g_out[i, 0] = v0 + w * t0 + (y * t2 - z * t1)
-        g_out[i, 1] = v1 + w * t1 + (z * t0 - x * t2)
-        g_out[i, 2] = v2 + w * t2 + (x * t1 - y * t0)
+        g_out[i, 0], g_out[i, 1], g_out[i, 2] = quat_rotate(w, x, y, z, gyr[i, 0], gyr[i, 1], gyr[i, 2])
 
 
 @njit
@@ -451,18 +439,8 @@ def sensor_acc_global(q_sg, q_ss, acc, out):
     from ``q_segment_global`` (N, 4) and the constant ``q_sensor_segment`` (4,)."""
     qw, qx, qy, qz = q_ss[0], q_ss[1], q_ss[2], q_ss[3]
     for i in range(q_sg.shape[0]):
-        pw, px, py, pz = q_sg[i, 0], q_sg[i, 1], q_sg[i, 2], q_sg[i, 3]
-        w = pw * qw - px * qx - py * qy - pz * qz
-        x = pw * qx + px * qw + py * qz - pz * qy
-        y = pw * qy - px * qz + py * qw + pz * qx
-        z = pw * qz + px * qy - py * qx + pz * qw
-        v0, v1, v2 = acc[i, 0], acc[i, 1], acc[i, 2]
-        t0 = 2.0 * (y * v2 - z * v1)
-        t1 = 2.0 * (z * v0 - x * v2)
-        t2 = 2.0 * (x * v1 - y * v0)
-        out[i, 0] = v0 + w * t0 + (y * t2 - z * t1)
-        out[i, 1] = v1 + w * t1 + (z * t0 - x * t2)
-        out[i, 2] = v2 + w * t2 + (x * t1 - y * t0)
+        w, x, y, z = quat_multiply(q_sg[i, 0], q_sg[i, 1], q_sg[i, 2], q_sg[i, 3], qw, qx, qy, qz)
+        out[i, 0], out[i, 1], out[i, 2] = quat_rotate(w, x, y, z, acc[i, 0], acc[i, 1], acc[i, 2])
 
 
 _DEG_PER_RAD = 180.0 / math.pi  # np.degrees's factor

@@ -7,7 +7,9 @@ order as the Python they replace, so live (a few samples per call) and replay (t
 give the same numbers bit for bit. ``NUMBA_DISABLE_JIT=1`` runs them as Python (debugging).
 
 Compiled code is cached on disk (``cache=True``: next to the module, or numba's user cache
-when that is read-only), so only the first run on a machine compiles.
+when that is read-only), so only the first run on a machine compiles. numba checks only the
+kernel's own file: after changing a helper that kernels of another module inline
+(``rotation_kernels.quat_*``, ``heading_kernels.pairwise_sum``), delete ``src/hipmon/__pycache__/*.nb*``.
 """
 
 from __future__ import annotations

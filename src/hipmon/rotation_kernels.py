@@ -9,10 +9,29 @@ the results are the same bits (tests/test_rotation_kernels.py).
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from hipmon.jit import njit
 
-__all__ = ["rotate_by", "multiply_by"]
+__all__ = ["rotate_by", "multiply_by", "quat_multiply", "quat_rotate"]
+
+
+@register_jitable
+def quat_multiply(pw, px, py, pz, qw, qx, qy, qz):  # pragma: no cover - compiled into its callers
+    """``rotations.multiply`` of two quaternions given by their components: (w, x, y, z)."""
+    return (pw * qw - px * qx - py * qy - pz * qz,
+            pw * qx + px * qw + py * qz - pz * qy,
+            pw * qy - px * qz + py * qw + pz * qx,
+            pw * qz + px * qy - py * qx + pz * qw)
+
+
+@register_jitable
+def quat_rotate(w, x, y, z, v0, v1, v2):  # pragma: no cover - compiled into its callers
+    """``rotations.rotate`` of the vector (v0, v1, v2) by the quaternion (w, x, y, z)."""
+    t0 = 2.0 * (y * v2 - z * v1)
+    t1 = 2.0 * (z * v0 - x * v2)
+    t2 = 2.0 * (x * v1 - y * v0)
+    return v0 + w * t0 + (y * t2 - z * t1), v1 + w * t1 + (z * t0 - x * t2), v2 + w * t2 + (x * t1 - y * t0)
 
 
 def rotate_by(q: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -39,21 +58,11 @@ def multiply_by(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 def _rotate_rows(q, v, out):  # pragma: no cover - compiled
     w, x, y, z = q[0], q[1], q[2], q[3]
     for i in range(v.shape[0]):
-        v0, v1, v2 = v[i, 0], v[i, 1], v[i, 2]
-        t0 = 2.0 * (y * v2 - z * v1)
-        t1 = 2.0 * (z * v0 - x * v2)
-        t2 = 2.0 * (x * v1 - y * v0)
-        out[i, 0] = v0 + w * t0 + (y * t2 - z * t1)
-        out[i, 1] = v1 + w * t1 + (z * t0 - x * t2)
-        out[i, 2] = v2 + w * t2 + (x * t1 - y * t0)
+        out[i, 0], out[i, 1], out[i, 2] = quat_rotate(w, x, y, z, v[i, 0], v[i, 1], v[i, 2])
 
 
 @njit
 def _multiply_rows(p, q, out):  # pragma: no cover - compiled
     qw, qx, qy, qz = q[0], q[1], q[2], q[3]
     for i in range(p.shape[0]):
-        pw, px, py, pz = p[i, 0], p[i, 1], p[i, 2], p[i, 3]
-        out[i, 0] = pw * qw - px * qx - py * qy - pz * qz
-        out[i, 1] = pw * qx + px * qw + py * qz - pz * qy
-        out[i, 2] = pw * qy - px * qz + py * qw + pz * qx
-        out[i, 3] = pw * qz + px * qy - py * qx + pz * qw
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = quat_multiply(p[i, 0], p[i, 1], p[i, 2], p[i, 3], qw, qx, qy, qz)

@@ -50,7 +50,7 @@ def _cached(kernel: Any) -> bool:
 def warm_up() -> None:
     """Compile or load every kernel now, once per process, before a session starts (``Pipeline``).
 
-    From the cache this takes ~0.5 s. The first run on a machine compiles them (~10-15 s of CPU,
+    From the cache this takes ~0.5-1 s. The first run on a machine compiles them (~22 s of CPU,
     holding the GIL): done here, before sensors stream, not when the first notifications arrive
     (a live session would stall), with a line on a terminal's stderr saying why it waits."""
     global _warm
@@ -61,7 +61,7 @@ def warm_up() -> None:
     import numpy as np
 
     if sys.stderr is not None and sys.stderr.isatty() and not all(_cached(k) for k in _kernels()):
-        print("hipmon: compiling its numerical kernels (the first run on this machine only, about 15 s) ...",
+        print("hipmon: compiling its numerical kernels (the first run on this machine only, about 20-30 s) ...",
               file=sys.stderr, flush=True)
     from hipmon import event_kernels as ek
     from hipmon.interp import interp_rows

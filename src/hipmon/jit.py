@@ -31,10 +31,13 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import event_kernels, heading_kernels, interp, rotation_kernels, sync, walk_kernels
+    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, rotation_kernels, sync,
+                        walk_kernels)
     from hipmon.codecs import movesense
 
-    return [f for m in (sync, event_kernels, interp, movesense, heading_kernels, rotation_kernels, walk_kernels) for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    modules = (sync, event_kernels, interp, movesense, heading_kernels, kinematics_kernels, rotation_kernels,
+               walk_kernels)
+    return [f for m in modules for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
 def _cached(kernel: Any) -> bool:
@@ -107,7 +110,9 @@ def _warm_heading(np: Any) -> None:
     kin.segment_frames(q1, q1[0], q1[0], x[:4, :3])
     kin.acc_global(q1, q1[0], x[:4, :3])
     kin.angles_deg(q1, {"left_thigh": q1}, v)
-    hk._clip1(0.0)
+    from hipmon.kinematics_kernels import _clip1
+
+    _clip1(0.0)
 
 
 def _warm_walk(np: Any) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hipmon import heading_kernels as hk
+from hipmon import kinematics_kernels as kk
 from hipmon import rotations as rot
 from hipmon.types import ANGLE_COLUMNS
 
@@ -105,7 +105,7 @@ def segment_frames(q_sensor_earth: np.ndarray, q_sensor_segment: np.ndarray, q_g
     g = np.ascontiguousarray(gyr_sensor, dtype=float)
     q_out, g_out = np.empty(q.shape), np.empty(g.shape)
     q_ss = np.ascontiguousarray(q_sensor_segment, dtype=float)
-    hk.segment_frames(q, rot.conjugate(q_global_earth), rot.conjugate(q_ss), q_ss, g, q_out, g_out)
+    kk.segment_frames(q, rot.conjugate(q_global_earth), rot.conjugate(q_ss), q_ss, g, q_out, g_out)
     return q_out, g_out
 
 
@@ -113,7 +113,7 @@ def acc_global(q_segment_global: np.ndarray, q_sensor_segment: np.ndarray, acc_s
     """The acceleration (N, 3) in the global frame: ``rotate(multiply(q_segment_global,
     q_sensor_segment), acc_sensor)`` in one compiled pass, the same numbers."""
     out = np.empty(np.shape(acc_sensor))
-    hk.sensor_acc_global(np.ascontiguousarray(q_segment_global, dtype=float),
+    kk.sensor_acc_global(np.ascontiguousarray(q_segment_global, dtype=float),
                          np.ascontiguousarray(q_sensor_segment, dtype=float),
                          np.ascontiguousarray(acc_sensor, dtype=float), out)
     return out
@@ -134,12 +134,12 @@ def angles_deg(q_pelvis_global: np.ndarray, q_thigh_global: dict, valid: dict) -
         if p not in q_thigh_global and p != "pelvis":
             continue
         qt = qp if p == "pelvis" else np.ascontiguousarray(q_thigh_global[p], dtype=float)
-        hk.angle_arguments(qp, qt, p != "pelvis", args)
+        kk.angle_arguments(qp, qt, p != "pelvis", args)
         np.arcsin(args[0], out=raw[0])
         np.arctan2(args[1], args[2], out=raw[1])
         np.arctan2(args[3], args[4], out=raw[2])
         v = vp if p == "pelvis" else vp & np.asarray(valid[p], dtype=bool)
-        hk.store_degrees(raw, p == "pelvis", sign, v, angles, col)
+        kk.store_degrees(raw, p == "pelvis", sign, v, angles, col)
     return angles
 
 

@@ -59,7 +59,7 @@ import numpy as np
 
 from gait_events_reference import (H_AL, H_AR, H_F, H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector,
                                    WalkConfig, first_true, side_from_pelvis_rates)
-from hipmon.metrics import angle_index, event_peaks, events_peaks, set_event_metrics
+from hipmon.metrics import angle_index, event_peaks, set_event_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
 G = 9.81
@@ -669,12 +669,8 @@ class EventDetector:
                 p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
                                                    self.config.hold_plateau_fraction)
             events.append(Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra)))
-        if self._buf.increasing:  # every event's window at once (windows are runs of rows)
-            peaks = events_peaks(c.time_s, c.angles_deg, events, c.valid)
-        else:
-            peaks = [event_peaks(c.time_s, c.angles_deg, e.side, e.start_s, e.end_s, c.valid) for e in events]
-        for ev, pk in zip(events, peaks):
-            set_event_metrics(ev, pk)
+        for ev in events:  # each event's peaks on its own (hipmon.events takes them all at once)
+            set_event_metrics(ev, event_peaks(c.time_s, c.angles_deg, ev.side, ev.start_s, ev.end_s, c.valid))
         return [ev for ev in events if ev.extra.get("valid_fraction", 0.0) >= self.config.min_valid_fraction]
 
 

@@ -87,29 +87,50 @@ def test_box_mean_in_bulk_is_the_running_sum_bit_for_bit() -> None:
         assert bulk.s == one.s and list(bulk.q) == list(one.q)
 
 
-def test_all_events_peaks_at_once_are_each_events_peaks() -> None:
-    """``metrics.events_peaks`` (the detector's, per chunk) against ``event_peaks`` per event: random
-    windows, NaN and infinite angles, ties, invalid rows, empty windows, both-legs events."""
-    from hipmon.metrics import event_peaks, events_peaks
+def test_all_events_metrics_at_once_are_each_events_peaks() -> None:
+    """``metrics.events_metrics`` (the detector's, per chunk) against ``event_peaks`` per event, the
+    events built from each bit for bit (fields, extra keys in order): random windows, NaN and
+    infinite angles, ties, invalid rows, empty and reversed windows, both-legs events; times increasing (windows found by bisection) and not (repeated, unsorted, NaN:
+    masked, NaN window ends too)."""
+    from hipmon.metrics import event_peaks, events_metrics, set_event_metrics
     from hipmon.types import Event
 
     rng = np.random.default_rng(3)
     checked = 0
-    for _ in range(300):
-        t = np.unique(np.sort(rng.uniform(0, 10, int(rng.integers(0, 60)))))
+    for case in range(400):
+        increasing = case % 3 != 0
+        t = rng.uniform(0, 10, int(rng.integers(0, 60)))
+        if increasing:
+            t = np.unique(t)
+        else:
+            t = np.round(t, int(rng.integers(0, 2)))  # repeats
+            t[rng.random(t.size) < 0.05] = np.nan
         a = rng.normal(0, 10, (t.size, 9))
         a[rng.random(a.shape) < 0.2] = np.nan
         if t.size and rng.random() < 0.2:
             a[rng.integers(0, t.size), rng.integers(0, 9)] = rng.choice([np.inf, -np.inf])
         if rng.random() < 0.3:
             a = np.round(a / 5) * 5  # ties
-        valid = rng.random(t.size) < 0.8 if rng.random() < 0.7 else None
-        events = [Event("stance", str(rng.choice(["left", "right", "both"])), *map(float, sorted(rng.uniform(-1, 11, 2))))
-                  for _ in range(int(rng.integers(0, 6)))]
-        for e, got in zip(events, events_peaks(t, a, events, valid)):
-            assert repr(got) == repr(event_peaks(t, a, e.side, e.start_s, e.end_s, valid))
+        valid = rng.random(t.size) < 0.8 if rng.random() < 0.7 else np.ones(t.size, bool)
+        n = int(rng.integers(0, 6))
+        sides = [str(rng.choice(["left", "right", "both"])) for _ in range(n)]
+        start, end = rng.uniform(-1, 11, n), rng.uniform(-1, 11, n)
+        if rng.random() < 0.7:
+            start, end = np.minimum(start, end), np.maximum(start, end)
+        if n and not increasing and rng.random() < 0.2:  # (bisection puts a NaN end after every time)
+            (start if rng.random() < 0.5 else end)[0] = np.nan
+        if n and t.size and rng.random() < 0.3:
+            start[0], end[-1] = rng.choice(t), rng.choice(t)  # window edges on a sample
+        start, end = start.tolist(), end.tolist()
+        got = events_metrics(t, a, valid, sides, start, end, increasing)
+        assert len(got) == n
+        for side, s0, s1, (drop, add, ir, extra) in zip(sides, start, end, got):
+            ref = set_event_metrics(Event("stance", side, s0, s1), event_peaks(t, a, side, s0, s1, valid))
+            assert repr(Event("stance", side, s0, s1, drop, add, ir, extra=extra)) == repr(ref)
             checked += 1
-    assert checked > 500
+    assert checked > 700
+    with pytest.raises(ValueError, match="side must be left, right or both"):
+        events_metrics(np.arange(3.0), np.zeros((3, 9)), np.ones(3, bool), ["up"], [0.0], [1.0], True)
 
 
 def _running_pelvis_only() -> Frames:

@@ -317,3 +317,96 @@ def window_peaks(time_s, values, a, b, peak, when):  # pragma: no cover - compil
                 peak[e, c], when[e, c] = values[k, c], time_s[k]
             else:
                 peak[e, c], when[e, c] = np.nan, np.nan
+
+
+@register_jitable
+def _search_sorted(t, v, right):  # pragma: no cover - compiled
+    """``np.searchsorted(t, v, side)`` on an increasing ``t`` without NaN: the first row at or after
+    ``v`` (``right``: after it); a NaN ``v`` sorts after every time, as numpy sorts it."""
+    if np.isnan(v):
+        return t.shape[0]
+    lo, hi = 0, t.shape[0]
+    while lo < hi:
+        mid = lo + ((hi - lo) >> 1)
+        if t[mid] < v or (right and t[mid] == v):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit
+def event_window_peaks(time_s, angles, cols, signs, valid, start, end, sides, masked, peak, when, counts,
+                       rows):  # pragma: no cover - compiled
+    """Every event's peaks of both sides' traces in one pass (``hipmon.metrics.events_metrics``).
+
+    ``time_s`` (N,) s; ``angles`` (N, 9) deg; ``cols`` (2, 3) per side (left, right) the columns of
+    pelvic obliquity, hip adduction and hip internal rotation, ``signs`` (2,) the sign turning the
+    obliquity into that side's contralateral pelvic drop; ``valid`` (N,) bool. Event ``e``'s window
+    is the rows with ``start[e] <= t <= end[e]`` (s): found by bisection (``np.searchsorted``'s
+    answer) when ``time_s`` increases, else, ``masked``, tested row by row. Into ``peak`` and
+    ``when`` (E, 8): per side the drop, adduction, internal rotation and their sum (deg), its first
+    maximum among the window's valid rows (NaN skipped; NaN when no finite value, as
+    ``window_peaks``) and its time (s); ``counts`` (E, 2): the window's valid rows and all its
+    rows. ``rows`` (E, 12), for the events of ``sides`` (E,) 0 (left) or 1 (right): that side's
+    drop, adduction and internal rotation, their times, the sum and its time, the percent of the
+    window (``100 (t - start) / (end - start)``, NaN for an empty window) at which each of the
+    first three peaks and the share of the window's rows that are valid (0 for none)."""
+    n = time_s.shape[0]
+    best = np.empty(8)
+    k = np.empty(8, np.int64)
+    found = np.empty(8, np.bool_)
+    for e in range(start.shape[0]):
+        s0, s1 = start[e], end[e]
+        if masked:
+            a, b = 0, n
+        else:
+            a = _search_sorted(time_s, s0, False)
+            b = _search_sorted(time_s, s1, True)
+            if b < a:
+                b = a
+        best[:] = -np.inf
+        k[:] = -1
+        found[:] = False
+        n_ok, n_win = 0, 0
+        for r in range(a, b):
+            if masked:
+                t = time_s[r]
+                if not (t >= s0 and t <= s1):
+                    continue
+            n_win += 1
+            if not valid[r]:
+                continue
+            n_ok += 1
+            for side in range(2):
+                add, ir = angles[r, cols[side, 1]], angles[r, cols[side, 2]]
+                for j in range(4):
+                    if j == 0:
+                        v = signs[side] * angles[r, cols[side, 0]]
+                    elif j == 1:
+                        v = add
+                    elif j == 2:
+                        v = ir
+                    else:
+                        v = add + ir
+                    c = 4 * side + j
+                    if np.isnan(v):
+                        continue
+                    if np.isfinite(v):
+                        found[c] = True
+                    if v > best[c]:
+                        best[c], k[c] = v, r
+        for c in range(8):
+            if found[c]:
+                peak[e, c], when[e, c] = best[c], time_s[k[c]]
+            else:
+                peak[e, c], when[e, c] = np.nan, np.nan
+        counts[e, 0], counts[e, 1] = n_ok, n_win
+        if sides[e] == 0 or sides[e] == 1:
+            c0 = 4 * sides[e]
+            duration = s1 - s0
+            for j in range(3):
+                rows[e, j], rows[e, 3 + j] = peak[e, c0 + j], when[e, c0 + j]
+                rows[e, 8 + j] = 100.0 * (when[e, c0 + j] - s0) / duration if duration > 0 else np.nan
+            rows[e, 6], rows[e, 7] = peak[e, c0 + 3], when[e, c0 + 3]
+            rows[e, 11] = n_ok / n_win if n_win > 0 else 0.0

@@ -56,7 +56,7 @@ import numpy as np
 
 from hipmon.gait_events import (H_T, H_WANT, H_WUP, History, PelvisStepDetector, WalkConfig,
                                  side_from_pelvis_rates)
-from hipmon.metrics import angle_index, event_peaks, events_peaks, set_event_metrics
+from hipmon.metrics import angle_index, events_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 
 G = 9.81
@@ -190,38 +190,35 @@ def _interp_quat(t_new: np.ndarray, t: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 class _Buffer:
-    """Frames kept for the metrics of events still open, addressed by absolute sample index."""
+    """The rows the metrics of events still open read (time (s), angles (deg), valid), addressed by
+    absolute sample index."""
 
     def __init__(self) -> None:
         self.start = 0  # absolute index of the first kept sample
-        self.chunk: Frames | None = None
+        self.time_s = np.empty(0)
+        self.angles_deg = np.empty((0, len(ANGLE_COLUMNS)))
+        self.valid = np.empty(0, dtype=bool)
         self.increasing = True  # every time so far later than the one before
 
     @property
     def end(self) -> int:
-        return self.start + (0 if self.chunk is None else len(self.chunk))
+        return self.start + len(self.time_s)
 
     def append(self, c: Frames) -> None:
         t = c.time_s
-        prev = self.chunk.time_s[-1:] if self.chunk is not None else t[:0]
-        self.increasing = self.increasing and bool(np.all(np.diff(np.concatenate([prev, t])) > 0))
-        if self.chunk is None:
-            self.chunk = c
+        self.increasing = self.increasing and bool(np.all(np.diff(np.concatenate([self.time_s[-1:], t])) > 0))
+        if len(self.time_s) == 0:
+            self.time_s, self.angles_deg, self.valid = t, c.angles_deg, c.valid
             return
-        b = self.chunk
-        self.chunk = Frames(
-            np.concatenate([b.time_s, c.time_s]),
-            np.concatenate([b.angles_deg, c.angles_deg]),
-            {k: np.concatenate([b.gyr_segment[k], c.gyr_segment[k]]) for k in b.gyr_segment},
-            {k: np.concatenate([b.acc_global[k], c.acc_global[k]]) for k in b.acc_global},
-            np.concatenate([b.valid, c.valid]),
-        )
+        self.time_s = np.concatenate([self.time_s, t])
+        self.angles_deg = np.concatenate([self.angles_deg, c.angles_deg])
+        self.valid = np.concatenate([self.valid, c.valid])
 
     def keep_from(self, index: int) -> None:
-        if self.chunk is None or index <= self.start:
+        if index <= self.start:
             return
-        cut = min(index - self.start, len(self.chunk))
-        self.chunk = self.chunk.slice(cut, len(self.chunk))
+        cut = min(index - self.start, len(self.time_s))
+        self.time_s, self.angles_deg, self.valid = self.time_s[cut:], self.angles_deg[cut:], self.valid[cut:]
         self.start += cut
 
 
@@ -410,8 +407,7 @@ class EventDetector:
         keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
                      cfg.max_stance_s + cfg.landing_window_s) + 0.5
         t_now = float(c.time_s[-1])
-        tb = self._buf.chunk.time_s
-        self._buf.keep_from(self._buf.start + int(np.searchsorted(tb, t_now - keep_s)))
+        self._buf.keep_from(self._buf.start + int(np.searchsorted(self._buf.time_s, t_now - keep_s)))
         h.trim(HISTORY_S, 2 * self._walk.n + 8)
         # in detection order (then end, start): the same order however the frames were chunked
         return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))
@@ -436,30 +432,26 @@ class EventDetector:
 
     def flush(self) -> list[Event]:
         """Close open windows at the end of the stream (a landing still inside its window)."""
-        if self._buf.chunk is None or len(self._buf.chunk) == 0:
+        if len(self._buf.time_s) == 0:
             return []
-        t = float(self._buf.chunk.time_s[-1])
+        t = float(self._buf.time_s[-1])
         return self._finish(self._contacts.close_landing(t, t))
 
     def _finish(self, found: list[_Pending]) -> list[Event]:
-        """The events of ``found`` with their metrics from the kept frames; those with too few valid
-        samples dropped."""
+        """The events of ``found`` with their metrics from the kept rows (``hipmon.metrics.events_metrics``,
+        all at once); those with too few valid samples dropped."""
         if not found:
             return []
-        c = self._buf.chunk
-        events = []
+        b = self._buf
         for p in found:
             if p.kind == "hold":
-                p.start_s, p.end_s = _hold_plateau(c.time_s, c.angles_deg, p.side, p.start_s, p.end_s,
+                p.start_s, p.end_s = _hold_plateau(b.time_s, b.angles_deg, p.side, p.start_s, p.end_s,
                                                    self.config.hold_plateau_fraction)
-            events.append(Event(p.kind, p.side, float(p.start_s), float(p.end_s), extra=dict(p.extra)))
-        if self._buf.increasing:  # every event's window at once (windows are runs of rows)
-            peaks = events_peaks(c.time_s, c.angles_deg, events, c.valid)
-        else:
-            peaks = [event_peaks(c.time_s, c.angles_deg, e.side, e.start_s, e.end_s, c.valid) for e in events]
-        for ev, pk in zip(events, peaks):
-            set_event_metrics(ev, pk)
-        return [ev for ev in events if ev.extra.get("valid_fraction", 0.0) >= self.config.min_valid_fraction]
+        metrics = events_metrics(b.time_s, b.angles_deg, b.valid, [p.side for p in found], [p.start_s for p in found],
+                                 [p.end_s for p in found], b.increasing)
+        least = self.config.min_valid_fraction
+        return [Event(p.kind, p.side, float(p.start_s), float(p.end_s), drop, add, ir, extra={**p.extra, **m})
+                for p, (drop, add, ir, m) in zip(found, metrics) if m["valid_fraction"] >= least]
 
 
 def _hold_plateau(time_s: np.ndarray, angles_deg: np.ndarray, stance: str, start_s: float, end_s: float,

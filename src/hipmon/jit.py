@@ -81,6 +81,9 @@ def warm_up() -> None:
     ek.contact_run(ek.contact_state(), np.zeros((t.size, 12)), 0, 0, np.zeros(14), np.zeros(t.size, bool),
                    np.empty((2 * t.size, ek.CO_SIZE)))
     ek.window_peaks(t, np.zeros((t.size, 4)), np.array([0]), np.array([t.size]), np.empty((1, 4)), np.empty((1, 4)))
+    ek.event_window_peaks(t, np.zeros((t.size, 9)), np.zeros((2, 3), np.int64), np.ones(2), np.ones(t.size, bool),
+                          t[:1], t[1:2], np.zeros(1, np.int64), False, np.empty((1, 8)), np.empty((1, 8)),
+                          np.empty((1, 2), np.int64), np.empty((1, 12)))
     _warm_walk(np)
     interp_rows(t, t, np.zeros((t.size, 3)))
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))

@@ -166,39 +166,54 @@ def _window_peaks(time_s: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.n
     return peak, when
 
 
-def events_peaks(time_s: np.ndarray, angles_deg: np.ndarray, events: Sequence[Event],
-                 valid: np.ndarray | None = None) -> list[dict[str, float]]:
-    """``event_peaks`` of each of ``events`` (their side, start_s, end_s) at once: the same dicts,
-    for ``time_s`` (N,) increasing (a window is then a run of rows)."""
-    t = np.asarray(time_s, dtype=float)
-    angles_deg = np.asarray(angles_deg, dtype=float)
-    ok = np.ones(t.size, bool) if valid is None else np.asarray(valid, dtype=bool)
-    if not events:
-        return []
-    start = np.array([e.start_s for e in events], dtype=float)
-    end = np.array([e.end_s for e in events], dtype=float)
-    a = np.searchsorted(t, start, side="left")
-    b = np.searchsorted(t, end, side="right")
-    b = np.maximum(a, b)
-    n_valid = np.concatenate([[0], np.cumsum(ok)])
-    lo, hi = int(a.min()), int(b.max())  # the rows the windows cover
-    per: dict[str, tuple[list, list]] = {}  # each side's peaks and times, (E, 4) as lists
-    for side in SIDES:
-        if not any(e.side in (side, "both") for e in events):
-            continue
-        traces = _side_traces(angles_deg[lo:hi], side, ok[lo:hi])
-        peaks, times = _window_peaks(t[lo:hi], traces, a - lo, b - lo)
-        per[side] = peaks.tolist(), times.tolist()
-    n_ok, n_win = (n_valid[b] - n_valid[a]).tolist(), (b - a).tolist()
+#: ``Event.extra`` keys of a one-sided event's metrics, in the order ``event_peaks`` gives them
+#: (its dict without the ``Event`` fields).
+_EXTRA_KEYS: tuple[str, ...] = (PELVIC_DROP.time_key, HIP_ADDUCTION.time_key, HIP_INTERNAL_ROTATION.time_key,
+                                VALGUS_FIELD, VALGUS_COMPOSITE.time_key, PELVIC_DROP.pct_key, HIP_ADDUCTION.pct_key,
+                                HIP_INTERNAL_ROTATION.pct_key, "valid_fraction")
+#: Per side (left, right): the ``angles_deg`` columns of obliquity, hip adduction and internal rotation,
+#: and the sign that makes the obliquity that stance's contralateral pelvic drop.
+_TRACE_COLUMNS = np.array([[_OBLIQUITY, ANGLE_COLUMNS.index(HIP_ADDUCTION.trace_of(s)),
+                            ANGLE_COLUMNS.index(HIP_INTERNAL_ROTATION.trace_of(s))] for s in SIDES], dtype=np.int64)
+_SIDE_CODES = {s: i for i, s in enumerate(SIDES)}
+_DROP_SIGNS = np.array([float(contralateral_pelvic_drop_deg(np.ones(1), s)[0]) for s in SIDES])
+
+
+def events_metrics(time_s: np.ndarray, angles_deg: np.ndarray, valid: np.ndarray, sides: Sequence[str],
+                   start_s: Sequence[float], end_s: Sequence[float],
+                   increasing: bool) -> list[tuple[float, float, float, dict[str, float]]]:
+    """``event_peaks`` of many events at once, split as an ``Event`` holds them.
+
+    ``time_s`` (N,) s; ``angles_deg`` (N, 9); ``valid`` (N,) bool; per event (E,) its ``sides``
+    ("left", "right" or "both") and window ``[start_s, end_s]`` (s). ``increasing``: ``time_s``
+    increases, so that a window is a run of rows (found by bisection; else each window is
+    masked from all rows). Per event: its peak pelvic drop, hip adduction and internal rotation
+    (deg, the ``Event`` fields) and the rest of ``event_peaks``'s dict in its order (the
+    ``Event.extra`` keys): the same numbers. One compiled pass over the windows
+    (``hipmon.event_kernels.event_window_peaks``: the peaks, their times and percents, the valid
+    share); only a two-legged event takes ``_both_legs`` and ``_with_timing`` (Python, per event).
+    """
+    from hipmon.event_kernels import event_window_peaks
+
+    start = np.asarray(start_s, dtype=float)
+    end = np.asarray(end_s, dtype=float)
+    n_ev = start.size
+    code = np.array([_SIDE_CODES.get(s, 2) for s in sides], dtype=np.int64)
+    peak, when, counts, rows = np.empty((n_ev, 8)), np.empty((n_ev, 8)), np.empty((n_ev, 2), np.int64), np.empty((n_ev, 12))
+    event_window_peaks(np.ascontiguousarray(time_s, dtype=float), np.ascontiguousarray(angles_deg, dtype=float),
+                       _TRACE_COLUMNS, _DROP_SIGNS, np.ascontiguousarray(valid, dtype=np.bool_), start, end, code,
+                       not increasing, peak, when, counts, rows)
     out = []
-    for i, e in enumerate(events):
-        if e.side in SIDES:
-            r = _peaks_dict(per[e.side][0][i], per[e.side][1][i])
-        elif e.side == "both":
-            r = _both_legs({side: _peaks_dict(per[side][0][i], per[side][1][i]) for side in SIDES})
+    for i, (side, row) in enumerate(zip(sides, rows.tolist())):
+        if side in SIDES:
+            out.append((row[0], row[1], row[2], dict(zip(_EXTRA_KEYS, row[3:]))))
+        elif side == "both":
+            p, w = peak[i].tolist(), when[i].tolist()
+            r = _both_legs({s: _peaks_dict(p[4 * j:4 * j + 4], w[4 * j:4 * j + 4]) for j, s in enumerate(SIDES)})
+            r = _with_timing(r, float(start[i]), float(end[i]), int(counts[i, 0]), int(counts[i, 1]))
+            out.append((r.pop(PELVIC_DROP.name), r.pop(HIP_ADDUCTION.name), r.pop(HIP_INTERNAL_ROTATION.name), r))
         else:
-            raise ValueError(f"side must be left, right or both, not {e.side!r}")
-        out.append(_with_timing(r, e.start_s, e.end_s, n_ok[i], n_win[i]))
+            raise ValueError(f"side must be left, right or both, not {side!r}")
     return out
 
 

@@ -24,16 +24,17 @@ def _blocks_items(reader: SessionReader, **kw) -> list:
     return [x for b in reader.item_blocks(**kw) for x in b.items()]
 
 
-def _mixed_file(path: Path) -> Path:
+def _mixed_file(path: Path, back_steps: bool = True) -> Path:
     """Three sensors (one not in the sensors table) with ties in host_ns across sensors, control
-    messages, empty payloads, a sensor whose host_ns goes back along its seq, and connection
-    events: in band, tied with notifications, session-wide (no sensor), and after the last one."""
+    messages, empty payloads, with ``back_steps`` a sensor whose host_ns goes back along its seq
+    (read the two-pass way), and connection events: in band, tied with notifications,
+    session-wide (no sensor), and after the last one."""
     rng = np.random.default_rng(3)
     notes = []
     for k in range(700):
         sid = ("pelvis", "left_thigh", "stray")[k % 3]
         ns = 1_000 + (k // 3) * 10  # the three of a round share the stamp
-        if sid == "left_thigh" and k % 50 == 1:
+        if back_steps and sid == "left_thigh" and k % 50 == 1:
             ns -= 25  # stamped before earlier notifications of its own
         role = "control" if k % 97 == 5 else "data"
         data = bytes(rng.integers(0, 256, size=int(rng.integers(0, 40)), dtype=np.uint8))
@@ -51,11 +52,12 @@ def _mixed_file(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rows", [1, 7, 64, 30000])
-def test_blocks_hold_the_notifications_in_order(tmp_path, rows):
+@pytest.mark.parametrize("rows,back_steps", [(1, True), (7, True), (64, True), (30000, True), (7, False),
+                                             (30000, False)])
+def test_blocks_hold_the_notifications_in_order(tmp_path, rows, back_steps):
     from hipmon.pipeline import replay_items
 
-    with SessionReader(_mixed_file(tmp_path / "m.hipmon")) as r:
+    with SessionReader(_mixed_file(tmp_path / "m.hipmon", back_steps)) as r:
         ref = list(r.iter_notifications())
         assert any(n.role == "control" for n in ref) and any(not n.data for n in ref)
         assert _blocks_items(r, rows=rows) == ref

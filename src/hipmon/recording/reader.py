@@ -31,6 +31,10 @@ from .schema import (
 #: Reconnect-like connection log kinds: the decoder and clock map restart there.
 RESET_KINDS = ("connect", "reconnect")
 
+#: seq numbers of a sensor ``SessionReader.item_blocks`` reads per query; it holds up to ~1.5
+#: windows a sensor (~150 bytes a notification: ~2 MB a sensor for 10 000)
+READ_WINDOW = 10_000
+
 
 @dataclass(frozen=True)
 class Marker:
@@ -431,8 +435,8 @@ class SessionReader:
 
     def item_blocks(self, rows: int = 30000, control: bool = True,
                     events: bool = False) -> Iterator[ItemBlock]:
-        """What :meth:`iter_notifications` gives, in the same order, ``rows`` notifications at a
-        time as columns (``hipmon.stream.ItemBlock``: host ns, sensor index, payloads in one
+        """What :meth:`iter_notifications` gives, in the same order, at most ``rows`` notifications
+        at a time as columns (``hipmon.stream.ItemBlock``: host ns, sensor index, payloads in one
         buffer, data or not), without one Python object per notification.
 
         With ``events``, the connection log's in-band entries (``hipmon.stream.IN_BAND_KINDS``)
@@ -440,19 +444,19 @@ class SessionReader:
         first notification at or after its host time, those after the last one at the end.
         Sensor indices are the same in every block.
 
-        How: SQLite hands over each sensor's seq and host_ns columns whole (one string each,
-        ~25 bytes a notification in memory), sorted here as ``iter_notifications`` sorts; then,
-        block by block, each sensor's payloads of the block's seq range as one BLOB."""
+        How: each row is read once (:meth:`_merged_blocks`): each sensor's notifications in
+        windows of :data:`READ_WINDOW` seq numbers, seq, host ns, role, lengths and payloads in
+        one query, merged across sensors in host-time order. That needs each sensor's host_ns
+        not to go back along its seq (true of every recording: acquisition stamps arrivals in
+        order); a file where it does goes the two-pass way (:meth:`_two_pass_blocks`)."""
         from hipmon.stream import IN_BAND_KINDS
 
         log = sorted((e for e in self.connection_log if e.kind in IN_BAND_KINDS), key=lambda e: e.host_ns) \
             if events else []
         try:
-            sids, rank, seq, host_ns, is_data = self._notification_index(control)
+            sids = self._sensor_ids()
             ids = {sid: i for i, sid in enumerate(sids)}
-            for w in range(0, seq.size, rows):
-                block = self._payload_block(sids, rank[w:w + rows], seq[w:w + rows], host_ns[w:w + rows],
-                                            is_data[w:w + rows], control)
+            for block in self._notification_blocks(sids, rows, control):
                 n_before = int(np.searchsorted([e.host_ns for e in log], block.host_ns[-1], side="right"))
                 if n_before:  # the events up to the block's last notification go in it
                     block = _with_events(block, log[:n_before], ids)
@@ -465,17 +469,129 @@ class SessionReader:
             yield _with_events(ItemBlock(empty, empty, tuple(ids), b"", empty, empty, np.zeros(0, dtype=bool)),
                                log, ids)
 
+    def _sensor_ids(self) -> list[str]:
+        """The sensor ids of the notifications table, ascending as SQLite compares them (each one
+        look-up in the primary key)."""
+        sids: list[str] = []
+        sid = self._con.execute("SELECT min(sensor_id) FROM notifications").fetchone()[0]
+        while sid is not None:
+            sids.append(sid)
+            sid = self._con.execute("SELECT min(sensor_id) FROM notifications WHERE sensor_id > ?",
+                                    (sid,)).fetchone()[0]
+        return sids
+
+    def _notification_blocks(self, sids: list[str], rows: int, control: bool) -> Iterator[ItemBlock]:
+        """The notifications in ``iter_notifications`` order, at most ``rows`` a block: read once
+        (:meth:`_merged_blocks`); where a sensor's host_ns goes back along its seq, the rest the
+        two-pass way (:meth:`_two_pass_blocks`), after checking that what was handed out so far
+        is what that gives first (else ``RecordingError``)."""
+        done, horizon = 0, None  # notifications handed out, the key (host_ns, sensor) they end at
+        try:
+            for block, key in self._merged_blocks(sids, control):
+                for a in range(0, len(block), rows):
+                    yield _rows_of(block, a, min(a + rows, len(block)))
+                done, horizon = done + len(block), key
+        except _OutOfOrder as exc:
+            yield from self._two_pass_blocks(sids, rows, control, done, horizon, str(exc))
+
+    def _merged_blocks(self, sids: list[str], control: bool) -> Iterator[tuple[ItemBlock, tuple[int, int]]]:
+        """Every notification once, in ``iter_notifications`` order (host_ns, sensor_id, seq):
+        each sensor's rows read in seq windows (:meth:`_read_window`), topped up when fewer than
+        half a window is left, and the rows no later than the earliest sensor's last read row
+        (key (host_ns, sensor index)) handed out merged (:func:`_merge`). Yields each block and
+        that key. Raises ``_OutOfOrder`` where a sensor's host_ns goes back along its seq (a
+        row read later could belong before rows handed out)."""
+        window = max(1, int(READ_WINDOW))
+        utf8 = self._con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+        runs = [self._first_run(sid) for sid in sids]
+        while True:
+            for run in runs:
+                while run.lo is not None and run.size < (window + 1) // 2:
+                    self._read_window(run, window, control, utf8)
+            active = [(run.last_ns, r) for r, run in enumerate(runs) if run.lo is not None]
+            key = min(active) if active else None
+            block, seq = _merge(runs, key, sids)
+            for i in np.flatnonzero(~block.is_data):  # control-point messages (a few): with their role
+                r, s = int(block.sensor[i]), int(seq[i])
+                role = self._q(f"SELECT {self._role_sql} FROM notifications WHERE sensor_id = ? AND seq = ?",
+                               (sids[r], s))[0][0]
+                block.others[int(i)] = RawNotification(sids[r], int(block.host_ns[i]), block.data(int(i)), str(role))
+            if len(block):
+                yield block, key
+            if key is None:
+                return
+
+    def _first_run(self, sid: str) -> "_Run":
+        """Sensor ``sid``'s run, nothing read yet: its seq range from the primary key."""
+        lo = self._con.execute("SELECT seq FROM notifications WHERE sensor_id = ? ORDER BY seq LIMIT 1",
+                               (sid,)).fetchone()[0]
+        hi = self._con.execute("SELECT seq FROM notifications WHERE sensor_id = ? ORDER BY seq DESC LIMIT 1",
+                               (sid,)).fetchone()[0]
+        if not (isinstance(lo, int) and isinstance(hi, int)):
+            raise _OutOfOrder(f"sensor {sid!r}: seq values that are not integers")
+        return _Run(sid, lo, hi)
+
+    def _read_window(self, run: "_Run", window: int, control: bool, utf8: bool) -> None:
+        """Append the run's next ``window`` seq numbers: one query for seq (only where some are
+        missing), host_ns, the role flag, lengths and the payloads. ``_OutOfOrder`` where host_ns
+        goes back; ``DamagedFileError`` where the columns do not agree."""
+        lo = run.lo
+        hi = min(lo + window, run.seq_max + 1)
+        flag_len = f"CASE WHEN {self._role_sql} = '{DATA_ROLE}' THEN length(data) ELSE -1 - length(data) END"
+        # the BLOBs concatenated as text keep their bytes in a UTF-8 file (hipmon's); else as hex
+        blob_sql = "CAST(group_concat(data, '') AS BLOB)" if utf8 else "group_concat(hex(data), '')"
+        sql = (f"SELECT count(*), group_concat(host_ns), group_concat({flag_len}), {blob_sql}, {{}}"
+               f" FROM notifications WHERE sensor_id = ? AND seq >= ? AND seq < ?")
+        n, hns, lens, blob, _ = self._con.execute(sql.format("NULL"), (run.sid, lo, hi)).fetchone()
+        if n != hi - lo:  # seq numbers missing (a repaired file): ask for the ones there
+            n, hns, lens, blob, seq = self._con.execute(sql.format("group_concat(seq)"), (run.sid, lo, hi)).fetchone()
+            seq = _ints(seq)
+        else:
+            seq = np.arange(lo, hi, dtype=np.int64)
+        host_ns, lens = _ints(hns), _ints(lens)
+        blob = bytes(blob or b"") if utf8 else bytes.fromhex(blob or "")
+        is_data = lens >= 0
+        length = np.where(is_data, lens, -1 - lens)
+        if not n == seq.size == host_ns.size == length.size or int(length.sum()) != len(blob):
+            raise DamagedFileError(f"{self.path}: damaged notifications table (its columns read back "
+                                   f"differ in length); {repair_hint(self.path)}")
+        if hi > run.seq_max:
+            run.lo = None
+        else:  # the next window starts at the next seq there is
+            run.lo = hi if n else self._con.execute(
+                "SELECT seq FROM notifications WHERE sensor_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
+                (run.sid, hi)).fetchone()[0]
+        if not n:
+            return
+        if (run.last_ns is not None and host_ns[0] < run.last_ns) or bool(np.any(host_ns[1:] < host_ns[:-1])):
+            raise _OutOfOrder(f"sensor {run.sid!r}: host_ns goes back along seq in {lo}..{hi - 1}")
+        run.last_ns = int(host_ns[-1])
+        keep = slice(None) if control else is_data
+        start = np.cumsum(length) - length
+        run.append(host_ns[keep], seq[keep], is_data[keep], start[keep], length[keep], blob)
+
+    def _two_pass_blocks(self, sids: list[str], rows: int, control: bool, skip: int,
+                         horizon: tuple[int, int] | None, why: str) -> Iterator[ItemBlock]:
+        """The notifications from the ``skip``-th on, in ``iter_notifications`` order, ``rows`` a
+        block, in two passes: every sensor's seq, host_ns and role flag (:meth:`_notification_index`),
+        sorted; then, block by block, the payloads (:meth:`_payload_block`). The ``skip`` handed
+        out already must be those up to key ``horizon`` (host_ns, sensor index)."""
+        sids2, rank, seq, host_ns, is_data = self._notification_index(control)
+        if skip:
+            lo, hi = np.searchsorted(host_ns, horizon[0], side="left"), np.searchsorted(host_ns, horizon[0], side="right")
+            if sids2 != sids or lo + np.count_nonzero(rank[lo:hi] <= horizon[1]) != skip:
+                raise RecordingError(f"{self.path}: {why}, further back than the notifications read before: "
+                                     "cannot read it in blocks (read it with iter_notifications)")
+        for w in range(skip, seq.size, rows):
+            yield self._payload_block(sids, rank[w:w + rows], seq[w:w + rows], host_ns[w:w + rows],
+                                      is_data[w:w + rows], control)
+
     def _notification_index(self, control: bool) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every notification in ``iter_notifications`` order: the sensor ids (ascending, as SQLite
         compares them), and each notification's sensor (index into them), seq, host_ns (N,) int64
         and whether it is a data notification (N,) bool."""
         where = "" if control else f" AND {self._role_sql} = '{DATA_ROLE}'"
-        sids: list[str] = []
-        sid = self._con.execute("SELECT min(sensor_id) FROM notifications").fetchone()[0]
-        while sid is not None:  # the distinct sensor ids, each one look-up in the primary key
-            sids.append(sid)
-            sid = self._con.execute("SELECT min(sensor_id) FROM notifications WHERE sensor_id > ?",
-                                    (sid,)).fetchone()[0]
+        sids = self._sensor_ids()
         cols = []
         for sid in sids:
             seq, hns, data = self._con.execute(
@@ -685,6 +801,98 @@ class SessionReader:
     @property
     def is_imported(self) -> bool:
         return any(s.profile == CSV_IMPORT_PROFILE for s in self.sensors.values())
+
+
+class _OutOfOrder(Exception):
+    """A sensor's host_ns goes back along its seq: the notifications cannot be merged as read."""
+
+
+class _Run:
+    """One sensor's notifications read (``SessionReader._read_window``) and not yet handed out, in
+    seq order: ``host_ns``, ``seq``, ``start``, ``length`` (n,) int64 and ``is_data`` (n,) bool. Row
+    i's payload is bytes ``start[i]:start[i] + length[i]`` of the windows' BLOBs one after the
+    other (``blobs``, the first one starting at byte ``base``); the bytes before ``used`` are
+    handed out. ``lo``: the next window's first seq (None: all read); ``last_ns``: the host_ns
+    of the last row read."""
+
+    def __init__(self, sid: str, lo: int, seq_max: int) -> None:
+        self.sid, self.lo, self.seq_max = sid, lo, seq_max
+        self.last_ns: int | None = None
+        empty = np.zeros(0, dtype=np.int64)
+        self.host_ns, self.seq, self.start, self.length = empty, empty, empty, empty
+        self.is_data = np.zeros(0, dtype=bool)
+        self.blobs: list[bytes] = []
+        self.base = self.used = self.end = 0
+
+    @property
+    def size(self) -> int:
+        return int(self.host_ns.size)
+
+    def append(self, host_ns: np.ndarray, seq: np.ndarray, is_data: np.ndarray, start: np.ndarray,
+               length: np.ndarray, blob: bytes) -> None:
+        """A window's rows, read after the ones held (``start`` into its ``blob``)."""
+        self.host_ns = np.concatenate([self.host_ns, host_ns])
+        self.seq = np.concatenate([self.seq, seq])
+        self.is_data = np.concatenate([self.is_data, is_data])
+        self.start = np.concatenate([self.start, start + self.end])
+        self.length = np.concatenate([self.length, length])
+        if blob:
+            self.blobs.append(blob)
+            self.end += len(blob)
+
+    def take(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[memoryview]]:
+        """Hand out the first ``m`` rows: host_ns, seq, is_data, start (into their bytes), length,
+        and their bytes (pieces, one after the other)."""
+        cut = int(self.start[m]) if m < self.size else self.end
+        out = (self.host_ns[:m], self.seq[:m], self.is_data[:m], self.start[:m] - self.used, self.length[:m])
+        pieces = []
+        while self.used < cut:
+            blob = self.blobs[0]
+            b = min(cut - self.base, len(blob))
+            pieces.append(memoryview(blob)[self.used - self.base:b])
+            self.used = self.base + b
+            if b == len(blob):  # all handed out
+                self.blobs.pop(0)
+                self.base += len(blob)
+        self.host_ns, self.seq, self.is_data = self.host_ns[m:], self.seq[m:], self.is_data[m:]
+        self.start, self.length = self.start[m:], self.length[m:]
+        return (*out, pieces)
+
+
+def _merge(runs: list[_Run], key: tuple[int, int] | None, sids: list[str]) -> tuple[ItemBlock, np.ndarray]:
+    """The rows the runs hold up to ``key`` (host_ns, sensor index; None: all), handed out as one
+    block in ``iter_notifications`` order (host_ns, sensor, seq), and their seq (n,) int64.
+    Each run's host_ns must be non-decreasing. ``others`` holds the control rows, without their
+    item (the caller looks their role up)."""
+    parts = []
+    for r, run in enumerate(runs):
+        m = run.size if key is None else int(np.searchsorted(run.host_ns, key[0], side="right" if r <= key[1] else "left"))
+        if m:
+            parts.append((r, *run.take(m)))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return ItemBlock(empty, empty, tuple(sids), b"", empty, empty, np.zeros(0, dtype=bool)), empty
+    base = np.cumsum([0] + [sum(len(x) for x in p[6]) for p in parts])
+    # runs one after the other in sensor order, each in seq order: a stable sort by host_ns
+    # gives (host_ns, sensor, seq)
+    host_ns = np.concatenate([p[1] for p in parts])
+    order = np.argsort(host_ns, kind="stable")
+    sensor = np.repeat(np.array([p[0] for p in parts], dtype=np.int64), [p[1].size for p in parts])[order]
+    seq = np.concatenate([p[2] for p in parts])[order]
+    is_data = np.concatenate([p[3] for p in parts])[order]
+    start = np.concatenate([p[4] + b for p, b in zip(parts, base)])[order]
+    length = np.concatenate([p[5] for p in parts])[order]
+    payload = b"".join([x for p in parts for x in p[6]])
+    others: dict[int, Any] = {int(i): None for i in np.flatnonzero(~is_data)}
+    return ItemBlock(host_ns[order], sensor, tuple(sids), payload, start, length, is_data, others), seq
+
+
+def _rows_of(block: ItemBlock, a: int, b: int) -> ItemBlock:
+    """Rows ``a:b`` of ``block`` (views, the same payload)."""
+    if a == 0 and b == len(block):
+        return block
+    return ItemBlock(block.host_ns[a:b], block.sensor[a:b], block.sensor_ids, block.payload, block.start[a:b],
+                     block.length[a:b], block.is_data[a:b], {i - a: x for i, x in block.others.items() if a <= i < b})
 
 
 def _ints(text: str | None) -> np.ndarray:

@@ -172,3 +172,50 @@ def test_a_copy_of_the_detector_mid_stream_goes_on_alike() -> None:
             twin.update(fr.slice(len(fr) // 2, None)) + twin.flush()]
     assert repr(tail[0]) == repr(tail[1])
     assert [repr(e) for e in head + tail[0]] == chunked_events(ReferenceDetector(), fr, None)
+
+
+def _rows_numpy(c: Frames) -> tuple[np.ndarray, np.ndarray]:
+    """The detectors' History rows and moving flags as ``EventDetector.update`` took them at 3ab69c7
+    (numpy columns, ``np.linalg.norm``): the oracle of ``hipmon.event_kernels.detector_rows``."""
+    from hipmon.events import G
+    from hipmon.metrics import angle_index
+
+    f = c.acc_global["pelvis"][:, 1]
+    nan = np.full(len(c), np.nan)
+    w_l = c.gyr_segment["left_thigh"][:, 2] if "left_thigh" in c.gyr_segment else nan
+    w_r = c.gyr_segment["right_thigh"][:, 2] if "right_thigh" in c.gyr_segment else nan
+    p = c.gyr_segment["pelvis"]
+    a_l, a_r = (np.linalg.norm(c.acc_global[k], axis=1) if k in c.acc_global else nan
+                for k in ("left_thigh", "right_thigh"))
+    fl, fr = c.angles_deg[:, angle_index("flexion", "left")], c.angles_deg[:, angle_index("flexion", "right")]
+    moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
+    ok = np.asarray(c.valid, dtype=bool) & np.isfinite(f) & np.isfinite(c.time_s)
+    x = np.column_stack([c.time_s, f, w_l, w_r, p[:, 2], fl, fr, p[:, 0], p[:, 1], a_l, a_r, nan])
+    return x[ok], moving[ok]
+
+
+def test_detector_rows_are_the_numpy_columns() -> None:
+    """``EventDetector._rows`` (compiled) against the numpy columns bit for bit: thighs' rates and
+    forces each present or not, views, NaN/inf times, forces and rates, invalid samples, forces
+    from 1e-160 to 1e150 (the norm's sum order: ``(x² + y²) + z²``)."""
+    rng = np.random.default_rng(5)
+    for case in range(300):
+        n = int(rng.integers(0, 50))
+        t = np.cumsum(rng.uniform(0.001, 0.02, n))
+        t[rng.random(n) < 0.05] = rng.choice([np.nan, np.inf])
+
+        def vec(scale=1.0):
+            v = rng.normal(0, 1, (n, 5)) * scale
+            if rng.random() < 0.3:
+                v *= 10.0 ** rng.integers(-160, 150, (n, 5))
+            v[rng.random(v.shape) < 0.05] = rng.choice([np.nan, np.inf, -np.inf])
+            return v[:, 1:4]  # a view (not contiguous)
+
+        gyr = {k: vec(2.0) for k in ("pelvis", "left_thigh", "right_thigh") if k == "pelvis" or rng.random() < 0.7}
+        acc = {k: vec(10.0) for k in ("pelvis", "left_thigh", "right_thigh") if k == "pelvis" or rng.random() < 0.7}
+        acc["pelvis"][:, 1] += 9.81 * (rng.random(n) < 0.5)
+        angles = rng.normal(0, 20, (n, 9))
+        c = Frames(t, angles, gyr, acc, rng.random(n) < 0.9)
+        x, moving = EventDetector._rows(c)
+        ref_x, ref_moving = _rows_numpy(c)
+        assert x.tobytes() == ref_x.tobytes() and np.array_equal(moving, ref_moving), case

@@ -297,6 +297,47 @@ def contact_run(state, x, base, g0, params, in_flight, out):  # pragma: no cover
 
 
 @njit
+def detector_rows(time_s, angles, flex_cols, valid, acc_p, gyr_p, gyr_l, gyr_r, acc_l, acc_r, have, g, moving_f,
+                  x, moving):  # pragma: no cover - compiled
+    """A chunk's samples as the detectors' ``History`` rows, in one pass (``hipmon.events.EventDetector``).
+
+    ``time_s`` (N,) s; ``angles`` (N, 9) deg, ``flex_cols`` (2,) its left and right hip flexion
+    columns; ``valid`` (N,) bool; ``acc_p`` (N, 3) the pelvis specific force (m/s², global, Y up),
+    ``gyr_p``, ``gyr_l``, ``gyr_r`` (N, 3) the pelvis and thigh rates (rad/s, segment frames), and
+    ``acc_l``, ``acc_r`` (N, 3) the thighs' specific force; ``have`` (4,) bool: left thigh rates,
+    right thigh rates, left and right thigh force given (else NaN in their columns; the array
+    passed is not read). The samples the detectors step through are the valid ones with a finite
+    time and pelvis force: their rows (``hipmon.gait_events.H_*`` columns: time, force, the
+    thighs' and pelvis's Z rates, the hip flexions, the pelvis rates about X and Y, the thighs'
+    |specific force| ``sqrt((x² + y²) + z²)`` as ``np.linalg.norm`` sums it, NaN for the smoothed
+    force) go into ``x`` (N, 12) and whether each is moving (a thigh faster than 1 rad/s or
+    ``|f - g| > moving_f``) into ``moving`` (N,). Returns their number."""
+    k = 0
+    nan = np.nan
+    for i in range(time_s.shape[0]):
+        t, f = time_s[i], acc_p[i, 1]
+        if not (valid[i] and np.isfinite(f) and np.isfinite(t)):
+            continue
+        w_l = gyr_l[i, 2] if have[0] else nan
+        w_r = gyr_r[i, 2] if have[1] else nan
+        x[k, 0], x[k, 1], x[k, 2], x[k, 3], x[k, 4] = t, f, w_l, w_r, gyr_p[i, 2]
+        x[k, 5], x[k, 6] = angles[i, flex_cols[0]], angles[i, flex_cols[1]]
+        x[k, 7], x[k, 8] = gyr_p[i, 0], gyr_p[i, 1]
+        if have[2]:
+            x[k, 9] = np.sqrt((acc_l[i, 0] * acc_l[i, 0] + acc_l[i, 1] * acc_l[i, 1]) + acc_l[i, 2] * acc_l[i, 2])
+        else:
+            x[k, 9] = nan
+        if have[3]:
+            x[k, 10] = np.sqrt((acc_r[i, 0] * acc_r[i, 0] + acc_r[i, 1] * acc_r[i, 1]) + acc_r[i, 2] * acc_r[i, 2])
+        else:
+            x[k, 10] = nan
+        x[k, 11] = nan
+        moving[k] = abs(w_l) > 1.0 or abs(w_r) > 1.0 or abs(f - g) > moving_f
+        k += 1
+    return k
+
+
+@njit
 def window_peaks(time_s, values, a, b, peak, when):  # pragma: no cover - compiled
     """The maximum of each column of ``values`` (N, C; NaN where masked out) over each of the row
     windows ``a[i]:b[i]`` (E,), and its time from ``time_s`` (N,): into ``peak`` and ``when`` (E, C),

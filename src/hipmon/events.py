@@ -54,7 +54,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipmon.gait_events import (H_T, H_WANT, H_WUP, History, PelvisStepDetector, WalkConfig,
+from hipmon.gait_events import (H_FL, H_FR, H_T, H_WANT, H_WUP, History, PelvisStepDetector, WalkConfig,
                                  side_from_pelvis_rates)
 from hipmon.metrics import angle_index, events_metrics
 from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
@@ -62,6 +62,8 @@ from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 G = 9.81
 #: Seconds of valid samples the detectors look back over (the walking detector's 3 s, with margin).
 HISTORY_S = 3.5
+#: The ``angles_deg`` columns of the left and right hip flexion.
+_FLEX_COLUMNS = np.array([ANGLE_COLUMNS.index(f"hip_flexion_{s}_deg") for s in SIDES], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -377,30 +379,17 @@ class EventDetector:
             return []
         self._buf.append(c)
         cfg = self.config
-        f = c.acc_global["pelvis"][:, 1]
-        nan = np.full(len(c), np.nan)
-        w_l = c.gyr_segment["left_thigh"][:, 2] if "left_thigh" in c.gyr_segment else nan
-        w_r = c.gyr_segment["right_thigh"][:, 2] if "right_thigh" in c.gyr_segment else nan
-        w_p = c.gyr_segment["pelvis"][:, 2]
-        w_ant = c.gyr_segment["pelvis"][:, 0]  # about the pelvis's anterior axis (− = obliquity rising)
-        w_up = c.gyr_segment["pelvis"][:, 1]  # about the pelvis's superior axis (≈ vertical), + = right forward
-        # |specific force| of each thigh, m/s² (the heel-strike transient of walking ICs)
-        a_l, a_r = (np.linalg.norm(c.acc_global[k], axis=1) if k in c.acc_global else nan
-                    for k in ("left_thigh", "right_thigh"))
-        fl = c.angles_deg[:, angle_index("flexion", "left")]
-        fr = c.angles_deg[:, angle_index("flexion", "right")]
-        moving = (np.abs(w_l) > 1.0) | (np.abs(w_r) > 1.0) | (np.abs(f - G) > 0.3 * G)
-        # the samples the detectors step through (time must increase: a sample without a finite time is
-        # not one)
-        ok = np.asarray(c.valid, dtype=bool) & np.isfinite(f) & np.isfinite(c.time_s)
+        # the samples the detectors step through: valid, with a finite time and pelvis force (the
+        # History's rows; time must increase: a sample without a finite time is not one)
+        x, moving = self._rows(c)
         h = self._hist
         g0 = h.end
-        h.append(np.column_stack([c.time_s, f, w_l, w_r, w_p, fl, fr, w_ant, w_up, a_l, a_r, nan])[ok])
+        h.append(x)
         g_end = h.end
         # (sample, detector, order within the sample, event): sorted, the order stepping gives
         found: list[tuple[int, int, int, _Pending]] = []
         if g_end > g0:
-            found += [(g0 + i, 1, 0, p) for i, p in self._single.run(c.time_s[ok], fl[ok], fr[ok], moving[ok])]
+            found += [(g0 + i, 1, 0, p) for i, p in self._single.run(x[:, H_T], x[:, H_FL], x[:, H_FR], moving)]
             found += self._step_contacts_and_walk(h, g0, g_end)
         events = self._finish([x[3] for x in sorted(found, key=lambda x: x[:3])])
         # keep frames back to the oldest start an open detector may still report
@@ -411,6 +400,29 @@ class EventDetector:
         h.trim(HISTORY_S, 2 * self._walk.n + 8)
         # in detection order (then end, start): the same order however the frames were chunked
         return sorted(events, key=lambda e: (e.extra.get("detected_s", e.end_s), e.end_s, e.start_s))
+
+    @staticmethod
+    def _rows(c: Frames) -> tuple[np.ndarray, np.ndarray]:
+        """The ``History`` rows (K, 12) of the chunk's samples the detectors step through and whether
+        each is moving (K,) bool (``hipmon.event_kernels.detector_rows``): the pelvis vertical
+        specific force ``f`` (m/s²), the thigh and pelvis rates about Z (rad/s), the hip flexions
+        (deg), the pelvis rates about its anterior (− = obliquity rising) and superior (≈ vertical,
+        + = right forward) axes, the thighs' |specific force| (m/s², the heel-strike transient of
+        walking ICs); moving: a thigh faster than 1 rad/s or ``|f − g| > 0.3 g``. A thigh's columns
+        are NaN without its data."""
+        from hipmon.event_kernels import detector_rows
+
+        gyr, acc = c.gyr_segment, c.acc_global
+        p = np.ascontiguousarray(gyr["pelvis"])
+        parts = [np.ascontiguousarray(d[k]) if k in d else p for d, k in
+                 ((gyr, "left_thigh"), (gyr, "right_thigh"), (acc, "left_thigh"), (acc, "right_thigh"))]
+        have = np.array([k in d for d, k in ((gyr, "left_thigh"), (gyr, "right_thigh"), (acc, "left_thigh"),
+                                             (acc, "right_thigh"))])
+        x, moving = np.empty((len(c), 12)), np.empty(len(c), dtype=np.bool_)
+        k = detector_rows(np.ascontiguousarray(c.time_s), np.ascontiguousarray(c.angles_deg), _FLEX_COLUMNS,
+                          np.ascontiguousarray(c.valid), np.ascontiguousarray(acc["pelvis"]), p, *parts, have, G,
+                          0.3 * G, x, moving)
+        return x[:k], moving[:k]
 
     def _step_contacts_and_walk(self, h: History, g0: int, g_end: int) -> list[tuple[int, int, int, _Pending]]:
         """The contact and walking detectors over the new samples ``g0..g_end-1``: the events found,

@@ -84,6 +84,9 @@ def warm_up() -> None:
     ek.event_window_peaks(t, np.zeros((t.size, 9)), np.zeros((2, 3), np.int64), np.ones(2), np.ones(t.size, bool),
                           t[:1], t[1:2], np.zeros(1, np.int64), False, np.empty((1, 8)), np.empty((1, 8)),
                           np.empty((1, 2), np.int64), np.empty((1, 12)))
+    z3 = np.zeros((t.size, 3))
+    ek.detector_rows(t, np.zeros((t.size, 9)), np.zeros(2, np.int64), np.ones(t.size, bool), z3, z3, z3, z3, z3, z3,
+                     np.ones(4, bool), 9.81, 2.943, np.empty((t.size, 12)), np.empty(t.size, bool))
     _warm_walk(np)
     interp_rows(t, t, np.zeros((t.size, 3)))
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))

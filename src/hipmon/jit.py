@@ -31,12 +31,12 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, rotation_kernels, sync,
-                        walk_kernels)
+    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, rotation_kernels, stream,
+                        sync, walk_kernels)
     from hipmon.codecs import movesense
 
     modules = (sync, event_kernels, interp, movesense, heading_kernels, kinematics_kernels, rotation_kernels,
-               walk_kernels)
+               walk_kernels, stream)
     return [f for m in modules for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
@@ -96,6 +96,10 @@ def warm_up() -> None:
     movesense._gsp_run(np.frombuffer(bytes(8), np.uint8), z, z, z, 0, z, 99, 1, np.ones(2), 1.0, 1.0,
                        np.zeros(3, np.int64), np.empty(1), np.empty((1, 3)), np.empty((1, 3)), np.empty((0, 3)),
                        z, np.zeros(1, np.int64), 0)
+    from hipmon.stream import _arrivals_and_gaps
+
+    _arrivals_and_gaps(np.zeros(t.size, np.int64), 0, t, 0.01, np.empty(t.size), np.empty(t.size, np.int64),
+                       np.empty(t.size, np.int64))
     _warm_heading(np)
     _warm = True
 

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from hipmon.jit import njit
 from hipmon.types import ConnectionEvent, Gap, ImuBlock, RawNotification
 
 #: connection events that start a new connection (decoder and clock map restart)
@@ -269,18 +270,19 @@ class SensorStream:
         if len(block):
             full = np.flatnonzero(counts)
             starts = np.concatenate([[0], np.cumsum(counts[full])[:-1]])
-            arrivals = (np.asarray(block.host_ns, dtype=np.int64) - self.origin_ns) / 1e9
-            tsens = np.asarray(block.time_sensor_s, dtype=np.float64)
+            tsens = np.ascontiguousarray(block.time_sensor_s, dtype=np.float64)
+            arrivals = np.empty(tsens.size)
+            at = np.empty(tsens.size, dtype=np.int64)
+            lost_at = np.empty(tsens.size, dtype=np.int64)
+            n_gaps = _arrivals_and_gaps(np.ascontiguousarray(block.host_ns, dtype=np.int64), self.origin_ns, tsens,
+                                        self.period_s, arrivals, at, lost_at)
             t = self.clock.map_blocks(tsens, arrivals, starts)
             # gaps as ``_account`` finds them notification by notification (sensor time, no counter)
             if self.last_time_sensor is not None and self.last_session is not None:
                 lost = int(round((tsens[0] - self.last_time_sensor) / self.period_s)) - 1
                 self._gap(out, self.last_session, float(t[0]), lost, "loss", (self.last_time_sensor, float(tsens[0])))
-            if tsens.size > 1:
-                steps = np.rint(np.diff(tsens) / self.period_s).astype(np.int64) - 1
-                for k in np.flatnonzero(steps > 0):
-                    self._gap(out, float(t[k]), float(t[k + 1]), int(steps[k]), "loss",
-                              (float(tsens[k]), float(tsens[k + 1])))
+            for k, lost in zip(at[:n_gaps].tolist(), lost_at[:n_gaps].tolist()):
+                self._gap(out, float(t[k]), float(t[k + 1]), lost, "loss", (float(tsens[k]), float(tsens[k + 1])))
             self.last_index = None
             self.last_time_sensor = float(tsens[-1])
             self.last_session = float(t[-1])
@@ -476,3 +478,22 @@ class SensorStream:
         self.last_time_sensor = float(tsens[-1])
         self.last_session = float(t_session[-1])
         self.last_arrival = t_arrival
+
+
+@njit
+def _arrivals_and_gaps(host_ns, origin_ns, time_sensor_s, period_s, arrivals, at, lost):  # pragma: no cover - compiled
+    """One pass over a run's samples (N,): each one's arrival ``(host_ns - origin_ns) / 1e9`` (s)
+    into ``arrivals`` (N,), and the lost samples between consecutive ones as ``_account`` counts
+    them, ``rint((t[k + 1] - t[k]) / period_s) - 1`` where that is > 0, as (sample k, lost) in
+    ``at``, ``lost`` (N,) int64; returns how many (the same operations as the numpy of
+    ``_account``)."""
+    for i in range(arrivals.size):
+        arrivals[i] = np.float64(host_ns[i] - origin_ns) / 1e9
+    g = 0
+    for k in range(time_sensor_s.size - 1):
+        steps = np.int64(np.rint((time_sensor_s[k + 1] - time_sensor_s[k]) / period_s)) - 1
+        if steps > 0:
+            at[g] = k
+            lost[g] = steps
+            g += 1
+    return g

@@ -33,7 +33,7 @@ RESET_KINDS = ("connect", "reconnect")
 
 #: seq numbers of a sensor ``SessionReader.item_blocks`` reads per query; it holds up to ~1.5
 #: windows a sensor (~150 bytes a notification: ~2 MB a sensor for 10 000)
-READ_WINDOW = 10_000
+READ_WINDOW = 5_000
 
 
 @dataclass(frozen=True)
@@ -540,19 +540,20 @@ class SessionReader:
         flag_len = f"CASE WHEN {self._role_sql} = '{DATA_ROLE}' THEN length(data) ELSE -1 - length(data) END"
         # the BLOBs concatenated as text keep their bytes in a UTF-8 file (hipmon's); else as hex
         blob_sql = "CAST(group_concat(data, '') AS BLOB)" if utf8 else "group_concat(hex(data), '')"
-        sql = (f"SELECT count(*), group_concat(host_ns), group_concat({flag_len}), {blob_sql}, {{}}"
+        sql = (f"SELECT group_concat(host_ns), group_concat({flag_len}), {blob_sql}, {{}}"
                f" FROM notifications WHERE sensor_id = ? AND seq >= ? AND seq < ?")
-        n, hns, lens, blob, _ = self._con.execute(sql.format("NULL"), (run.sid, lo, hi)).fetchone()
-        if n != hi - lo:  # seq numbers missing (a repaired file): ask for the ones there
-            n, hns, lens, blob, seq = self._con.execute(sql.format("group_concat(seq)"), (run.sid, lo, hi)).fetchone()
-            seq = _ints(seq)
+        hns, lens, blob, _ = self._con.execute(sql.format("NULL"), (run.sid, lo, hi)).fetchone()
+        host_ns, lens = _ints(hns), _ints(lens)
+        if host_ns.size != hi - lo:  # seq numbers missing (a repaired file): ask for the ones there
+            hns, lens, blob, seq = self._con.execute(sql.format("group_concat(seq)"), (run.sid, lo, hi)).fetchone()
+            host_ns, lens, seq = _ints(hns), _ints(lens), _ints(seq)
         else:
             seq = np.arange(lo, hi, dtype=np.int64)
-        host_ns, lens = _ints(hns), _ints(lens)
+        n = seq.size
         blob = bytes(blob or b"") if utf8 else bytes.fromhex(blob or "")
         is_data = lens >= 0
         length = np.where(is_data, lens, -1 - lens)
-        if not n == seq.size == host_ns.size == length.size or int(length.sum()) != len(blob):
+        if not n == host_ns.size == length.size or int(length.sum()) != len(blob):
             raise DamagedFileError(f"{self.path}: damaged notifications table (its columns read back "
                                    f"differ in length); {repair_hint(self.path)}")
         if hi > run.seq_max:

@@ -134,7 +134,7 @@ def test_corrupted_float_is_rejected():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_bulk_decoding_equals_one_message_at_a_time(seed):
-    """``_decode_packed`` (replay's bulk path, values and checks compiled) = ``_decode_one`` message by
+    """``_decode_packed`` (``feed_many``'s path, values and checks compiled) = ``_decode_one`` message by
     message (live's path): the same samples bit for bit and the same corrupt messages left out, with
     values NaN, ±inf, beyond each vector's limit and exactly at it among them."""
     rng = np.random.default_rng(seed)

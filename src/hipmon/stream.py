@@ -222,7 +222,7 @@ class SensorStream:
                 if j - i >= 8:
                     run = self._data_run(block, i, j)
                     if run is None:
-                        retry_at = i + 256  # (a corrupt message in the run) one by one for a while
+                        retry_at = i + 256  # (the codec declined the run) one by one for a while
                     else:
                         used = len(run.counts)
                         bulk += used

@@ -175,3 +175,26 @@ def test_a_utf16_file_reads_the_same(tmp_path, monkeypatch, encoding):
     with SessionReader(dst) as r, SessionReader(src) as r0:
         assert r._con.execute("PRAGMA encoding").fetchone()[0] == encoding
         assert _items(r.item_blocks(rows=50, events=True)) == _items(r0.item_blocks(events=True))
+
+
+
+def test_process_session_reads_a_file_whose_host_times_go_back_far(monkeypatch):
+    """A step back below what ``item_blocks`` handed out (only a hand-made file: acquisition
+    stamps in order) fails no analysis: ``process_session`` feeds the file in SQL order instead,
+    the same result as its unstaged replay."""
+    from hipmon.pipeline import process_session
+
+    path = Path(__file__).resolve().parents[1] / "recordings" / "single_leg_stance.hipmon"
+    expected = process_session(path, staged=False)
+    real = reader_mod.SessionReader.item_blocks
+
+    def late_step_back(self, *a, **k):  # a block handed out, then the step back found
+        blocks = real(self, *a, **k)
+        yield next(blocks)
+        raise reader_mod.NotificationOrderError(f"{self.path}: host_ns goes back along seq")
+
+    monkeypatch.setattr(reader_mod.SessionReader, "item_blocks", late_step_back)
+    got = process_session(path)
+    assert len(got.events) == len(expected.events) and len(got.frames) == len(expected.frames) > 0
+    np.testing.assert_array_equal(got.frames.angles_deg, expected.frames.angles_deg)
+    assert [(e.kind, e.side, e.start_s) for e in got.events] == [(e.kind, e.side, e.start_s) for e in expected.events]

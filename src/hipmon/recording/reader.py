@@ -581,8 +581,8 @@ class SessionReader:
         if skip:
             lo, hi = np.searchsorted(host_ns, horizon[0], side="left"), np.searchsorted(host_ns, horizon[0], side="right")
             if sids2 != sids or lo + np.count_nonzero(rank[lo:hi] <= horizon[1]) != skip:
-                raise RecordingError(f"{self.path}: {why}, further back than the notifications read before: "
-                                     "cannot read it in blocks (read it with iter_notifications)")
+                raise NotificationOrderError(f"{self.path}: {why}, further back than the notifications read before: "
+                                             "cannot read it in blocks (read it with iter_notifications)")
         for w in range(skip, seq.size, rows):
             yield self._payload_block(sids, rank[w:w + rows], seq[w:w + rows], host_ns[w:w + rows],
                                       is_data[w:w + rows], control)
@@ -802,6 +802,11 @@ class SessionReader:
     @property
     def is_imported(self) -> bool:
         return any(s.profile == CSV_IMPORT_PROFILE for s in self.sensors.values())
+
+
+class NotificationOrderError(RecordingError):
+    """``item_blocks`` found a sensor's host_ns going back along its seq below what it had handed
+    out already: the file is readable, in ``iter_notifications`` order (``process_session`` does)."""
 
 
 class _OutOfOrder(Exception):

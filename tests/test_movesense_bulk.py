@@ -16,17 +16,24 @@ from hipmon.codecs import DecodeError, movesense
 from hipmon.stream import ItemBlock, SensorStream
 from hipmon.types import ConnectionEvent, ImuBlock, RawNotification
 
-#: (codec params, rate): 12 IMU9 samples in 3 parts, 8 IMU6 samples in 2 and 1 sample in 1 part
-CASES = [({"resource": "IMU9", "mag": True, "client_ref": 99, "max_notification_bytes": 155}, 208.0),
-         ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155}, 104.0),
-         ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155, "samples_per_message": 1}, 52.0)]
+IMU9 = {"resource": "IMU9", "mag": True, "client_ref": 99, "max_notification_bytes": 155}
+#: (codec params, rate, the sensor's params if not the same): 12 IMU9 samples in 3 parts, 8 IMU6
+#: samples in 2, 1 in 1 part, a sensor sending 5 samples where the decoder expects 8 (each
+#: message ends with a short part), and 3 IMU9 samples in two full 58-byte parts (each message
+#: ends when its body is whole)
+CASES = [(IMU9, 208.0, None),
+         ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155}, 104.0, None),
+         ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155, "samples_per_message": 1}, 52.0, None),
+         (IMU9, 104.0, dict(IMU9, samples_per_message=5)),
+         (dict(IMU9, max_notification_bytes=58, samples_per_message=3), 104.0, None)]
 FIELDS = ("time_sensor_s", "acc_sensor", "gyr_sensor", "mag_sensor", "host_ns", "sample_index")
 
 
-def _notifications(params: dict, rate: float, rng: np.random.Generator, n_msg: int = 150,
+def _notifications(params: dict, rate: float, sensor: dict | None, rng: np.random.Generator, n_msg: int = 150,
                    faults: bool = True) -> list[bytes]:
-    """A stream of ``n_msg`` messages as the sensor splits them, with faults at random."""
-    enc = movesense.Encoder(params, rate)
+    """A stream of ``n_msg`` messages as the sensor (``sensor`` params, else ``params``) splits them,
+    with faults at random."""
+    enc = movesense.Encoder(sensor or params, rate)
     k = 3 if params["resource"] == "IMU9" else 2
     ts = int(rng.integers(2**32 - 3000, 2**32))  # wraps within the stream
     out: list[bytes] = []
@@ -100,9 +107,9 @@ def _same_decoders(a: movesense.Decoder, b: movesense.Decoder) -> None:
 def test_feed_run_equals_feed_one_at_a_time(case, seed):
     """``feed_run`` from wherever the previous one stopped == ``feed`` of each notification:
     each notification's samples, the error of the one that raised, stats, drops and state."""
-    params, rate = CASES[case]
+    params, rate, sensor = CASES[case]
     rng = np.random.default_rng(100 * case + seed)
-    datas = _notifications(params, rate, rng)
+    datas = _notifications(params, rate, sensor, rng)
     one = movesense.Decoder(params, rate)
     want_blocks, want_errors = [], []
     for i, d in enumerate(datas):
@@ -140,9 +147,9 @@ def test_feed_run_equals_feed_one_at_a_time(case, seed):
 def test_stream_on_random_blocks_equals_item_by_item(case, seed):
     """``push_block`` of random chunks == ``push`` of each item: samples and session times bit for
     bit, samples per item, gaps, messages, the stream's counters and the decoder."""
-    params, rate = CASES[case]
+    params, rate, sensor = CASES[case]
     rng = np.random.default_rng(7 + 10 * case + seed)
-    items = _items(_notifications(params, rate, rng, faults=seed > 0), rng, events=seed == 2)
+    items = _items(_notifications(params, rate, sensor, rng, faults=seed > 0), rng, events=seed == 2)
 
     def stream() -> SensorStream:
         return SensorStream("s", movesense.Decoder(params, rate), rate, time_source="timestamp", origin_ns=10**9)
@@ -171,14 +178,17 @@ def test_stream_on_random_blocks_equals_item_by_item(case, seed):
     _same_decoders(one.decoder, bulk.decoder)
 
 
-def test_a_clean_run_is_one_compiled_pass():
-    """Whole messages only: ``feed_run`` decodes them all in ``_gsp_run`` (``feed`` not called)."""
-    params, rate = CASES[0]
-    datas = _notifications(params, rate, np.random.default_rng(5), n_msg=40, faults=False)
+@pytest.mark.parametrize("case,parts,n", [(0, 3, 12), (3, 2, 5), (4, 2, 3)])
+def test_a_clean_run_is_one_compiled_pass(case, parts, n):
+    """Whole messages only (of the expected size, shorter ones that a short part ends, or ones
+    whose last part is full):
+    ``feed_run`` decodes them all in ``_gsp_run`` (``feed`` not called)."""
+    params, rate, sensor = CASES[case]
+    datas = _notifications(params, rate, sensor, np.random.default_rng(5), n_msg=40, faults=False)
     dec = movesense.Decoder(params, rate)
     dec.feed = None  # must not be needed
     length = np.array([len(d) for d in datas], dtype=np.int64)
     block, counts, error = dec.feed_run(np.frombuffer(b"".join(datas), dtype=np.uint8), np.cumsum(length) - length,
                                         length, np.arange(len(datas), dtype=np.int64))
-    assert error is None and len(block) == 40 * 12 and list(counts) == [0, 0, 12] * 40
-    assert dec.stats.packets == len(datas) and dec.stats.samples == 480
+    assert error is None and len(block) == 40 * n and list(counts) == ([0] * (parts - 1) + [n]) * 40
+    assert dec.stats.packets == len(datas) and dec.stats.samples == 40 * n and dec._next_part == 2 + parts

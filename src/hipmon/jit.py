@@ -93,8 +93,8 @@ def warm_up() -> None:
     multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     z = np.zeros(1, np.int64)
-    movesense._gsp_run(np.frombuffer(bytes(8), np.uint8), z, z, z, 0, z, 99, 1, np.ones(2), 1.0, 1.0,
-                       np.zeros(3, np.int64), np.empty(1), np.empty((1, 3)), np.empty((1, 3)), np.empty((0, 3)),
+    movesense._gsp_run(np.frombuffer(bytes(8), np.uint8), z, z, z, 0, 99, 155, 28, np.ones(2), 1.0, 1.0,
+                       np.zeros(4, np.int64), np.empty(1), np.empty((1, 3)), np.empty((1, 3)), np.empty((0, 3)),
                        z, np.zeros(1, np.int64), 0)
     from hipmon.stream import _arrivals_and_gaps
 

@@ -363,40 +363,39 @@ class Decoder(_BaseDecoder):
         many each notification completed (K,: K - 1 good ones and, with an error, the bad one
         last), and the error that notification's ``feed`` raised, or None.
 
-        Whole messages in the parts the sensor sends (``_part_lengths``: DATA, DATA_PART2,
-        DATA_PART3 of this stream's reference, nothing pending, every value plausible) go
-        through one compiled pass (``_gsp_run``: what ``_reassemble`` and ``_decode_one`` make of
-        them one at a time); every other notification (a lost, damaged or short part, a command
-        result, a message with a corrupt value) through ``feed`` itself."""
+        Whole messages (DATA, DATA_PART2, DATA_PART3 of this stream's reference, nothing pending,
+        a body of whole samples, every value plausible) go through one compiled pass
+        (``_gsp_run``: what ``_reassemble`` and ``_decode_one`` make of them one at a time); every
+        other notification (a lost, damaged or cut part, a command result, a message with a
+        corrupt value) through ``feed`` itself."""
         n = len(start)
         start = np.ascontiguousarray(start, dtype=np.int64)
         length = np.ascontiguousarray(length, dtype=np.int64)
         host_ns = np.ascontiguousarray(host_ns, dtype=np.int64)
         counts = np.zeros(n, dtype=np.int64)
-        shape = np.array(self._part_lengths(), dtype=np.int64)
-        m = shape.size
         limits = np.array(_LIMITS[:self.k])
         nominal = 1000.0 / self.rate_hz
+        expected = 4 + self.expected_n * self.stride
         pieces: list[ImuBlock | tuple[int, int]] = []  # feed's blocks and the compiled pass's sample ranges
         out: tuple[np.ndarray, ...] | None = None  # the compiled pass's samples: time, acc, gyr, mag, host
         s = 0
         error: Exception | None = None
         k = 0
         while k < n:
-            if self._pending is None and m <= 3 and n - k >= m:
+            if self._pending is None:
                 if out is None:
-                    cap = (n - k) // m * self.expected_n  # room for every message left
+                    cap = int(length[k:].sum()) // self.stride  # room for every sample the bytes left can hold
                     out = (np.empty(cap), np.empty((cap, 3)), np.empty((cap, 3)),
                            np.empty((cap if self.has_mag else 0, 3)), np.empty(cap, dtype=np.int64))
-                state = np.array([self._prev_ts is not None, self._prev_ts or 0, self._prev_n], dtype=np.int64)
-                k1, s1, lost = _gsp_run(buf, start, length, host_ns, k, shape, self.ref, self.expected_n, limits,
+                state = np.array([self._prev_ts is not None, self._prev_ts or 0, self._prev_n, 0], dtype=np.int64)
+                k1, s1, lost = _gsp_run(buf, start, length, host_ns, k, self.ref, self.max_bytes, expected, limits,
                                         nominal, DEG, state, *out, counts, s)
                 if k1 > k:
                     self.stats.packets += k1 - k
                     self.stats.samples += s1 - s
                     self.stats.samples_lost += lost
                     self._prev_ts, self._prev_n = int(state[1]), int(state[2])
-                    self._next_part = RESP_DATA_PART2 + m - 1 if m > 1 else RESP_DATA_PART2
+                    self._next_part = RESP_DATA_PART2 + int(state[3]) - 1  # as _reassemble leaves it
                     self._pending_host = int(host_ns[k1 - 1])
                     pieces.append((s, s1))
                     k, s = k1, s1
@@ -418,16 +417,6 @@ class Decoder(_BaseDecoder):
         block = empty_block(self.has_mag) if not blocks else blocks[0] if len(blocks) == 1 \
             else ImuBlock.concatenate(blocks)
         return block, counts[:k], error
-
-    def _part_lengths(self) -> list[int]:
-        """Notification lengths of one whole message as the sensor splits it (DATA, PART2, PART3)."""
-        total = 6 + self.expected_n * self.stride
-        parts = [min(total, self.max_bytes)]
-        rest = total - parts[0]
-        while rest > 0:
-            parts.append(min(rest, self.max_bytes - 2) + 2)
-            rest -= parts[-1] - 2
-        return parts
 
     # -- vectorised decoding of complete messages
     _CORRUPT = ("GSP message with non-finite or impossible values (|acc| > 24 g, |gyr| > 3000 deg/s "
@@ -571,58 +560,57 @@ def _gsp_values(body, k, n, limits, out, bad):  # pragma: no cover - compiled
 
 
 @njit
-def _gsp_run(buf, start, length, host_ns, k0, shape, ref, n, limits, nominal, deg, state,
+def _gsp_run(buf, start, length, host_ns, k0, ref, max_bytes, expected, limits, nominal, deg, state,
              time_s, acc, gyr, mag, host_out, counts, s0):  # pragma: no cover - compiled
     """From notification ``k0`` (``buf[start[i]:start[i] + length[i]]``, uint8; nothing pending):
-    the longest run of whole messages each in the parts ``shape`` (m,) bytes gives, with
-    kinds DATA, DATA_PART2, DATA_PART3 in turn and reference ``ref``, and no value beyond
-    ``limits`` (k,) (or not finite): what ``Decoder._reassemble`` and ``Decoder._decode_one``
-    make of each in turn, the same operations in the same order. Each of ``n`` samples per message:
-    sensor time (s) in ``time_s``, acc (m/s²), gyr (rad/s: deg/s x ``deg``), mag (µT; k = 3) in
-    rows ``s0..`` of those (S, 3) arrays, the host ns of the message's last part in ``host_out``;
-    ``counts[i]`` = n at a message's last part. ``state`` (3,) int64: [a previous message?, its
-    unwrapped timestamp (ms), its samples], in and out; ``nominal``: the sample period (ms).
+    the longest run of messages that ``Decoder._reassemble`` completes without a word and
+    ``Decoder._decode_one`` decodes without an error, and what they make of each in turn (the
+    same operations in the same order): a DATA part then DATA_PART2, DATA_PART3 (reference
+    ``ref``, at least their 2-byte header each) until the body has ``expected`` bytes, a part is
+    shorter than ``max_bytes`` or three parts came; a body of 4 + n x 12 k bytes (n >= 1) and no
+    value beyond ``limits`` (k,) (nor one not finite). Each sample: sensor time (s) in
+    ``time_s``, acc (m/s²), gyr (rad/s: deg/s x ``deg``), mag (µT; k = 3) in rows ``s0..`` of
+    those (S, 3) arrays, the host ns of its message's last part in ``host_out``; ``counts[i]`` =
+    n at a message's last part. ``state`` (4,) int64: [a previous message?, its unwrapped
+    timestamp (ms), its samples, its parts], in and out; ``nominal``: the sample period (ms).
     Returns (the next notification, the next sample row, the samples the timestamps say lost).
     (The inner loops index views from 0: numba then drops its negative-index checks and the
     loops vectorise, 4x faster than indexing the whole arrays at an offset.)"""
-    m = shape.size
     k = limits.size
-    nv = 3 * k * n
-    body = np.empty(4 * nv, dtype=np.uint8)
-    vals = body.view(np.float32)
+    stride = 12 * k
+    msg = np.empty(4 + 3 * max_bytes, dtype=np.uint8)  # a message's bytes after its 2-byte header
     modulus = np.int64(1) << np.int64(32)
     acc_f, gyr_f, mag_f = acc.reshape(acc.size), gyr.reshape(gyr.size), mag.reshape(mag.size)  # (3 S,)
-    has_prev, prev_ts, prev_n = state[0] != 0, state[1], state[2]
+    has_prev, prev_ts, prev_n, parts = state[0] != 0, state[1], state[2], state[3]
     i, s, lost = k0, s0, 0
-    while i + m <= start.size and s + n <= time_s.size:
-        whole = True
-        for q in range(m):
-            a = start[i + q]
-            if length[i + q] != shape[q] or buf[a] != 2 + q or buf[a + 1] != ref:
-                whole = False
+    while True:
+        # the parts of one message, as _reassemble takes them
+        j, body, whole = i, 0, False
+        while j < start.size:
+            a, w = start[j], length[j] - 2
+            if w < 0 or buf[a] != 2 + j - i or buf[a + 1] != ref or body + w > msg.size:
                 break
-        if not whole:
+            part, into = buf[a + 2:a + 2 + w], msg[body:body + w]
+            for x in range(w):
+                into[x] = part[x]
+            body += w
+            j += 1
+            if body == expected or w + 2 < max_bytes or j - i == 3:
+                whole = True
+                break
+        n = (body - 4) // stride
+        if not whole or body < 4 + stride or (body - 4) % stride != 0 or s + n > time_s.size:
             break
-        # the body after the timestamp: the first part from its byte 6, the others from byte 2
-        o = 0
-        for q in range(m):
-            a = start[i + q] + (6 if q == 0 else 2)
-            w = shape[q] - (6 if q == 0 else 2)
-            part, into = buf[a:a + w], body[o:o + w]
-            for j in range(w):
-                into[j] = part[j]
-            o += w
+        vals = msg[4:body].view(np.float32)
         bad = False
         for c in range(k):
             lim = limits[c]
             vec = vals[3 * n * c:3 * n * (c + 1)]
-            for j in range(3 * n):
-                bad |= not (abs(np.float64(vec[j])) <= lim)  # NaN, inf or too large
+            for x in range(3 * n):
+                bad |= not (abs(np.float64(vec[x])) <= lim)  # NaN, inf or too large
         if bad:
             break
-        a = start[i]
-        ts = (np.int64(buf[a + 2]) | (np.int64(buf[a + 3]) << 8) | (np.int64(buf[a + 4]) << 16)
-              | (np.int64(buf[a + 5]) << 24))
+        ts = np.int64(msg[0]) | (np.int64(msg[1]) << 8) | (np.int64(msg[2]) << 16) | (np.int64(msg[3]) << 24)
         prev = prev_ts % modulus if has_prev else ts
         step = (ts - prev) % modulus
         if step > modulus // 2:
@@ -635,26 +623,26 @@ def _gsp_run(buf, start, length, host_ns, k0, shape, ref, n, limits, nominal, de
             if gap >= 0.5 * max(prev_n, 1):
                 lost += int(gap)
         t0 = np.float64(ts_u)
-        host = host_ns[i + m - 1]
-        t_dst, h_dst = time_s[s:s + n], host_out[s:s + n]
-        for j in range(n):
-            t_dst[j] = (t0 + np.float64(j) * delta) * 1e-3
-            h_dst[j] = host
+        host = host_ns[j - 1]
+        t_row, h_row = time_s[s:s + n], host_out[s:s + n]
+        for x in range(n):
+            t_row[x] = (t0 + np.float64(x) * delta) * 1e-3
+            h_row[x] = host
         vec, row = vals[:3 * n], acc_f[3 * s:3 * s + 3 * n]
-        for j in range(3 * n):
-            row[j] = np.float64(vec[j])
+        for x in range(3 * n):
+            row[x] = np.float64(vec[x])
         vec, row = vals[3 * n:6 * n], gyr_f[3 * s:3 * s + 3 * n]
-        for j in range(3 * n):
-            row[j] = np.float64(vec[j]) * deg
+        for x in range(3 * n):
+            row[x] = np.float64(vec[x]) * deg
         if k == 3:
             vec, row = vals[6 * n:9 * n], mag_f[3 * s:3 * s + 3 * n]
-            for j in range(3 * n):
-                row[j] = np.float64(vec[j])
-        counts[i + m - 1] = n
-        has_prev, prev_ts, prev_n = True, ts_u, n
-        i += m
+            for x in range(3 * n):
+                row[x] = np.float64(vec[x])
+        counts[j - 1] = n
+        has_prev, prev_ts, prev_n, parts = True, ts_u, n, j - i
+        i = j
         s += n
-    state[0], state[1], state[2] = has_prev, prev_ts, prev_n
+    state[0], state[1], state[2], state[3] = has_prev, prev_ts, prev_n, parts
     return i, s, lost
 
 

@@ -33,7 +33,9 @@ def _events(fr: Frames, every: bool, chunk: int | None, seed: int = 0) -> list[s
 
 @pytest.mark.parametrize("kind", ["run", "walk", "jump", "squat", "stance"])
 def test_the_events_of_the_python_detectors_stepping_every_sample(kind: str) -> None:
-    sim = simulate(kind, 45, 3)
+    # the task starts after ~5 s of calibration; the simulation is most of the test's cost (a squat set
+    # needs more than 30 s)
+    sim = simulate(kind, 45 if kind == "squat" else 30, 3)
     fr = frames_from_simulation(sim, angle_noise_deg=1.0, seed=3, rate_hz=100.0)
     for variant in (fr, without_thighs(fr), holes(fr, 3)):
         ref = _events(variant, every=True, chunk=None)
@@ -46,9 +48,9 @@ def test_the_events_of_the_python_detectors_stepping_every_sample(kind: str) -> 
 def test_walking_right_after_running_and_back() -> None:
     """The walking detector is muted for a while after each flight: the peaks it skips then, and
     the ones it must not skip once it listens again, at the switch from running to walking."""
-    run = frames_from_simulation(simulate("run", 40, 5), angle_noise_deg=1.0, seed=5, rate_hz=100.0)
-    walk = frames_from_simulation(simulate("walk", 40, 6), angle_noise_deg=1.0, seed=6, rate_hz=100.0)
-    tail = lambda fr: fr.slice(int(0.6 * len(fr)), None)  # noqa: E731  (the steady part, no calibration)
+    run = frames_from_simulation(simulate("run", 25, 5), angle_noise_deg=1.0, seed=5, rate_hz=100.0)
+    walk = frames_from_simulation(simulate("walk", 25, 6), angle_noise_deg=1.0, seed=6, rate_hz=100.0)
+    tail = lambda fr: fr.slice(int(0.3 * len(fr)), None)  # noqa: E731  (the steady part, no calibration: 17.5 s)
     mixed = then(then(tail(run), tail(walk)), tail(run))
     ref = _events(mixed, every=True, chunk=None)
     methods = [e for e in ref if "'method': 1.0" in e]

@@ -19,13 +19,14 @@ from hipmon.types import ConnectionEvent, ImuBlock, RawNotification
 IMU9 = {"resource": "IMU9", "mag": True, "client_ref": 99, "max_notification_bytes": 155}
 #: (codec params, rate, the sensor's params if not the same): 12 IMU9 samples in 3 parts, 8 IMU6
 #: samples in 2, 1 in 1 part, a sensor sending 5 samples where the decoder expects 8 (each
-#: message ends with a short part), and 3 IMU9 samples in two full 58-byte parts (each message
-#: ends when its body is whole)
+#: message ends with a short part), 3 IMU9 samples in two full 58-byte parts (each message
+#: ends when its body is whole), and a sensor sending 244-byte notifications (16 samples)
 CASES = [(IMU9, 208.0, None),
          ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155}, 104.0, None),
          ({"resource": "IMU6", "client_ref": 7, "max_notification_bytes": 155, "samples_per_message": 1}, 52.0, None),
          (IMU9, 104.0, dict(IMU9, samples_per_message=5)),
-         (dict(IMU9, max_notification_bytes=58, samples_per_message=3), 104.0, None)]
+         (dict(IMU9, max_notification_bytes=58, samples_per_message=3), 104.0, None),
+         (IMU9, 208.0, dict(IMU9, max_notification_bytes=244))]
 FIELDS = ("time_sensor_s", "acc_sensor", "gyr_sensor", "mag_sensor", "host_ns", "sample_index")
 
 
@@ -178,10 +179,10 @@ def test_stream_on_random_blocks_equals_item_by_item(case, seed):
     _same_decoders(one.decoder, bulk.decoder)
 
 
-@pytest.mark.parametrize("case,parts,n", [(0, 3, 12), (3, 2, 5), (4, 2, 3)])
+@pytest.mark.parametrize("case,parts,n", [(0, 3, 12), (3, 2, 5), (4, 2, 3), (5, 3, 16)])
 def test_a_clean_run_is_one_compiled_pass(case, parts, n):
-    """Whole messages only (of the expected size, shorter ones that a short part ends, or ones
-    whose last part is full):
+    """Whole messages only (of the expected size, shorter ones that a short part ends, ones
+    whose last part is full, or in parts longer than the profile's):
     ``feed_run`` decodes them all in ``_gsp_run`` (``feed`` not called)."""
     params, rate, sensor = CASES[case]
     datas = _notifications(params, rate, sensor, np.random.default_rng(5), n_msg=40, faults=False)
@@ -192,3 +193,36 @@ def test_a_clean_run_is_one_compiled_pass(case, parts, n):
                                         length, np.arange(len(datas), dtype=np.int64))
     assert error is None and len(block) == 40 * n and list(counts) == ([0] * (parts - 1) + [n]) * 40
     assert dec.stats.packets == len(datas) and dec.stats.samples == 40 * n and dec._next_part == 2 + parts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_garbage_through_blocks_equals_item_by_item(seed):
+    """Notifications of random bytes (random lengths, kinds 0-5, this stream's reference or not)
+    mixed with whole messages: ``push_block`` == ``push`` of each (no read beyond a notification:
+    parts of 0 and 1 byte among them)."""
+    params, rate, _ = CASES[seed % 2]
+    rng = np.random.default_rng(900 + seed)
+    good = _notifications(params, rate, None, rng, n_msg=60, faults=False)
+    ref = params["client_ref"]
+    datas = []
+    for d in good:
+        datas.append(d)
+        if rng.random() < 0.3:
+            n = int(rng.choice([0, 1, 2, 6, int(rng.integers(0, 200)), 155]))
+            junk = bytearray(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+            if n:
+                junk[0] = int(rng.integers(0, 6))
+            if n > 1 and rng.random() < 0.7:
+                junk[1] = ref
+            datas.append(bytes(junk))
+    items = _items(datas, rng, events=False)
+    one = SensorStream("s", movesense.Decoder(params, rate), rate, time_source="timestamp", origin_ns=10**9)
+    outs = [one.push(x) for x in items]
+    bulk = SensorStream("s", movesense.Decoder(params, rate), rate, time_source="timestamp", origin_ns=10**9)
+    run = bulk.push_block(ItemBlock.from_items(items))
+    want = [o.block for o in outs if o.block is not None]
+    _same_blocks(run.block, ImuBlock.concatenate(want) if want else None)
+    assert list(run.counts) == [0 if o.block is None else len(o.block) for o in outs]
+    assert run.messages == [m for o in outs for m in o.messages] and one.bad > 3
+    assert [repr(g) for g in run.gaps] == [repr(g) for o in outs for g in o.gaps]
+    _same_decoders(one.decoder, bulk.decoder)

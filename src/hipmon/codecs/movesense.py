@@ -578,7 +578,10 @@ def _gsp_run(buf, start, length, host_ns, k0, ref, max_bytes, expected, limits, 
     loops vectorise, 4x faster than indexing the whole arrays at an offset.)"""
     k = limits.size
     stride = 12 * k
-    msg = np.empty(4 + 3 * max_bytes, dtype=np.uint8)  # a message's bytes after its 2-byte header
+    longest = max_bytes  # a part may be longer than the profile says (a larger MTU)
+    for j in range(k0, length.size):
+        longest = max(longest, length[j])
+    msg = np.empty(3 * longest, dtype=np.uint8)  # a message's bytes after its 2-byte header
     modulus = np.int64(1) << np.int64(32)
     acc_f, gyr_f, mag_f = acc.reshape(acc.size), gyr.reshape(gyr.size), mag.reshape(mag.size)  # (3 S,)
     has_prev, prev_ts, prev_n, parts = state[0] != 0, state[1], state[2], state[3]

@@ -309,6 +309,37 @@ def test_a_baseline_changed_between_updates_is_read_afresh():
         assert _bits(_alerts(new.transitions, new_events)) == _bits(_alerts(ref.transitions, ref_events))
 
 
+def test_limits_are_kept_between_updates_until_the_baseline_is_replaced_or_changed():
+    """The limits read in one ``update`` call are kept for the next unless the baseline was replaced
+    by another object (even with equal values) or its values or SEs changed; the same alerts as
+    the original, which reads them afresh in every call."""
+    rng = np.random.default_rng(12)
+    events = random_stream(rng, 600)
+    rules = load_rules()
+    for fixed in (True, False):
+        base = stored_baseline(rng, events, rules) if fixed else None
+        ref, new = ReferenceAlertEngine(rules, copy.deepcopy(base)), AlertEngine(rules, copy.deepcopy(base))
+        ref_events, new_events = _copies(events), _copies(events)
+        for step, i in enumerate(range(0, 600, 40)):
+            ref.update(ref_events[i:i + 40])
+            new.update(new_events[i:i + 40])
+            for eng in (ref, new):
+                keys = sorted(eng.baseline.values)
+                if step % 4 == 1:  # another object, other values
+                    b = copy.deepcopy(eng.baseline)
+                    for key in keys:
+                        b.values[key] += 0.7
+                    eng.baseline = b
+                elif step % 4 == 2:  # the SEs only
+                    for key in keys:
+                        eng.baseline.se[key] = 3.0 * eng.baseline.se.get(key, 0.1)
+                elif step % 4 == 3 and keys:  # one value
+                    eng.baseline.values[keys[step % len(keys)]] -= 1.5
+        assert [e.alert for e in new_events] == [e.alert for e in ref_events]
+        assert _bits(_alerts(new.transitions, new_events)) == _bits(_alerts(ref.transitions, ref_events))
+        assert any(e.alert for e in new_events)
+
+
 # ---------------------------------------------------------------- simulated sessions
 
 

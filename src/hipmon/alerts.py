@@ -691,7 +691,8 @@ class _Track:
     - ``states``: one per rule judging the kind (``AlertEngine._judges``);
     - ``limits``: per condition of those rules (``AlertEngine._conds``) its limit, clear level and
       baseline (``AlertEngine._limits``); None when to be read again (the baseline or the
-      accrual's pool of this (kind, side) changed, or a new ``update`` call);
+      accrual's pool of this (kind, side) changed, or the baseline was replaced or changed
+      between ``update`` calls);
     - ``settled``: the accrual is done with it (every metric's baseline settled).
     """
 
@@ -714,10 +715,11 @@ class AlertEngine:
     ``transitions`` (every raise and clear as ``Alert`` with ``kind``
     "raised"/"cleared"), ``alerts`` (every raised alert so far).
 
-    Each limit is read once per ``update`` call and (kind, side), and again only after
-    an event of that (kind, side) changed its baseline or accrual pool; a condition's
-    pelvis-offset correction is computed only where it can decide (it never raises a
-    value: a value already below the clear level stays there).
+    Each limit is read once per (kind, side), and again only after an event of that (kind,
+    side) changed its baseline or accrual pool, or when an ``update`` call finds the baseline
+    replaced or changed since the last one; a condition's pelvis-offset correction is
+    computed only where it can decide (it never raises a value: a value already below the
+    clear level stays there).
     """
 
     def __init__(self, rules: Rules | None = None, baseline: Baseline | None = None) -> None:
@@ -759,6 +761,7 @@ class AlertEngine:
         if len(self._metrics) > 1 and all(f for _, f in self._fields):
             self._event_fields = operator.attrgetter(*self._metrics)
         self._tracks: dict[tuple[str, str], _Track] = {}
+        self._seen: tuple | None = None  # (baseline, its values and SEs) at the end of the last update
 
     # -- limits
 
@@ -882,8 +885,11 @@ class AlertEngine:
         that clear level (one below it is below, and not beyond the limit, whatever the correction).
         """
         raised: list[Alert] = []
-        for track in self._tracks.values():
-            track.limits = None  # read afresh: a stored baseline may have been changed between calls
+        b = self.baseline
+        seen = getattr(self, "_seen", None)
+        if seen is None or seen[0] is not b or seen[1] != b.values or seen[2] != b.se:
+            for track in self._tracks.values():
+                track.limits = None  # read afresh: the baseline was replaced or changed between calls
         fields = self._event_fields
         for event in events:
             label = ""
@@ -949,6 +955,9 @@ class AlertEngine:
                 if not track.settled and not self._fixed_baseline:
                     self._accrue(event, side, track, row)
             event.alert = label
+        # the baseline the tracks' limits were read from (a track whose baseline its own events changed
+        # read them again, ``_accrue``): the next call reads them afresh only if it differs then
+        self._seen = (b, dict(b.values), dict(b.se))
         return raised
 
 

@@ -49,6 +49,7 @@ completed it, so ``detected_s - end_s`` is the detection latency.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -62,6 +63,8 @@ from hipmon.types import ANGLE_COLUMNS, SIDES, Event, Frames
 G = 9.81
 #: Seconds of valid samples the detectors look back over (the walking detector's 3 s, with margin).
 HISTORY_S = 3.5
+#: The order the detectors' events are found in (sample, detector, order within the sample).
+_BY_SAMPLE = operator.itemgetter(0, 1, 2)
 #: The ``angles_deg`` columns of the left and right hip flexion.
 _FLEX_COLUMNS = np.array([ANGLE_COLUMNS.index(f"hip_flexion_{s}_deg") for s in SIDES], dtype=np.int64)
 
@@ -227,7 +230,7 @@ class _Buffer:
 # ---------------------------------------------------------------- detectors
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """An event found by a detector: sample indices and extra times; metrics come later."""
 
@@ -391,7 +394,8 @@ class EventDetector:
         if g_end > g0:
             found += [(g0 + i, 1, 0, p) for i, p in self._single.run(x[:, H_T], x[:, H_FL], x[:, H_FR], moving)]
             found += self._step_contacts_and_walk(h, g0, g_end)
-        events = self._finish([x[3] for x in sorted(found, key=lambda x: x[:3])])
+        found.sort(key=_BY_SAMPLE)
+        events = self._finish([x[3] for x in found])
         # keep frames back to the oldest start an open detector may still report
         keep_s = max(cfg.hold_max_s if self._single.lifted else 0.0, cfg.rep_max_s, 3 * cfg.walk.max_step_s,
                      cfg.max_stance_s + cfg.landing_window_s) + 0.5
@@ -462,8 +466,12 @@ class EventDetector:
         metrics = events_metrics(b.time_s, b.angles_deg, b.valid, [p.side for p in found], [p.start_s for p in found],
                                  [p.end_s for p in found], b.increasing)
         least = self.config.min_valid_fraction
-        return [Event(p.kind, p.side, float(p.start_s), float(p.end_s), drop, add, ir, extra={**p.extra, **m})
-                for p, (drop, add, ir, m) in zip(found, metrics) if m["valid_fraction"] >= least]
+        events = []
+        for p, (drop, add, ir, m) in zip(found, metrics):
+            if m["valid_fraction"] >= least:
+                p.extra.update(m)  # (the detector's keys, then the metrics'; the dict is this event's own)
+                events.append(Event(p.kind, p.side, float(p.start_s), float(p.end_s), drop, add, ir, extra=p.extra))
+        return events
 
 
 def _hold_plateau(time_s: np.ndarray, angles_deg: np.ndarray, stance: str, start_s: float, end_s: float,

@@ -219,3 +219,22 @@ def test_detector_rows_are_the_numpy_columns() -> None:
         x, moving = EventDetector._rows(c)
         ref_x, ref_moving = _rows_numpy(c)
         assert x.tobytes() == ref_x.tobytes() and np.array_equal(moving, ref_moving), case
+
+
+@pytest.mark.parametrize("damage", ["short gyr", "wide acc", "few angles", "short valid"])
+def test_frames_of_the_wrong_shape_are_refused(damage: str) -> None:
+    """Arrays whose shape does not match the times are a ValueError naming the array (the compiled
+    pass that reads them does not check its indices)."""
+    fr = frames_from_simulation(simulate("walk", 8, 2), rate_hz=100.0).slice(600, 700)
+    gyr, acc = dict(fr.gyr_segment), dict(fr.acc_global)
+    angles, valid = fr.angles_deg, fr.valid
+    if damage == "short gyr":
+        gyr["left_thigh"] = gyr["left_thigh"][:-1]
+    elif damage == "wide acc":
+        acc["pelvis"] = np.column_stack([acc["pelvis"], acc["pelvis"][:, :1]])
+    elif damage == "few angles":
+        angles = angles[:, :5]
+    else:
+        valid = valid[:-3]
+    with pytest.raises(ValueError, match="frames: .* has shape"):
+        EventDetector().update(Frames(fr.time_s, angles, gyr, acc, valid))

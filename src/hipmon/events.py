@@ -417,6 +417,12 @@ class EventDetector:
         from hipmon.event_kernels import detector_rows
 
         gyr, acc = c.gyr_segment, c.acc_global
+        n = len(c)
+        for name, a, shape in (("angles_deg", c.angles_deg, (n, len(ANGLE_COLUMNS))), ("valid", c.valid, (n,)),
+                               *((f"gyr_segment[{k!r}]", v, (n, 3)) for k, v in gyr.items()),
+                               *((f"acc_global[{k!r}]", v, (n, 3)) for k, v in acc.items())):
+            if a.shape != shape:  # (the compiled pass reads them unchecked)
+                raise ValueError(f"frames: {name} has shape {a.shape}, expected {shape} ({n} times)")
         p = np.ascontiguousarray(gyr["pelvis"])
         parts = [np.ascontiguousarray(d[k]) if k in d else p for d, k in
                  ((gyr, "left_thigh"), (gyr, "right_thigh"), (acc, "left_thigh"), (acc, "right_thigh"))]

@@ -133,6 +133,10 @@ def test_all_events_metrics_at_once_are_each_events_peaks() -> None:
     assert checked > 700
     with pytest.raises(ValueError, match="side must be left, right or both"):
         events_metrics(np.arange(3.0), np.zeros((3, 9)), np.ones(3, bool), ["up"], [0.0], [1.0], True)
+    for bad in ((np.zeros((3, 8)), np.ones(3, bool), [0.0], [1.0]), (np.zeros((3, 9)), np.ones(2, bool), [0.0], [1.0]),
+                (np.zeros((3, 9)), np.ones(3, bool), [0.0, 1.0], [1.0])):
+        with pytest.raises(ValueError, match="do not match"):
+            events_metrics(np.arange(3.0), bad[0], bad[1], ["left"], bad[2], bad[3], True)
 
 
 def _running_pelvis_only() -> Frames:

@@ -195,14 +195,20 @@ def events_metrics(time_s: np.ndarray, angles_deg: np.ndarray, valid: np.ndarray
     """
     from hipmon.event_kernels import event_window_peaks
 
-    start = np.asarray(start_s, dtype=float)
-    end = np.asarray(end_s, dtype=float)
+    t = np.ascontiguousarray(time_s, dtype=float)
+    angles = np.ascontiguousarray(angles_deg, dtype=float)
+    ok = np.ascontiguousarray(valid, dtype=np.bool_)
+    start = np.ascontiguousarray(start_s, dtype=float)
+    end = np.ascontiguousarray(end_s, dtype=float)
     n_ev = start.size
     code = np.array([_SIDE_CODES.get(s, 2) for s in sides], dtype=np.int64)
+    if (t.ndim != 1 or angles.shape != (t.size, len(ANGLE_COLUMNS)) or ok.shape != t.shape or start.shape != (n_ev,)
+            or end.shape != (n_ev,) or code.shape != (n_ev,)):  # (the compiled pass reads them unchecked)
+        raise ValueError(f"events_metrics: times {t.shape}, angles {angles.shape}, valid {ok.shape}, "
+                         f"{len(sides)} sides, starts {start.shape}, ends {end.shape} do not match")
     peak, when, counts, rows = np.empty((n_ev, 8)), np.empty((n_ev, 8)), np.empty((n_ev, 2), np.int64), np.empty((n_ev, 12))
-    event_window_peaks(np.ascontiguousarray(time_s, dtype=float), np.ascontiguousarray(angles_deg, dtype=float),
-                       _TRACE_COLUMNS, _DROP_SIGNS, np.ascontiguousarray(valid, dtype=np.bool_), start, end, code,
-                       not increasing, peak, when, counts, rows)
+    event_window_peaks(t, angles, _TRACE_COLUMNS, _DROP_SIGNS, ok, start, end, code, not increasing, peak, when, counts,
+                       rows)
     out = []
     for i, (side, row) in enumerate(zip(sides, rows.tolist())):
         if side in SIDES:

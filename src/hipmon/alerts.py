@@ -886,7 +886,7 @@ class AlertEngine:
         """
         raised: list[Alert] = []
         b = self.baseline
-        seen = getattr(self, "_seen", None)
+        seen = self._seen
         if seen is None or seen[0] is not b or seen[1] != b.values or seen[2] != b.se:
             for track in self._tracks.values():
                 track.limits = None  # read afresh: the baseline was replaced or changed between calls

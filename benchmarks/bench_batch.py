@@ -18,10 +18,14 @@ batch`` runs), each into its own empty OUT:
 The combined tables of 1-4 are checked equal value for value. Peak RSS per worker: each
 session's record carries its worker's ``ru_maxrss`` after it; printed per worker pid in order.
 
-    .venv/bin/python benchmarks/bench_batch.py [--sessions 20] [--minutes 2] [--keep DIR] [--repeat 5]
+    .venv/bin/python benchmarks/bench_batch.py [--sessions 20] [--minutes 2] [--keep DIR] [--repeat 5] [--cli]
 
 With ``--repeat N`` the three runs are repeated N times, alternately, and the medians compared:
 on a shared 2-vCPU machine one run's wall time varies by up to 40 % with the neighbours' load.
+
+``--cli``: each of 1-4 as the command a user types, ``hipmon batch IN OUT --jobs N [--scheduler
+ADDRESS] --quiet`` in a new process (its imports and the compiled kernels' load included in every
+runner, as on a fresh terminal), wall time from its start to its exit.
 """
 
 from __future__ import annotations
@@ -120,6 +124,18 @@ def running_cluster(n: int):
     return cluster
 
 
+def run_cli(src: Path, out: Path, jobs: int, scheduler: str | None) -> float:
+    """Wall time (s) of ``hipmon batch src out --jobs N [--scheduler S] --quiet`` in a new process."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "hipmon", "batch", str(src), str(out), "--jobs", str(jobs), "--quiet"]
+    if scheduler is not None:
+        cmd += ["--scheduler", scheduler]
+    w0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - w0
+
+
 def rss_by_worker(report) -> str:
     by = defaultdict(list)
     for r in report.records:
@@ -136,6 +152,7 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=(), choices=("serial", "pool", "dask", "dask-up", "second"))
     ap.add_argument("--repeat", type=int, default=1, help="rounds of serial, pool and Dask, run alternately; "
                     "medians reported (a shared machine's load varies between runs)")
+    ap.add_argument("--cli", action="store_true", help="each runner as the `hipmon batch` command in a new process")
     a = ap.parse_args()
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="hipmon-bench-batch-"))
     src = tmp / "in"
@@ -160,14 +177,22 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             cluster = running_cluster(2) if name == "dask-up" else None
             try:
-                w0 = time.perf_counter()
-                rep = run_batch(src, out, **kw, **({"scheduler": cluster} if cluster is not None else {}))
-                res[name] = time.perf_counter() - w0
+                if a.cli:
+                    sched = cluster.scheduler_address if cluster is not None else kw.get("scheduler")
+                    res[name] = run_cli(src, out, kw["jobs"], sched)
+                else:
+                    w0 = time.perf_counter()
+                    rep = run_batch(src, out, **kw, **({"scheduler": cluster} if cluster is not None else {}))
+                    res[name] = time.perf_counter() - w0
             finally:
                 if cluster is not None:
                     cluster.close()
             runs[name].append(res[name])
             outs[name] = out
+            if a.cli:
+                print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw} (hipmon batch, a new process): {res[name]:.1f} s wall",
+                      flush=True)
+                continue
             busy = sum(r.info.get("seconds", 0.0) for r in rep.records)
             print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw}: {res[name]:.1f} s wall ({rep.analysed} analysed, "
                   f"{rep.failed} failed; sum of per-session times {busy:.1f} s); peak RSS after each session, "

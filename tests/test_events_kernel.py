@@ -5,6 +5,8 @@ and without thighs, with invalid runs, time glitches and other settings."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from _event_streams import chunked_events, glitches, holes, then
@@ -33,6 +35,13 @@ def test_the_events_of_the_python_detector(kind: str) -> None:
     assert n > 0 or kind == "stance"
 
 
+@functools.lru_cache(maxsize=None)
+def _simulated(kind: str, seconds: float, seed: int) -> Frames:
+    """A simulated session's frames at 100 Hz, made once per module (the simulation costs more than
+    the checks; the detectors do not write into their input)."""
+    return frames_from_simulation(simulate(kind, seconds, seed), angle_noise_deg=1.0, seed=seed, rate_hz=100.0)
+
+
 @pytest.mark.parametrize("changes", [
     {"running_hold_s": 0.0},
     {"kinds": ("stance",)},
@@ -43,8 +52,7 @@ def test_the_events_of_the_python_detector(kind: str) -> None:
 ])
 def test_the_events_of_the_python_detector_with_other_settings(changes: dict) -> None:
     cfg = EventConfig().with_(**changes)
-    run = frames_from_simulation(simulate("run", 30, 8), angle_noise_deg=1.0, seed=8, rate_hz=100.0)
-    jump = frames_from_simulation(simulate("jump", 30, 9), angle_noise_deg=1.0, seed=9, rate_hz=100.0)
+    run, jump = _simulated("run", 30, 8), _simulated("jump", 30, 9)
     for fr in (run, jump, without_thighs(jump)):
         _check(fr, cfg)
 

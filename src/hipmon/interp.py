@@ -14,7 +14,7 @@ import numpy as np
 
 from hipmon.jit import njit
 
-__all__ = ["interp_rows"]
+__all__ = ["interp_rows", "on_grid_as_delivered"]
 
 
 def interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
@@ -83,3 +83,113 @@ def _interp_rows(x, xp, fp, out):  # pragma: no cover - compiled
                 if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
                     r = fp[j, c]
             out[i, c] = r
+
+
+def on_grid_as_delivered(grid: np.ndarray, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, mag: np.ndarray | None,
+                         available: np.ndarray, hold_gap_s: float, max_step_s: float
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """One sensor's samples on grid points, each point with only the first ``available[i]`` samples.
+
+    ``grid`` (M,) s, finite; ``t`` (N,) s strictly increasing; ``acc``, ``gyr``, ``mag`` (N, 3) or
+    ``mag`` None; ``available`` (M,) int, 1..N. Returns acc, gyr, mag (M, 3) (mag None without it)
+    and (M,) bool validity, bit for bit what this numpy gives (``hipmon.pipeline._Stream``):
+
+    - the values are ``np.interp(grid, t, column)`` of every column;
+    - beyond the last delivered sample (``grid > t[available - 1]``) acc and mag hold that
+      sample and the rate is zero;
+    - with ``j`` the delivered samples at or before the point, the rate is zero where the
+      delivered neighbours ``t[max(j-1, 0)]``, ``t[min(j, available-1)]`` are more than
+      ``hold_gap_s`` apart, unless the point is exactly on the first of them;
+    - valid: ``j >= 1``, not beyond, and neighbours at most ``max_step_s`` apart (or exact).
+
+    Raises ``ValueError`` for no samples, or ``available`` outside 1..N.
+    """
+    grid = np.ascontiguousarray(grid, dtype=np.float64)
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    n_av = np.ascontiguousarray(available, dtype=np.int64)
+    m = grid.size
+    if t.size == 0:
+        raise ValueError("array of sample points is empty")
+    if n_av.shape != grid.shape or (m and (n_av.min() < 1 or n_av.max() > t.size)):
+        raise ValueError(f"available must be (M,) counts in 1..{t.size}")
+    cols = [np.ascontiguousarray(acc, dtype=np.float64), np.ascontiguousarray(gyr, dtype=np.float64)]
+    if mag is not None:
+        cols.append(np.ascontiguousarray(mag, dtype=np.float64))
+    for c in cols:
+        if c.shape != (t.size, 3):
+            raise ValueError(f"samples must be (N, 3) like the times (N,), got {c.shape} for {t.shape}")
+    out = np.empty((len(cols), m, 3))
+    valid = np.empty(m, dtype=np.bool_)
+    fp3 = cols[2] if mag is not None else cols[0]
+    _as_delivered(grid, t, cols[0], cols[1], fp3, len(cols), n_av, float(hold_gap_s), float(max_step_s), out, valid)
+    return out[0], out[1], (out[2] if mag is not None else None), valid
+
+
+@njit
+def _interp_at(fp, out_row, j_r, n, xv, t):  # pragma: no cover - compiled
+    """``np.interp`` of the three columns of ``fp`` at ``xv``, given ``j_r`` = samples at or before it."""
+    if n == 1 or j_r == 0:
+        for c in range(3):
+            out_row[c] = fp[0, c]
+        return
+    if j_r == n:
+        for c in range(3):
+            out_row[c] = fp[n - 1, c]
+        return
+    j = j_r - 1
+    if t[j] == xv:
+        for c in range(3):
+            out_row[c] = fp[j, c]
+        return
+    for c in range(3):
+        slope = (fp[j + 1, c] - fp[j, c]) / (t[j + 1] - t[j])
+        r = slope * (xv - t[j]) + fp[j, c]
+        if np.isnan(r):
+            r = slope * (xv - t[j + 1]) + fp[j + 1, c]
+            if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
+                r = fp[j, c]
+        out_row[c] = r
+
+
+@njit
+def _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, hold_gap_s, max_step_s, out, valid):  # pragma: no cover
+    n = t.shape[0]
+    j_r = 0  # samples at or before the point (np.searchsorted(t, x, side="right")): walked from the last point's
+    if grid.shape[0]:
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if t[mid] <= grid[0]:
+                lo = mid + 1
+            else:
+                hi = mid
+        j_r = lo
+    for i in range(grid.shape[0]):
+        xv = grid[i]
+        while j_r < n and t[j_r] <= xv:
+            j_r += 1
+        while j_r > 0 and t[j_r - 1] > xv:
+            j_r -= 1
+        last = n_av[i] - 1
+        beyond = xv > t[last]
+        if beyond:
+            for c in range(3):
+                out[0, i, c] = acc[last, c]
+                out[1, i, c] = 0.0
+            if n_cols == 3:
+                for c in range(3):
+                    out[2, i, c] = mag[last, c]
+        else:
+            _interp_at(acc, out[0, i], j_r, n, xv, t)
+            _interp_at(gyr, out[1, i], j_r, n, xv, t)
+            if n_cols == 3:
+                _interp_at(mag, out[2, i], j_r, n, xv, t)
+        j = min(j_r, n_av[i])
+        lo = max(j - 1, 0)
+        hi = min(j, last)
+        step = t[hi] - t[lo]
+        exact = t[lo] == xv
+        if step > hold_gap_s and not exact:
+            for c in range(3):
+                out[1, i, c] = 0.0
+        valid[i] = j >= 1 and not beyond and (step <= max_step_s or exact)

@@ -89,6 +89,9 @@ def warm_up() -> None:
                      np.ones(4, bool), 9.81, 2.943, np.empty((t.size, 12)), np.empty(t.size, bool))
     _warm_walk(np)
     interp_rows(t, t, np.zeros((t.size, 3)))
+    from hipmon.interp import on_grid_as_delivered
+
+    on_grid_as_delivered(t, t, np.zeros((t.size, 3)), np.zeros((t.size, 3)), None, np.full(t.size, t.size), 1.0, 0.015)
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))
     multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))

@@ -54,7 +54,7 @@ from hipmon.calibration import (
 )
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
-from hipmon.interp import interp_rows
+from hipmon.interp import interp_rows, on_grid_as_delivered
 from hipmon.rotation_kernels import multiply_by, rotate_by
 from hipmon.stream import IN_BAND_KINDS, SensorStream
 from hipmon.alerts import AlertEngine, load_rules
@@ -315,36 +315,17 @@ class _Stream:
         return 0.01
 
     def on_grid_as_delivered(self, samples: tuple, grid: np.ndarray, available: np.ndarray,
-                             hold_gap_s: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+                             hold_gap_s: float = np.inf, with_mag: bool = True
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """``on_grid`` for many grid points at once, each with only the first ``available[i]``
         of this sensor's ``samples`` (time_session_s, acc, gyr, mag: the whole stream), those
         it had delivered when ``feed`` put point ``i`` on the grid: the same values bit for
-        bit (``Pipeline.replay``). A point beyond the delivered samples holds the last one."""
+        bit (``Pipeline.replay``). A point beyond the delivered samples holds the last one.
+        ``with_mag`` False: mag is None (a 6D filter does not read it). One compiled pass
+        (``hipmon.interp.on_grid_as_delivered``)."""
         t, a_all, g_all, m_all = samples
-        m = grid.size
-        n_av = np.asarray(available, dtype=np.int64)
-        # the samples around these grid points only (``np.interp`` copies its columns whole): the
-        # same two neighbours for every point, so the same values
-        i0 = max(int(np.searchsorted(t, grid[0], side="right")) - 1, 0) if m else 0
-        i1 = min(int(np.searchsorted(t, grid[-1], side="left")) + 1, t.size) if m else 0
-        ts = t[i0:i1]
-        acc, gyr = interp_rows(grid, ts, a_all[i0:i1]), interp_rows(grid, ts, g_all[i0:i1])
-        mag = None if m_all is None else interp_rows(grid, ts, m_all[i0:i1])
-        last = n_av - 1
-        beyond = grid > t[last]
-        if beyond.any():  # np.interp on the delivered samples alone holds the last of them
-            acc[beyond] = a_all[last[beyond]]
-            if mag is not None:
-                mag[beyond] = m_all[last[beyond]]
-        gyr[beyond] = 0.0
-        j = np.minimum(np.searchsorted(t, grid, side="right"), n_av)
-        lo = np.maximum(j - 1, 0)
-        hi = np.minimum(j, last)
-        step = t[hi] - t[lo]
-        exact = t[lo] == grid
-        gyr[(step > hold_gap_s) & ~exact] = 0.0
-        valid = (j >= 1) & ~beyond & ((step <= 1.5 * self.period()) | exact)
-        return acc, gyr, mag, valid
+        return on_grid_as_delivered(grid, t, a_all, g_all, m_all if with_mag else None, available, hold_gap_s,
+                                    1.5 * self.period())
 
     def on_grid(self, grid: np.ndarray, hold_gap_s: float = np.inf
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
@@ -713,7 +694,7 @@ class Pipeline:
             kc = ks[i0:i0 + chunk_points]
             grid = kc / self.rate_hz
             on_grid = {p: self.streams[sid].on_grid_as_delivered(whole[sid], grid, avail[p][i0:i0 + chunk_points],
-                                                                 self.config.bridge_gap_s)
+                                                                 self.config.bridge_gap_s, self.config.use_mag)
                        for p, sid in zip(self.placements, st.order)}
             ups.append(self._process_inputs(kc, grid, on_grid))
         st.last_grid_s = float(ks[-1] / self.rate_hz)

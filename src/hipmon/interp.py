@@ -92,7 +92,7 @@ def on_grid_as_delivered(grid: np.ndarray, t: np.ndarray, acc: np.ndarray, gyr: 
 
     ``grid`` (M,) s, finite; ``t`` (N,) s strictly increasing; ``acc``, ``gyr``, ``mag`` (N, 3) or
     ``mag`` None; ``available`` (M,) int, 1..N. Returns acc, gyr, mag (M, 3) (mag None without it)
-    and (M,) bool validity, bit for bit what this numpy gives (``hipmon.pipeline._Stream``):
+    and (M,) bool validity, bit for bit what the numpy it replaced gave (tests/test_interp_delivered.py):
 
     - the values are ``np.interp(grid, t, column)`` of every column;
     - beyond the last delivered sample (``grid > t[available - 1]``) acc and mag hold that
@@ -107,53 +107,32 @@ def on_grid_as_delivered(grid: np.ndarray, t: np.ndarray, acc: np.ndarray, gyr: 
     grid = np.ascontiguousarray(grid, dtype=np.float64)
     t = np.ascontiguousarray(t, dtype=np.float64)
     n_av = np.ascontiguousarray(available, dtype=np.int64)
-    m = grid.size
     if t.size == 0:
         raise ValueError("array of sample points is empty")
-    if n_av.shape != grid.shape or (m and (n_av.min() < 1 or n_av.max() > t.size)):
+    if n_av.shape != grid.shape:
+        raise ValueError(f"available must be (M,) like the grid, got {n_av.shape} for {grid.shape}")
+    acc = np.ascontiguousarray(acc, dtype=np.float64)
+    gyr = np.ascontiguousarray(gyr, dtype=np.float64)
+    n_cols = 2 if mag is None else 3
+    mag = acc if mag is None else np.ascontiguousarray(mag, dtype=np.float64)
+    if not acc.shape == gyr.shape == mag.shape == (t.size, 3):
+        raise ValueError(f"samples must be (N, 3) like the times (N,), got {acc.shape}, {gyr.shape}, {mag.shape}"
+                         f" for {t.shape}")
+    out = np.empty((n_cols, grid.size, 3))
+    valid = np.empty(grid.size, dtype=np.bool_)
+    if not _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, float(hold_gap_s), float(max_step_s), out, valid):
         raise ValueError(f"available must be (M,) counts in 1..{t.size}")
-    cols = [np.ascontiguousarray(acc, dtype=np.float64), np.ascontiguousarray(gyr, dtype=np.float64)]
-    if mag is not None:
-        cols.append(np.ascontiguousarray(mag, dtype=np.float64))
-    for c in cols:
-        if c.shape != (t.size, 3):
-            raise ValueError(f"samples must be (N, 3) like the times (N,), got {c.shape} for {t.shape}")
-    out = np.empty((len(cols), m, 3))
-    valid = np.empty(m, dtype=np.bool_)
-    fp3 = cols[2] if mag is not None else cols[0]
-    _as_delivered(grid, t, cols[0], cols[1], fp3, len(cols), n_av, float(hold_gap_s), float(max_step_s), out, valid)
-    return out[0], out[1], (out[2] if mag is not None else None), valid
-
-
-@njit
-def _interp_at(fp, out_row, j_r, n, xv, t):  # pragma: no cover - compiled
-    """``np.interp`` of the three columns of ``fp`` at ``xv``, given ``j_r`` = samples at or before it."""
-    if n == 1 or j_r == 0:
-        for c in range(3):
-            out_row[c] = fp[0, c]
-        return
-    if j_r == n:
-        for c in range(3):
-            out_row[c] = fp[n - 1, c]
-        return
-    j = j_r - 1
-    if t[j] == xv:
-        for c in range(3):
-            out_row[c] = fp[j, c]
-        return
-    for c in range(3):
-        slope = (fp[j + 1, c] - fp[j, c]) / (t[j + 1] - t[j])
-        r = slope * (xv - t[j]) + fp[j, c]
-        if np.isnan(r):
-            r = slope * (xv - t[j + 1]) + fp[j + 1, c]
-            if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
-                r = fp[j, c]
-        out_row[c] = r
+    return out[0], out[1], (out[2] if n_cols == 3 else None), valid
 
 
 @njit
 def _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, hold_gap_s, max_step_s, out, valid):  # pragma: no cover
+    """``on_grid_as_delivered`` into ``out`` (n_cols, M, 3) (acc, gyr, mag) and ``valid`` (M,);
+    False (and ``out`` unfinished) when a count of ``n_av`` is outside 1..N."""
     n = t.shape[0]
+    for i in range(n_av.shape[0]):
+        if n_av[i] < 1 or n_av[i] > n:
+            return False
     j_r = 0  # samples at or before the point (np.searchsorted(t, x, side="right")): walked from the last point's
     if grid.shape[0]:
         lo, hi = 0, n
@@ -172,18 +151,32 @@ def _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, hold_gap_s, max_step_s, 
             j_r -= 1
         last = n_av[i] - 1
         beyond = xv > t[last]
-        if beyond:
-            for c in range(3):
-                out[0, i, c] = acc[last, c]
-                out[1, i, c] = 0.0
-            if n_cols == 3:
+        for k in range(n_cols):
+            fp = acc if k == 0 else (gyr if k == 1 else mag)
+            if beyond:  # the last delivered sample held, the rate zero
                 for c in range(3):
-                    out[2, i, c] = mag[last, c]
-        else:
-            _interp_at(acc, out[0, i], j_r, n, xv, t)
-            _interp_at(gyr, out[1, i], j_r, n, xv, t)
-            if n_cols == 3:
-                _interp_at(mag, out[2, i], j_r, n, xv, t)
+                    out[k, i, c] = 0.0 if k == 1 else fp[last, c]
+            elif n == 1 or j_r == 0:  # np.interp: before the first sample (or one sample), the first
+                for c in range(3):
+                    out[k, i, c] = fp[0, c]
+            elif j_r == n:  # at or after the last sample, the last
+                for c in range(3):
+                    out[k, i, c] = fp[n - 1, c]
+            else:
+                j = j_r - 1  # t[j] <= xv < t[j + 1]
+                if t[j] == xv:
+                    for c in range(3):
+                        out[k, i, c] = fp[j, c]
+                else:  # numpy's arr_interp arithmetic (as _interp_rows)
+                    for c in range(3):
+                        slope = (fp[j + 1, c] - fp[j, c]) / (t[j + 1] - t[j])
+                        r = slope * (xv - t[j]) + fp[j, c]
+                        if np.isnan(r):
+                            r = slope * (xv - t[j + 1]) + fp[j + 1, c]
+                            if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
+                                r = fp[j, c]
+                        out[k, i, c] = r
+        # the delivered neighbours: the rate held to zero across a long gap, and validity
         j = min(j_r, n_av[i])
         lo = max(j - 1, 0)
         hi = min(j, last)
@@ -193,3 +186,4 @@ def _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, hold_gap_s, max_step_s, 
             for c in range(3):
                 out[1, i, c] = 0.0
         valid[i] = j >= 1 and not beyond and (step <= max_step_s or exact)
+    return True

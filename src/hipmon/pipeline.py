@@ -368,8 +368,9 @@ class _Staging:
     """``Pipeline.replay``'s samples per sensor (kept as ``_Stream.add`` keeps them), from sample
     number ``base[sid]`` on, and the grid advances not yet processed."""
 
-    def __init__(self, order: list[str]) -> None:
+    def __init__(self, order: list[str], keep_mag: bool = True) -> None:
         self.order = order
+        self.keep_mag = keep_mag  # False: a 6D filter's staging (no magnetometer samples kept, only checked)
         self.parts: dict[str, list[tuple]] = {sid: [] for sid in order}
         self.base = {sid: 0 for sid in order}
         self.last_before = [-math.inf] * len(order)  # each sensor's newest sample time so far
@@ -391,7 +392,8 @@ class _Staging:
         prev = ps[-1][0][-1] if ps else -math.inf
         if not (t[0] > prev and (t.size < 2 or np.all(np.diff(t) > 0))):
             return False
-        ps.append((t, np.asarray(acc, float), np.asarray(gyr, float), None if mag is None else np.asarray(mag, float)))
+        ps.append((t, np.asarray(acc, float), np.asarray(gyr, float),
+                   None if mag is None or not self.keep_mag else np.asarray(mag, float)))
         return True
 
     def points(self) -> int:
@@ -590,7 +592,7 @@ class Pipeline:
         order = [self.by_placement[p] for p in self.placements]
         col = {sid: j for j, sid in enumerate(order)}
         n_p = len(order)
-        st = _Staging(order)
+        st = _Staging(order, keep_mag=self.config.use_mag)
         ups: list[Update] = []
         wait, rate = self.config.max_wait_s, self.rate_hz
         next_k: int | None = None
@@ -626,7 +628,7 @@ class Pipeline:
                 kept_last[where[got]] = t_last
                 b, sel = run.block, slice(None) if keep.all() else keep
                 if not st.add(sid, t[sel], b.acc_sensor[sel], b.gyr_sensor[sel],
-                              None if b.mag_sensor is None else b.mag_sensor[sel]):
+                              None if b.mag_sensor is None else b.mag_sensor[sel] if st.keep_mag else b.mag_sensor):
                     return None
             # the grid's advances (``_advance`` without the work), in arrival order: after a row
             # whose samples take the newest sample time into a new ADVANCE_STEP_S step, each
@@ -668,7 +670,7 @@ class Pipeline:
         ups.extend(self._staged_grid(st, chunk_points))
         self.next_k = next_k
         self._advanced_step = None if advanced == -math.inf else int(advanced)
-        for j, sid in enumerate(order):  # what ``feed`` would leave in each stream
+        for j, sid in enumerate(order):  # what ``feed`` would leave in each stream (a 6D filter's without mag)
             s = self.streams[sid]
             t, a, g, m = st.arrays(sid)
             s.first_t, s.samples = first_t[j], int(count[j])

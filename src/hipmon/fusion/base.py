@@ -49,6 +49,9 @@ class OrientationFilter(ABC):
     """
 
     family: str = ""
+    #: ``_update`` returns a new C-contiguous float64 array nothing else holds (``update`` may then
+    #: write into it)
+    _owns_output: bool = False
 
     def __init__(self, rate_hz: float, use_mag: bool = False) -> None:
         rate_hz = float(rate_hz)
@@ -84,6 +87,9 @@ class OrientationFilter(ABC):
             return np.zeros((0, 4))
         q = self._update(acc, gyr, mag)
         # One sign convention for everyone: w >= 0 (q and -q are the same rotation).
+        if self._owns_output:  # a new array of this call's own: flipped in place
+            np.negative(q, out=q, where=q[:, :1] < 0)
+            return q
         return np.where(q[:, :1] < 0, -q, q)
 
     def _check(self, acc, gyr, mag):

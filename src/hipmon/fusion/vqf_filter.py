@@ -37,6 +37,7 @@ class VqfFilter(OrientationFilter):
     """
 
     family = "vqf"
+    _owns_output = True  # updateBatch's arrays are new on every call
 
     def __init__(self, rate_hz: float, use_mag: bool = False, **params: Any) -> None:
         super().__init__(rate_hz, use_mag)
@@ -70,7 +71,7 @@ class VqfFilter(OrientationFilter):
                 "mag_disturbed": out["magDistDetected"].astype(bool),
                 "delta_rad": out["delta"],
             }
-        return np.array(q, dtype=float)
+        return np.require(q, dtype=np.float64, requirements="C")  # (VQF's own: already so, not copied)
 
     def state(self) -> dict[str, Any]:
         bias, sigma = self._vqf.getBiasEstimate()

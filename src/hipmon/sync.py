@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from hipmon.jit import njit
+from hipmon.jit import njit, njit_inline
 from hipmon.types import Gap
 
 #: Recommended warm-up after each (re)connect before session times are issued (s).
@@ -119,7 +119,7 @@ def _reset_state(fs: np.ndarray, ist: np.ndarray, keep_drift: bool) -> None:
     ist[_I_RESETS] += 1
 
 
-@njit
+@njit_inline
 def _ingest(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray,
             bins_y: np.ndarray, prm: np.ndarray) -> None:
     """Finite pairs ``i0 <= i < i1`` (at least one; sensor s, arrival s) into the bins: per run of
@@ -185,55 +185,79 @@ def _ingest(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist:
 @njit
 def _update(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray,
             bins_y: np.ndarray, prm: np.ndarray) -> None:
+    """``ClockSync.update`` of the pairs ``i0 <= i < i1`` (sensor s, arrival s): :func:`_update_step`."""
+    _update_step(x, y, i0, i1, fs, ist, bins_x, bins_y, prm)
+
+
+@njit_inline
+def _update_step(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray,
+                 bins_x: np.ndarray, bins_y: np.ndarray, prm: np.ndarray) -> None:
     """``ClockSync.update`` of the pairs ``i0 <= i < i1`` (sensor s, arrival s). Non-finite pairs
-    are left out. Clock-jump checks: at the first pair whose sensor time goes back by more than
-    jump_s, or that arrived more than jump_s before the (possibly stale) map says it was
-    sampled, the pairs before it are ingested, then the map resets (keeping its slope as the
-    prior) and starts again from that pair. ``bins_x`` must have room for i1 - i0 more points."""
+    are left out (:func:`_update_finite` of a copy of the finite ones). ``bins_x`` must have room
+    for i1 - i0 more points."""
     i = i0
     while i < i1 and np.isfinite(x[i]) and np.isfinite(y[i]):
         i += 1
-    if i < i1:  # some pair is not finite: go on with a copy of the finite ones
-        xf = np.empty(i1 - i0)
-        yf = np.empty(i1 - i0)
-        m = 0
-        for i in range(i0, i1):
-            if np.isfinite(x[i]) and np.isfinite(y[i]):
-                xf[m], yf[m] = x[i], y[i]
-                m += 1
-        x, y, i0, i1 = xf, yf, 0, m
+    if i == i1:
+        _update_finite(x, y, i0, i1, fs, ist, bins_x, bins_y, prm)
+        return
+    xf = np.empty(i1 - i0)
+    yf = np.empty(i1 - i0)
+    m = 0
+    for i in range(i0, i1):
+        if np.isfinite(x[i]) and np.isfinite(y[i]):
+            xf[m], yf[m] = x[i], y[i]
+            m += 1
+    _update_finite(xf, yf, 0, m, fs, ist, bins_x, bins_y, prm)
+
+
+@njit_inline
+def _update_finite(x: np.ndarray, y: np.ndarray, i0: int, i1: int, fs: np.ndarray, ist: np.ndarray,
+                   bins_x: np.ndarray, bins_y: np.ndarray, prm: np.ndarray) -> None:
+    """``_update`` of finite pairs. Clock-jump checks: at the first pair whose sensor time goes back
+    by more than jump_s, or that arrived more than jump_s before the (possibly stale) map says it
+    was sampled, the pairs before it are ingested, then the map resets (keeping its slope as the
+    prior) and starts again from that pair."""
     if i1 <= i0:
         return
+    k = i1  # the first pair of a clock jump (i1: none)
     if ist[_I_HAS_X0]:
         back_below = fs[_F_LAST_X] - prm[_P_JUMP]
         has_map = ist[_I_HAS_MAP]
         offset, slope, x0, jump_s = fs[_F_OFFSET], fs[_F_SLOPE], fs[_F_X0], prm[_P_JUMP]
-        for k in range(i0, i1):
-            if x[k] < back_below or (has_map and y[k] < (offset + slope * (x[k] - x0)) - jump_s):
-                if k > i0:
-                    _ingest(x, y, i0, k, fs, ist, bins_x, bins_y, prm)
-                ist[_I_JUMPS] += 1
-                _reset_state(fs, ist, True)
-                i0 = k
+        for i in range(i0, i1):
+            if x[i] < back_below or (has_map and y[i] < (offset + slope * (x[i] - x0)) - jump_s):
+                k = i
                 break
-    _ingest(x, y, i0, i1, fs, ist, bins_x, bins_y, prm)
+    if k > i0:
+        _ingest(x, y, i0, k, fs, ist, bins_x, bins_y, prm)
+    if k < i1:
+        ist[_I_JUMPS] += 1
+        _reset_state(fs, ist, True)
+        _ingest(x, y, k, i1, fs, ist, bins_x, bins_y, prm)
 
 
 @njit
 def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray, prm: np.ndarray) -> None:
     """Refit the map (``ClockSync.clock_map`` when dirty) from the closed bins and the open
-    one: drop the bins older than window_s from the newest point, slope through the lowest
-    points of the first and last thirds (3 refinements, clamped to 1 ± max_drift), offset
-    under every point (or under the last short_offset_s of points, prior slope)."""
+    one: drop the bins older than window_s from the newest point, then :func:`_fit_points` of
+    them in order of sensor time. ``bins_x`` must have room for one more point (the open one is
+    put after the closed ones; bins in insertion order that are already in order, as they are
+    but for out-of-order pairs, are fitted where they are, else a sorted copy)."""
     ist[_I_DIRTY] = 0
     if not ist[_I_HAS_X0]:
         ist[_I_HAS_MAP] = 0
         return
     nb = ist[_I_N_BINS]
     newest = fs[_F_OPEN_X]
+    in_order = True
     for i in range(nb):
         if bins_x[i] > newest:
             newest = bins_x[i]
+        if i and bins_x[i - 1] > bins_x[i]:
+            in_order = False
+    if nb and bins_x[nb - 1] > fs[_F_OPEN_X]:
+        in_order = False
     drop = 0
     while drop < nb and bins_x[drop] < newest - prm[_P_WINDOW]:
         drop += 1
@@ -243,11 +267,12 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
         nb -= drop
         ist[_I_N_BINS] = nb
     n = nb + 1
-    x = np.empty(n)
-    y = np.empty(n)
-    x[:nb] = bins_x[:nb]
-    y[:nb] = bins_y[:nb]
-    x[nb], y[nb] = fs[_F_OPEN_X], fs[_F_OPEN_Y]
+    bins_x[nb], bins_y[nb] = fs[_F_OPEN_X], fs[_F_OPEN_Y]  # past the closed bins: not part of the state
+    if in_order:  # (a stable sort would leave them as they are)
+        _fit_points(bins_x, bins_y, n, fs, ist, prm)
+        return
+    x = bins_x[:n].copy()
+    y = bins_y[:n].copy()
     for i in range(1, n):  # stable insertion sort by x (out-of-order bins are rare)
         xi, yi = x[i], y[i]
         j = i
@@ -255,6 +280,15 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
             x[j], y[j] = x[j - 1], y[j - 1]
             j -= 1
         x[j], y[j] = xi, yi
+    _fit_points(x, y, n, fs, ist, prm)
+
+
+@njit_inline
+def _fit_points(x: np.ndarray, y: np.ndarray, n: int, fs: np.ndarray, ist: np.ndarray, prm: np.ndarray) -> None:
+    """The map through the points ``x[:n]`` (sensor time relative to x0 (s), in order) and
+    ``y[:n]`` (arrival, session s): slope through the lowest points of the first and last thirds
+    (3 refinements, clamped to 1 ± max_drift), offset under every point (or under the last
+    short_offset_s of points, prior slope)."""
     span = x[n - 1] - x[0]
     b_prior = fs[_F_PRIOR]
     b_fit = b_prior
@@ -268,6 +302,7 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
         i2 = 0
         while i2 < n and x[i2] < hi_third:
             i2 += 1
+        p_last, q_last = -1, -1
         for _ in range(3):
             p, r_p = 0, y[0] - b_fit * x[0]
             for i in range(1, i1):
@@ -281,7 +316,10 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
                     q, r_q = i, r
             if x[q] <= x[p]:
                 break
+            if p == p_last and q == q_last:  # b_fit is already their slope: so would the next rounds be
+                break
             b_fit = (y[q] - y[p]) / (x[q] - x[p])
+            p_last, q_last = p, q
     x_from = -np.inf  # the offset is the lowest point from here on
     if fitted and span >= prm[_P_MIN_SPAN]:
         b = b_fit
@@ -322,9 +360,9 @@ def _map_blocks(x: np.ndarray, y: np.ndarray, starts: np.ndarray, out: np.ndarra
     for j in range(first_block, nb):
         a = starts[j]
         e = starts[j + 1] if j + 1 < nb else n
-        if ist[_I_N_BINS] + (e - a) > bins_x.size:
+        if ist[_I_N_BINS] + (e - a) + 1 > bins_x.size:  # the block's points and _fit's open one
             return j, _NEED_ROOM
-        _update(x, y, a, e, fs, ist, bins_x, bins_y, prm)
+        _update_step(x, y, a, e, fs, ist, bins_x, bins_y, prm)
         if ist[_I_DIRTY]:
             _fit(fs, ist, bins_x, bins_y, prm)
         if not ist[_I_HAS_MAP]:
@@ -481,12 +519,13 @@ class ClockSync:
             if status == _NO_MAP:
                 raise RuntimeError("ClockSync has no pairs yet: call update() first")
             end = int(starts[j + 1]) if j + 1 < starts.size else x.size
-            self._make_room(max(end - int(starts[j]), 0))
+            self._make_room(max(end - int(starts[j]), 0) + 1)
 
     # ------------------------------------------------------------------ output
     def clock_map(self) -> ClockMap | None:
         """The current map (None before the first pair)."""
         if self._ist[_I_DIRTY]:
+            self._make_room(1)
             _fit(self._fs, self._ist, self._bins_x, self._bins_y, self._prm)
         return self._map
 

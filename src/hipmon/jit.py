@@ -18,21 +18,12 @@ from typing import Any, Callable
 
 import numba
 
-__all__ = ["njit", "njit_inline", "warm_up"]
+__all__ = ["njit", "warm_up"]
 
 
 def njit(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``numba.njit`` with the project's settings: cached, no fastmath (IEEE order kept), nogil."""
     return numba.njit(cache=True, nogil=True, fastmath=False)(fn)
-
-
-def njit_inline(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A helper of compiled kernels that numba inlines into each kernel calling it (``inline="always"``:
-    no call and its overhead, e.g. for a step run once per notification). Not a kernel of its own
-    (from Python it runs as Python): its callers are compiled and cached with it."""
-    from numba.extending import register_jitable
-
-    return register_jitable(inline="always")(fn)
 
 
 _warm = False

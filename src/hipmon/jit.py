@@ -31,12 +31,12 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, rotation_kernels, stream,
-                        sync, walk_kernels)
+    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, pipeline_kernels,
+                        rotation_kernels, stream, sync, walk_kernels)
     from hipmon.codecs import movesense
 
     modules = (sync, event_kernels, interp, movesense, heading_kernels, kinematics_kernels, rotation_kernels,
-               walk_kernels, stream)
+               walk_kernels, stream, pipeline_kernels)
     return [f for m in modules for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
@@ -92,6 +92,10 @@ def warm_up() -> None:
     from hipmon.interp import on_grid_as_delivered
 
     on_grid_as_delivered(t, t, np.zeros((t.size, 3)), np.zeros((t.size, 3)), None, np.full(t.size, t.size), 1.0, 0.015)
+    from hipmon.pipeline_kernels import grid_advances
+
+    grid_advances(np.zeros(t.size, np.int64), np.ones(t.size, np.int64), t, -np.inf, 0.1, np.zeros(1, np.int64),
+                  np.zeros(1), np.empty((t.size, 1), np.int64), np.empty((t.size, 1)))
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))
     multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))

@@ -55,6 +55,7 @@ from hipmon.calibration import (
 from hipmon.fusion.preprocess import REST_TH_ACC_M_S2, REST_TH_GYR_DPS
 from hipmon.heading import HeadingConfig, HeadingTracker
 from hipmon.interp import interp_rows, on_grid_as_delivered
+from hipmon.pipeline_kernels import grid_advances
 from hipmon.rotation_kernels import multiply_by, rotate_by
 from hipmon.stream import IN_BAND_KINDS, SensorStream
 from hipmon.alerts import AlertEngine, load_rules
@@ -637,18 +638,15 @@ class Pipeline:
             if not rows.size:
                 continue
             js, lasts = sensor_of[rows], kept_last[rows]
-            steps = np.floor(lasts / ADVANCE_STEP_S)
-            before = np.maximum.accumulate(np.concatenate([[advanced], steps]))
-            advances = np.flatnonzero(steps > before[:-1])
-            advanced = float(before[-1])
-            mine = js[:, None] == np.arange(n_p)  # (R, placements): row r is sensor j's
-            counts_then = count + np.cumsum(np.where(mine, kept_n[rows, None], 0), axis=0)
-            newest_row = np.maximum.accumulate(np.where(mine, np.arange(rows.size)[:, None], -1), axis=0)
-            last_then = np.where(newest_row >= 0, lasts[newest_row], np.array(st.last_before))
+            last_now = np.array(st.last_before, dtype=float)
+            counts_adv, lasts_adv = np.empty((rows.size, n_p), np.int64), np.empty((rows.size, n_p))
+            n_adv, advanced = grid_advances(js, kept_n[rows], lasts, float(advanced), ADVANCE_STEP_S, count, last_now,
+                                            counts_adv, lasts_adv)
+            counts_adv, lasts_adv = counts_adv[:n_adv], lasts_adv[:n_adv]
             # at each advance once every sensor has delivered: the grid up to the slowest sensor,
             # or ``max_wait_s`` behind the newest
-            ready = counts_then[advances].all(axis=1)
-            last_adv = np.where(ready[:, None], last_then[advances], 0.0)
+            ready = counts_adv.all(axis=1)
+            last_adv = np.where(ready[:, None], lasts_adv, 0.0)
             newest, horizon = last_adv.max(axis=1), last_adv.min(axis=1)
             horizon = np.where(newest - horizon > wait, newest - wait, horizon)
             k_ends = np.floor(horizon * rate + 1e-9).astype(np.int64)
@@ -661,10 +659,9 @@ class Pipeline:
                 reach = np.maximum.accumulate(np.concatenate([[next_k - 1], k_ends[a0:]]))
                 on = np.flatnonzero(k_ends[a0:] > reach[:-1])
                 if on.size:
-                    st.schedule.append((reach[on] + 1, k_ends[a0 + on], counts_then[advances[a0 + on]]))
+                    st.schedule.append((reach[on] + 1, k_ends[a0 + on], counts_adv[a0 + on]))
                 next_k = int(reach[-1]) + 1
-            count = counts_then[-1]
-            st.last_before = last_then[-1].tolist()
+            st.last_before = last_now.tolist()
             if st.points() >= chunk_points:
                 ups.extend(self._staged_grid(st, chunk_points))
         ups.extend(self._staged_grid(st, chunk_points))

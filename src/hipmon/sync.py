@@ -86,7 +86,8 @@ _I_DIRTY = 4  # 1 when a bin closed since the last fit: refit before mapping
 _I_N_BINS = 5  # closed bins held in bins_x / bins_y (insertion order)
 _I_RESETS = 6  # explicit and automatic resets
 _I_JUMPS = 7  # automatic resets (clock jumps)
-_N_I = 8
+_I_IN_ORDER = 8  # 1 when the closed bins are in order of x (no bins_x[i - 1] > bins_x[i])
+_N_I = 9
 # parameters ``prm`` (float64)
 _P_WINDOW = 0
 _P_BIN = 1
@@ -119,6 +120,7 @@ def _reset_state(fs: np.ndarray, ist: np.ndarray, keep_drift: bool) -> None:
     ist[_I_HAS_MAP] = 0
     ist[_I_DIRTY] = 1
     ist[_I_RESETS] += 1
+    ist[_I_IN_ORDER] = 1
 
 
 @njit
@@ -135,15 +137,14 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
         ist[_I_HAS_MAP] = 0
         return
     nb = ist[_I_N_BINS]
-    newest = fs[_F_OPEN_X]
-    in_order = True
-    for i in range(nb):
-        if bins_x[i] > newest:
-            newest = bins_x[i]
-        if i and bins_x[i - 1] > bins_x[i]:
-            in_order = False
-    if nb and bins_x[nb - 1] > fs[_F_OPEN_X]:
-        in_order = False
+    open_x = fs[_F_OPEN_X]
+    if ist[_I_IN_ORDER]:  # the newest point: the open one or the last closed bin
+        newest = bins_x[nb - 1] if nb and bins_x[nb - 1] > open_x else open_x
+    else:
+        newest = open_x
+        for i in range(nb):
+            if bins_x[i] > newest:
+                newest = bins_x[i]
     drop = 0
     while drop < nb and bins_x[drop] < newest - prm[_P_WINDOW]:
         drop += 1
@@ -152,6 +153,13 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
             bins_x[i], bins_y[i] = bins_x[i + drop], bins_y[i + drop]
         nb -= drop
         ist[_I_N_BINS] = nb
+    if not ist[_I_IN_ORDER]:  # may be in order again without the dropped bins
+        ist[_I_IN_ORDER] = 1
+        for i in range(1, nb):
+            if bins_x[i - 1] > bins_x[i]:
+                ist[_I_IN_ORDER] = 0
+                break
+    in_order = ist[_I_IN_ORDER] and not (nb and bins_x[nb - 1] > open_x)
     n = nb + 1
     bins_x[nb], bins_y[nb] = fs[_F_OPEN_X], fs[_F_OPEN_Y]  # past the closed bins: not part of the state
     x, y = bins_x, bins_y  # in order: the stable sort would leave them as they are
@@ -172,12 +180,20 @@ def _fit(fs: np.ndarray, ist: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray
     if fitted:
         lo_third = x[0] + span / 3  # first third: x <= this (i < i1), last: x >= hi_third (i >= i2)
         hi_third = x[n - 1] - span / 3
-        i1 = 0
-        while i1 < n and x[i1] <= lo_third:
-            i1 += 1
-        i2 = 0
-        while i2 < n and x[i2] < hi_third:
-            i2 += 1
+        i1, hi = 0, n  # (by bisection: the points are in order)
+        while i1 < hi:
+            mid = (i1 + hi) // 2
+            if x[mid] <= lo_third:
+                i1 = mid + 1
+            else:
+                hi = mid
+        i2, hi = 0, n
+        while i2 < hi:
+            mid = (i2 + hi) // 2
+            if x[mid] < hi_third:
+                i2 = mid + 1
+            else:
+                hi = mid
         p_last, q_last = -1, -1
         for _ in range(3):
             p, r_p = 0, y[0] - b_fit * x[0]
@@ -312,7 +328,7 @@ def _map_blocks(x: np.ndarray, y: np.ndarray, starts: np.ndarray, out: np.ndarra
                     if k_r < fs[_F_OPEN_Y] - b * fs[_F_OPEN_X]:
                         fs[_F_OPEN_X], fs[_F_OPEN_Y] = k_xr, k_y
                 elif bin_id > ist[_I_OPEN_BIN]:
-                    m = ist[_I_N_BINS]
+                    m = ist[_I_N_BINS]  # (the open bin is newer than every closed one: still in order)
                     bins_x[m], bins_y[m] = fs[_F_OPEN_X], fs[_F_OPEN_Y]
                     ist[_I_N_BINS] = m + 1
                     ist[_I_OPEN_BIN] = bin_id
@@ -320,6 +336,8 @@ def _map_blocks(x: np.ndarray, y: np.ndarray, starts: np.ndarray, out: np.ndarra
                     ist[_I_DIRTY] = 1
                 else:  # an older bin (out-of-order pair): keep it as its own point
                     m = ist[_I_N_BINS]
+                    if m and bins_x[m - 1] > k_xr:
+                        ist[_I_IN_ORDER] = 0
                     bins_x[m], bins_y[m] = k_xr, k_y
                     ist[_I_N_BINS] = m + 1
                     ist[_I_DIRTY] = 1

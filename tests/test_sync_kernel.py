@@ -235,6 +235,8 @@ def ref_state(s: ReferenceClockSync) -> dict:
 
 def new_state(s: ClockSync) -> dict:
     fs, ist, n = s._fs, s._ist, int(s._ist[S._I_N_BINS])
+    if ist[S._I_IN_ORDER]:  # _fit trusts the flag: the closed bins are in order whenever it is set
+        assert not (np.diff(s._bins_x[:n]) < 0).any()
     return dict(x0=_bits(fs[S._F_X0]) if ist[S._I_HAS_X0] else None,
                 open=(int(ist[S._I_OPEN_BIN]), _bits(fs[S._F_OPEN_X]), _bits(fs[S._F_OPEN_Y])) if ist[S._I_HAS_OPEN] else None,
                 last_x=_bits(fs[S._F_LAST_X]), bins=[(_bits(a), _bits(b)) for a, b in zip(s._bins_x[:n], s._bins_y[:n])],

@@ -396,7 +396,7 @@ class ClockSync:
         ``jump_s``, means the sensor clock jumped: the map resets itself.
 
     The state is held in small arrays updated by compiled kernels (``_map_blocks``, ``_fit``,
-    ``_map_blocks``), shared by the live path and :meth:`map_blocks`.
+    ``_reset_state``), shared by the live path and :meth:`map_blocks`.
     """
 
     def __init__(

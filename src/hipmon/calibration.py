@@ -588,11 +588,14 @@ def gravity_tracking_error_deg(acc_sensor: np.ndarray, gyr_sensor: np.ndarray, r
     k = min(dt / tau_s, 1.0)
     g = a[0].copy()
     err2 = 0.0
-    for i in range(a.shape[0]):
-        g = g + dt * np.cross(g, w[i]) + k * (a[i] - g)
-        g /= np.linalg.norm(g)
-        c = min(1.0, max(-1.0, float(g @ a[i])))
-        err2 += np.arccos(c) ** 2
+    norm, arccos, array = np.linalg.norm, np.arccos, np.array
+    for a_i, (w0, w1, w2) in zip(a, w.tolist()):
+        g0, g1, g2 = g.tolist()
+        # g × ω_i as np.cross takes it (the same products and differences), without its overhead
+        g = g + dt * array((g1 * w2 - g2 * w1, g2 * w0 - g0 * w2, g0 * w1 - g1 * w0)) + k * (a_i - g)
+        g /= norm(g)
+        c = min(1.0, max(-1.0, float(g @ a_i)))
+        err2 += arccos(c) ** 2
     return float(np.degrees(np.sqrt(err2 / max(a.shape[0], 1))))
 
 

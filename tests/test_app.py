@@ -275,8 +275,10 @@ def test_record_from_the_window_on_the_emulated_chain(qtbot, tmp_path):
     assert all(s.battery_pct is not None for s in sensors), sensors
     assert win.sensor_table.item(0, 4).text().endswith(" ms") and win.sensor_table.item(0, 5).text().endswith(" %")
     qtbot.mouseClick(win.record_button, QtCore.Qt.MouseButton.LeftButton)
-    assert run_until(qtbot, win, lambda: state.recording() is None, 30.0)
-    assert "Record" in win.record_button.text() and "saved" in state.message()
+    # the runner thread clears the recording, then says "saved": wait for both (a loaded machine)
+    assert run_until(qtbot, win, lambda: state.recording() is None and "saved" in state.message(), 30.0), \
+        state.message()
+    assert run_until(qtbot, win, lambda: "Record" in win.record_button.text(), 10.0)
     runner.stop()
     with SessionReader(path) as reader:
         assert {s.placement for s in reader.sensors.values()} == {"pelvis", "left_thigh", "right_thigh"}

@@ -5,11 +5,11 @@ decode from one buffer) gives what feeding the items one at a time gives."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _recording_files import copy_in_encoding
 
 from hipmon.recording import SessionReader, SessionWriter
 from hipmon.recording._common import DamagedFileError
@@ -112,21 +112,7 @@ def test_a_utf16_file_reads_the_same(tmp_path):
     """hipmon writes UTF-8 files, where SQLite concatenates the payload BLOBs byte for byte; a
     file in another text encoding goes through hex and reads the same."""
     src = _mixed_file(tmp_path / "m.hipmon")
-    dst = tmp_path / "u16.hipmon"
-    old = sqlite3.connect(src)
-    new = sqlite3.connect(dst)
-    new.execute("PRAGMA encoding = 'UTF-16le'")
-    for (sql,) in old.execute("SELECT sql FROM sqlite_master WHERE type='table'"):
-        new.execute(sql)
-    for (table,) in old.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-        rows = old.execute(f"SELECT * FROM {table}").fetchall()
-        if rows:
-            new.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
-    for pragma in ("application_id", "user_version"):
-        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
-    new.commit()
-    new.close()
-    old.close()
+    dst = copy_in_encoding(src, tmp_path / "u16.hipmon", "UTF-16le")
     with SessionReader(dst) as r, SessionReader(src) as r0:
         assert r._con.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
         assert _blocks_items(r, rows=50, events=True) == _blocks_items(r0, events=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _recording_files import copy_in_encoding
 
 from hipmon.recording import SessionReader, SessionWriter, reader as reader_mod
 from hipmon.recording._common import RecordingError
@@ -158,20 +159,7 @@ def test_a_utf16_file_reads_the_same(tmp_path, monkeypatch, encoding):
     """The single pass through hex (a file in another text encoding) == the UTF-8 file's."""
     monkeypatch.setattr(reader_mod, "READ_WINDOW", 9)
     src = _random_file(tmp_path / "m.hipmon", 2)
-    dst = tmp_path / "u16.hipmon"
-    old, new = sqlite3.connect(src), sqlite3.connect(dst)
-    new.execute(f"PRAGMA encoding = '{encoding}'")
-    for (sql,) in old.execute("SELECT sql FROM sqlite_master WHERE type='table'"):
-        new.execute(sql)
-    for (table,) in old.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-        rows = old.execute(f"SELECT * FROM {table}").fetchall()
-        if rows:
-            new.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
-    for pragma in ("application_id", "user_version"):
-        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
-    new.commit()
-    new.close()
-    old.close()
+    dst = copy_in_encoding(src, tmp_path / "u16.hipmon", encoding)
     with SessionReader(dst) as r, SessionReader(src) as r0:
         assert r._con.execute("PRAGMA encoding").fetchone()[0] == encoding
         assert _items(r.item_blocks(rows=50, events=True)) == _items(r0.item_blocks(events=True))

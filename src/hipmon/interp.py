@@ -11,6 +11,7 @@ other side when that is NaN), so the values are the same bits as before.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from hipmon.jit import njit
 
@@ -76,13 +77,20 @@ def _interp_rows(x, xp, fp, out):  # pragma: no cover - compiled
                 out[i, c] = fp[j, c]
             continue
         for c in range(cols):
-            slope = (fp[j + 1, c] - fp[j, c]) / (xp[j + 1] - xp[j])
-            r = slope * (xv - xp[j]) + fp[j, c]
-            if np.isnan(r):
-                r = slope * (xv - xp[j + 1]) + fp[j + 1, c]
-                if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
-                    r = fp[j, c]
-            out[i, c] = r
+            out[i, c] = _between(xp[j], xp[j + 1], fp[j, c], fp[j + 1, c], xv)
+
+
+@register_jitable(inline="always")
+def _between(x0, x1, f0, f1, xv):  # pragma: no cover - compiled into its callers
+    """numpy's ``arr_interp`` between samples (x0, f0) and (x1, f1), x0 < xv < x1: ``slope * (xv -
+    x0) + f0``, the other side when that is NaN, and f0 when both sides are equal and still NaN."""
+    slope = (f1 - f0) / (x1 - x0)
+    r = slope * (xv - x0) + f0
+    if np.isnan(r):
+        r = slope * (xv - x1) + f1
+        if np.isnan(r) and f0 == f1:
+            r = f0
+    return r
 
 
 def on_grid_as_delivered(grid: np.ndarray, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, mag: np.ndarray | None,
@@ -167,15 +175,9 @@ def _as_delivered(grid, t, acc, gyr, mag, n_cols, n_av, hold_gap_s, max_step_s, 
                 if t[j] == xv:
                     for c in range(3):
                         out[k, i, c] = fp[j, c]
-                else:  # numpy's arr_interp arithmetic (as _interp_rows)
+                else:
                     for c in range(3):
-                        slope = (fp[j + 1, c] - fp[j, c]) / (t[j + 1] - t[j])
-                        r = slope * (xv - t[j]) + fp[j, c]
-                        if np.isnan(r):
-                            r = slope * (xv - t[j + 1]) + fp[j + 1, c]
-                            if np.isnan(r) and fp[j, c] == fp[j + 1, c]:
-                                r = fp[j, c]
-                        out[k, i, c] = r
+                        out[k, i, c] = _between(t[j], t[j + 1], fp[j, c], fp[j + 1, c], xv)
         # the delivered neighbours: the rate held to zero across a long gap, and validity
         j = min(j_r, n_av[i])
         lo = max(j - 1, 0)

@@ -1,10 +1,10 @@
-"""``rotation_kernels`` = ``rotations.rotate``/``multiply`` broadcast over rows, bit for bit."""
+"""``rotation_kernels`` = ``rotations.rotate``/``multiply`` broadcast over rows, and the strapdown chain, bit for bit."""
 
 import numpy as np
 import pytest
 
 from hipmon import rotations as rot
-from hipmon.rotation_kernels import multiply_by, rotate_by
+from hipmon.rotation_kernels import chain, multiply_by, rotate_by
 
 
 def _bits(a):
@@ -34,3 +34,36 @@ def test_shapes_are_checked():
         rotate_by(np.array([1.0, 0, 0, 0]), np.zeros((4, 4)))
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
         multiply_by(np.zeros((4, 3)), np.array([1.0, 0, 0, 0]))
+
+
+def _chain_reference(q0, steps):
+    """``rotations.integrate_gyr``'s recursion as it was (numpy, one row at a time)."""
+    out = np.empty((steps.shape[0] + 1, 4))
+    out[0] = q = q0
+    for i in range(steps.shape[0]):
+        q = rot.multiply(q, steps[i])
+        out[i + 1] = q
+    return out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_chain_is_the_strapdown_recursion_bit_for_bit(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(0, 3000))
+    q0 = rot.normalize(rng.normal(size=4))
+    gyr = rng.normal(0, 10.0 ** rng.uniform(-3, 1), (n, 3))
+    steps = rot.from_rotvec(gyr * float(rng.choice([1 / 52, 1 / 104, 1 / 208])))
+    if seed % 3 == 0 and n:  # not unit: the chain multiplies, it does not renormalise
+        steps = steps * rng.uniform(0.9, 1.1, (n, 1))
+    assert np.array_equal(_bits(chain(q0, steps)), _bits(_chain_reference(q0, steps)))
+    # and integrate_gyr, which uses it, turns a constant rate into the closed-form rotation
+    w = np.array([0.3, -0.2, 0.5])
+    q = rot.integrate_gyr(q0, np.tile(w, (400, 1)), 0.01)
+    assert np.allclose(q[-1], rot.normalize(rot.multiply(q0, rot.from_rotvec(4.0 * w))), atol=1e-12)
+
+
+def test_chain_shapes_are_checked():
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        chain(np.array([1.0, 0, 0, 0]), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"\(4,\)"):
+        chain(np.zeros(3), np.zeros((4, 4)))

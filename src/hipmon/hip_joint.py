@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipmon import rotations as rot
+from hipmon.jit import njit
 
 
 @dataclass
@@ -83,6 +84,18 @@ def lever_arm_matrices(gyr_sensor: np.ndarray, rate_hz: float) -> np.ndarray:
     return skew_matrices(w_dot) + sw @ sw
 
 
+@njit
+def _fill_design(m_p, m_t, r, design):  # pragma: no cover - compiled
+    """``design`` (3M, 6) = ``concatenate([m_p, -einsum("ij,njk->nik", r, m_t)], 2).reshape(3M, 6)`` for
+    ``m_p``, ``m_t`` (M, 3, 3) and ``r`` (3, 3): the same products and sums (j in order), bit for bit."""
+    for n in range(m_p.shape[0]):
+        for i in range(3):
+            row = 3 * n + i
+            for k in range(3):
+                design[row, k] = m_p[n, i, k]
+                design[row, 3 + k] = -(r[i, 0] * m_t[n, 0, k] + r[i, 1] * m_t[n, 1, k] + r[i, 2] * m_t[n, 2, k])
+
+
 def fit_relative_orientation(
     acc_pelvis: np.ndarray,
     gyr_pelvis: np.ndarray,
@@ -121,10 +134,13 @@ def fit_relative_orientation(
     m_t = a_t @ lever_arm_matrices(w_t, rate_hz)
     m = y_p.shape[0]
 
+    m_p, m_t = np.ascontiguousarray(m_p), np.ascontiguousarray(m_t)
+    design = np.empty((3 * m, 6))
+
     def solve_lever_arms(rotvec: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = rot.multiply(rot.from_rotvec(rotvec), q0)
         r = rot.matrix(q)
-        design = np.concatenate([m_p, -np.einsum("ij,njk->nik", r, m_t)], axis=2).reshape(3 * m, 6)
+        _fill_design(m_p, m_t, np.ascontiguousarray(r), design)  # [m_p, -r m_t] per sample, rows (n, i)
         rhs = (y_t @ r.T - y_p).reshape(-1)
         x, *_ = np.linalg.lstsq(design, rhs, rcond=None)
         return design @ x - rhs, x, q

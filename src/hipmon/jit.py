@@ -31,12 +31,12 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import (event_kernels, heading_kernels, interp, kinematics_kernels, pipeline_kernels,
+    from hipmon import (event_kernels, heading_kernels, hip_joint, interp, kinematics_kernels, pipeline_kernels,
                         rotation_kernels, stream, sync, walk_kernels)
     from hipmon.codecs import movesense
 
     modules = (sync, event_kernels, interp, movesense, heading_kernels, kinematics_kernels, rotation_kernels,
-               walk_kernels, stream, pipeline_kernels)
+               walk_kernels, stream, pipeline_kernels, hip_joint)
     return [f for m in modules for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
@@ -68,7 +68,7 @@ def warm_up() -> None:
               file=sys.stderr, flush=True)
     from hipmon import event_kernels as ek
     from hipmon.interp import interp_rows
-    from hipmon.rotation_kernels import multiply_by, rotate_by
+    from hipmon.rotation_kernels import chain, multiply_by, rotate_by
     from hipmon.codecs import movesense
     from hipmon.sync import ClockSync
 
@@ -98,6 +98,10 @@ def warm_up() -> None:
                   np.zeros(1), np.empty((t.size, 1), np.int64), np.empty((t.size, 1)))
     rotate_by(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 3)))
     multiply_by(np.zeros((t.size, 4)), np.array([1.0, 0.0, 0.0, 0.0]))
+    chain(np.array([1.0, 0.0, 0.0, 0.0]), np.zeros((t.size, 4)))  # a calibration's strapdown and hip-joint fit
+    from hipmon.hip_joint import _fill_design
+
+    _fill_design(np.zeros((1, 3, 3)), np.zeros((1, 3, 3)), np.eye(3), np.empty((3, 6)))
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     z = np.zeros(1, np.int64)
     movesense._gsp_run(np.frombuffer(bytes(8), np.uint8), z, z, z, 0, 99, 155, 28, np.ones(2), 1.0, 1.0,

@@ -13,7 +13,7 @@ from numba.extending import register_jitable
 
 from hipmon.jit import njit
 
-__all__ = ["rotate_by", "multiply_by", "quat_multiply", "quat_rotate"]
+__all__ = ["rotate_by", "multiply_by", "chain", "quat_multiply", "quat_rotate"]
 
 
 @register_jitable
@@ -52,6 +52,27 @@ def multiply_by(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     out = np.empty(p.shape)
     _multiply_rows(p, np.asarray(q, dtype=np.float64), out)
     return out
+
+
+def chain(q0: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Orientations (N + 1, 4): ``q0`` (4,), then each times the next of ``steps`` (N, 4):
+    ``out[i + 1] = rotations.multiply(out[i], steps[i])`` (the strapdown recursion), bit for bit."""
+    steps = np.ascontiguousarray(steps, dtype=np.float64)
+    q0 = np.asarray(q0, dtype=np.float64)
+    if steps.ndim != 2 or steps.shape[1] != 4 or q0.shape != (4,):
+        raise ValueError(f"chain: q0 must be (4,) and steps (N, 4), not {q0.shape} and {steps.shape}")
+    out = np.empty((steps.shape[0] + 1, 4))
+    _chain_rows(q0, steps, out)
+    return out
+
+
+@njit
+def _chain_rows(q0, steps, out):  # pragma: no cover - compiled
+    w, x, y, z = q0[0], q0[1], q0[2], q0[3]
+    out[0, 0], out[0, 1], out[0, 2], out[0, 3] = w, x, y, z
+    for i in range(steps.shape[0]):
+        w, x, y, z = quat_multiply(w, x, y, z, steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3])
+        out[i + 1, 0], out[i + 1, 1], out[i + 1, 2], out[i + 1, 3] = w, x, y, z
 
 
 @njit

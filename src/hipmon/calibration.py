@@ -44,6 +44,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from hipmon import rotations as rot
+from hipmon.jit import njit
 from hipmon.types import PLACEMENTS
 
 GRAVITY_M_S2 = 9.81
@@ -583,20 +584,32 @@ def gravity_tracking_error_deg(acc_sensor: np.ndarray, gyr_sensor: np.ndarray, r
 
     a = low_pass(np.asarray(acc_sensor, float), rate_hz, 2.0)
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
-    w = np.asarray(gyr_sensor, float) * float(handedness)
+    w = np.ascontiguousarray(np.asarray(gyr_sensor, float) * float(handedness))
     dt = 1.0 / rate_hz
-    k = min(dt / tau_s, 1.0)
-    g = a[0].copy()
+    return float(np.degrees(_tracking_rms_rad(np.ascontiguousarray(a), w, dt, min(dt / tau_s, 1.0))))
+
+
+@njit
+def _tracking_rms_rad(a, w, dt, k):  # pragma: no cover - compiled
+    """The loop of ``gravity_tracking_error_deg``: unit directions ``a`` (N, 3), rates ``w`` (N, 3)
+    rad/s; RMS angle (rad). Each norm and dot product summed x, y, z in order (numpy's BLAS
+    may pair them otherwise: the last bit may differ from a numpy loop, and from machine to machine)."""
+    n = a.shape[0]
+    if n == 0:
+        return 0.0
+    g0, g1, g2 = a[0, 0], a[0, 1], a[0, 2]
     err2 = 0.0
-    norm, arccos, array = np.linalg.norm, np.arccos, np.array
-    for a_i, (w0, w1, w2) in zip(a, w.tolist()):
-        g0, g1, g2 = g.tolist()
-        # g × ω_i as np.cross takes it (the same products and differences), without its overhead
-        g = g + dt * array((g1 * w2 - g2 * w1, g2 * w0 - g0 * w2, g0 * w1 - g1 * w0)) + k * (a_i - g)
-        g /= norm(g)
-        c = min(1.0, max(-1.0, float(g @ a_i)))
-        err2 += arccos(c) ** 2
-    return float(np.degrees(np.sqrt(err2 / max(a.shape[0], 1))))
+    for i in range(n):
+        w0, w1, w2 = w[i, 0], w[i, 1], w[i, 2]
+        a0, a1, a2 = a[i, 0], a[i, 1], a[i, 2]
+        # g <- g + dt (g x w) + k (a - g), then normalised
+        c0, c1, c2 = g1 * w2 - g2 * w1, g2 * w0 - g0 * w2, g0 * w1 - g1 * w0
+        g0, g1, g2 = g0 + dt * c0 + k * (a0 - g0), g1 + dt * c1 + k * (a1 - g1), g2 + dt * c2 + k * (a2 - g2)
+        norm = np.sqrt(g0 * g0 + g1 * g1 + g2 * g2)
+        g0, g1, g2 = g0 / norm, g1 / norm, g2 / norm
+        c = min(1.0, max(-1.0, g0 * a0 + g1 * a1 + g2 * a2))
+        err2 += np.arccos(c) ** 2
+    return np.sqrt(err2 / n)
 
 
 def _swap_and_mirror_checks(acc_sensor, gyr_sensor, q_stand, q_global_earth_axis, standing, movement, rate_hz,

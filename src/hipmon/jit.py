@@ -31,12 +31,12 @@ _warm = False
 
 def _kernels() -> list[Any]:
     """Every compiled kernel of hipmon (the module-level numba dispatchers)."""
-    from hipmon import (event_kernels, heading_kernels, hip_joint, interp, kinematics_kernels, pipeline_kernels,
-                        rotation_kernels, stream, sync, walk_kernels)
+    from hipmon import (calibration, event_kernels, heading_kernels, hip_joint, interp, kinematics_kernels,
+                        pipeline_kernels, rotation_kernels, stream, sync, walk_kernels)
     from hipmon.codecs import movesense
 
     modules = (sync, event_kernels, interp, movesense, heading_kernels, kinematics_kernels, rotation_kernels,
-               walk_kernels, stream, pipeline_kernels, hip_joint)
+               walk_kernels, stream, pipeline_kernels, hip_joint, calibration)
     return [f for m in modules for f in vars(m).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
 
 
@@ -102,6 +102,9 @@ def warm_up() -> None:
     from hipmon.hip_joint import _fill_design
 
     _fill_design(np.zeros((1, 3, 3)), np.zeros((1, 3, 3)), np.eye(3), np.empty((3, 6)))
+    from hipmon.calibration import _tracking_rms_rad
+
+    _tracking_rms_rad(np.ones((2, 3)), np.zeros((2, 3)), 0.01, 0.01)
     movesense._gsp_values(np.zeros((1, 24), np.uint8), 2, 1, np.ones(2), np.empty((1, 1, 2, 3)), np.empty(1, bool))
     z = np.zeros(1, np.int64)
     movesense._gsp_run(np.frombuffer(bytes(8), np.uint8), z, z, z, 0, 99, 155, 28, np.ones(2), 1.0, 1.0,

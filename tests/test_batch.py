@@ -211,3 +211,44 @@ def test_local_cluster_started_while_hashing_and_closed(sessions, tmp_path, monk
     r2 = run_batch(sessions, tmp_path / "local", jobs=2, scheduler="local")
     assert started == [2] and r2.analysed == 0 and r2.cached == 4  # nothing new: no cluster
     assert mp.active_children() == []
+
+
+def test_process_pool_started_while_hashing_and_closed(sessions, tmp_path, monkeypatch):
+    """``jobs=2``: the pool's worker starts (and loads hipmon's kernels) before the files are
+    hashed, only when some file is new or changed; it is closed by the batch, also when hashing
+    then finds nothing to do (a file touched, its content unchanged); no process left behind."""
+    import os
+
+    import psutil
+
+    from hipmon import batch
+
+    started = []
+    real = batch._Pool
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, workers):
+            started.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(batch, "_Pool", Counting)
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+
+    def left():
+        return [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+
+    out = tmp_path / "pool"
+    r = run_batch(sessions, out, jobs=2)
+    assert started == [1] and r.analysed == 4 and r.failed == 1 and left() == []
+    r2 = run_batch(sessions, out, jobs=2)  # unchanged files: no pool
+    assert started == [1] and r2.analysed == 0 and r2.cached == 4
+    touched = sessions / "athlete1" / "walk.hipmon"
+    st = touched.stat()
+    os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a new mtime, the same bytes
+    try:
+        r3 = run_batch(sessions, out, jobs=2)
+        assert started == [1, 1] and r3.analysed == 0 and r3.cached == 4 and left() == []
+    finally:
+        os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns))

@@ -431,8 +431,9 @@ def _cached_meta(out: Path, key: str) -> dict[str, Any] | None:
 
 
 def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any,
-             done: Callable[[SessionRecord, dict], None]) -> None:
-    """Run ``run_one(*args)`` for every task: in this process (jobs 1), a process pool, or Dask."""
+             done: Callable[[SessionRecord, dict], None], started: "_Pool | None" = None) -> None:
+    """Run ``run_one(*args)`` for every task: in this process (jobs 1), a process pool (``started``
+    by ``run_batch`` while it hashed, or started here), or Dask."""
     if not tasks:
         return
     if scheduler is not None:
@@ -442,7 +443,6 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
         for rec, args in tasks:
             done(rec, run_one(*args))
         return
-    import multiprocessing as mp
     import queue as queue_mod
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
@@ -475,41 +475,78 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
             out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
         done(rec, out)
 
-    # spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads);
-    # one BLAS thread per worker (as Dask's workers): the workers are the parallelism
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    for v in _THREAD_VARS:
-        os.environ.setdefault(v, "1")
+    own = started is None
+    started = started or _Pool(min(jobs - 1, len(tasks) - 1))
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs - 1, len(tasks) - 1), mp_context=mp.get_context("spawn")) as pool:
-            for _ in range(min(jobs - 1, len(tasks) - 1)):
-                hand_out(pool)
-            handled = 0
-            while True:
-                while True:  # what the workers finished so far
-                    try:
-                        report(*finished.get_nowait())
-                        handled += 1
-                    except queue_mod.Empty:
-                        break
+        for _ in range(min(started.workers, len(tasks) - 1)):  # this process takes one at least
+            hand_out(started.pool)
+        handled = 0
+        while True:
+            while True:  # what the workers finished so far
                 try:
-                    rec, args = todo.popleft()
-                except IndexError:
+                    report(*finished.get_nowait())
+                    handled += 1
+                except queue_mod.Empty:
                     break
-                done(rec, run_one(*args))
-                handled += 1
-            while handled < len(tasks):
-                report(*finished.get())
-                handled += 1
+            try:
+                rec, args = todo.popleft()
+            except IndexError:
+                break
+            done(rec, run_one(*args))
+            handled += 1
+        while handled < len(tasks):
+            report(*finished.get())
+            handled += 1
     finally:
-        for v, val in saved.items():
-            if val is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = val
+        if own:
+            started.close()
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _warm_worker() -> None:
+    """A pool worker's first act: hipmon's pipeline imported and its compiled kernels loaded
+    (``hipmon.jit.warm_up``, ~1.5 s), while the parent is still hashing the files."""
+    from hipmon.jit import warm_up
+
+    warm_up()
+
+
+def _started() -> None:
+    """A no-op task: submitting one makes the pool start a worker now."""
+
+
+class _Pool:
+    """The local process pool of ``workers`` processes, started at once: each worker imports and
+    loads hipmon's kernels (``_warm_worker``) while the parent goes on (``run_batch`` starts it
+    before hashing, when some file is new or changed).
+
+    spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads);
+    one BLAS thread per worker (as Dask's workers): the workers are the parallelism."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = max(1, workers)
+        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+        for v in _THREAD_VARS:
+            os.environ.setdefault(v, "1")
+        try:  # (a spawned worker takes the environment of the moment it starts: each starts here)
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_warm_worker)
+            for _ in range(self.workers):
+                self.pool.submit(_started)
+        finally:
+            for v, val in saved.items():
+                if val is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = val
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _size(path: str | os.PathLike[str]) -> int:
@@ -637,10 +674,14 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     base = in_dir if in_dir.is_dir() else in_dir.parent
     # a local Dask cluster starts while the files are hashed, if any is new or changed (those are
     # likely to be analysed; an unchanged batch starts none)
-    cluster = None
-    if scheduler == "local" and (force or any(_stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig")
-                                              for p in paths)):
+    # and the local pool's workers (and this process's own kernels, when it analyses too)
+    cluster = pool = None
+    likely_work = force or any(_stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig")
+                               for p in paths)
+    if scheduler == "local" and likely_work:
         cluster = scheduler = _LocalCluster(jobs)
+    elif scheduler is None and likely_work and jobs > 1 and len(paths) > 1:
+        pool = _Pool(min(jobs, len(paths)) - 1)
     try:
         records: list[SessionRecord] = []
         hashes: dict[str, Any] = {}
@@ -667,7 +708,12 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
 
         # hashing reads every new or changed file: in threads (hashlib releases the GIL), as many as jobs
         with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
-            digests = list(hashers.map(known_or_hash, paths))
+            hashing = hashers.map(known_or_hash, paths)
+            if scheduler is None and likely_work:  # this process analyses: its kernels load meanwhile
+                from hipmon.jit import warm_up
+
+                warm_up()
+            digests = list(hashing)
         for p, (sig, digest) in zip(paths, digests):
             rel = p.relative_to(base).as_posix()
             if isinstance(digest, OSError):
@@ -700,9 +746,12 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
                     meta.unlink()
             report(rec)
 
-        _execute(tasks, jobs, scheduler, done)
+        _execute(tasks, jobs, scheduler, done, pool)
         if cluster is not None:
             cluster.close_in_background()  # while the tables are written
+        if pool is not None:
+            pool.close()
+            pool = None
 
         listing = [[r.session, r.key, r.status.replace("cached-", "").replace("cached", "ok")] for r in records]
         rebuilt = force or listing != manifest.get("listing") or not all((out / f"{k}.parquet").exists() for k in KINDS)
@@ -718,6 +767,8 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     finally:
         if cluster is not None:
             cluster.wait_closed()
+        if pool is not None:
+            pool.close()
 
 
 def _stat_sig_or_none(path: Path) -> list[int] | None:
@@ -736,39 +787,62 @@ def _settings_json(s: BatchSettings) -> dict[str, Any]:
 
 def _write_combined(out: Path, records: Iterable[SessionRecord]) -> None:
     """``OUT/<kind>.parquet``: the sessions' tables one after the other (a row group each),
-    with ``session`` and ``key`` first; one session in memory at a time."""
+    with ``session`` and ``key`` first; two sessions in memory at a time (the next one is read
+    in a thread while this one is written: pyarrow does both without the GIL)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     good = [r for r in records if r.status in ("ok", "cached")]
-    for kind in KINDS:
-        path = out / f"{kind}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        writer = None
-        try:
-            schema = None
-            for r in good:
-                t = pq.read_table(out / "sessions" / r.key / f"{kind}.parquet")
-                t = t.add_column(0, "key", pa.repeat(pa.scalar(r.key, pa.string()), t.num_rows))
-                t = t.add_column(0, "session", pa.repeat(pa.scalar(r.session, pa.string()), t.num_rows))
-                if writer is None:
-                    schema = t.schema
-                    writer = pq.ParquetWriter(tmp, schema, **_parquet_options(schema))
-                writer.write_table(t.cast(schema))
-            if writer is None:  # no session: an empty table of the right columns
-                empty = _empty_tables()[kind]
-                empty = empty.add_column(0, "key", pa.array([], pa.string()))
-                empty = empty.add_column(0, "session", pa.array([], pa.string()))
-                pq.write_table(empty, tmp)
-            else:
-                writer.close()
-                writer = None
-            os.replace(tmp, path)
-        finally:
-            if writer is not None:
-                writer.close()
-            if tmp.exists():
-                tmp.unlink()
+
+    def read(kind_and_record: tuple[str, SessionRecord]) -> Any:
+        kind, r = kind_and_record
+        t = pq.read_table(out / "sessions" / r.key / f"{kind}.parquet")
+        t = t.add_column(0, "key", pa.repeat(pa.scalar(r.key, pa.string()), t.num_rows))
+        return t.add_column(0, "session", pa.repeat(pa.scalar(r.session, pa.string()), t.num_rows))
+
+    tables = _read_ahead(read, [(kind, r) for kind in KINDS for r in good])
+    try:
+        for kind in KINDS:
+            path = out / f"{kind}.parquet"
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            writer = None
+            try:
+                schema = None
+                for _ in good:
+                    t = next(tables)
+                    if writer is None:
+                        schema = t.schema
+                        writer = pq.ParquetWriter(tmp, schema, **_parquet_options(schema))
+                    writer.write_table(t.cast(schema))
+                    del t
+                if writer is None:  # no session: an empty table of the right columns
+                    empty = _empty_tables()[kind]
+                    empty = empty.add_column(0, "key", pa.array([], pa.string()))
+                    empty = empty.add_column(0, "session", pa.array([], pa.string()))
+                    pq.write_table(empty, tmp)
+                else:
+                    writer.close()
+                    writer = None
+                os.replace(tmp, path)
+            finally:
+                if writer is not None:
+                    writer.close()
+                if tmp.exists():
+                    tmp.unlink()
+    finally:
+        tables.close()
+
+
+def _read_ahead(fn: Callable[[Any], Any], items: Sequence[Any]) -> Any:
+    """A generator of ``fn(item)`` for each of ``items`` in order, the next one computed in a
+    thread while the caller works on this one."""
+    with ThreadPoolExecutor(1) as worker:
+        ahead = worker.submit(fn, items[0]) if items else None
+        for k in range(len(items)):
+            got = ahead.result()
+            ahead = worker.submit(fn, items[k + 1]) if k + 1 < len(items) else None
+            yield got
+            del got
 
 
 def _empty_tables() -> dict[str, Any]:

@@ -4,6 +4,7 @@ tables whoever runs them (in process, a process pool, a Dask LocalCluster); the 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -248,7 +249,32 @@ def test_process_pool_started_while_hashing_and_closed(sessions, tmp_path, monke
     st = touched.stat()
     os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a new mtime, the same bytes
     try:
-        r3 = run_batch(sessions, out, jobs=2)
+        r3 = run_batch(sessions, out, jobs=2)  # hashed by the worker: the same key, its result used
         assert started == [1, 1] and r3.analysed == 0 and r3.cached == 4 and left() == []
     finally:
         os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns))
+    # a copy under another name: hashed by a worker, found analysed already, listed with its hash
+    copy = sessions / "athlete3" / "copy.hipmon"
+    copy.parent.mkdir()
+    try:
+        shutil.copyfile(touched, copy)
+        r4 = run_batch(sessions, out, jobs=2)
+        recs = {r.session: r for r in r4.records}
+        assert r4.analysed == 0 and recs["athlete3/copy.hipmon"].status == "cached"
+        assert recs["athlete3/copy.hipmon"].key == recs["athlete1/walk.hipmon"].key
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["hashes"]["athlete3/copy.hipmon"]["hash"] == file_hash(touched)
+        angles = pq.read_table(out / "angles.parquet")
+        assert angles.filter(pa.compute.equal(angles["session"], "athlete3/copy.hipmon")).num_rows == \
+            angles.filter(pa.compute.equal(angles["session"], "athlete1/walk.hipmon")).num_rows > 0
+    finally:
+        shutil.rmtree(copy.parent)
+
+
+def test_a_file_gone_before_its_worker_hashes_it(tmp_path):
+    """A file deleted between the listing and its worker's hashing: a failure that says so, not cached."""
+    from hipmon.batch import run_new
+
+    rec = run_new(str(tmp_path / "gone.hipmon"), BatchSettings(), str(tmp_path / "out"))
+    assert rec["status"] == "failed" and rec["unreadable"] and rec["error"].startswith("cannot read")
+    assert not (tmp_path / "out" / "sessions").exists()

@@ -5,13 +5,16 @@ What it does, in order:
 1. ``find_sessions(IN)``: every ``*.hipmon`` under ``IN`` (sorted by relative path; ``OUT``
    and hidden folders skipped).
 2. Each file's ``file_hash`` (SHA-256 of the file and its ``-wal`` if present, streamed in
-   1 MiB blocks; re-used from the manifest while size and mtime of both are unchanged, unless
-   ``rehash``), and its ``cache_key`` = SHA-256 of that hash + ``BatchSettings.fingerprint()``
+   1 MiB blocks) and its ``cache_key`` = SHA-256 of that hash + ``BatchSettings.fingerprint()``
    (the pipeline settings, the rules file's text, the hipmon version and ``TABLES_VERSION``).
+   While a file's size and mtime (and its ``-wal``'s) are those in the manifest, the manifest's
+   hash is used (``rehash``: hashed again, here); a new or changed file is hashed by the worker
+   that then analyses it (``run_new``), so that hashing runs in parallel with everything else.
 3. A session whose key has a complete result under ``OUT/sessions/<key>/`` (its ``meta.json``,
-   written last) is not touched; every other one goes to ``run_one(path, settings, out)``: the
-   one worker function, the same for the local process pool (``jobs``) and for a Dask cluster
-   (``scheduler``). It runs ``hipmon.pipeline.process_session`` (as ``hipmon analyze``),
+   written last) is not touched (nor is a new file whose bytes were analysed before under
+   another name); every other one goes to ``run_one(path, settings, out, key)`` (by way of
+   ``run_new``): the one worker function, the same for the local process pool (``jobs``) and
+   for a Dask cluster (``scheduler``). It runs ``hipmon.pipeline.process_session`` (as ``hipmon analyze``),
    builds the per-session tables (``session_tables``) and writes them atomically as
    ``OUT/sessions/<key>/<kind>.parquet``; it returns only a small record (status, counts,
    seconds, peak RSS), never the arrays, so the parent's memory does not grow with the batch.
@@ -20,7 +23,7 @@ What it does, in order:
    (``retry_failed`` re-runs them).
 4. The combined tables ``OUT/<kind>.parquet`` (one per kind, with ``session`` = the path
    relative to ``IN`` and ``key`` columns), written one session at a time (a Parquet row group
-   each, so memory stays that of one session), plus ``OUT/sessions.parquet`` (one row per
+   each, the next session read meanwhile: memory stays that of two sessions), plus ``OUT/sessions.parquet`` (one row per
    session: status, counts, calibration), ``OUT/failures.parquet`` (session, reason) and
    ``OUT/manifest.json``. They are rebuilt only when the list of (session, key, status) changed.
 
@@ -44,6 +47,7 @@ import os
 import resource
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,6 +68,7 @@ __all__ = [
     "find_sessions",
     "file_hash",
     "run_batch",
+    "run_new",
     "run_one",
     "session_tables",
 ]
@@ -154,11 +159,12 @@ def _stat_sig(path: Path) -> list[int]:
 
 
 def file_hash(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
-    """SHA-256 (hex) of the session file followed by its ``-wal`` when there is one, streamed."""
+    """SHA-256 (hex) of the session file followed by its ``-wal`` when there is one, streamed.
+    ``OSError`` (``FileNotFoundError``...) when the session file itself cannot be read."""
     path = Path(path)
     h = hashlib.sha256()
     for p in (path, path.with_name(path.name + "-wal")):
-        if not p.exists():
+        if p is not path and not p.exists():
             continue
         h.update(p.name.endswith("-wal") and b"\0wal\0" or b"")
         with open(p, "rb") as f:
@@ -378,6 +384,26 @@ def run_one(path: str, settings: BatchSettings, out_dir: str, key: str) -> dict[
     return rec
 
 
+def run_new(path: str, settings: BatchSettings, out_dir: str, force: bool = False, retry_failed: bool = False,
+            digest: str | None = None) -> dict[str, Any]:
+    """The worker function (pool and Dask alike) for a session the batch must look at: hash it
+    (``file_hash``; unless ``digest`` is given), then, unless ``out_dir`` holds a result for its
+    key that may be used again (``_reusable_meta``: the same bytes seen before under another name
+    or mtime), ``run_one``. The record has ``hash`` and ``key``; ``cached`` (the earlier meta)
+    when nothing was run; ``unreadable`` when the file could not be read."""
+    if digest is None:
+        try:
+            digest = file_hash(path)
+        except OSError as exc:
+            return {"status": "failed", "error": f"cannot read: {exc.strerror or exc}", "unreadable": True,
+                    "hash": "", "key": ""}
+    key = cache_key(digest, settings)
+    meta = _reusable_meta(Path(out_dir), key, force, retry_failed)
+    if meta is not None:
+        return {"hash": digest, "key": key, "cached": meta}
+    return {**run_one(path, settings, out_dir, key), "hash": digest}
+
+
 # ---------------------------------------------------------------- the batch
 
 
@@ -420,6 +446,22 @@ def _load_manifest(out: Path) -> dict[str, Any]:
         return {}
 
 
+def _reusable_meta(out: Path, key: str, force: bool, retry_failed: bool) -> dict[str, Any] | None:
+    """The complete result under ``key`` that this batch uses instead of analysing again, or None:
+    none with ``force``; a failure only if it was the session's own (not ``transient``) and not
+    ``retry_failed``."""
+    meta = None if force else _cached_meta(out, key)
+    if meta is not None and meta.get("status") == "failed" and (retry_failed or meta.get("transient")):
+        return None
+    return meta
+
+
+def _mark_cached(rec: SessionRecord, meta: dict[str, Any]) -> None:
+    rec.status = "cached" if meta.get("status") == "ok" else "cached-failed"
+    rec.error = meta.get("error")
+    rec.info = {k: v for k, v in meta.items() if k not in ("path", "key", "status", "error")}
+
+
 def _cached_meta(out: Path, key: str) -> dict[str, Any] | None:
     try:
         meta = json.loads((out / "sessions" / key / "meta.json").read_text(encoding="utf-8"))
@@ -432,7 +474,7 @@ def _cached_meta(out: Path, key: str) -> dict[str, Any] | None:
 
 def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any,
              done: Callable[[SessionRecord, dict], None], started: "_Pool | None" = None) -> None:
-    """Run ``run_one(*args)`` for every task: in this process (jobs 1), a process pool (``started``
+    """Run ``run_new(*args)`` for every task: in this process (jobs 1), a process pool (``started``
     by ``run_batch`` while it hashed, or started here), or Dask."""
     if not tasks:
         return
@@ -441,7 +483,7 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
         return
     if jobs <= 1 or len(tasks) == 1:
         for rec, args in tasks:
-            done(rec, run_one(*args))
+            done(rec, run_new(*args))
         return
     import queue as queue_mod
     from collections import deque
@@ -460,7 +502,7 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
         except IndexError:
             return
         try:
-            fut = pool.submit(run_one, *args)
+            fut = pool.submit(run_new, *args)
         except Exception as exc:  # noqa: BLE001 - the pool broke (a worker died)
             finished.put((rec, exc))
             return
@@ -492,7 +534,7 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
                 rec, args = todo.popleft()
             except IndexError:
                 break
-            done(rec, run_one(*args))
+            done(rec, run_new(*args))
             handled += 1
         while handled < len(tasks):
             report(*finished.get())
@@ -634,10 +676,10 @@ def _execute_dask(tasks, jobs, scheduler, done) -> None:
             scheduler = scheduler.get()
         client, own_client = Client(scheduler), True
     try:
-        # pure=False: each session runs once; the key is ours (the cache), not Dask's; the largest
+        # pure=False: each session runs once (a unique task key: the cache is ours, not Dask's); the largest
         # first (Dask runs higher priorities first), as the pool does, so the last to finish is short
-        futs = [client.submit(run_one, *args, pure=False, key=f"hipmon-batch-{rec.key}", priority=_size(rec.path))
-                for rec, args in tasks]
+        futs = [client.submit(run_new, *args, pure=False, key=f"hipmon-batch-{uuid.uuid4().hex}",
+                              priority=_size(rec.path)) for rec, args in tasks]
         by_key = {f.key: rec for f, (rec, _a) in zip(futs, tasks)}
         for fut in as_completed(futs):
             rec = by_key[fut.key]
@@ -695,52 +737,71 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
             if progress is not None:
                 progress(n_done, total, rec)
 
-        def known_or_hash(p: Path) -> tuple[list[int], str | OSError]:
-            """The file's stat signature and hash: the manifest's while the signature is unchanged."""
+        def stat_or_hash(p: Path) -> tuple[list[int], str | OSError | None]:
+            """The file's stat signature and hash: the manifest's while the signature is unchanged;
+            hashed here with ``rehash``; else None (a new or changed file: hashed by its worker)."""
             try:
                 sig = _stat_sig(p)
                 prev = old_hashes.get(p.relative_to(base).as_posix())
-                if not rehash and prev and prev.get("sig") == sig:
-                    return sig, prev["hash"]
-                return sig, file_hash(p)
+                if prev and prev.get("sig") == sig:
+                    return sig, (file_hash(p) if rehash else prev["hash"])
+                return sig, None
             except OSError as exc:
                 return [], exc
 
-        # hashing reads every new or changed file: in threads (hashlib releases the GIL), as many as jobs
+        # only --rehash reads files here (in threads: hashlib releases the GIL): a new or changed
+        # file is hashed by the worker that then analyses it (``run_new``), in parallel
         with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
-            hashing = hashers.map(known_or_hash, paths)
+            stated = hashers.map(stat_or_hash, paths)
             if scheduler is None and likely_work:  # this process analyses: its kernels load meanwhile
                 from hipmon.jit import warm_up
 
                 warm_up()
-            digests = list(hashing)
+            digests = list(stated)
+        new_sigs: dict[str, list[int]] = {}  # the files their workers hash
         for p, (sig, digest) in zip(paths, digests):
             rel = p.relative_to(base).as_posix()
             if isinstance(digest, OSError):
-                exc = digest
-                rec = SessionRecord(rel, str(p), "", "", "failed", f"cannot read: {exc.strerror or exc}")
+                rec = SessionRecord(rel, str(p), "", "", "failed", f"cannot read: {digest.strerror or digest}")
                 records.append(rec)
                 report(rec)
+                continue
+            if digest is None:
+                rec = SessionRecord(rel, str(p), "", "", "pending")
+                records.append(rec)
+                new_sigs[rel] = sig
+                tasks.append((rec, (str(p), settings, str(out), force, retry_failed)))
                 continue
             hashes[rel] = {"sig": sig, "hash": digest}
             key = cache_key(digest, settings)
             rec = SessionRecord(rel, str(p), digest, key, "pending")
             records.append(rec)
-            meta = None if force else _cached_meta(out, key)
-            if meta is not None and not (meta.get("status") == "failed" and (retry_failed or meta.get("transient"))):
-                rec.status = "cached" if meta.get("status") == "ok" else "cached-failed"
-                rec.error = meta.get("error")
-                rec.info = {k: v for k, v in meta.items() if k not in ("path", "key", "status", "error")}
+            meta = _reusable_meta(out, key, force, retry_failed)
+            if meta is not None:
+                _mark_cached(rec, meta)
                 report(rec)
                 continue
-            tasks.append((rec, (str(p), settings, str(out), key)))
+            tasks.append((rec, (str(p), settings, str(out), force, retry_failed, digest)))
+
+        analysed = 0
 
         def done(rec: SessionRecord, out_rec: dict) -> None:
+            nonlocal analysed
+            sig = new_sigs.get(rec.session)
+            rec.hash = out_rec.get("hash") or rec.hash
+            rec.key = out_rec.get("key") or rec.key
+            if rec.hash and sig is not None:
+                hashes[rec.session] = {"sig": sig, "hash": rec.hash}
+            if out_rec.get("cached"):  # new to the manifest, its content analysed before
+                _mark_cached(rec, out_rec["cached"])
+                report(rec)
+                return
+            analysed += not out_rec.get("unreadable")
             rec.status = out_rec.get("status", "failed")
             rec.error = out_rec.get("error")
             rec.seconds = float(out_rec.get("seconds", 0.0))
-            rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error")}
-            if out_rec.get("transient"):  # not the session's fault: not cached as a failure
+            rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error", "hash")}
+            if out_rec.get("transient") and rec.key:  # not the session's fault: not cached as a failure
                 meta = out / "sessions" / rec.key / "meta.json"
                 if meta.exists():
                     meta.unlink()
@@ -761,7 +822,7 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
         _write_json_atomic({"tables_version": TABLES_VERSION, "settings": _settings_json(settings),
                             "fingerprint": settings.fingerprint(), "listing": listing, "hashes": hashes,
                             "sessions": [asdict(r) for r in records]}, out / MANIFEST)
-        return BatchReport(records, time.perf_counter() - t_start, len(tasks),
+        return BatchReport(records, time.perf_counter() - t_start, analysed,
                            sum(1 for r in records if r.status.startswith("cached")),
                            sum(1 for r in records if r.status in ("failed", "cached-failed")), rebuilt, out)
     finally:

@@ -31,6 +31,7 @@ runner, as on a fresh terminal), wall time from its start to its exit.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -45,6 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_analyze_speed import write_recorded_session  # noqa: E402
 
 from hipmon.batch import KINDS, run_batch  # noqa: E402
+
+
+def _steal_ticks() -> float:
+    """CPU time (s, all vCPUs) the hypervisor gave to others so far (/proc/stat ``steal``; 0 where unknown)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return float(fields[8]) / 100.0  # USER_HZ
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _spin(n: int) -> float:
@@ -176,6 +187,7 @@ def main() -> None:
             out = tmp / f"out-{name}"
             shutil.rmtree(out, ignore_errors=True)
             cluster = running_cluster(2) if name == "dask-up" else None
+            st0 = _steal_ticks()
             try:
                 if a.cli:
                     sched = cluster.scheduler_address if cluster is not None else kw.get("scheduler")
@@ -189,13 +201,16 @@ def main() -> None:
                     cluster.close()
             runs[name].append(res[name])
             outs[name] = out
+            # the vCPU time the host took for other guests meanwhile: the noise of a shared machine, shown
+            ncpu = os.cpu_count() or 1
+            stolen = f"host steal {100 * (_steal_ticks() - st0) / (ncpu * res[name]):.0f} % of {ncpu} vCPUs"
             if a.cli:
-                print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw} (hipmon batch, a new process): {res[name]:.1f} s wall",
-                      flush=True)
+                print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw} (hipmon batch, a new process): {res[name]:.1f} s wall; "
+                      f"{stolen}", flush=True)
                 continue
             busy = sum(r.info.get("seconds", 0.0) for r in rep.records)
             print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw}: {res[name]:.1f} s wall ({rep.analysed} analysed, "
-                  f"{rep.failed} failed; sum of per-session times {busy:.1f} s); peak RSS after each session, "
+                  f"{rep.failed} failed; sum of per-session times {busy:.1f} s; {stolen}); peak RSS after each session, "
                   f"per worker: {rss_by_worker(rep)}", flush=True)
         if "serial" in res and "pool" in res:
             print(f"[{rnd + 1}/{a.repeat}] speed-up 2 jobs vs 1: {res['serial'] / res['pool']:.2f}x", flush=True)

@@ -135,16 +135,22 @@ def running_cluster(n: int):
     return cluster
 
 
-def run_cli(src: Path, out: Path, jobs: int, scheduler: str | None) -> float:
-    """Wall time (s) of ``hipmon batch src out --jobs N [--scheduler S] --quiet`` in a new process."""
+def run_cli(src: Path, out: Path, jobs: int, scheduler: str | None) -> tuple[float, float]:
+    """Wall time (s) of ``hipmon batch src out --jobs N [--scheduler S] --quiet`` in a new process,
+    and the CPU time (s, user + system) of that process and every process it started and waited for
+    (its pool's or its LocalCluster's workers)."""
+    import resource
     import subprocess
 
     cmd = [sys.executable, "-m", "hipmon", "batch", str(src), str(out), "--jobs", str(jobs), "--quiet"]
     if scheduler is not None:
         cmd += ["--scheduler", scheduler]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - w0
+    wall = time.perf_counter() - w0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def rss_by_worker(report) -> str:
@@ -179,7 +185,7 @@ def main() -> None:
         ceilings.append(machine_ceiling())
         print(f"[{rnd + 1}/{a.repeat}] this machine's ceiling for 2 processes now (pure-Python work alone vs two "
               f"at once): {ceilings[-1]:.2f}x", flush=True)
-        res = {}
+        res, cpu = {}, {}
         for name, kw in (("serial", {"jobs": 1}), ("pool", {"jobs": 2}), ("dask", {"jobs": 2, "scheduler": "local"}),
                          ("dask-up", {"jobs": 2})):
             if name in a.skip:
@@ -191,7 +197,7 @@ def main() -> None:
             try:
                 if a.cli:
                     sched = cluster.scheduler_address if cluster is not None else kw.get("scheduler")
-                    res[name] = run_cli(src, out, kw["jobs"], sched)
+                    res[name], cpu[name] = run_cli(src, out, kw["jobs"], sched)
                 else:
                     w0 = time.perf_counter()
                     rep = run_batch(src, out, **kw, **({"scheduler": cluster} if cluster is not None else {}))
@@ -205,8 +211,10 @@ def main() -> None:
             ncpu = os.cpu_count() or 1
             stolen = f"host steal {100 * (_steal_ticks() - st0) / (ncpu * res[name]):.0f} % of {ncpu} vCPUs"
             if a.cli:
-                print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw} (hipmon batch, a new process): {res[name]:.1f} s wall; "
-                      f"{stolen}", flush=True)
+                busy = ("" if name == "dask-up" else  # (the running cluster's workers are not the command's)
+                        f"; CPU {cpu[name]:.1f} s with its workers ({100 * cpu[name] / res[name]:.0f} % of one vCPU)")
+                print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw} (hipmon batch, a new process): {res[name]:.1f} s wall"
+                      f"{busy}; {stolen}", flush=True)
                 continue
             busy = sum(r.info.get("seconds", 0.0) for r in rep.records)
             print(f"[{rnd + 1}/{a.repeat}] {name:<6} {kw}: {res[name]:.1f} s wall ({rep.analysed} analysed, "

@@ -180,35 +180,46 @@ def test_cli(sessions, tmp_path, capsys):
     assert pq.read_table(tmp_path / "o" / "angles.parquet").num_rows == 0
 
 
+def _count_starts(monkeypatch, module, name: str) -> list:
+    """Replace ``module.<name>`` (a class taking one count) by a subclass that records each start's count."""
+    started: list = []
+    real = getattr(module, name)
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, n):
+            started.append(n)
+            super().__init__(n)
+
+    monkeypatch.setattr(module, name, Counting)
+    return started
+
+
+def _new_processes():
+    """A function listing this process's descendants started since now and still running
+    (multiprocessing's resource tracker, one per process, aside)."""
+    import psutil
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    return lambda: [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
+                    and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+
+
 def test_local_cluster_started_while_hashing_and_closed(sessions, tmp_path, monkeypatch):
     """``scheduler="local"``: a ``LocalCluster`` started (in a thread, while the files are hashed)
     and closed by the batch: the same tables as in process, no worker process left behind; a
     second run over unchanged files starts no cluster at all."""
     import multiprocessing as mp
 
-    import psutil
-
     from hipmon import batch
 
     ref = run_batch(sessions, tmp_path / "serial", jobs=1)
-    started = []
-    real = batch._LocalCluster
-
-    class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, jobs):
-            started.append(jobs)
-            super().__init__(jobs)
-
-    monkeypatch.setattr(batch, "_LocalCluster", Counting)
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
+    started = _count_starts(monkeypatch, batch, "_LocalCluster")
+    left = _new_processes()
     r = run_batch(sessions, tmp_path / "local", jobs=2, scheduler="local")
     assert started == [2] and r.analysed == ref.analysed == 4 and r.failed == 1
     _assert_same(_tables(tmp_path / "serial"), _tables(tmp_path / "local"))
-    left = [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
-            and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())]  # multiprocessing's, one per process
-    assert left == [], f"worker processes left running: {[(p, p.cmdline()) for p in left]}"
+    assert left() == [], f"worker processes left running: {[(p, p.cmdline()) for p in left()]}"
     r2 = run_batch(sessions, tmp_path / "local", jobs=2, scheduler="local")
     assert started == [2] and r2.analysed == 0 and r2.cached == 4  # nothing new: no cluster
     assert mp.active_children() == []
@@ -220,26 +231,10 @@ def test_process_pool_started_while_hashing_and_closed(sessions, tmp_path, monke
     then finds nothing to do (a file touched, its content unchanged); no process left behind."""
     import os
 
-    import psutil
-
     from hipmon import batch
 
-    started = []
-    real = batch._Pool
-
-    class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, workers):
-            started.append(workers)
-            super().__init__(workers)
-
-    monkeypatch.setattr(batch, "_Pool", Counting)
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-
-    def left():
-        return [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
-                and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
-
+    started = _count_starts(monkeypatch, batch, "_Pool")
+    left = _new_processes()
     out = tmp_path / "pool"
     r = run_batch(sessions, out, jobs=2)
     assert started == [1] and r.analysed == 4 and r.failed == 1 and left() == []

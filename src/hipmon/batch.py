@@ -216,21 +216,17 @@ def session_tables(result: Any) -> dict[str, Any]:
 
     metric_names = list(METRICS)
     field_names = [k for k in EVENT_FIELDS if k not in METRICS]
-    ev_rows: dict[str, list] = {k: [] for k in ("kind", "side", "start_s", "end_s", "alert")}
-    ev_rows.update({k: [] for k in metric_names + field_names})
-    ev_rows["extra_json"] = []
-    for e in sorted(result.events, key=lambda e: (e.start_s, e.kind, e.side)):
-        ev_rows["kind"].append(e.kind)
-        ev_rows["side"].append(e.side)
-        ev_rows["start_s"].append(_f(e.start_s))
-        ev_rows["end_s"].append(_f(e.end_s))
-        ev_rows["alert"].append(e.alert or "")
-        extra = dict(e.extra)
-        for m in metric_names:
-            ev_rows[m].append(_f(getattr(e, m) if METRICS[m].storage == "field" else extra.pop(m, math.nan)))
-        for k in field_names:
-            ev_rows[k].append(_f(extra.pop(k, math.nan)))
-        ev_rows["extra_json"].append(json.dumps(extra, sort_keys=True) if extra else "")
+    in_extra = {m for m in metric_names if METRICS[m].storage != "field"} | set(field_names)  # own columns
+    events = sorted(result.events, key=lambda e: (e.start_s, e.kind, e.side))
+    nan = math.nan
+    ev_rows: dict[str, list] = {"kind": [e.kind for e in events], "side": [e.side for e in events],
+                                "start_s": [_f(e.start_s) for e in events], "end_s": [_f(e.end_s) for e in events],
+                                "alert": [e.alert or "" for e in events]}
+    for m in metric_names + field_names:
+        ev_rows[m] = ([_f(getattr(e, m)) for e in events] if m not in in_extra
+                      else [_f(e.extra.get(m, nan)) for e in events])
+    rest = ({k: v for k, v in e.extra.items() if k not in in_extra} for e in events)  # unregistered keys
+    ev_rows["extra_json"] = [json.dumps(r, sort_keys=True) if r else "" for r in rest]
     ev_schema = pa.schema([(k, pa.string()) for k in ("kind", "side")] + [("start_s", pa.float64()),
                           ("end_s", pa.float64()), ("alert", pa.string())]
                           + [(k, pa.float64()) for k in metric_names + field_names] + [("extra_json", pa.string())])

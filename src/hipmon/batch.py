@@ -330,10 +330,18 @@ def _parquet_options(schema: Any) -> dict[str, Any]:
             "use_dictionary": [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]}
 
 
+def _tmp_beside(path: Path) -> Path:
+    """A temporary name next to ``path``, its own to this process and thread (a Dask worker runs
+    tasks in several threads: two sessions with the same bytes write the same folder at once)."""
+    import threading
+
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+
+
 def _write_parquet_atomic(table: Any, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{id(table)}")
+    tmp = _tmp_beside(path)
     try:
         pq.write_table(table, tmp, **_parquet_options(table.schema))
         os.replace(tmp, path)
@@ -343,9 +351,13 @@ def _write_parquet_atomic(table: Any, path: Path) -> None:
 
 
 def _write_json_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=True), encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = _tmp_beside(path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=True), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def run_one(path: str, settings: BatchSettings, out_dir: str, key: str) -> dict[str, Any]:
@@ -386,9 +398,12 @@ def run_new(path: str, settings: BatchSettings, out_dir: str, force: bool = Fals
     (``file_hash``; unless ``digest`` is given), then, unless ``out_dir`` holds a result for its
     key that may be used again (``_reusable_meta``: the same bytes seen before under another name
     or mtime), ``run_one``. The record has ``hash`` and ``key``; ``cached`` (the earlier meta)
-    when nothing was run; ``unreadable`` when the file could not be read."""
+    when nothing was run; ``unreadable`` when the file could not be read; ``sig``, the file's
+    (size, mtime) just before it was hashed (what the manifest keeps with the hash)."""
+    sig = None
     if digest is None:
         try:
+            sig = _stat_sig(Path(path))
             digest = file_hash(path)
         except OSError as exc:
             return {"status": "failed", "error": f"cannot read: {exc.strerror or exc}", "unreadable": True,
@@ -396,8 +411,8 @@ def run_new(path: str, settings: BatchSettings, out_dir: str, force: bool = Fals
     key = cache_key(digest, settings)
     meta = _reusable_meta(Path(out_dir), key, force, retry_failed)
     if meta is not None:
-        return {"hash": digest, "key": key, "cached": meta}
-    return {**run_one(path, settings, out_dir, key), "hash": digest}
+        return {"hash": digest, "key": key, "cached": meta, "sig": sig}
+    return {**run_one(path, settings, out_dir, key), "hash": digest, "sig": sig}
 
 
 # ---------------------------------------------------------------- the batch
@@ -471,7 +486,8 @@ def _cached_meta(out: Path, key: str) -> dict[str, Any] | None:
 def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any,
              done: Callable[[SessionRecord, dict], None], started: "_Pool | None" = None) -> None:
     """Run ``run_new(*args)`` for every task: in this process (jobs 1), a process pool (``started``
-    by ``run_batch`` while it hashed, or started here), or Dask."""
+    by ``run_batch`` before this process loaded its kernels, or started here), or Dask. A session
+    lost with a dying worker is a transient failure; those not yet handed to a broken pool run here."""
     if not tasks:
         return
     if scheduler is not None:
@@ -490,7 +506,7 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
     # process analysing sessions from the same queue meanwhile; the largest first, so that the
     # last to finish is a short one
     todo = deque(sorted(tasks, key=lambda t: -_size(t[0].path)))
-    finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()  # (record, result or exception)
+    finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()  # (record, its future)
 
     def hand_out(pool: ProcessPoolExecutor) -> None:
         try:
@@ -499,17 +515,15 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
             return
         try:
             fut = pool.submit(run_new, *args)
-        except Exception as exc:  # noqa: BLE001 - the pool broke (a worker died)
-            finished.put((rec, exc))
+        except Exception:  # noqa: BLE001 - the pool broke (a worker died): the session stays, this process runs it
+            todo.appendleft((rec, args))
             return
         fut.add_done_callback(lambda f, rec=rec: (finished.put((rec, f)), hand_out(pool)))
 
     def report(rec: SessionRecord, got: Any) -> None:
         try:
-            if isinstance(got, Exception):
-                raise got
             out = got.result()
-        except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed)
+        except Exception as exc:  # noqa: BLE001 - a worker that died (out of memory, killed) with it
             out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
         done(rec, out)
 
@@ -519,21 +533,23 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
         for _ in range(min(started.workers, len(tasks) - 1)):  # this process takes one at least
             hand_out(started.pool)
         handled = 0
-        while True:
-            while True:  # what the workers finished so far
-                try:
-                    report(*finished.get_nowait())
-                    handled += 1
-                except queue_mod.Empty:
-                    break
+        while handled < len(tasks):
+            try:  # what the workers finished so far
+                report(*finished.get_nowait())
+                handled += 1
+                continue
+            except queue_mod.Empty:
+                pass
             try:
                 rec, args = todo.popleft()
-            except IndexError:
-                break
+            except IndexError:  # all handed out: wait for the workers (or a session a broken pool gave back)
+                try:
+                    report(*finished.get(timeout=0.2))
+                    handled += 1
+                except queue_mod.Empty:
+                    pass
+                continue
             done(rec, run_new(*args))
-            handled += 1
-        while handled < len(tasks):
-            report(*finished.get())
             handled += 1
     finally:
         if own:
@@ -710,16 +726,12 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     old_hashes = manifest.get("hashes", {})
     paths = find_sessions(in_dir, exclude=[out])
     base = in_dir if in_dir.is_dir() else in_dir.parent
-    # a local Dask cluster starts while the files are hashed, if any is new or changed (those are
-    # likely to be analysed; an unchanged batch starts none)
-    # and the local pool's workers (and this process's own kernels, when it analyses too)
+    # a local Dask cluster starts (in a thread: 1-4 s) while the files are looked at, if any is new
+    # or changed (those are likely to be analysed; an unchanged batch starts none)
     cluster = pool = None
-    likely_work = force or any(_stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig")
-                               for p in paths)
-    if scheduler == "local" and likely_work:
+    if scheduler == "local" and (force or any(
+            _stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig") for p in paths)):
         cluster = scheduler = _LocalCluster(jobs)
-    elif scheduler is None and likely_work and jobs > 1 and len(paths) > 1:
-        pool = _Pool(min(jobs, len(paths)) - 1)
     try:
         records: list[SessionRecord] = []
         hashes: dict[str, Any] = {}
@@ -748,12 +760,7 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
         # only --rehash reads files here (in threads: hashlib releases the GIL): a new or changed
         # file is hashed by the worker that then analyses it (``run_new``), in parallel
         with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
-            stated = hashers.map(stat_or_hash, paths)
-            if scheduler is None and likely_work:  # this process analyses: its kernels load meanwhile
-                from hipmon.jit import warm_up
-
-                warm_up()
-            digests = list(stated)
+            digests = list(hashers.map(stat_or_hash, paths))
         new_sigs: dict[str, list[int]] = {}  # the files their workers hash
         for p, (sig, digest) in zip(paths, digests):
             rel = p.relative_to(base).as_posix()
@@ -783,7 +790,7 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
 
         def done(rec: SessionRecord, out_rec: dict) -> None:
             nonlocal analysed
-            sig = new_sigs.get(rec.session)
+            sig = out_rec.get("sig") or new_sigs.get(rec.session)
             rec.hash = out_rec.get("hash") or rec.hash
             rec.key = out_rec.get("key") or rec.key
             if rec.hash and sig is not None:
@@ -792,17 +799,23 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
                 _mark_cached(rec, out_rec["cached"])
                 report(rec)
                 return
-            analysed += not out_rec.get("unreadable")
+            analysed += not (out_rec.get("unreadable") or out_rec.get("transient"))  # (a worker lost: not analysed)
             rec.status = out_rec.get("status", "failed")
             rec.error = out_rec.get("error")
             rec.seconds = float(out_rec.get("seconds", 0.0))
-            rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error", "hash")}
+            rec.info = {k: v for k, v in out_rec.items() if k not in ("path", "key", "status", "error", "hash", "sig")}
             if out_rec.get("transient") and rec.key:  # not the session's fault: not cached as a failure
                 meta = out / "sessions" / rec.key / "meta.json"
                 if meta.exists():
                     meta.unlink()
             report(rec)
 
+        if scheduler is None and tasks:
+            if jobs > 1 and len(tasks) > 1:  # the pool's workers load their kernels while this process does
+                pool = _Pool(min(jobs, len(tasks)) - 1)
+            from hipmon.jit import warm_up
+
+            warm_up()
         _execute(tasks, jobs, scheduler, done, pool)
         if cluster is not None:
             cluster.close_in_background()  # while the tables are written
@@ -861,7 +874,7 @@ def _write_combined(out: Path, records: Iterable[SessionRecord]) -> None:
     try:
         for kind in KINDS:
             path = out / f"{kind}.parquet"
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp = _tmp_beside(path)
             writer = None
             try:
                 schema = None

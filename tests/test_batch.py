@@ -225,10 +225,10 @@ def test_local_cluster_started_while_hashing_and_closed(sessions, tmp_path, monk
     assert mp.active_children() == []
 
 
-def test_process_pool_started_while_hashing_and_closed(sessions, tmp_path, monkeypatch):
-    """``jobs=2``: the pool's worker starts (and loads hipmon's kernels) as soon as the batch knows
-    that two or more files are new or changed; it is closed by the batch, also when their hashes
-    then show nothing to do (files touched, their content unchanged); no process left behind."""
+def test_process_pool_started_for_two_sessions_and_closed(sessions, tmp_path, monkeypatch):
+    """``jobs=2``: a pool worker (loading hipmon's kernels as it starts) only when two or more
+    files are new or changed; it is closed by the batch, also when their hashes then show nothing
+    to do (files touched, their content unchanged); no process left behind."""
     import os
 
     from hipmon import batch

@@ -484,10 +484,11 @@ def _cached_meta(out: Path, key: str) -> dict[str, Any] | None:
 
 
 def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any,
-             done: Callable[[SessionRecord, dict], None], started: "_Pool | None" = None) -> None:
-    """Run ``run_new(*args)`` for every task: in this process (jobs 1), a process pool (``started``
-    by ``run_batch`` before this process loaded its kernels, or started here), or Dask. A session
-    lost with a dying worker is a transient failure; those not yet handed to a broken pool run here."""
+             done: Callable[[SessionRecord, dict], None]) -> None:
+    """Run ``run_new(*args)`` for every task: in this process (jobs 1), a process pool (its workers
+    started, loading hipmon's kernels, before this process analyses its first session), or Dask.
+    A session lost with a dying worker is a transient failure; those not yet handed to a broken
+    pool run here."""
     if not tasks:
         return
     if scheduler is not None:
@@ -527,11 +528,10 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
             out = {"status": "failed", "error": f"worker failed: {type(exc).__name__}: {exc}", "transient": True}
         done(rec, out)
 
-    own = started is None
-    started = started or _Pool(min(jobs - 1, len(tasks) - 1))
+    workers = _Pool(min(jobs - 1, len(tasks) - 1))
     try:
-        for _ in range(min(started.workers, len(tasks) - 1)):  # this process takes one at least
-            hand_out(started.pool)
+        for _ in range(workers.workers):  # (at most len(tasks) - 1: this process takes one at least)
+            hand_out(workers.pool)
         handled = 0
         while handled < len(tasks):
             try:  # what the workers finished so far
@@ -552,8 +552,7 @@ def _execute(tasks: list[tuple[SessionRecord, tuple]], jobs: int, scheduler: Any
             done(rec, run_new(*args))
             handled += 1
     finally:
-        if own:
-            started.close()
+        workers.close()
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -561,7 +560,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _warm_worker() -> None:
     """A pool worker's first act: hipmon's pipeline imported and its compiled kernels loaded
-    (``hipmon.jit.warm_up``, ~1.5 s), while the parent is still hashing the files."""
+    (``hipmon.jit.warm_up``, ~1.5 s), while the parent loads its own for its first session."""
     from hipmon.jit import warm_up
 
     warm_up()
@@ -573,8 +572,7 @@ def _started() -> None:
 
 class _Pool:
     """The local process pool of ``workers`` processes, started at once: each worker imports and
-    loads hipmon's kernels (``_warm_worker``) while the parent goes on (``run_batch`` starts it
-    before hashing, when some file is new or changed).
+    loads hipmon's kernels (``_warm_worker``) while the parent goes on.
 
     spawn: a clean interpreter per worker (no copy of this process's memory, safe with threads);
     one BLAS thread per worker (as Dask's workers): the workers are the parallelism."""
@@ -626,7 +624,7 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
 
 
 class _LocalCluster:
-    """The ``LocalCluster`` of ``scheduler="local"``, started in a thread while the files are hashed
+    """The ``LocalCluster`` of ``scheduler="local"``, started in a thread while the files are looked at
     (its scheduler and worker processes take seconds to come up, mostly waiting) and closed in a
     thread while the combined tables are written (its workers take a second or two to stop)."""
 
@@ -728,7 +726,7 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     base = in_dir if in_dir.is_dir() else in_dir.parent
     # a local Dask cluster starts (in a thread: 1-4 s) while the files are looked at, if any is new
     # or changed (those are likely to be analysed; an unchanged batch starts none)
-    cluster = pool = None
+    cluster = None
     if scheduler == "local" and (force or any(
             _stat_sig_or_none(p) != old_hashes.get(p.relative_to(base).as_posix(), {}).get("sig") for p in paths)):
         cluster = scheduler = _LocalCluster(jobs)
@@ -761,7 +759,6 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
         # file is hashed by the worker that then analyses it (``run_new``), in parallel
         with ThreadPoolExecutor(max(1, min(jobs, 8))) as hashers:
             digests = list(hashers.map(stat_or_hash, paths))
-        new_sigs: dict[str, list[int]] = {}  # the files their workers hash
         for p, (sig, digest) in zip(paths, digests):
             rel = p.relative_to(base).as_posix()
             if isinstance(digest, OSError):
@@ -772,7 +769,6 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
             if digest is None:
                 rec = SessionRecord(rel, str(p), "", "", "pending")
                 records.append(rec)
-                new_sigs[rel] = sig
                 tasks.append((rec, (str(p), settings, str(out), force, retry_failed)))
                 continue
             hashes[rel] = {"sig": sig, "hash": digest}
@@ -790,11 +786,10 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
 
         def done(rec: SessionRecord, out_rec: dict) -> None:
             nonlocal analysed
-            sig = out_rec.get("sig") or new_sigs.get(rec.session)
             rec.hash = out_rec.get("hash") or rec.hash
             rec.key = out_rec.get("key") or rec.key
-            if rec.hash and sig is not None:
-                hashes[rec.session] = {"sig": sig, "hash": rec.hash}
+            if out_rec.get("sig") is not None:  # hashed by its worker (with the signature before)
+                hashes[rec.session] = {"sig": out_rec["sig"], "hash": rec.hash}
             if out_rec.get("cached"):  # new to the manifest, its content analysed before
                 _mark_cached(rec, out_rec["cached"])
                 report(rec)
@@ -810,18 +805,9 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
                     meta.unlink()
             report(rec)
 
-        if scheduler is None and tasks:
-            if jobs > 1 and len(tasks) > 1:  # the pool's workers load their kernels while this process does
-                pool = _Pool(min(jobs, len(tasks)) - 1)
-            from hipmon.jit import warm_up
-
-            warm_up()
-        _execute(tasks, jobs, scheduler, done, pool)
+        _execute(tasks, jobs, scheduler, done)
         if cluster is not None:
             cluster.close_in_background()  # while the tables are written
-        if pool is not None:
-            pool.close()
-            pool = None
 
         listing = [[r.session, r.key, r.status.replace("cached-", "").replace("cached", "ok")] for r in records]
         rebuilt = force or listing != manifest.get("listing") or not all((out / f"{k}.parquet").exists() for k in KINDS)
@@ -837,8 +823,6 @@ def run_batch(in_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     finally:
         if cluster is not None:
             cluster.wait_closed()
-        if pool is not None:
-            pool.close()
 
 
 def _stat_sig_or_none(path: Path) -> list[int] | None:
